@@ -65,9 +65,7 @@ class Settings:
     def __post_init__(self) -> None:
         check_prefixes(self.incoming_prefix, self.staged_prefix, self.reports_prefix)
         if not _ROLE_ARN.match(self.execution_role_arn):
-            raise ConfigurationError(
-                f"EXECUTION_ROLE_ARN {self.execution_role_arn!r} is not an IAM role ARN"
-            )
+            raise ConfigurationError(f"EXECUTION_ROLE_ARN {self.execution_role_arn!r} is not an IAM role ARN")
         if not _REGION.match(self.region):
             raise ConfigurationError(f"AWS_REGION {self.region!r} is not an AWS region name")
 

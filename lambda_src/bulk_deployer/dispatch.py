@@ -1,0 +1,196 @@
+"""dispatch(): start the oldest queued file when Greengrass can take one.
+
+Called by the starter after it queues a file and by the tracker when a bulk deployment
+ends. Greengrass runs one bulk deployment at a time per account and region; the ledger's
+slot item makes sure only one dispatcher acts at a time, and the frozen start request and
+client token make every retry send the identical request.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bulk_deployer.greengrass import Deployer, StartRejected
+from bulk_deployer.ledger import (
+    WAITING_STATES,
+    BulkDeploymentLedger,
+    FileState,
+    LedgerFile,
+    StaleTransition,
+    utc_now_iso,
+)
+from bulk_deployer.observability import logger
+
+# How far back (seconds before a file entered STARTING) recovery looks for its deployment.
+_RECOVERY_MARGIN_SECONDS = 300
+
+
+class DispatchResult(StrEnum):
+    STARTED = "started"
+    RECOVERED = "recovered"  # found already started by an earlier, interrupted attempt
+    SLOT_TAKEN = "slot_taken"
+    PAUSED = "paused"
+    EMPTY = "empty"
+    BUSY = "busy"  # another bulk deployment is running in this account and region
+    START_FAILED = "start_failed"
+
+
+@dataclass(frozen=True)
+class DispatchOutcome:
+    result: DispatchResult
+    token: str | None = None
+    bulk_deployment_id: str | None = None
+    detail: str = ""
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        ledger: BulkDeploymentLedger,
+        deployer: Deployer,
+        *,
+        count: Callable[[str], None],
+        lease_seconds: int,
+        max_rejections: int,
+        retry_base_seconds: float,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._ledger = ledger
+        self._deployer = deployer
+        self._count = count
+        self._lease_seconds = lease_seconds
+        self._max_rejections = max_rejections
+        self._retry_base_seconds = retry_base_seconds
+        self._sleep = sleep
+
+    def dispatch(self, candidate: LedgerFile | None = None) -> DispatchOutcome:
+        """Start the oldest waiting file if the slot is free; the slot stays held if it starts.
+
+        ``candidate`` is a file the caller just queued: the queue index is eventually
+        consistent and may not show it yet.
+        """
+        holder = uuid.uuid4().hex
+        if not self._ledger.acquire_slot(holder, lease_seconds=self._lease_seconds):
+            return DispatchOutcome(DispatchResult.SLOT_TAKEN)
+        keep_slot = False
+        try:
+            outcome = self._dispatch_holding(holder, candidate)
+            keep_slot = outcome.result in (DispatchResult.STARTED, DispatchResult.RECOVERED)
+            return outcome
+        finally:
+            if not keep_slot:
+                self._ledger.release_slot(holder)
+
+    def _dispatch_holding(self, holder: str, candidate: LedgerFile | None) -> DispatchOutcome:
+        reason = self._ledger.paused()
+        if reason is not None:
+            return DispatchOutcome(DispatchResult.PAUSED, detail=reason)
+        file = self._oldest_waiting(candidate)
+        if file is None:
+            return DispatchOutcome(DispatchResult.EMPTY)
+        if file.state is FileState.STARTING:
+            recovered = self._recover(holder, file)
+            if recovered is not None:
+                return recovered
+        busy = self._busy(file)
+        if busy is not None:
+            return busy
+        return self._start(holder, file)
+
+    def _oldest_waiting(self, candidate: LedgerFile | None) -> LedgerFile | None:
+        seen: dict[str, LedgerFile] = {f.token: f for f in self._ledger.queued()}
+        if candidate is not None:
+            seen.setdefault(candidate.token, candidate)
+        for listed in sorted(seen.values(), key=lambda f: f.queue_sk):
+            current = self._ledger.get(listed.token)  # the index may lag: re-read
+            if current is not None and current.state in WAITING_STATES:
+                return current
+        return None
+
+    def _recover(self, holder: str, file: LedgerFile) -> DispatchOutcome | None:
+        """A file left STARTING may have started: look for its token tag before starting again."""
+        since = file.starting_since
+        created_since = None if since is None else utc_now_iso(since - _RECOVERY_MARGIN_SECONDS)
+        found = self._deployer.find_by_token(file.token, created_since=created_since)
+        if found is None:
+            return None
+        logger.warning(
+            "recovered a bulk deployment started by an interrupted attempt",
+            extra={"bulk_deployment_id": found.bulk_deployment_id, "state": FileState.STARTED.value},
+        )
+        self._ledger.mark_started(
+            file.token,
+            holder=holder,
+            bulk_deployment_id=found.bulk_deployment_id,
+            arn=found.arn or "",
+        )
+        self._count("BulkDeploymentStarted")
+        return DispatchOutcome(DispatchResult.RECOVERED, file.token, found.bulk_deployment_id)
+
+    def _busy(self, file: LedgerFile) -> DispatchOutcome | None:
+        latest = self._deployer.latest()
+        if latest is None or latest.terminal:
+            return None
+        if file.state is FileState.STARTING:
+            self._ledger.requeue(file.token)
+        self._count("WaitingForPreviousBulkDeployment")
+        logger.info(
+            "another bulk deployment is running; the file stays queued",
+            extra={"running_bulk_deployment_id": latest.bulk_deployment_id, "state": FileState.QUEUED.value},
+        )
+        return DispatchOutcome(
+            DispatchResult.BUSY, file.token, detail=f"{latest.bulk_deployment_id} is {latest.status}"
+        )
+
+    def _start(self, holder: str, file: LedgerFile) -> DispatchOutcome:
+        request = file.start_request
+        if request is None:  # pragma: no cover - enqueue always writes it
+            raise StaleTransition(f"{file.token} has no start request")
+        while True:
+            file = self._ledger.mark_starting(file.token)
+            try:
+                started = self._deployer.start(file.token, request)
+            except StartRejected as exc:
+                busy = self._busy(file)
+                if busy is not None:
+                    return busy
+                outcome = self._rejected(file, exc)
+                if outcome is not None:
+                    return outcome
+                continue
+            self._ledger.mark_started(
+                file.token, holder=holder, bulk_deployment_id=started.bulk_deployment_id, arn=started.arn
+            )
+            self._count("BulkDeploymentStarted")
+            logger.info(
+                "bulk deployment started",
+                extra={"bulk_deployment_id": started.bulk_deployment_id, "state": FileState.STARTED.value},
+            )
+            return DispatchOutcome(DispatchResult.STARTED, file.token, started.bulk_deployment_id)
+
+    def _rejected(self, file: LedgerFile, exc: StartRejected) -> DispatchOutcome | None:
+        """Count a refusal; after the last one, fail the file and pause dispatching."""
+        self._count("StartFailed")
+        file = self._ledger.record_start_error(file.token, str(exc))
+        if file.start_rejections < self._max_rejections:
+            logger.warning(
+                "Greengrass refused the start; retrying",
+                extra={"service_message": exc.message, "code": exc.code, "rejections": file.start_rejections},
+            )
+            self._sleep(self._retry_base_seconds * 2 ** (file.start_rejections - 1))
+            return None
+        reason = (
+            f"START_FAILED: s3://{file.ref.bucket}/{file.ref.key} (token {file.token}) was refused "
+            f"{file.start_rejections} times: {exc}"
+        )
+        self._ledger.mark_start_failed(file.token, str(exc))
+        self._ledger.pause(reason)
+        logger.error(
+            "Greengrass refused the start; dispatching is paused until an operator resumes it",
+            extra={"service_message": exc.message, "code": exc.code, "state": FileState.START_FAILED.value},
+        )
+        return DispatchOutcome(DispatchResult.START_FAILED, file.token, detail=str(exc))

@@ -1,0 +1,157 @@
+"""Event shapes → object references.
+
+Two shapes reach the starter through its SQS queue: S3 "Object Created" events delivered
+by EventBridge (the production path) and classic S3 notifications (``Records[].s3``).
+Parsing is pure: no AWS call. Where a shape is ambiguous (whether EventBridge encodes the
+key is not documented) the parser says so and the caller confirms against S3.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import unquote_plus
+
+from bulk_deployer.objectref import ObjectRef
+
+EventKind = Literal["eventbridge", "s3", "test", "ignored"]
+
+
+class UnrecognizedMessage(ValueError):
+    """The message is not an event this tool knows; it is kept (dead-lettered), not dropped."""
+
+
+@dataclass(frozen=True)
+class EventObject:
+    """One object named by an event, with the key's other plausible spelling if any."""
+
+    ref: ObjectRef
+    # EventBridge keys are taken as delivered; if that key names no object with this ETag,
+    # the form-decoded spelling is tried (emulators and the classic shape encode keys).
+    alternative_key: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedEvent:
+    kind: EventKind
+    objects: list[EventObject] = field(default_factory=list)
+    note: str = ""
+
+
+def parse_message_body(body: str) -> ParsedEvent:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        raise UnrecognizedMessage("the message body is not JSON") from None
+    return parse_event(document)
+
+
+def parse_event(document: Any) -> ParsedEvent:
+    if not isinstance(document, dict):
+        raise UnrecognizedMessage("the event is not a JSON object")
+    if "detail-type" in document and "detail" in document:
+        return _eventbridge(document)
+    if "Records" in document:
+        return _classic(document)
+    if document.get("Event") == "s3:TestEvent":
+        return ParsedEvent("test", note=f"S3 test event for bucket {document.get('Bucket')!r}")
+    raise UnrecognizedMessage("neither an EventBridge event nor an S3 notification")
+
+
+def _eventbridge(document: dict[str, Any]) -> ParsedEvent:
+    if document.get("source") != "aws.s3" or document.get("detail-type") != "Object Created":
+        return ParsedEvent(
+            "ignored",
+            note=f"EventBridge {document.get('source')!r} {document.get('detail-type')!r} is not an upload",
+        )
+    detail = _mapping(document.get("detail"), "detail")
+    obj = _mapping(detail.get("object"), "detail.object")
+    key = _string(obj.get("key"), "detail.object.key")
+    etag = obj.get("etag", obj.get("eTag"))  # moto spells it eTag
+    ref = ObjectRef(
+        bucket=_string(_mapping(detail.get("bucket"), "detail.bucket").get("name"), "detail.bucket.name"),
+        key=key,
+        etag=_string(etag, "detail.object.etag"),
+        version_id=_optional_string(obj.get("version-id", obj.get("versionId"))),
+        size=_optional_int(obj.get("size")),
+        event_time=_optional_string(document.get("time")),
+        region=_optional_string(document.get("region")),
+    )
+    decoded = unquote_plus(key)
+    return ParsedEvent("eventbridge", [EventObject(ref, decoded if decoded != key else None)])
+
+
+def _classic(document: dict[str, Any]) -> ParsedEvent:
+    records = document.get("Records")
+    if not isinstance(records, list):
+        raise UnrecognizedMessage("Records is not a list")
+    objects: list[EventObject] = []
+    skipped: list[str] = []
+    for index, raw_record in enumerate(records):
+        record = _mapping(raw_record, f"Records[{index}]")
+        name = str(record.get("eventName", ""))
+        if record.get("eventSource") != "aws:s3" or not name.startswith("ObjectCreated:"):
+            skipped.append(f"{record.get('eventSource')} {name}".strip())
+            continue
+        s3 = _mapping(record.get("s3"), f"Records[{index}].s3")
+        obj = _mapping(s3.get("object"), f"Records[{index}].s3.object")
+        objects.append(
+            EventObject(
+                ObjectRef(
+                    bucket=_string(
+                        _mapping(s3.get("bucket"), "s3.bucket").get("name"),
+                        f"Records[{index}].s3.bucket.name",
+                    ),
+                    key=unquote_plus(_string(obj.get("key"), f"Records[{index}].s3.object.key")),
+                    etag=_string(obj.get("eTag", obj.get("etag")), f"Records[{index}].s3.object.eTag"),
+                    version_id=_optional_string(obj.get("versionId")),
+                    size=_optional_int(obj.get("size")),
+                    event_time=_optional_string(record.get("eventTime")),
+                    region=_optional_string(record.get("awsRegion")),
+                )
+            )
+        )
+    if not objects:
+        return ParsedEvent(
+            "ignored", note="no object creation in " + (", ".join(skipped) or "an empty batch")
+        )
+    return ParsedEvent("s3", objects)
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise UnrecognizedMessage(f"{where} is missing or not an object")
+    return value
+
+
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise UnrecognizedMessage(f"{where} is missing or not a non-empty string")
+    return value
+
+
+def _optional_string(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _optional_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def unwrap_sqs(document: Any) -> list[str] | None:
+    """Bodies of an SQS batch as Lambda receives it, or None if this is not one."""
+    if not isinstance(document, dict):
+        return None
+    records = document.get("Records")
+    if not isinstance(records, list) or not records:
+        return None
+    if not all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records):
+        return None
+    return [str(r.get("body", "")) for r in records]

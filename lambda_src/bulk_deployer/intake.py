@@ -1,0 +1,221 @@
+"""The starter's logic: one uploaded object version → rejected, superseded or queued (then dispatched).
+
+Knows nothing of SQS or Lambda; the handler gives it message bodies and arrival order.
+Every permanent condition ends in an outcome recorded in the ledger; only transient
+errors (throttling, 5xx, a file another invocation is processing right now) raise, so the
+message is retried and, in the end, dead-lettered, never dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from bulk_deployer.config import Settings
+from bulk_deployer.dispatch import Dispatcher, DispatchOutcome
+from bulk_deployer.events import EventObject, parse_message_body
+from bulk_deployer.greengrass import TOKEN_TAG, input_file_uri
+from bulk_deployer.input_objects import InputObjectStore, ObjectChanged, ObjectUnreadable
+from bulk_deployer.ledger import (
+    WAITING_STATES,
+    Arrival,
+    BulkDeploymentLedger,
+    FileState,
+    LedgerFile,
+    StartRequest,
+)
+from bulk_deployer.objectref import ObjectRef
+from bulk_deployer.observability import logger
+from bulk_deployer.reports import ReportStore, rejection_report
+from bulk_deployer.tags import merge_tags
+from bulk_deployer.token import client_token_for
+from bulk_deployer.validation import ValidationError, ValidationResult, validate_stream
+
+_KMS_ENCRYPTIONS = frozenset({"aws:kms", "aws:kms:dsse"})
+
+
+class Outcome(StrEnum):
+    IGNORED = "ignored"
+    DUPLICATE = "duplicate"
+    SUPERSEDED = "superseded"
+    REJECTED = "rejected"
+    QUEUED = "queued"
+
+
+class FileInFlight(Exception):
+    """Another invocation is processing this file right now; retry the message later."""
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    outcome: Outcome
+    token: str | None = None
+    detail: str = ""
+    dispatch: DispatchOutcome | None = None
+
+
+class InputFileIntake:
+    def __init__(
+        self,
+        settings: Settings,
+        ledger: BulkDeploymentLedger,
+        objects: InputObjectStore,
+        reports: ReportStore,
+        dispatcher: Dispatcher,
+        count: Callable[[str], None],
+    ) -> None:
+        self._settings = settings
+        self._ledger = ledger
+        self._objects = objects
+        self._reports = reports
+        self._dispatcher = dispatcher
+        self._count = count
+
+    def handle_message(self, body: str, arrival: Arrival) -> list[IntakeResult]:
+        parsed = parse_message_body(body)
+        if parsed.kind == "test":
+            logger.info("S3 test event acknowledged", extra={"note": parsed.note})
+            return [IntakeResult(Outcome.IGNORED, detail=parsed.note)]
+        if parsed.kind == "ignored":
+            logger.debug("event ignored", extra={"note": parsed.note})
+            return [IntakeResult(Outcome.IGNORED, detail=parsed.note)]
+        return [self.handle_object(obj, arrival) for obj in parsed.objects]
+
+    def handle_object(self, obj: EventObject, arrival: Arrival) -> IntakeResult:
+        if not (self._in_scope(obj.ref.key) or (obj.alternative_key and self._in_scope(obj.alternative_key))):
+            logger.debug("key outside the incoming prefix or a folder marker", extra=obj.ref.log_keys())
+            return IntakeResult(Outcome.IGNORED, detail=f"{obj.ref.key!r} is not an input file key")
+        ref = self._resolve_key(obj)
+        token = client_token_for(ref)
+        with _log_context(token, ref):
+            return self._handle(token, ref, arrival)
+
+    def _in_scope(self, key: str) -> bool:
+        return key.startswith(self._settings.incoming_prefix) and not key.endswith("/")
+
+    def _resolve_key(self, obj: EventObject) -> ObjectRef:
+        """Pick the real key of an EventBridge event whose key may or may not be form-encoded.
+
+        The ledger is asked first, so a duplicate costs no S3 read.
+        """
+        ref = obj.ref
+        if obj.alternative_key is None:
+            return ref
+        candidates = [ref, ref.with_key(obj.alternative_key)]
+        for candidate in candidates:
+            if self._ledger.get(client_token_for(candidate)) is not None:
+                return candidate
+        for candidate in candidates:
+            head = self._objects.head(candidate.bucket, candidate.key, candidate.s3_version_id)
+            if head is not None and head.is_version_of(candidate):
+                return candidate
+        return ref
+
+    def _handle(self, token: str, ref: ObjectRef, arrival: Arrival) -> IntakeResult:
+        registration = self._ledger.register(
+            token, ref, arrival, lease_seconds=self._settings.processing_lease_seconds
+        )
+        file = registration.file
+        if not registration.created:
+            if file.state is not FileState.RECEIVED:
+                return self._duplicate(file)
+            taken = self._ledger.take_over(token, lease_seconds=self._settings.processing_lease_seconds)
+            if taken is None:
+                raise FileInFlight(f"token {token} is being processed by another invocation")
+            logger.warning("resuming a file an earlier invocation left unfinished")
+            file = taken
+        else:
+            logger.info("input file registered", extra={"state": FileState.RECEIVED.value})
+        return self._process(file, ref)
+
+    def _duplicate(self, file: LedgerFile) -> IntakeResult:
+        self._count("DuplicateEventIgnored")
+        logger.info("duplicate event ignored", extra={"state": file.state.value})
+        dispatched = None
+        if file.state in WAITING_STATES:
+            # A redelivery after a failed dispatch: move the queue on (idempotent).
+            dispatched = self._dispatcher.dispatch(candidate=file)
+        return IntakeResult(Outcome.DUPLICATE, file.token, f"already {file.state.value}", dispatched)
+
+    def _process(self, file: LedgerFile, ref: ObjectRef) -> IntakeResult:
+        head = self._objects.head(ref.bucket, ref.key)
+        if head is None or not head.is_version_of(ref):
+            return self._superseded(file, "the key no longer holds this version" if head else "deleted")
+        if ref.size is None:
+            ref = replace(ref, size=head.size)
+        if head.server_side_encryption in _KMS_ENCRYPTIONS:
+            return self._rejected_for(
+                file,
+                ref,
+                "unsupported_encryption",
+                f"the object is encrypted with {head.server_side_encryption}; Greengrass reads only "
+                "SSE-S3 input files: upload it again without SSE-KMS",
+            )
+        try:
+            result = validate_stream(self._objects.chunks(ref), size=ref.size)
+            if not result.valid:
+                return self._rejected(file, ref, result)
+            return self._stage_and_queue(file, ref, result)
+        except ObjectChanged as exc:
+            return self._superseded(file, str(exc))
+        except ObjectUnreadable as exc:
+            return self._rejected_for(file, ref, "unreadable_object", str(exc))
+
+    def _stage_and_queue(self, file: LedgerFile, ref: ObjectRef, result: ValidationResult) -> IntakeResult:
+        """Copy the validated version where Greengrass will read it, freeze the request, queue."""
+        staged_key = f"{self._settings.staged_prefix}{file.token}.jsonl"
+        self._objects.stage(ref, staged_key)
+        request = StartRequest(
+            execution_role_arn=self._settings.execution_role_arn,
+            input_file_uri=input_file_uri(ref.bucket, staged_key, self._settings.region),
+            tags=merge_tags(
+                self._settings.default_tags, self._objects.tags(ref), required={TOKEN_TAG: file.token}
+            ),
+        )
+        queued = self._ledger.enqueue(file, request, records=result.records, staged_key=staged_key)
+        self._count("InputFileQueued")
+        logger.info(
+            "input file valid, staged and queued",
+            extra={"state": FileState.QUEUED.value, "records": result.records, "staged_key": staged_key},
+        )
+        dispatched = self._dispatcher.dispatch(candidate=queued)
+        return IntakeResult(Outcome.QUEUED, file.token, dispatched.result.value, dispatched)
+
+    def _superseded(self, file: LedgerFile, reason: str) -> IntakeResult:
+        self._ledger.mark_superseded(file.token, reason=reason)
+        self._count("InputFileSuperseded")
+        logger.info("input file superseded", extra={"state": FileState.SUPERSEDED.value, "reason": reason})
+        return IntakeResult(Outcome.SUPERSEDED, file.token, reason)
+
+    def _rejected_for(self, file: LedgerFile, ref: ObjectRef, code: str, message: str) -> IntakeResult:
+        error = ValidationError(None, code, message)
+        return self._rejected(file, ref, ValidationResult(records=0, error_count=1, errors=(error,)))
+
+    def _rejected(self, file: LedgerFile, ref: ObjectRef, result: ValidationResult) -> IntakeResult:
+        report_key = self._reports.put_json(
+            ref.bucket, file.token, "rejected.json", rejection_report(ref, file.token, result)
+        )
+        self._ledger.mark_rejected(file.token, report_key=report_key, error_count=result.error_count)
+        self._count("InputFileRejected")
+        logger.info(
+            "input file rejected",
+            extra={
+                "state": FileState.REJECTED.value,
+                "error_count": result.error_count,
+                "first_errors": [e.as_dict() for e in result.errors[:5]],
+                "report_key": report_key,
+            },
+        )
+        return IntakeResult(Outcome.REJECTED, file.token, f"{result.error_count} error(s); see {report_key}")
+
+
+@contextmanager
+def _log_context(token: str, ref: ObjectRef) -> Iterator[None]:
+    logger.set_correlation_id(token)
+    try:
+        with logger.append_context_keys(token=token, **ref.log_keys()):
+            yield
+    finally:
+        logger.set_correlation_id(None)

@@ -1,0 +1,311 @@
+"""Validation of bulk-deployment input files: pure, streamed, strict.
+
+Greengrass checks a file only after StartBulkDeployment has returned and then fails the
+whole bulk deployment at the first bad line. We check every line first, with rules at
+least as strict as the service's, and report every problem at once, so an operator fixes
+a file in one round trip and nothing starts for a file the service would refuse.
+
+The validator consumes bytes chunk by chunk and keeps only the current partial line and a
+compact table of GroupId hashes, so a 100 MB file (about 700,000 lines) validates in
+bounded memory inside a Lambda function.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+MAX_FILE_BYTES = 100_000_000  # the service accepts files *smaller* than 100 MB
+MAX_LINE_CHARS = 256  # the service accepts lines *shorter* than 256 characters
+MAX_REPORTED_ERRORS = 100
+DEPLOYMENT_TYPE = "NewDeployment"
+
+_BOM = b"\xef\xbb\xbf"
+# A UTF-8 character is at most 4 bytes: a line this long in bytes is too long in characters
+# without decoding it, and its bytes need not be kept.
+_SURELY_TOO_LONG_BYTES = 4 * MAX_LINE_CHARS
+
+
+@dataclass(frozen=True)
+class ValidationError:
+    line: int | None
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    records: int
+    error_count: int
+    errors: tuple[ValidationError, ...] = field(default_factory=tuple)
+    bytes_read: int = 0
+
+    @property
+    def valid(self) -> bool:
+        return self.error_count == 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "records": self.records,
+            "error_count": self.error_count,
+            "errors": [e.as_dict() for e in self.errors],
+        }
+
+
+class _GroupIdLedger:
+    """Finds GroupIds listed twice, in about 12 bytes per record instead of ~100.
+
+    A Python set of 700,000 strings costs about 100 MB. Here each record leaves only its
+    id's 64-bit hash and its line number in compact arrays, spread over buckets by the low
+    bits of the hash; duplicates are found at the end, one small bucket at a time, at C
+    speed. Two different ids with equal 64-bit hashes would be reported as a duplicate
+    (probability about 1e-8 for a 700,000-line file): the error is on the safe side, a
+    file refused, never a duplicate let through.
+    """
+
+    _BUCKETS = 64  # a power of two: a bucket is chosen by masking the hash
+
+    def __init__(self) -> None:
+        self.hashes = [array("q") for _ in range(self._BUCKETS)]
+        self.lines = [array("i") for _ in range(self._BUCKETS)]
+
+    def duplicates(self) -> list[tuple[int, int]]:
+        """(line, first line with the same GroupId) for every repeated GroupId."""
+        found: list[tuple[int, int]] = []
+        for hashes, lines in zip(self.hashes, self.lines, strict=True):
+            if len(set(hashes)) == len(hashes):
+                continue
+            first_line: dict[int, int] = {}
+            for h, line in zip(hashes, lines, strict=True):
+                first = first_line.setdefault(h, line)
+                if first != line:
+                    found.append((line, first))
+        return sorted(found)
+
+
+class InputFileValidator:
+    """Feed the file's bytes in chunks of any size, then call finish() for the verdict."""
+
+    def __init__(self) -> None:
+        self._pending = b""
+        self._skipping_long_line = False  # inside a line already known to be too long
+        self._line_no = 0
+        self._records = 0
+        self._bytes = 0
+        self._error_count = 0
+        self._errors: list[ValidationError] = []
+        self._groups = _GroupIdLedger()
+        self._stopped = False
+
+    def feed(self, chunk: bytes) -> None:
+        if self._stopped or not chunk:
+            return
+        self._bytes += len(chunk)
+        if self._bytes >= MAX_FILE_BYTES:
+            self._too_large(self._bytes, counted=False)
+            return
+        if self._skipping_long_line:
+            end = chunk.find(b"\n")
+            if end < 0:
+                return
+            self._skipping_long_line = False
+            self._line_no += 1
+            self._records += 1
+            self._line_too_long(self._line_no, None)
+            chunk = chunk[end + 1 :]
+        data = self._pending + chunk if self._pending else chunk
+        lines = data.split(b"\n")
+        self._pending = lines.pop()
+        if len(self._pending) >= _SURELY_TOO_LONG_BYTES:
+            self._pending = b""
+            self._skipping_long_line = True
+        self._check_lines(lines)
+
+    def finish(self) -> ValidationResult:
+        if not self._stopped:
+            if self._skipping_long_line:
+                self._line_no += 1
+                self._records += 1
+                self._line_too_long(self._line_no, None)
+            elif self._pending:
+                self._check_lines([self._pending])
+            self._pending = b""
+            self._add_duplicate_errors()
+            if self._records == 0:
+                self._error(None, "empty_file", "the file holds no records")
+        return ValidationResult(
+            records=self._records,
+            error_count=self._error_count,
+            errors=tuple(self._errors),
+            bytes_read=self._bytes,
+        )
+
+    def _check_lines(self, lines: list[bytes]) -> None:
+        """The hot loop: every line of the file passes here once."""
+        loads = orjson.loads
+        decode_error = orjson.JSONDecodeError
+        group_hashes = self._groups.hashes
+        group_lines = self._groups.lines
+        bucket_mask = len(group_hashes) - 1
+        line_no = self._line_no
+        records = self._records
+        for raw in lines:
+            line_no += 1
+            if len(raw) >= MAX_LINE_CHARS and self._long_or_undecodable(line_no, raw):
+                records += 1
+                continue
+            try:
+                obj = loads(raw)
+            except decode_error as exc:
+                if self._unparsable(line_no, raw, exc):
+                    records += 1
+                continue
+            records += 1
+            if type(obj) is not dict:
+                self._error(line_no, "invalid_json", "the line is not a JSON object")
+                continue
+            group_id = obj.get("GroupId")
+            if type(group_id) is not str or not group_id:
+                self._error(line_no, "missing_group_id", "GroupId is missing, null, empty or not a string")
+            else:
+                h = hash(group_id)
+                bucket = h & bucket_mask
+                group_hashes[bucket].append(h)
+                group_lines[bucket].append(line_no)
+            version_id = obj.get("GroupVersionId")
+            if type(version_id) is not str or not version_id:
+                self._error(
+                    line_no,
+                    "missing_group_version_id",
+                    "GroupVersionId is missing, null, empty or not a string",
+                )
+            if obj.get("DeploymentType") != DEPLOYMENT_TYPE:
+                self._error(
+                    line_no,
+                    "invalid_deployment_type",
+                    f"DeploymentType must be exactly {DEPLOYMENT_TYPE!r} "
+                    "(the only type bulk deployments support)",
+                )
+        self._line_no = line_no
+        self._records = records
+
+    def _add_duplicate_errors(self) -> None:
+        duplicates = self._groups.duplicates()
+        if not duplicates:
+            return
+        stored = list(self._errors)
+        for line, first in duplicates:
+            self._error_count += 1
+            stored.append(
+                ValidationError(line, "duplicate_group", f"the GroupId is already listed on line {first}")
+            )
+        stored.sort(key=lambda e: e.line or 0)
+        self._errors = stored[:MAX_REPORTED_ERRORS]
+
+    def _long_or_undecodable(self, line_no: int, raw: bytes) -> bool:
+        """True when the (possibly long) line got an error here and needs no further check."""
+        body = raw[:-1] if raw.endswith(b"\r") else raw
+        if len(body) >= _SURELY_TOO_LONG_BYTES:
+            self._line_too_long(line_no, None)
+            return True
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self._error(line_no, "invalid_encoding", f"the line is not valid UTF-8 (byte {exc.start + 1})")
+            return True
+        if len(text) >= MAX_LINE_CHARS:
+            self._line_too_long(line_no, len(text))
+            return True
+        return False
+
+    def _unparsable(self, line_no: int, raw: bytes, exc: Exception) -> bool:
+        """Classify a line orjson refused; return whether it counts as a record."""
+        if not raw.strip():
+            self._error(
+                line_no,
+                "blank_line",
+                "blank line (only a single newline may end the file; remove empty lines)",
+            )
+            return False
+        if raw.startswith(_BOM):
+            self._error(
+                line_no,
+                "invalid_encoding",
+                "the line starts with a byte order mark; save the file as UTF-8 without BOM",
+            )
+            return True
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as decode_exc:
+            self._error(
+                line_no, "invalid_encoding", f"the line is not valid UTF-8 (byte {decode_exc.start + 1})"
+            )
+            return True
+        self._error(line_no, "invalid_json", f"the line is not strict JSON: {exc}")
+        return True
+
+    def _line_too_long(self, line_no: int, chars: int | None) -> None:
+        length = f"{chars} characters" if chars is not None else f"at least {MAX_LINE_CHARS} characters"
+        self._error(
+            line_no,
+            "line_too_long",
+            f"the line is {length} long; Greengrass accepts lines shorter than {MAX_LINE_CHARS}",
+        )
+
+    @property
+    def stopped(self) -> bool:
+        """True once the file is known to be too large: further bytes are not read."""
+        return self._stopped
+
+    def refuse_too_large(self, size: int) -> None:
+        """Record a size known before reading (from the event or HEAD) as too large."""
+        self._too_large(size, counted=True)
+
+    def _too_large(self, size: int, *, counted: bool) -> None:
+        self._stopped = True
+        shown = f"{size:,} bytes" if counted else f"at least {size:,} bytes"
+        self._error(
+            None,
+            "file_too_large",
+            f"the file is {shown}; Greengrass accepts files smaller than {MAX_FILE_BYTES:,} bytes",
+        )
+
+    def _error(self, line: int | None, code: str, message: str) -> None:
+        self._error_count += 1
+        if len(self._errors) < MAX_REPORTED_ERRORS:
+            self._errors.append(ValidationError(line, code, message))
+
+
+def validate_stream(chunks: Iterable[bytes], *, size: int | None = None) -> ValidationResult:
+    """Validate a file given as chunks; a known size of 100 MB or more is refused unread."""
+    validator = InputFileValidator()
+    if size is not None and size >= MAX_FILE_BYTES:
+        validator.refuse_too_large(size)
+        return validator.finish()
+    for chunk in chunks:
+        validator.feed(chunk)
+        if validator.stopped:
+            break
+    return validator.finish()
+
+
+def validate_bytes(data: bytes) -> ValidationResult:
+    return validate_stream([data], size=len(data))
+
+
+def validate_path(path: Path, *, chunk_size: int = 1 << 20) -> ValidationResult:
+    def chunks() -> Iterable[bytes]:
+        with path.open("rb") as handle:
+            while chunk := handle.read(chunk_size):
+                yield chunk
+
+    return validate_stream(chunks(), size=path.stat().st_size)
