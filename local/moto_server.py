@@ -1,0 +1,82 @@
+"""moto in server mode on a loopback port: the AWS stand-in for tests, the emulator and the demo.
+
+Why a wrapper: ThreadedMotoServer defaults to 0.0.0.0:5000 and prints; here it binds 127.0.0.1
+on a free port, stays quiet, and can be reset between tests (POST /moto-api/reset).
+Run it alone with `python -m local.moto_server [--port N]` (prints "READY <url>").
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import logging
+import signal
+import sys
+import threading
+from types import TracebackType
+from urllib.parse import urlsplit
+
+from moto.server import ThreadedMotoServer
+
+
+class MotoServer:
+    """A started moto server; `url` is the endpoint_url for every boto3 client."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, quiet: bool = True) -> None:
+        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self._url: str | None = None
+        if quiet:
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    def start(self) -> MotoServer:
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self._url = f"http://{host}:{port}"
+        return self
+
+    def stop(self) -> None:
+        if self._url is not None:
+            self._server.stop()
+            self._url = None
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            raise RuntimeError("moto server is not started")
+        return self._url
+
+    def reset(self) -> None:
+        """Drop every resource in every backend."""
+        parts = urlsplit(self.url)
+        connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
+        try:
+            connection.request("POST", "/moto-api/reset")
+            connection.getresponse().read()
+        finally:
+            connection.close()
+
+    def __enter__(self) -> MotoServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.moto_server")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    server = MotoServer(port=args.port).start()
+    print(f"READY {server.url}", flush=True)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
