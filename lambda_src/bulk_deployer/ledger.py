@@ -35,6 +35,34 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
+def table_definition(table_name: str) -> dict[str, Any]:
+    """CreateTable parameters for the ledger: the local stand-ins and tests use this, and an
+    infrastructure test checks the CDK table against it, so the schema lives in one place."""
+    indexes = {
+        QUEUE_INDEX: [("queue_pk", "HASH"), ("queue_sk", "RANGE")],
+        BY_KEY_INDEX: [("object_id", "HASH"), ("registered_sk", "RANGE")],
+        BY_BULK_DEPLOYMENT_INDEX: [("bulk_deployment_id", "HASH")],
+    }
+    attributes = {"pk"} | {name for keys in indexes.values() for name, _ in keys}
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": index,
+                "KeySchema": [{"AttributeName": a, "KeyType": t} for a, t in keys],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index, keys in indexes.items()
+        ],
+    }
+
+
+TTL_ATTRIBUTE = "expires_at"
+
+
 class FileState(StrEnum):
     RECEIVED = "RECEIVED"
     REJECTED = "REJECTED"

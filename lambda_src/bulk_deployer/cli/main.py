@@ -66,7 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("file", type=Path, help="a JSON file holding the event ('-' for stdin)")
     inspect.add_argument("--region", help="region for the URI when the event names none")
     inspect.add_argument(
-        "--staged-prefix", default=DEFAULT_STAGED_PREFIX, help="prefix of staged copies (default: %(default)s)"
+        "--staged-prefix",
+        default=DEFAULT_STAGED_PREFIX,
+        help="prefix of staged copies (default: %(default)s)",
     )
     inspect.set_defaults(run=_inspect_event)
     return parser
@@ -130,7 +132,9 @@ def _inspect_event(args: argparse.Namespace) -> int:
                     "version_id": ref.version_id,
                     "size": ref.size,
                     "token": token,
-                    "input_file_uri": input_file_uri(ref.bucket, f"{args.staged_prefix}{token}.jsonl", region),
+                    "input_file_uri": input_file_uri(
+                        ref.bucket, f"{args.staged_prefix}{token}.jsonl", region
+                    ),
                 }
             )
     print(json.dumps(output, indent=2, ensure_ascii=False))

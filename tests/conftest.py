@@ -1,0 +1,27 @@
+"""Shared fixtures: no test ever reaches a real AWS endpoint or uses real credentials."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "BulkDeployerTest",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_GREENGRASS"):
+    os.environ.pop(_name, None)
+os.environ.update(FAKE_AWS_ENV)
+
+
+@pytest.fixture(autouse=True)
+def _fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in FAKE_AWS_ENV.items():
+        monkeypatch.setenv(name, value)

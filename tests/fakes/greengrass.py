@@ -1,0 +1,147 @@
+"""An in-memory Greengrass V1 bulk-deployment API for integration tests.
+
+Requests are checked against botocore's real service model (as botocore's Stubber does),
+errors are real ``ClientError``s with the service's codes, and the documented rules hold:
+token idempotency, one non-terminal bulk deployment at a time, newest-first listing.
+End-to-end tests use the HTTP emulator in ``local/`` instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+from botocore.validate import validate_parameters
+
+_MODEL = boto3.session.Session().client("greengrass", region_name="us-east-1").meta.service_model
+_NON_TERMINAL = {"Initializing", "Running", "Stopping"}
+
+
+def client_error(code: str, message: str, operation: str, status: int = 400) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        operation,
+    )
+
+
+@dataclass
+class FakeBulkDeployment:
+    id: str
+    arn: str
+    token: str | None
+    params: dict[str, Any]
+    created_at: str
+    status: str = "Initializing"
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class FakeGreengrass:
+    def __init__(self) -> None:
+        self.deployments: list[FakeBulkDeployment] = []
+        self.calls: Counter[str] = Counter()
+        self.start_requests: list[dict[str, Any]] = []
+        self.fail_next: dict[str, list[Exception]] = {}
+        self.forget_tokens = False
+        self._ids = itertools.count(1)
+
+    # -- control -----------------------------------------------------------------------------
+
+    def finish(self, bulk_deployment_id: str, status: str = "Completed") -> None:
+        self._find(bulk_deployment_id).status = status
+
+    def finish_all(self) -> None:
+        for deployment in self.deployments:
+            if deployment.status in _NON_TERMINAL:
+                deployment.status = "Completed"
+
+    def started_per_token(self) -> Counter[str]:
+        return Counter(d.tags.get("bulk-deployer:token", "") for d in self.deployments)
+
+    def run_foreign_deployment(self) -> FakeBulkDeployment:
+        """Another tool in the same account starts a bulk deployment."""
+        return self._create(None, {"ExecutionRoleArn": "arn:aws:iam::123456789012:role/other"}, {})
+
+    # -- the API -------------------------------------------------------------------------------
+
+    def start_bulk_deployment(self, **params: Any) -> dict[str, Any]:
+        self._enter("StartBulkDeployment", params)
+        self.start_requests.append(params)
+        token = params.get("AmznClientToken")
+        same = {k: v for k, v in params.items() if k != "AmznClientToken"}
+        if token and not self.forget_tokens:
+            for deployment in self.deployments:
+                if deployment.token == token:
+                    if deployment.params != same:
+                        raise client_error(
+                            "BadRequestException",
+                            "The client token was used with different parameters.",
+                            "StartBulkDeployment",
+                        )
+                    return {"BulkDeploymentId": deployment.id, "BulkDeploymentArn": deployment.arn}
+        if any(d.status in _NON_TERMINAL for d in self.deployments):
+            raise client_error(
+                "BadRequestException",
+                "There is already a bulk deployment in progress (concurrent deployment).",
+                "StartBulkDeployment",
+            )
+        deployment = self._create(token, same, dict(params.get("tags") or {}))
+        return {"BulkDeploymentId": deployment.id, "BulkDeploymentArn": deployment.arn}
+
+    def get_bulk_deployment_status(self, **params: Any) -> dict[str, Any]:
+        self._enter("GetBulkDeploymentStatus", params)
+        deployment = self._find(params["BulkDeploymentId"])
+        return {
+            "BulkDeploymentStatus": deployment.status,
+            "CreatedAt": deployment.created_at,
+            "BulkDeploymentMetrics": {"RecordsProcessed": 0, "InvalidInputRecords": 0, "RetryAttempts": 0},
+            "tags": dict(deployment.tags),
+        }
+
+    def list_bulk_deployments(self, **params: Any) -> dict[str, Any]:
+        self._enter("ListBulkDeployments", params)
+        size = int(params.get("MaxResults") or 100)
+        start = int(params.get("NextToken") or 0)
+        newest_first = list(reversed(self.deployments))
+        page = newest_first[start : start + size]
+        response: dict[str, Any] = {
+            "BulkDeployments": [
+                {"BulkDeploymentId": d.id, "BulkDeploymentArn": d.arn, "CreatedAt": d.created_at}
+                for d in page
+            ]
+        }
+        if start + size < len(newest_first):
+            response["NextToken"] = str(start + size)
+        return response
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _enter(self, operation: str, params: dict[str, Any]) -> None:
+        validate_parameters(params, _MODEL.operation_model(operation).input_shape)
+        self.calls[operation] += 1
+        pending = self.fail_next.get(operation)
+        if pending:
+            raise pending.pop(0)
+
+    def _create(self, token: str | None, params: dict[str, Any], tags: dict[str, str]) -> FakeBulkDeployment:
+        number = next(self._ids)
+        deployment = FakeBulkDeployment(
+            id=f"bd-{number:04d}",
+            arn=f"arn:aws:greengrass:us-east-1:123456789012:/greengrass/bulk/deployments/bd-{number:04d}",
+            token=token,
+            params=params,
+            created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            tags=tags,
+        )
+        self.deployments.append(deployment)
+        return deployment
+
+    def _find(self, bulk_deployment_id: str) -> FakeBulkDeployment:
+        for deployment in self.deployments:
+            if deployment.id == bulk_deployment_id:
+                return deployment
+        raise client_error("BadRequestException", "Bulk deployment not found.", "GetBulkDeploymentStatus")

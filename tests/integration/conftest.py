@@ -1,0 +1,208 @@
+"""moto in-process (S3, DynamoDB) + the fake Greengrass API, wired like the Lambda wires itself."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from bulk_deployer.config import Settings
+from bulk_deployer.dispatch import Dispatcher
+from bulk_deployer.events import parse_message_body
+from bulk_deployer.greengrass import GreengrassV1Deployer
+from bulk_deployer.input_objects import InputObjectStore
+from bulk_deployer.intake import InputFileIntake, IntakeResult
+from bulk_deployer.ledger import Arrival, BulkDeploymentLedger, table_definition
+from bulk_deployer.objectref import ObjectRef
+from bulk_deployer.reports import ReportStore
+from moto import mock_aws
+
+from tests.fakes.greengrass import FakeGreengrass
+
+BUCKET = "fleet-input"
+TABLE = "ledger"
+ROLE = "arn:aws:iam::123456789012:role/greengrass-bulk-execution"
+
+
+def record_line(group: str, version: str = "v-1") -> str:
+    return json.dumps({"GroupId": group, "GroupVersionId": version, "DeploymentType": "NewDeployment"})
+
+
+def valid_file(*groups: str) -> bytes:
+    return ("\n".join(record_line(g) for g in groups or ("g-1", "g-2")) + "\n").encode()
+
+
+@dataclass
+class Pipeline:
+    """One starter's view of the world, plus counters of what it did to S3 and Greengrass."""
+
+    s3: Any
+    dynamodb: Any
+    greengrass: FakeGreengrass
+    settings: Settings
+    ledger: BulkDeploymentLedger
+    intake: InputFileIntake
+    metrics: Counter[str]
+    s3_calls: Counter[str] = field(default_factory=Counter)
+    sequence: int = 0
+
+    def upload(self, key: str, body: bytes, **extra: Any) -> ObjectRef:
+        response = self.s3.put_object(Bucket=BUCKET, Key=key, Body=body, **extra)
+        return ObjectRef(
+            bucket=BUCKET,
+            key=key,
+            etag=response["ETag"].strip('"'),
+            version_id=response.get("VersionId"),
+            size=len(body),
+            event_time="2026-11-27T12:00:00Z",
+            region="us-east-1",
+        )
+
+    def deliver(self, body: str) -> list[IntakeResult]:
+        self.sequence += 1
+        return self.intake.handle_message(body, Arrival(sequence_number=str(self.sequence)))
+
+    def deliver_ref(self, ref: ObjectRef, *, shape: str = "eventbridge") -> IntakeResult:
+        (result,) = self.deliver(eventbridge_body(ref) if shape == "eventbridge" else classic_body(ref))
+        return result
+
+    def s3_reads(self) -> int:
+        return sum(
+            n for op, n in self.s3_calls.items() if op in {"HeadObject", "GetObject", "GetObjectTagging"}
+        )
+
+    def dispatcher(self) -> Dispatcher:
+        return build_dispatcher(self.ledger, self.greengrass, self.settings, self.metrics)
+
+
+def eventbridge_body(ref: ObjectRef, *, key: str | None = None) -> str:
+    obj: dict[str, Any] = {"key": key or ref.key, "size": ref.size, "etag": ref.etag, "sequencer": "00"}
+    if ref.version_id:
+        obj["version-id"] = ref.version_id
+    return json.dumps(
+        {
+            "version": "0",
+            "id": "e1",
+            "detail-type": "Object Created",
+            "source": "aws.s3",
+            "account": "123456789012",
+            "time": ref.event_time or "2026-11-27T12:00:00Z",
+            "region": "us-east-1",
+            "resources": [f"arn:aws:s3:::{ref.bucket}"],
+            "detail": {"version": "0", "bucket": {"name": ref.bucket}, "object": obj, "reason": "PutObject"},
+        }
+    )
+
+
+def classic_body(ref: ObjectRef, *, encoded_key: str | None = None) -> str:
+    from urllib.parse import quote_plus
+
+    obj: dict[str, Any] = {
+        "key": encoded_key or quote_plus(ref.key, safe="/"),
+        "size": ref.size,
+        "eTag": ref.etag,
+    }
+    if ref.version_id:
+        obj["versionId"] = ref.version_id
+    return json.dumps(
+        {
+            "Records": [
+                {
+                    "eventVersion": "2.1",
+                    "eventSource": "aws:s3",
+                    "awsRegion": "us-east-1",
+                    "eventTime": ref.event_time or "2026-11-27T12:00:00.000Z",
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {"bucket": {"name": ref.bucket}, "object": obj},
+                }
+            ]
+        }
+    )
+
+
+def build_dispatcher(
+    ledger: BulkDeploymentLedger,
+    greengrass: FakeGreengrass,
+    settings: Settings,
+    metrics: Counter[str],
+    count: Callable[[str], None] | None = None,
+) -> Dispatcher:
+    return Dispatcher(
+        ledger,
+        GreengrassV1Deployer(greengrass),
+        count=count or (lambda name: metrics.update([name])),
+        lease_seconds=settings.slot_lease_seconds,
+        max_rejections=settings.start_max_attempts,
+        retry_base_seconds=0,
+        sleep=lambda _: None,
+    )
+
+
+def make_intake(
+    s3: Any,
+    ledger: BulkDeploymentLedger,
+    greengrass: FakeGreengrass,
+    settings: Settings,
+    metrics: Counter[str],
+    count: Callable[[str], None] | None = None,
+) -> InputFileIntake:
+    """The intake as wiring.build_intake makes it, with the fake Greengrass API."""
+    count = count or (lambda name: metrics.update([name]))
+    return InputFileIntake(
+        settings,
+        ledger,
+        InputObjectStore(s3),
+        ReportStore(s3, settings.reports_prefix),
+        build_dispatcher(ledger, greengrass, settings, metrics, count),
+        count,
+    )
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(
+        ledger_table_name=TABLE,
+        execution_role_arn=ROLE,
+        region="us-east-1",
+        default_tags={"project": "fleet"},
+        start_retry_base_seconds=0,
+    )
+
+
+@pytest.fixture
+def pipeline(settings: Settings) -> Iterator[Pipeline]:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        dynamodb.create_table(**table_definition(TABLE))
+        greengrass = FakeGreengrass()
+        metrics: Counter[str] = Counter()
+        ledger = BulkDeploymentLedger(dynamodb, TABLE, ttl_days=settings.ledger_ttl_days)
+        pipeline = Pipeline(
+            s3=s3,
+            dynamodb=dynamodb,
+            greengrass=greengrass,
+            settings=settings,
+            ledger=ledger,
+            intake=make_intake(s3, ledger, greengrass, settings, metrics),
+            metrics=metrics,
+        )
+        s3.meta.events.register("before-call.s3.*", lambda model, **_: pipeline.s3_calls.update([model.name]))
+        yield pipeline
+
+
+__all__ = [
+    "BUCKET",
+    "ROLE",
+    "Pipeline",
+    "classic_body",
+    "eventbridge_body",
+    "parse_message_body",
+    "valid_file",
+]

@@ -1,0 +1,231 @@
+"""dispatch(): the slot, recovery after a crash, refusals, pauses and races."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from bulk_deployer.dispatch import DispatchResult
+from bulk_deployer.intake import FileInFlight, Outcome
+from bulk_deployer.ledger import Arrival, BulkDeploymentLedger, FileState
+from bulk_deployer.token import client_token_for
+
+from tests.fakes.greengrass import client_error
+from tests.integration.conftest import Pipeline, build_dispatcher, make_intake, valid_file
+
+
+class Crash(Exception):
+    """The process dies here (Lambda timeout, out of memory, a lost connection)."""
+
+
+def crash_once(monkeypatch: pytest.MonkeyPatch, target: Any, name: str) -> None:
+    original = getattr(target, name)
+    state = {"crashed": False}
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not state["crashed"]:
+            state["crashed"] = True
+            raise Crash(name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, wrapper)
+
+
+@pytest.mark.parametrize("service_forgets_tokens", [False, True])
+def test_a_crash_after_start_before_the_ledger_write_recovers_without_a_second_start(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, service_forgets_tokens: bool
+) -> None:
+    pipeline.greengrass.forget_tokens = service_forgets_tokens
+    ref = pipeline.upload("incoming/fleet.jsonl", valid_file())
+    token = client_token_for(ref)
+    crash_once(monkeypatch, BulkDeploymentLedger, "mark_started")
+
+    with pytest.raises(Crash):
+        pipeline.deliver_ref(ref)  # the record fails: SQS will deliver it again
+    assert pipeline.greengrass.calls["StartBulkDeployment"] == 1
+    file = pipeline.ledger.get(token)
+    assert file is not None and file.state is FileState.STARTING
+    assert pipeline.ledger.slot().holder is None, "a failed dispatcher gives the slot back"
+
+    redelivered = pipeline.deliver_ref(ref)
+    assert redelivered.outcome is Outcome.DUPLICATE
+    assert redelivered.dispatch is not None and redelivered.dispatch.result is DispatchResult.RECOVERED
+    file = pipeline.ledger.get(token)
+    assert file is not None and file.state is FileState.STARTED
+    assert file.bulk_deployment_id == pipeline.greengrass.deployments[0].id
+    assert pipeline.greengrass.calls["StartBulkDeployment"] == 1
+    assert pipeline.greengrass.started_per_token() == {token: 1}
+
+
+def test_a_crash_before_the_start_call_starts_on_retry(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ref = pipeline.upload("incoming/fleet.jsonl", valid_file())
+    crash_once(monkeypatch, pipeline.greengrass, "start_bulk_deployment")
+    with pytest.raises(Crash):
+        pipeline.deliver_ref(ref)
+    result = pipeline.deliver_ref(ref)
+    assert result.dispatch is not None and result.dispatch.result is DispatchResult.STARTED
+    assert pipeline.greengrass.started_per_token() == {client_token_for(ref): 1}
+
+
+def test_throttling_on_start_fails_the_record_and_the_retry_starts_once(pipeline: Pipeline) -> None:
+    ref = pipeline.upload("incoming/fleet.jsonl", valid_file())
+    pipeline.greengrass.fail_next["StartBulkDeployment"] = [
+        client_error("TooManyRequestsException", "Rate exceeded", "StartBulkDeployment", 429)
+    ]
+    with pytest.raises(ClientError):
+        pipeline.deliver_ref(ref)
+    assert pipeline.deliver_ref(ref).outcome is Outcome.DUPLICATE
+    file = pipeline.ledger.get(client_token_for(ref))
+    assert file is not None and file.state is FileState.STARTED
+    assert len(pipeline.greengrass.deployments) == 1
+
+
+def test_a_refused_start_is_retried_then_fails_pauses_dispatch_and_resume_moves_on(
+    pipeline: Pipeline,
+) -> None:
+    refusal = client_error(
+        "BadRequestException", "Role is not authorized for greengrass.", "StartBulkDeployment"
+    )
+    pipeline.greengrass.fail_next["StartBulkDeployment"] = [refusal, refusal, refusal]
+    bad = pipeline.upload("incoming/a.jsonl", valid_file())
+    result = pipeline.deliver_ref(bad)
+
+    assert result.dispatch is not None and result.dispatch.result is DispatchResult.START_FAILED
+    assert pipeline.greengrass.calls["StartBulkDeployment"] == 3  # START_MAX_ATTEMPTS
+    file = pipeline.ledger.get(client_token_for(bad))
+    assert file is not None and file.state is FileState.START_FAILED
+    assert file.start_rejections == 3
+    assert "Role is not authorized" in file.item["last_start_error"]
+    assert pipeline.metrics["StartFailed"] == 3
+    reason = pipeline.ledger.paused()
+    assert reason is not None and "incoming/a.jsonl" in reason
+    assert pipeline.ledger.slot().holder is None
+
+    nxt = pipeline.upload("incoming/b.jsonl", valid_file())
+    waiting = pipeline.deliver_ref(nxt)
+    assert waiting.dispatch is not None and waiting.dispatch.result is DispatchResult.PAUSED
+    assert pipeline.greengrass.calls["StartBulkDeployment"] == 3
+
+    pipeline.ledger.resume()
+    outcome = pipeline.dispatcher().dispatch()
+    assert outcome.result is DispatchResult.STARTED
+    assert outcome.token == client_token_for(nxt)
+
+
+def test_a_refusal_while_another_deployment_runs_means_busy_not_failure(pipeline: Pipeline) -> None:
+    ref = pipeline.upload("incoming/a.jsonl", valid_file())
+    foreign: list[Any] = []
+
+    original = pipeline.greengrass.start_bulk_deployment
+
+    def start_racing_a_foreign_tool(**params: Any) -> dict[str, Any]:
+        if not foreign:  # another tool starts between our busy check and our start
+            foreign.append(pipeline.greengrass.run_foreign_deployment())
+        return original(**params)
+
+    pipeline.greengrass.start_bulk_deployment = start_racing_a_foreign_tool  # type: ignore[method-assign]
+    result = pipeline.deliver_ref(ref)
+    assert result.dispatch is not None and result.dispatch.result is DispatchResult.BUSY
+    file = pipeline.ledger.get(client_token_for(ref))
+    assert file is not None and file.state is FileState.QUEUED
+    assert file.start_rejections == 0
+    assert pipeline.ledger.paused() is None
+
+
+def test_a_dispatcher_that_died_holding_the_slot_blocks_only_until_its_lease_ends(pipeline: Pipeline) -> None:
+    clock = {"now": time.time()}
+    ledger = BulkDeploymentLedger(pipeline.dynamodb, "ledger", ttl_days=400, clock=lambda: clock["now"])
+    assert ledger.acquire_slot("dead-dispatcher", lease_seconds=300)
+    assert not ledger.acquire_slot("another", lease_seconds=300)
+    clock["now"] += 301
+    assert ledger.acquire_slot("another", lease_seconds=300)
+    assert not ledger.release_slot("dead-dispatcher")
+    assert ledger.release_slot("another")
+
+
+def test_two_starters_racing_for_the_slot_start_exactly_one_file(pipeline: Pipeline) -> None:
+    refs = [pipeline.upload(f"incoming/{i}.jsonl", valid_file()) for i in range(2)]
+    registered = []
+    for i, ref in enumerate(refs):
+        token = client_token_for(ref)
+        registration = pipeline.ledger.register(token, ref, Arrival(str(i)), lease_seconds=60)
+        registered.append(registration.file)
+    # Queue both without dispatching, as two starters would just before calling dispatch().
+    from bulk_deployer.ledger import StartRequest
+
+    for file in registered:
+        pipeline.ledger.enqueue(
+            file,
+            StartRequest(
+                pipeline.settings.execution_role_arn,
+                f"https://b.s3.us-east-1.amazonaws.com/staged/{file.token}.jsonl",
+                {},
+            ),
+            records=2,
+            staged_key=f"staged/{file.token}.jsonl",
+        )
+
+    barrier = threading.Barrier(4)
+    outcomes: list[DispatchResult] = []
+    lock = threading.Lock()
+
+    def race() -> None:
+        dispatcher = pipeline.dispatcher()
+        barrier.wait()
+        outcome = dispatcher.dispatch()
+        with lock:
+            outcomes.append(outcome.result)
+
+    threads = [threading.Thread(target=race) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count(DispatchResult.STARTED) == 1
+    assert set(outcomes) <= {DispatchResult.STARTED, DispatchResult.SLOT_TAKEN}
+    assert pipeline.greengrass.calls["StartBulkDeployment"] == 1
+    assert pipeline.greengrass.deployments[0].token == registered[0].token
+
+
+def test_a_file_in_flight_elsewhere_fails_the_record_and_is_taken_over_after_its_lease(
+    pipeline: Pipeline,
+) -> None:
+    clock = {"now": time.time()}
+    ledger = BulkDeploymentLedger(pipeline.dynamodb, "ledger", ttl_days=400, clock=lambda: clock["now"])
+    intake = make_intake(pipeline.s3, ledger, pipeline.greengrass, pipeline.settings, pipeline.metrics)
+    ref = pipeline.upload("incoming/a.jsonl", valid_file())
+    # Another invocation registered the file and is (or was) working on it.
+    ledger.register(client_token_for(ref), ref, Arrival("1"), lease_seconds=60)
+
+    from tests.integration.conftest import eventbridge_body
+
+    with pytest.raises(FileInFlight):
+        intake.handle_message(eventbridge_body(ref), Arrival("2"))
+    clock["now"] += 61
+    (result,) = intake.handle_message(eventbridge_body(ref), Arrival("2"))
+    assert result.outcome is Outcome.QUEUED
+    assert len(pipeline.greengrass.deployments) == 1
+
+
+def test_a_stale_queue_index_entry_is_skipped(pipeline: Pipeline) -> None:
+    first = pipeline.upload("incoming/a.jsonl", valid_file())
+    second = pipeline.upload("incoming/b.jsonl", valid_file())
+    pipeline.greengrass.run_foreign_deployment()
+    pipeline.deliver_ref(first)
+    pipeline.deliver_ref(second)
+    # The first file was cancelled behind the index's back: the dispatcher must re-read.
+    pipeline.ledger._update(
+        client_token_for(first),
+        "SET #state = :s, updated_at = :at",
+        "#state = :q",
+        {":s": "START_FAILED", ":q": "QUEUED"},
+    )
+    pipeline.greengrass.finish_all()
+    dispatcher = build_dispatcher(pipeline.ledger, pipeline.greengrass, pipeline.settings, pipeline.metrics)
+    outcome = dispatcher.dispatch()
+    assert outcome.token == client_token_for(second)

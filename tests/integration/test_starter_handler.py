@@ -1,0 +1,110 @@
+"""The Lambda entry point: SQS batch in, partial batch response and EMF metrics out."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from bulk_deployer.config import ConfigurationError
+from bulk_deployer.handlers import starter
+from bulk_deployer.observability import count
+
+from tests.integration.conftest import Pipeline, eventbridge_body, make_intake, valid_file
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "starter"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:starter"
+    aws_request_id: str = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def sqs_record(message_id: str, body: str, sequence: str) -> dict[str, Any]:
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"handle-{message_id}",
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1764244800000",
+            "SequenceNumber": sequence,
+            "MessageGroupId": "intake",
+            "SenderId": "AIDAEXAMPLE",
+            "MessageDeduplicationId": message_id,
+            "ApproximateFirstReceiveTimestamp": "1764244800001",
+        },
+        "messageAttributes": {},
+        "md5OfBody": "x",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:intake.fifo",
+        "awsRegion": "us-east-1",
+    }
+
+
+@pytest.fixture
+def wired(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
+    intake = make_intake(
+        pipeline.s3, pipeline.ledger, pipeline.greengrass, pipeline.settings, pipeline.metrics, count
+    )
+    monkeypatch.setattr(starter, "_intake", lambda: intake)
+    return pipeline
+
+
+def lines(output: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def test_only_the_failing_record_is_reported_and_logged_as_an_error(
+    wired: Pipeline, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    ref = wired.upload("incoming/fleet.jsonl", valid_file())
+    event = {
+        "Records": [
+            sqs_record("m-good", eventbridge_body(ref), "100"),
+            sqs_record("m-poison", "this is not an event", "101"),
+            sqs_record("m-dup", eventbridge_body(ref), "102"),
+        ]
+    }
+    response = starter.handler(event, FakeContext())  # type: ignore[arg-type]
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-poison"}]}
+
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [getattr(r, "message_id", None) for r in errors] == ["m-poison"]
+    assert all(r.levelname in {"INFO", "DEBUG", "ERROR"} for r in caplog.records)
+    logged = lines(capsys.readouterr().out)
+    emf = [entry for entry in logged if "_aws" in entry]
+    assert emf, "metrics are flushed as EMF"
+    (metrics,) = emf
+    assert metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "BulkDeployerTest"
+    assert metrics["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]
+    assert metrics["service"] == "bulk-deployer"
+    assert metrics["BulkDeploymentStarted"] == [1.0]
+    assert metrics["DuplicateEventIgnored"] == [1.0]
+    assert metrics["InputFileQueued"] == [1.0]
+
+
+def test_a_batch_where_every_record_fails_still_answers_with_failures(wired: Pipeline) -> None:
+    event = {"Records": [sqs_record("m-1", "{}", "1")]}
+    response = starter.handler(event, FakeContext())  # type: ignore[arg-type]
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+
+
+def test_the_s3_test_event_is_acknowledged(wired: Pipeline) -> None:
+    body = json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "fleet-input"})
+    response = starter.handler({"Records": [sqs_record("m-1", body, "1")]}, FakeContext())  # type: ignore[arg-type]
+    assert response == {"batchItemFailures": []}
+
+
+def test_a_missing_setting_fails_the_cold_start_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEDGER_TABLE_NAME", "ledger")
+    monkeypatch.delenv("EXECUTION_ROLE_ARN", raising=False)
+    starter._intake.cache_clear()
+    with pytest.raises(ConfigurationError, match="EXECUTION_ROLE_ARN"):
+        starter.handler({"Records": []}, FakeContext())  # type: ignore[arg-type]
+    starter._intake.cache_clear()

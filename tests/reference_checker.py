@@ -1,0 +1,98 @@
+"""An independent, deliberately plain checker of input files, used as an oracle in tests.
+
+It shares no code with bulk_deployer.validation: standard-library json with the strict
+rules spelled out (no NaN/Infinity, no overflowing numbers, no lone surrogates), and the
+file split into lines in the most obvious way.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+
+class _Refused(ValueError):
+    pass
+
+
+def _no_constants(name: str) -> Any:
+    raise _Refused(name)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _Refused(text)
+    return value
+
+
+def _strings_encodable(value: Any) -> None:
+    if isinstance(value, str):
+        value.encode("utf-8")  # raises on lone surrogates
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _strings_encodable(k)
+            _strings_encodable(v)
+    elif isinstance(value, list):
+        for item in value:
+            _strings_encodable(item)
+
+
+def line_errors(data: bytes) -> dict[int, set[str]]:
+    """Line number → error codes, for every line with an error (file-level errors at line 0)."""
+    errors: dict[int, set[str]] = {}
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()  # one final newline ends the last line
+    seen: set[str] = set()
+    records = 0
+    for number, raw in enumerate(lines, start=1):
+        body = raw[:-1] if raw.endswith(b"\r") else raw
+        codes = errors.setdefault(number, set())
+        if body.startswith(b"\xef\xbb\xbf"):
+            codes.add("invalid_encoding")
+            records += 1
+            continue
+        if len(body) >= 1024:
+            codes.add("line_too_long")
+            records += 1
+            continue
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            codes.add("invalid_encoding")
+            records += 1
+            continue
+        if len(text) >= 256:
+            codes.add("line_too_long")
+            records += 1
+            continue
+        if not body.strip():
+            codes.add("blank_line")
+            continue
+        records += 1
+        try:
+            obj = json.loads(text, parse_constant=_no_constants, parse_float=_finite_float)
+            _strings_encodable(obj)
+        except (ValueError, RecursionError, UnicodeEncodeError):
+            codes.add("invalid_json")
+            continue
+        if not isinstance(obj, dict):
+            codes.add("invalid_json")
+            continue
+        group = obj.get("GroupId")
+        if not isinstance(group, str) or group == "":
+            codes.add("missing_group_id")
+        elif group in seen:
+            codes.add("duplicate_group")
+        else:
+            seen.add(group)
+        version = obj.get("GroupVersionId")
+        if not isinstance(version, str) or version == "":
+            codes.add("missing_group_version_id")
+        if obj.get("DeploymentType") != "NewDeployment":
+            codes.add("invalid_deployment_type")
+    if records == 0:
+        errors.setdefault(0, set()).add("empty_file")
+    return {n: c for n, c in errors.items() if c}

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from bulk_deployer.cli.main import main
+from bulk_deployer.objectref import ObjectRef
+from bulk_deployer.token import client_token_for
+
+EVENTS = Path(__file__).parent.parent / "data" / "events"
+GOOD = b'{"GroupId":"g1","GroupVersionId":"v1","DeploymentType":"NewDeployment"}\n'
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_validate_json_for_a_valid_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "ok.jsonl"
+    path.write_bytes(GOOD)
+    code, out, _ = run(capsys, "validate", str(path), "--json")
+    assert code == 0
+    assert json.loads(out) == {"valid": True, "records": 1, "error_count": 0, "errors": []}
+
+
+def test_validate_json_for_an_invalid_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(GOOD + b"\n" + GOOD)
+    code, out, _ = run(capsys, "validate", str(path), "--json")
+    assert code == 1
+    assert json.loads(out) == {
+        "valid": False,
+        "records": 2,
+        "error_count": 2,
+        "errors": [
+            {"line": 2, "code": "blank_line", "message": json.loads(out)["errors"][0]["message"]},
+            {"line": 3, "code": "duplicate_group", "message": "the GroupId is already listed on line 1"},
+        ],
+    }
+
+
+def test_validate_human_summary_names_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b"\n".join(b"nope" for _ in range(120)))
+    code, out, _ = run(capsys, "validate", str(path))
+    assert code == 1
+    assert "INVALID, 120 error(s)" in out
+    assert "line 1: invalid_json" in out
+    assert "... and 20 more" in out
+
+
+def test_validate_a_missing_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "validate", str(tmp_path / "missing.jsonl"))
+    assert code == 2
+    assert err.startswith("bulk-deployer: cannot read") and err.count("\n") == 1
+
+
+def test_inspect_event_eventbridge(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "inspect-event", str(EVENTS / "eventbridge-object-created-aws-docs.json"))
+    assert code == 0
+    (item,) = json.loads(out)
+    ref = ObjectRef(
+        "example-bucket",
+        "example-key",
+        etag="b1946ac92492d2347c6235b4d2611184",
+        version_id="IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
+    )
+    token = client_token_for(ref)
+    assert item == {
+        "bucket": "example-bucket",
+        "key": "example-key",
+        "etag": "b1946ac92492d2347c6235b4d2611184",
+        "version_id": "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
+        "size": 5,
+        "token": token,
+        "input_file_uri": f"https://example-bucket.s3.ca-central-1.amazonaws.com/staged/{token}.jsonl",
+    }
+
+
+def test_inspect_event_sqs_wrapped_classic_with_encoded_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inner = json.loads((EVENTS / "s3-notification-put-aws-docs.json").read_text())
+    inner["Records"][0]["s3"]["object"]["key"] = "incoming/red+flower%21.jsonl"
+    del inner["Records"][0]["awsRegion"]
+    batch = {"Records": [{"eventSource": "aws:sqs", "messageId": "m", "body": json.dumps(inner)}]}
+    path = tmp_path / "sqs.json"
+    path.write_text(json.dumps(batch))
+    code, out, _ = run(capsys, "inspect-event", str(path), "--region", "cn-north-1", "--staged-prefix", "s/")
+    assert code == 0
+    (item,) = json.loads(out)
+    assert item["key"] == "incoming/red flower!.jsonl"
+    assert (
+        item["input_file_uri"]
+        == f"https://amzn-s3-demo-bucket.s3.cn-north-1.amazonaws.com.cn/s/{item['token']}.jsonl"
+    )
+
+
+def test_inspect_event_non_creations_give_an_empty_list(capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("s3-test-event-aws-docs.json", "s3-notification-delete.json"):
+        code, out, _ = run(capsys, "inspect-event", str(EVENTS / name))
+        assert (code, json.loads(out)) == (0, [])
+
+
+def test_inspect_event_rejects_what_is_not_an_event(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "x.json"
+    path.write_text('{"hello": 1}')
+    code, out, err = run(capsys, "inspect-event", str(path))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "not an S3 event" in err
+    path.write_text("not json")
+    assert run(capsys, "inspect-event", str(path))[0] == 2
+
+
+def test_inspect_event_needs_a_region_from_somewhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    event = json.loads((EVENTS / "eventbridge-object-created-aws-docs.json").read_text())
+    del event["region"]
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps(event))
+    code, _, err = run(capsys, "inspect-event", str(path))
+    assert code == 2 and "--region" in err
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")
+    code, out, _ = run(capsys, "inspect-event", str(path))
+    assert code == 0 and ".s3.eu-central-1." in json.loads(out)[0]["input_file_uri"]
+
+
+def test_the_installed_console_script_prints_help() -> None:
+    script = Path(sys.executable).parent / "bulk-deployer"
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0
+    assert "validate" in result.stdout and "inspect-event" in result.stdout and "Exit codes" in result.stdout
