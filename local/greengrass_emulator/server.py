@@ -61,7 +61,7 @@ class GreengrassEmulator:
         self._stopping.clear()
         serve = threading.Thread(
             target=self._http.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},
             name="gg-emulator-http",
             daemon=True,
         )

@@ -82,8 +82,15 @@ def moto_url(moto_server: MotoServer) -> str:
     return moto_server.url
 
 
+_CLIENTS: dict[str, Any] = {}
+
+
 def aws_client(service: str, url: str, **config: Any) -> Any:
-    return boto3.client(service, endpoint_url=url, region_name=REGION, config=Config(**config))  # type: ignore[call-overload]
+    """boto3 clients are costly to build (~30 ms): reuse them across tests (they hold no state)."""
+    key = json.dumps([service, url, config], sort_keys=True)
+    if key not in _CLIENTS:
+        _CLIENTS[key] = boto3.client(service, endpoint_url=url, region_name=REGION, config=Config(**config))  # type: ignore[call-overload]
+    return _CLIENTS[key]
 
 
 @pytest.fixture
@@ -124,6 +131,7 @@ class World:
         self.moto_gg = aws_client("greengrass", self.url)
         self.s3.create_bucket(Bucket=BUCKET)
         self._core_arn: str | None = None
+        self._roles: dict[str, str] = {}
 
     def role(
         self,
@@ -131,12 +139,16 @@ class World:
         trust: dict[str, Any] | None = None,
         policy: dict[str, Any] | bool | None = True,
     ) -> str:
+        """Create the role once per name (later calls with the same name return it)."""
+        if name in self._roles:
+            return self._roles[name]
         arn: str = self.iam.create_role(
             RoleName=name, Path="/service/", AssumeRolePolicyDocument=json.dumps(trust or TRUST_GREENGRASS)
         )["Role"]["Arn"]
         if policy:
             document = permissions() if policy is True else policy
             self.iam.put_role_policy(RoleName=name, PolicyName="deploy", PolicyDocument=json.dumps(document))
+        self._roles[name] = arn
         return arn
 
     def group(self, with_core: bool = True) -> tuple[str, str]:
