@@ -30,5 +30,16 @@ unit: venv
 
 test: venv lint typecheck unit
 
+# The CDK CLI pinned in package.json / package-lock.json.
+node_modules: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch node_modules
+
+# Synthesizes cdk.out/<stack>.template.json with the real CLI: Lambda dependencies bundled
+# locally (no Docker), cdk-nag checks; no AWS credentials needed.
+synth: venv node_modules
+	PATH="$(CURDIR)/$(BIN):$$PATH" CDK_DISABLE_CLI_TELEMETRY=true \
+		node_modules/.bin/cdk synth --quiet --no-notices
+
 clean:
 	rm -rf $(VENV) cdk.out node_modules .mypy_cache .ruff_cache
