@@ -1,0 +1,1 @@
+"""CDK app of bulk-deployer: one construct per concern (storage, intake, processing)."""

@@ -1,0 +1,411 @@
+"""Deployment configuration, read from the CDK context (``cdk.json`` or ``cdk deploy -c key=value``).
+
+This module is pure Python: it imports no CDK, so the local stand-ins can build the same
+configuration (and the same Lambda environment) without constructing a stack, and local and
+deployed settings cannot drift. Every error names the context key that caused it.
+
+Values given with ``-c`` on the command line arrive as strings; values in ``cdk.json`` keep
+their JSON type. Both are accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Final
+
+from bulk_deployer.config import (
+    DEFAULT_INCOMING_PREFIX,
+    DEFAULT_LEDGER_TTL_DAYS,
+    DEFAULT_REPORTS_PREFIX,
+    DEFAULT_SLOT_LEASE_SECONDS,
+    DEFAULT_STAGED_PREFIX,
+    DEFAULT_START_MAX_ATTEMPTS,
+    DEFAULT_START_RETRY_BASE_SECONDS,
+    ConfigurationError,
+    check_prefixes,
+)
+
+__all__ = ["CONTEXT_KEYS", "ConfigurationError", "ContextKey", "DeployConfig"]
+
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS: Final = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+REMOVAL_POLICIES: Final = ("retain", "destroy")
+# AWS allows 50 tags per resource; the starter adds its own (the file's token) on top of these.
+MAX_DEFAULT_TAGS: Final = 45
+MAX_QUEUE_VISIBILITY_SECONDS: Final = 12 * 60 * 60
+MAX_LAMBDA_TIMEOUT_SECONDS: Final = 15 * 60
+# AWS recommends an SQS event source's visibility timeout of at least 6 x the function timeout.
+VISIBILITY_TIMEOUT_FACTOR: Final = 6
+
+_STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+_NAMESPACE = re.compile(r"^[0-9A-Za-z.\-_/#:]{1,255}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_TAG_CHARS = re.compile(r"^[\w .:/=+\-@]*$", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class ContextKey:
+    """One documented context key: its name, default (as written in cdk.json) and meaning."""
+
+    name: str
+    default: Any
+    meaning: str
+
+
+CONTEXT_KEYS: Final[tuple[ContextKey, ...]] = (
+    ContextKey("stackName", "BulkDeployer", "Name of the CloudFormation stack."),
+    ContextKey(
+        "incomingPrefix",
+        DEFAULT_INCOMING_PREFIX,
+        "Key prefix operators upload input files to; only objects created here start work.",
+    ),
+    ContextKey(
+        "stagedPrefix",
+        DEFAULT_STAGED_PREFIX,
+        "Key prefix of the validated, immutable copies Greengrass reads.",
+    ),
+    ContextKey("reportsPrefix", DEFAULT_REPORTS_PREFIX, "Key prefix of rejection and deployment reports."),
+    ContextKey(
+        "defaultTags",
+        {},
+        "Tags (object of string to string) put on every bulk deployment the stack starts.",
+    ),
+    ContextKey(
+        "noncurrentVersionExpirationDays",
+        30,
+        "Days after which noncurrent (overwritten or deleted) object versions are removed.",
+    ),
+    ContextKey(
+        "stagedExpirationDays",
+        90,
+        "Days after which staged copies expire; must be longer than any bulk deployment runs.",
+    ),
+    ContextKey("accessLogExpirationDays", 365, "Days the S3 server access logs are kept."),
+    ContextKey("logRetentionDays", 90, "Retention of the Lambda log groups (a CloudWatch Logs value)."),
+    ContextKey("starterMemoryMb", 1024, "Memory (MB) of the starter function; CPU grows with it."),
+    ContextKey("starterTimeoutSeconds", 300, "Timeout of the starter function (seconds, at most 900)."),
+    ContextKey(
+        "intakeVisibilityTimeoutSeconds",
+        None,
+        "Visibility timeout of the intake queue (seconds); null means 6 x starterTimeoutSeconds, "
+        "the minimum allowed.",
+    ),
+    ContextKey(
+        "maxReceiveCount",
+        5,
+        "Receives of an intake message before it moves to the intake dead-letter queue.",
+    ),
+    ContextKey(
+        "bucketRemovalPolicy",
+        "retain",
+        "'retain' keeps the buckets when the stack is deleted; 'destroy' deletes them "
+        "(they must be emptied first).",
+    ),
+    ContextKey(
+        "executionRoleSourceAccountCondition",
+        True,
+        "Whether the Greengrass execution role's trust policy requires aws:SourceAccount to be this account.",
+    ),
+    ContextKey(
+        "alarmEmail",
+        None,
+        "E-mail address for alarm notifications (used by the monitoring resources); null for none.",
+    ),
+    ContextKey("metricsNamespace", "BulkDeployer", "CloudWatch namespace of the EMF metrics."),
+    ContextKey("logLevel", "INFO", "Log level of the functions (POWERTOOLS_LOG_LEVEL)."),
+    ContextKey(
+        "ledgerTtlDays",
+        DEFAULT_LEDGER_TTL_DAYS,
+        "Days a finished file's ledger entry is kept (DynamoDB TTL).",
+    ),
+    ContextKey(
+        "startMaxAttempts",
+        DEFAULT_START_MAX_ATTEMPTS,
+        "Attempts of a StartBulkDeployment call that fails transiently.",
+    ),
+    ContextKey(
+        "startRetryBaseSeconds",
+        DEFAULT_START_RETRY_BASE_SECONDS,
+        "Base of the exponential backoff between start attempts (seconds, 0-60).",
+    ),
+    ContextKey(
+        "slotLeaseSeconds",
+        DEFAULT_SLOT_LEASE_SECONDS,
+        "Lease of the dispatch slot, after which a crashed holder's slot can be taken over.",
+    ),
+    ContextKey(
+        "bundleDependencies",
+        True,
+        "Bundle requirements.txt into the Lambda asset. false ships lambda_src/ only: for fast "
+        "template tests, never for a deployment.",
+    ),
+)
+
+_KEY_NAMES: Final = frozenset(key.name for key in CONTEXT_KEYS)
+_DEFAULTS: Final = {key.name: key.default for key in CONTEXT_KEYS}
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    """The validated configuration of one deployment. Build it with :meth:`from_context`."""
+
+    stack_name: str = _DEFAULTS["stackName"]
+    incoming_prefix: str = DEFAULT_INCOMING_PREFIX
+    staged_prefix: str = DEFAULT_STAGED_PREFIX
+    reports_prefix: str = DEFAULT_REPORTS_PREFIX
+    default_tags: Mapping[str, str] = field(default_factory=dict)
+    noncurrent_version_expiration_days: int = _DEFAULTS["noncurrentVersionExpirationDays"]
+    staged_expiration_days: int = _DEFAULTS["stagedExpirationDays"]
+    access_log_expiration_days: int = _DEFAULTS["accessLogExpirationDays"]
+    log_retention_days: int = _DEFAULTS["logRetentionDays"]
+    starter_memory_mb: int = _DEFAULTS["starterMemoryMb"]
+    starter_timeout_seconds: int = _DEFAULTS["starterTimeoutSeconds"]
+    intake_visibility_timeout_seconds: int = VISIBILITY_TIMEOUT_FACTOR * _DEFAULTS["starterTimeoutSeconds"]
+    max_receive_count: int = _DEFAULTS["maxReceiveCount"]
+    bucket_removal_policy: str = _DEFAULTS["bucketRemovalPolicy"]
+    execution_role_source_account_condition: bool = _DEFAULTS["executionRoleSourceAccountCondition"]
+    alarm_email: str | None = None
+    metrics_namespace: str = _DEFAULTS["metricsNamespace"]
+    log_level: str = _DEFAULTS["logLevel"]
+    ledger_ttl_days: int = DEFAULT_LEDGER_TTL_DAYS
+    start_max_attempts: int = DEFAULT_START_MAX_ATTEMPTS
+    start_retry_base_seconds: float = DEFAULT_START_RETRY_BASE_SECONDS
+    slot_lease_seconds: int = DEFAULT_SLOT_LEASE_SECONDS
+    bundle_dependencies: bool = True
+
+    def __post_init__(self) -> None:
+        # The invariants that tie settings together hold however the object is built.
+        _check_prefixes(self.incoming_prefix, self.staged_prefix, self.reports_prefix)
+        minimum_visibility = VISIBILITY_TIMEOUT_FACTOR * self.starter_timeout_seconds
+        if self.intake_visibility_timeout_seconds < minimum_visibility:
+            raise _error(
+                "intakeVisibilityTimeoutSeconds",
+                f"{self.intake_visibility_timeout_seconds} is less than {VISIBILITY_TIMEOUT_FACTOR} x "
+                f"starterTimeoutSeconds ({minimum_visibility})",
+            )
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any] | None = None) -> DeployConfig:
+        """Validate the context values (missing or null keys take their defaults).
+
+        Keys that are not configuration keys (CDK feature flags, for instance) are ignored.
+        """
+        ctx = {k: v for k, v in (context or {}).items() if k in _KEY_NAMES and v is not None}
+
+        def get(name: str, parse: Callable[[str, Any], Any]) -> Any:
+            if name not in ctx:
+                return _DEFAULTS[name]
+            return parse(name, ctx[name])
+
+        incoming = get("incomingPrefix", _str)
+        staged = get("stagedPrefix", _str)
+        reports = get("reportsPrefix", _str)
+        _check_prefixes(incoming, staged, reports)
+
+        timeout = get("starterTimeoutSeconds", _int_range(1, MAX_LAMBDA_TIMEOUT_SECONDS))
+        visibility = VISIBILITY_TIMEOUT_FACTOR * timeout  # checked against the timeout in __post_init__
+        if "intakeVisibilityTimeoutSeconds" in ctx:
+            visibility = _int_range(1, MAX_QUEUE_VISIBILITY_SECONDS)(
+                "intakeVisibilityTimeoutSeconds", ctx["intakeVisibilityTimeoutSeconds"]
+            )
+
+        alarm_email = get("alarmEmail", _str) or None
+        if alarm_email is not None and not _EMAIL.match(alarm_email):
+            raise _error("alarmEmail", f"{alarm_email!r} is not an e-mail address")
+
+        return cls(
+            stack_name=get("stackName", _matching(_STACK_NAME, "a CloudFormation stack name")),
+            incoming_prefix=incoming,
+            staged_prefix=staged,
+            reports_prefix=reports,
+            default_tags=get("defaultTags", _tags),
+            noncurrent_version_expiration_days=get("noncurrentVersionExpirationDays", _int_range(1, 3650)),
+            staged_expiration_days=get("stagedExpirationDays", _int_range(1, 3650)),
+            access_log_expiration_days=get("accessLogExpirationDays", _int_range(1, 3650)),
+            log_retention_days=get("logRetentionDays", _one_of_ints(LOG_RETENTION_DAYS)),
+            starter_memory_mb=get("starterMemoryMb", _int_range(128, 10240)),
+            starter_timeout_seconds=timeout,
+            intake_visibility_timeout_seconds=visibility,
+            max_receive_count=get("maxReceiveCount", _int_range(1, 1000)),
+            bucket_removal_policy=get("bucketRemovalPolicy", _one_of_strs(REMOVAL_POLICIES)),
+            execution_role_source_account_condition=get("executionRoleSourceAccountCondition", _bool),
+            alarm_email=alarm_email,
+            metrics_namespace=get("metricsNamespace", _namespace),
+            log_level=get("logLevel", _one_of_strs(LOG_LEVELS, upper=True)),
+            ledger_ttl_days=get("ledgerTtlDays", _int_range(1, 3650)),
+            start_max_attempts=get("startMaxAttempts", _int_range(1, 10)),
+            start_retry_base_seconds=get("startRetryBaseSeconds", _float_range(0, 60)),
+            slot_lease_seconds=get("slotLeaseSeconds", _int_range(1, 3600)),
+            bundle_dependencies=get("bundleDependencies", _bool),
+        )
+
+    @property
+    def processing_lease_seconds(self) -> int:
+        """How long a file being processed is leased: never shorter than one starter run."""
+        return self.starter_timeout_seconds
+
+    def starter_environment(self, *, ledger_table_name: str, execution_role_arn: str) -> dict[str, str]:
+        """Every environment variable the starter reads (bulk_deployer.config.Settings.from_env).
+
+        AWS_REGION is set by Lambda itself (and by the local stand-ins).
+        """
+        return {
+            "LEDGER_TABLE_NAME": ledger_table_name,
+            "EXECUTION_ROLE_ARN": execution_role_arn,
+            "INCOMING_PREFIX": self.incoming_prefix,
+            "STAGED_PREFIX": self.staged_prefix,
+            "REPORTS_PREFIX": self.reports_prefix,
+            "DEFAULT_TAGS": json.dumps(dict(self.default_tags), sort_keys=True, separators=(",", ":")),
+            "LEDGER_TTL_DAYS": str(self.ledger_ttl_days),
+            "START_MAX_ATTEMPTS": str(self.start_max_attempts),
+            "START_RETRY_BASE_SECONDS": _number_text(self.start_retry_base_seconds),
+            "SLOT_LEASE_SECONDS": str(self.slot_lease_seconds),
+            "PROCESSING_LEASE_SECONDS": str(self.processing_lease_seconds),
+            "POWERTOOLS_SERVICE_NAME": "bulk-deployer",
+            "POWERTOOLS_METRICS_NAMESPACE": self.metrics_namespace,
+            "POWERTOOLS_LOG_LEVEL": self.log_level,
+        }
+
+
+def field_for_key(key: str) -> str:
+    """The DeployConfig attribute a context key sets (for docs and tests)."""
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+    names = {f.name for f in fields(DeployConfig)}
+    if snake not in names:
+        raise KeyError(key)
+    return snake
+
+
+def _error(key: str, problem: str) -> ConfigurationError:
+    return ConfigurationError(f"cdk.json context key {key!r}: {problem}")
+
+
+def _check_prefixes(incoming: str, staged: str, reports: str) -> None:
+    try:
+        check_prefixes(incoming, staged, reports)
+    except ConfigurationError as err:
+        # check_prefixes names the prefixes (incoming/staged/reports); name the context keys.
+        message = str(err)
+        keys = [f"{name}Prefix" for name in ("incoming", "staged", "reports") if f"{name} prefix " in message]
+        raise ConfigurationError(
+            f"cdk.json context key {' / '.join(repr(k) for k in keys) or 'incomingPrefix'}: {message}"
+        ) from err
+
+
+def _str(key: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _error(key, f"expected a string, got {value!r}")
+    return value
+
+
+def _bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise _error(key, f"expected true or false, got {value!r}")
+
+
+def _int_range(low: int, high: int) -> Callable[[str, Any], int]:
+    def parse(key: str, value: Any) -> int:
+        number: int
+        if isinstance(value, bool):
+            raise _error(key, f"expected an integer, got {value!r}")
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+            number = int(value)
+        else:
+            raise _error(key, f"expected an integer, got {value!r}")
+        if not low <= number <= high:
+            raise _error(key, f"{number} is not between {low} and {high}")
+        return number
+
+    return parse
+
+
+def _float_range(low: float, high: float) -> Callable[[str, Any], float]:
+    def parse(key: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise _error(key, f"expected a number, got {value!r}")
+        try:
+            number = float(value)
+        except ValueError:
+            raise _error(key, f"expected a number, got {value!r}") from None
+        if not low <= number <= high:
+            raise _error(key, f"{number} is not between {low} and {high}")
+        return number
+
+    return parse
+
+
+def _one_of_ints(allowed: tuple[int, ...]) -> Callable[[str, Any], int]:
+    def parse(key: str, value: Any) -> int:
+        number = _int_range(min(allowed), max(allowed))(key, value)
+        if number not in allowed:
+            raise _error(key, f"{number} is not one of {', '.join(map(str, allowed))}")
+        return number
+
+    return parse
+
+
+def _one_of_strs(allowed: tuple[str, ...], *, upper: bool = False) -> Callable[[str, Any], str]:
+    def parse(key: str, value: Any) -> str:
+        text = _str(key, value).strip()
+        text = text.upper() if upper else text.lower()
+        if text not in allowed:
+            raise _error(key, f"{value!r} is not one of {', '.join(allowed)}")
+        return text
+
+    return parse
+
+
+def _matching(pattern: re.Pattern[str], what: str) -> Callable[[str, Any], str]:
+    def parse(key: str, value: Any) -> str:
+        text = _str(key, value)
+        if not pattern.match(text):
+            raise _error(key, f"{text!r} is not {what}")
+        return text
+
+    return parse
+
+
+def _namespace(key: str, value: Any) -> str:
+    text = _str(key, value)
+    if not _NAMESPACE.match(text) or text.startswith("AWS/"):
+        raise _error(key, f"{text!r} is not a CloudWatch namespace (1-255 of 0-9A-Za-z.-_/#:, not AWS/)")
+    return text
+
+
+def _tags(key: str, value: Any) -> dict[str, str]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError:
+            raise _error(key, "is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise _error(key, "must be an object of tag key to tag value")
+    if len(value) > MAX_DEFAULT_TAGS:
+        raise _error(key, f"{len(value)} tags; at most {MAX_DEFAULT_TAGS} (the starter adds its own)")
+    tags: dict[str, str] = {}
+    for tag_key, tag_value in value.items():
+        if not isinstance(tag_value, str):
+            raise _error(key, f"the value of tag {tag_key!r} is not a string")
+        if not 1 <= len(tag_key) <= 128 or tag_key.lower().startswith("aws:"):
+            raise _error(key, f"tag key {tag_key!r} must be 1-128 characters and not start with 'aws:'")
+        if len(tag_value) > 256:
+            raise _error(key, f"the value of tag {tag_key!r} is longer than 256 characters")
+        if not (_TAG_CHARS.match(tag_key) and _TAG_CHARS.match(tag_value)):
+            raise _error(key, f"tag {tag_key!r} has characters outside letters, digits, spaces and _.:/=+-@")
+        tags[tag_key] = tag_value
+    return tags
+
+
+def _number_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(value)

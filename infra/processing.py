@@ -1,0 +1,280 @@
+"""Processing: the Greengrass execution role and the starter function with exactly its permissions."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aws_cdk import Aws, Duration, Fn, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra import bundling
+from infra.config import DeployConfig
+from infra.nag import acknowledge, arn_ref
+
+GREENGRASS_PRINCIPAL: Final = "greengrass.amazonaws.com"
+GROUPS_ARN: Final = "arn:${AWS::Partition}:greengrass:${AWS::Region}:${AWS::AccountId}:/greengrass/groups/*"
+BULK_DEPLOYMENTS_ARN: Final = (
+    "arn:${AWS::Partition}:greengrass:${AWS::Region}:${AWS::AccountId}:/greengrass/bulk/deployments/*"
+)
+STARTER_HANDLER: Final = "bulk_deployer.handlers.starter.handler"
+# Every DynamoDB call the starter makes on the ledger table and its indexes.
+LEDGER_ACTIONS: Final = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:BatchGetItem",
+    "dynamodb:ConditionCheckItem",
+)
+
+
+def _prefix_pattern(prefix: str) -> str:
+    return f"{prefix}*"
+
+
+class GreengrassExecutionRole(Construct):
+    """The role Greengrass assumes to run a bulk deployment: read the staged file, deploy groups."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: DeployConfig, bucket: s3.IBucket
+    ) -> None:
+        super().__init__(scope, construct_id)
+        conditions = (
+            {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+            if config.execution_role_source_account_condition
+            else None
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            description="Assumed by AWS IoT Greengrass to run bulk deployments started by bulk-deployer",
+            assumed_by=iam.ServicePrincipal(GREENGRASS_PRINCIPAL, conditions=conditions),
+        )
+        staged_objects = bucket.arn_for_objects(_prefix_pattern(config.staged_prefix))
+        policy = iam.Policy(
+            self,
+            "Policy",
+            statements=[
+                iam.PolicyStatement(
+                    sid="DeployGroupsListedInInputFiles",
+                    actions=["greengrass:CreateDeployment"],
+                    resources=[Fn.sub(GROUPS_ARN)],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadStagedInputFiles",
+                    actions=["s3:GetObject"],
+                    resources=[staged_objects],
+                ),
+            ],
+        )
+        policy.attach_to_role(self.role)
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:greengrass:<AWS::Region>:<AWS::AccountId>"
+            ":/greengrass/groups/*]",
+            "Which Greengrass groups a bulk deployment deploys is known only from each uploaded "
+            "file; the role is limited to this account's and region's groups.",
+        )
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{arn_ref(bucket)}/{_prefix_pattern(config.staged_prefix)}]",
+            "Greengrass reads one staged copy per file (named by the file's token) and only under "
+            "the staged prefix.",
+        )
+
+
+class Starter(Construct):
+    """The starter function, fed one intake message at a time, with exactly the calls it makes."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeployConfig,
+        bucket: s3.IBucket,
+        ledger: dynamodb.ITable,
+        intake_queue: sqs.IQueue,
+        execution_role: iam.IRole,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            retention=retention(config.log_retention_days),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # An own role instead of the AWSLambdaBasicExecutionRole managed policy: logs may be
+        # written to this function's log group only.
+        self.role = iam.Role(
+            self,
+            "Role",
+            description="bulk-deployer starter function",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        )
+        self.log_group.grant_write(self.role)
+
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="bulk-deployer starter: registers, validates, stages and queues uploaded files",
+            runtime=bundling.RUNTIME,
+            architecture=bundling.ARCHITECTURE,
+            handler=STARTER_HANDLER,
+            code=bundling.lambda_code(with_dependencies=config.bundle_dependencies),
+            memory_size=config.starter_memory_mb,
+            timeout=Duration.seconds(config.starter_timeout_seconds),
+            role=self.role,
+            log_group=self.log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment=config.starter_environment(
+                ledger_table_name=ledger.table_name, execution_role_arn=execution_role.role_arn
+            ),
+            # No reserved concurrency: it fails on accounts with a low concurrency quota, and the
+            # single FIFO message group already runs one invocation at a time.
+        )
+        cfn_function = self.function.node.default_child
+        assert isinstance(cfn_function, lambda_.CfnFunction)
+        # CDK makes the function depend on its role (already implied by GetAtt Role.Arn) and on
+        # the role's default policy (needed: the permissions must exist before the first poll).
+        cfn_function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+        self.function.add_event_source(
+            event_sources.SqsEventSource(intake_queue, batch_size=1, report_batch_item_failures=True)
+        )
+        self._grant(config=config, bucket=bucket, ledger=ledger, execution_role=execution_role)
+        acknowledge(
+            self.function,
+            "Serverless-LambdaDLQ",
+            "Invoked synchronously by the SQS event source only; a message that keeps failing moves "
+            "to the intake queue's dead-letter queue (redrive policy), there is no async invocation.",
+        )
+        acknowledge(
+            self.function,
+            "Serverless-LambdaEventSourceMappingDestination",
+            "SQS event source mappings do not support on-failure destinations; the intake queue's "
+            "redrive policy moves failed messages to its FIFO dead-letter queue.",
+        )
+
+    def _grant(
+        self, *, config: DeployConfig, bucket: s3.IBucket, ledger: dynamodb.ITable, execution_role: iam.IRole
+    ) -> None:
+        incoming_objects = bucket.arn_for_objects(_prefix_pattern(config.incoming_prefix))
+        statements = [
+            # HeadObject/GetObject of the current object and of a given version.
+            iam.PolicyStatement(
+                sid="ReadIncomingObjects",
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[incoming_objects],
+            ),
+            # GetObjectTagging with VersionId: per-file bulk-deployment tags.
+            iam.PolicyStatement(
+                sid="ReadIncomingObjectTags",
+                actions=["s3:GetObjectTagging", "s3:GetObjectVersionTagging"],
+                resources=[incoming_objects],
+            ),
+            # Without ListBucket a missing key answers 403 instead of 404.
+            iam.PolicyStatement(sid="ListBucket", actions=["s3:ListBucket"], resources=[bucket.bucket_arn]),
+            # CopyObject to staged/<token>.jsonl and PutObject of reports/<token>/rejected.json.
+            iam.PolicyStatement(
+                sid="WriteStagedCopiesAndReports",
+                actions=["s3:PutObject"],
+                resources=[
+                    bucket.arn_for_objects(_prefix_pattern(config.staged_prefix)),
+                    bucket.arn_for_objects(_prefix_pattern(config.reports_prefix)),
+                ],
+            ),
+            # StartBulkDeployment and ListBulkDeployments have no resource type: "*" is the only
+            # resource IAM matches for them.
+            iam.PolicyStatement(
+                sid="StartAndListBulkDeployments",
+                actions=["greengrass:StartBulkDeployment", "greengrass:ListBulkDeployments"],
+                resources=["*"],
+            ),
+            iam.PolicyStatement(
+                sid="ReadAndTagBulkDeployments",
+                actions=["greengrass:GetBulkDeploymentStatus", "greengrass:TagResource"],
+                resources=[Fn.sub(BULK_DEPLOYMENTS_ARN)],
+            ),
+            iam.PolicyStatement(
+                sid="PassExecutionRoleToGreengrass",
+                actions=["iam:PassRole"],
+                resources=[execution_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": GREENGRASS_PRINCIPAL}},
+            ),
+        ]
+        for statement in statements:
+            self.role.add_to_principal_policy(statement)
+        ledger.grant(self.role, *LEDGER_ACTIONS)
+
+        default_policy = self.role.node.find_child("DefaultPolicy")
+        bucket_arn = arn_ref(bucket)
+        for rule, reason in (
+            (
+                "AwsSolutions-IAM5[Resource::*]",
+                "StartBulkDeployment and ListBulkDeployments have no IAM resource type, and X-Ray "
+                "PutTraceSegments/PutTelemetryRecords (active tracing) none either: only '*' matches.",
+            ),
+            (
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:greengrass:<AWS::Region>:<AWS::AccountId>"
+                ":/greengrass/bulk/deployments/*]",
+                "Bulk deployment ids are created by StartBulkDeployment at run time; limited to this "
+                "account's and region's bulk deployments.",
+            ),
+            (
+                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{_prefix_pattern(config.incoming_prefix)}]",
+                "The starter reads whatever operators upload under the incoming prefix, and only there.",
+            ),
+            (
+                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{_prefix_pattern(config.staged_prefix)}]",
+                "One staged copy per file, named by its token, written only under the staged prefix.",
+            ),
+            (
+                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{_prefix_pattern(config.reports_prefix)}]",
+                "One report folder per file, named by its token, written only under the reports prefix.",
+            ),
+            (
+                f"AwsSolutions-IAM5[Resource::{arn_ref(ledger)}/index/*]",
+                "The starter queries the ledger's own indexes (queue, by_key, by_bulk_deployment) "
+                "and nothing else.",
+            ),
+        ):
+            acknowledge(default_policy, rule, reason)
+
+
+_RETENTION: Final = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+def retention(days: int) -> logs.RetentionDays:
+    """The RetentionDays member for a number of days (DeployConfig allows only these)."""
+    return _RETENTION[days]

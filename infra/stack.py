@@ -1,0 +1,88 @@
+"""The bulk-deployer stack and the app that holds it (shared by app.py and the tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_cdk import App, CfnOutput, Stack
+from constructs import Construct
+
+from infra.config import CONTEXT_KEYS, DeployConfig
+from infra.intake import Intake
+from infra.nag import add_rule_packs
+from infra.processing import GreengrassExecutionRole, Starter
+from infra.storage import Storage
+
+DESCRIPTION = (
+    "bulk-deployer: starts AWS IoT Greengrass (V1) bulk deployments exactly once from files uploaded to S3"
+)
+
+
+class BulkDeployerStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig) -> None:
+        super().__init__(scope, construct_id, description=DESCRIPTION)
+        self.config = config
+        self.storage = Storage(self, "Storage", config=config)
+        self.intake = Intake(self, "Intake", config=config, bucket=self.storage.bucket)
+        self.execution_role = GreengrassExecutionRole(
+            self, "GreengrassExecutionRole", config=config, bucket=self.storage.bucket
+        )
+        self.starter = Starter(
+            self,
+            "Starter",
+            config=config,
+            bucket=self.storage.bucket,
+            ledger=self.storage.ledger,
+            intake_queue=self.intake.queue,
+            execution_role=self.execution_role.role,
+        )
+        self._outputs()
+
+    def _outputs(self) -> None:
+        config = self.config
+        for output_id, value, description in (
+            (
+                "BucketName",
+                self.storage.bucket.bucket_name,
+                "Bucket for input files, staged copies and reports",
+            ),
+            ("IncomingPrefix", config.incoming_prefix, "Upload input files under this prefix"),
+            ("StagedPrefix", config.staged_prefix, "Validated copies that Greengrass reads"),
+            ("ReportsPrefix", config.reports_prefix, "Rejection and deployment reports"),
+            (
+                "ExecutionRoleArn",
+                self.execution_role.role.role_arn,
+                "Role Greengrass assumes for the bulk deployments",
+            ),
+            ("IntakeQueueUrl", self.intake.queue.queue_url, "FIFO queue of S3 Object Created events"),
+            (
+                "IntakeDeadLetterQueueUrl",
+                self.intake.dead_letter_queue.queue_url,
+                "Intake messages that failed maxReceiveCount times",
+            ),
+            (
+                "EventDeadLetterQueueUrl",
+                self.intake.event_dead_letter_queue.queue_url,
+                "Events EventBridge could not deliver to the intake queue",
+            ),
+            ("LedgerTableName", self.storage.ledger.table_name, "DynamoDB ledger of every file"),
+            ("StarterFunctionName", self.starter.function.function_name, "The starter Lambda function"),
+        ):
+            CfnOutput(self, output_id, value=value, description=description)
+
+
+def context_of(app: App) -> dict[str, Any]:
+    """The configuration keys present in the app's context (cdk.json and -c)."""
+    return {key.name: app.node.try_get_context(key.name) for key in CONTEXT_KEYS}
+
+
+def build_app(
+    *, context: Mapping[str, Any] | None = None, outdir: str | None = None
+) -> tuple[App, BulkDeployerStack]:
+    """A fresh app with the stack and the cdk-nag rule packs (AwsSolutions, Serverless)."""
+    app = App(context=dict(context) if context else None, outdir=outdir)
+    config = DeployConfig.from_context(context_of(app))
+    stack = BulkDeployerStack(app, config.stack_name, config=config)
+    add_rule_packs(app)
+    return app, stack

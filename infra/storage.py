@@ -1,0 +1,127 @@
+"""Storage: the input/staging/reports bucket, its access-log bucket and the ledger table."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.config import DeployConfig
+
+LEDGER_INDEXES: dict[str, tuple[str, str | None]] = {
+    # index name: (partition key, sort key) — all String, projection ALL (bulk_deployer.ledger)
+    "queue": ("queue_pk", "queue_sk"),
+    "by_key": ("object_id", "registered_sk"),
+    "by_bulk_deployment": ("bulk_deployment_id", None),
+}
+ABORT_INCOMPLETE_UPLOADS_DAYS = 7
+
+
+class Storage(Construct):
+    """Everything that holds state. Buckets are retained unless bucketRemovalPolicy is 'destroy'."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig) -> None:
+        super().__init__(scope, construct_id)
+        removal = RemovalPolicy.DESTROY if config.bucket_removal_policy == "destroy" else RemovalPolicy.RETAIN
+
+        # Server access logs need SSE-S3 on the target bucket; S3 writes them via the bucket
+        # policy CDK adds (logging.s3.amazonaws.com, scoped to the source bucket and account).
+        self.access_log_bucket = s3.Bucket(
+            self,
+            "AccessLogBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=False,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-access-logs",
+                    expiration=Duration.days(config.access_log_expiration_days),
+                    abort_incomplete_multipart_upload_after=Duration.days(ABORT_INCOMPLETE_UPLOADS_DAYS),
+                )
+            ],
+            removal_policy=removal,
+        )
+
+        # SSE-S3, not SSE-KMS: Greengrass bulk deployments cannot read input files from a
+        # bucket whose default encryption is SSE-KMS, and the staged copies live here too.
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            server_access_logs_bucket=self.access_log_bucket,
+            server_access_logs_prefix="bucket/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-noncurrent-versions",
+                    noncurrent_version_expiration=Duration.days(config.noncurrent_version_expiration_days),
+                    expired_object_delete_marker=True,
+                    abort_incomplete_multipart_upload_after=Duration.days(ABORT_INCOMPLETE_UPLOADS_DAYS),
+                ),
+                s3.LifecycleRule(
+                    id="expire-staged-copies",
+                    prefix=config.staged_prefix,
+                    expiration=Duration.days(config.staged_expiration_days),
+                ),
+            ],
+            removal_policy=removal,
+        )
+        # An uploader may ask for SSE-KMS (or SSE-C) on a single object although the bucket
+        # default is SSE-S3; neither the starter nor Greengrass could read it. Refuse such
+        # uploads. (StringEquals: a request without the header is not affected.)
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyKmsEncryptedObjects",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[self.bucket.arn_for_objects("*")],
+                conditions={"StringEquals": {"s3:x-amz-server-side-encryption": ["aws:kms", "aws:kms:dsse"]}},
+            )
+        )
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyCustomerKeyEncryptedObjects",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[self.bucket.arn_for_objects("*")],
+                conditions={"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}},
+            )
+        )
+        # S3 -> EventBridge in the bucket's own NotificationConfiguration. The L2 property
+        # (event_bridge_enabled) would add a custom resource and its Lambda function instead.
+        cfn_bucket = self.bucket.node.default_child
+        assert isinstance(cfn_bucket, s3.CfnBucket)
+        cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
+                event_bridge_enabled=True
+            )
+        )
+
+        self.ledger = dynamodb.Table(
+            self,
+            "Ledger",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            deletion_protection=True,
+            time_to_live_attribute="expires_at",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        for index_name, (partition, sort) in LEDGER_INDEXES.items():
+            self.ledger.add_global_secondary_index(
+                index_name=index_name,
+                partition_key=dynamodb.Attribute(name=partition, type=dynamodb.AttributeType.STRING),
+                sort_key=dynamodb.Attribute(name=sort, type=dynamodb.AttributeType.STRING) if sort else None,
+                projection_type=dynamodb.ProjectionType.ALL,
+            )
