@@ -1,0 +1,59 @@
+"""Infrastructure tests: the CDK app is synthesized once per session per configuration.
+
+tests/infra has no __init__.py on purpose: as a package it would be named ``infra`` and
+shadow the CDK code's ``infra`` package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+
+from infra_helpers import Synth, synthesize  # noqa: E402
+
+# Non-default values for every switch the default synthesis cannot show.
+VARIANT_CONTEXT = {
+    "stackName": "BulkDeployerVariant",
+    "incomingPrefix": "drop/",
+    "stagedPrefix": "ready/",
+    "reportsPrefix": "results/",
+    "defaultTags": '{"team": "iot", "cost-center": "42"}',
+    "executionRoleSourceAccountCondition": "false",
+    "bucketRemovalPolicy": "destroy",
+    "starterTimeoutSeconds": 120,
+    "starterMemoryMb": 512,
+    "maxReceiveCount": "9",
+    "logRetentionDays": 30,
+    "noncurrentVersionExpirationDays": 7,
+    "stagedExpirationDays": 60,
+    "metricsNamespace": "Custom/BulkDeployer",
+    "logLevel": "debug",
+    "alarmEmail": "ops@example.com",
+}
+
+
+def cdk_json_context() -> dict[str, object]:
+    return dict(json.loads((REPO_ROOT / "cdk.json").read_text())["context"])
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The stack as cdk.json configures it (dependencies not bundled: no network in tests)."""
+    context = cdk_json_context() | {"bundleDependencies": False}
+    return synthesize(context, tmp_path_factory.mktemp("cdk-default"))
+
+
+@pytest.fixture(scope="session")
+def variant(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The stack with every configurable switch away from its default (as -c strings, too)."""
+    context = cdk_json_context() | VARIANT_CONTEXT | {"bundleDependencies": "false"}
+    return synthesize(context, tmp_path_factory.mktemp("cdk-variant"))

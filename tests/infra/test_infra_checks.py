@@ -1,0 +1,179 @@
+"""Real tools on the synthesized template: cdk-nag (AwsSolutions + Serverless), cfn-lint, parliament."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, Stack, Validations
+from aws_cdk import aws_sqs as sqs
+from cfnlint.api import REGIONS, ManualArgs, lint_file
+from infra_helpers import Synth, concrete, policy_documents
+from parliament import analyze_policy_string
+
+from infra.nag import acknowledge, add_rule_packs
+
+# ---------------------------------------------------------------- cdk-nag
+
+
+def _validation_report(synth: Synth) -> dict[str, Any]:
+    return dict(json.loads((synth.outdir / "validation-report.json").read_text()))
+
+
+@pytest.mark.parametrize("which", ["synth", "variant"])
+def test_cdk_nag_has_no_unacknowledged_findings(which: str, request: pytest.FixtureRequest) -> None:
+    synth: Synth = request.getfixturevalue(which)
+    # Synthesis would have raised on any unacknowledged error or warning; the report agrees.
+    reports = _validation_report(synth)["pluginReports"]
+    assert {r["pluginName"] for r in reports} == {"AwsSolutions", "Serverless"}
+    for report in reports:
+        assert (report["conclusion"], report["violations"]) == ("success", [])
+
+
+@pytest.mark.parametrize("which", ["synth", "variant"])
+def test_every_acknowledgement_suppresses_a_real_finding(which: str, request: pytest.FixtureRequest) -> None:
+    synth: Synth = request.getfixturevalue(which)
+    suppressed = {
+        (s["acknowledgedAt"], s["acknowledgedId"])
+        for report in _validation_report(synth)["pluginReports"]
+        for s in report["suppressedViolations"]
+    }
+    acknowledged = {(path, rule) for path, rule, _ in _acknowledgements(synth)}
+    assert acknowledged == suppressed
+
+
+def _acknowledgements(synth: Synth) -> list[tuple[str, str, str]]:
+    found = []
+    for construct in synth.app.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+                for rule, reason in entry.data.items():
+                    found.append((construct.node.path, rule, reason))
+    return found
+
+
+def test_every_acknowledgement_has_a_specific_reason(synth: Synth) -> None:
+    acknowledgements = _acknowledgements(synth)
+    assert acknowledgements
+    for path, rule, reason in acknowledgements:
+        assert rule.startswith(("AwsSolutions::AwsSolutions-", "Serverless::Serverless-")), (path, rule)
+        assert len(reason) >= 30, (path, rule, reason)
+    reasons = [reason for _, rule, reason in acknowledgements if "IAM5" in rule]
+    assert len(reasons) == len(set(reasons)), "each wildcard resource needs its own reason"
+
+
+def test_every_remaining_wildcard_resource_is_acknowledged_individually(synth: Synth) -> None:
+    rules = {rule for _, rule, _ in _acknowledgements(synth)}
+    # No blanket IAM5 acknowledgement: only findings for one named resource each.
+    assert "AwsSolutions::AwsSolutions-IAM5" not in rules
+    assert all("[Resource::" in rule for rule in rules if "IAM5" in rule)
+
+
+def test_no_blanket_acknowledgement_on_the_stack_or_app(synth: Synth) -> None:
+    for path, rule, _ in _acknowledgements(synth):
+        assert path.count("/") >= 2, f"{rule} acknowledged on {path}: too broad"
+
+
+def _tiny_app(*, acknowledged: bool, outdir: Path) -> App:
+    app = App(outdir=str(outdir))
+    stack = Stack(app, "Tiny")
+    queue = sqs.Queue(stack, "Queue", enforce_ssl=True, encryption=sqs.QueueEncryption.SQS_MANAGED)
+    if acknowledged:
+        acknowledge(queue, "AwsSolutions-SQS3", "A queue without a DLQ, for this test of the helper only.")
+        acknowledge(
+            queue, "Serverless-SQSRedrivePolicy", "A queue without a DLQ, for this test of the helper."
+        )
+    add_rule_packs(app)
+    return app
+
+
+def test_rule_packs_fail_synthesis_on_a_finding(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="Serverless-SQSRedrivePolicy"):
+        _tiny_app(acknowledged=False, outdir=tmp_path).synth()
+
+
+def test_acknowledge_helper_silences_exactly_the_named_findings(tmp_path: Path) -> None:
+    _tiny_app(acknowledged=True, outdir=tmp_path).synth()
+    reports = json.loads((tmp_path / "validation-report.json").read_text())["pluginReports"]
+    suppressed = {s["acknowledgedId"] for r in reports for s in r["suppressedViolations"]}
+    assert suppressed == {"AwsSolutions::AwsSolutions-SQS3", "Serverless::Serverless-SQSRedrivePolicy"}
+
+
+def test_acknowledge_helper_refuses_vague_reasons() -> None:
+    stack = Stack(App(), "Vague")
+    with pytest.raises(ValueError, match="specific reason"):
+        acknowledge(stack, "AwsSolutions-SQS3", "ok")
+
+
+# ---------------------------------------------------------------- cfn-lint
+
+
+@pytest.mark.parametrize("which", ["synth", "variant"])
+def test_cfn_lint_reports_nothing(which: str, request: pytest.FixtureRequest) -> None:
+    synth: Synth = request.getfixturevalue(which)
+    template = synth.outdir / f"{synth.stack.stack_name}.template.json"
+    matches = lint_file(Path(template), config=ManualArgs(regions=list(REGIONS)))
+    assert [str(m) for m in matches] == []
+
+
+def test_cfn_lint_ignores_only_w3005_on_the_function(synth: Synth) -> None:
+    ignored = {
+        logical: resource["Metadata"]["cfn-lint"]
+        for logical, resource in synth.resources.items()
+        if "cfn-lint" in resource.get("Metadata", {})
+    }
+    assert ignored == {synth.ids["function"]: {"config": {"ignore_checks": ["W3005"]}}}
+
+
+# ---------------------------------------------------------------- parliament
+
+# Findings parliament reports that are artefacts of the tool, not of the policies:
+KNOWN_ARTEFACTS = {
+    # Trust policies carry a Principal and no Resource by definition.
+    ("AssumeRolePolicyDocument", "MALFORMED"),
+    # IAM's Greengrass V1 and V2 share the "greengrass" prefix; parliament merges both, and V2's
+    # CreateDeployment has no resource type while V1's (the one Greengrass bulk deployments call)
+    # is authorized per group ARN.
+    ("PolicyDocument", "RESOURCE_MISMATCH:greengrass:CreateDeployment"),
+}
+
+
+def _findings(template: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
+    found = []
+    for logical, key, document in policy_documents(template):
+        policy = analyze_policy_string(json.dumps(concrete(document, template)))
+        for finding in policy.findings:
+            issue = finding.issue
+            if issue == "RESOURCE_MISMATCH":
+                actions = sorted({d["action"] for d in finding.detail})
+                issue = f"RESOURCE_MISMATCH:{','.join(actions)}"
+            found.append((logical, key, issue, finding.detail))
+    return found
+
+
+def test_parliament_sees_every_policy_document(synth: Synth) -> None:
+    kinds = {synth.resources[logical]["Type"] for logical, _, _ in policy_documents(synth.template)}
+    assert kinds == {"AWS::IAM::Policy", "AWS::IAM::Role", "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy"}
+
+
+@pytest.mark.parametrize("which", ["synth", "variant"])
+def test_parliament_knows_every_action(which: str, request: pytest.FixtureRequest) -> None:
+    synth: Synth = request.getfixturevalue(which)
+    unknown = [f for f in _findings(synth.template) if f[2].startswith("UNKNOWN")]
+    assert unknown == []
+
+
+def test_parliament_reports_nothing_else(synth: Synth) -> None:
+    unexpected = [f for f in _findings(synth.template) if (f[1], f[2]) not in KNOWN_ARTEFACTS]
+    assert unexpected == []
+
+
+def test_parliament_would_catch_a_misspelt_action() -> None:
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "greengrass:StartBulkDeployments", "Resource": "*"}],
+    }
+    issues = {f.issue for f in analyze_policy_string(json.dumps(document)).findings}
+    assert "UNKNOWN_ACTION" in issues

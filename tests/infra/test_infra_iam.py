@@ -1,0 +1,172 @@
+"""IAM: one test per permission the starter's code uses, and nothing beyond them.
+
+moto enforces no IAM, so a missing grant would only show in a user's account; here it fails.
+"""
+
+from __future__ import annotations
+
+import pytest
+from infra_helpers import Synth, as_list, render
+
+GREENGRASS_BULK = (
+    "arn:${AWS::Partition}:greengrass:${AWS::Region}:${AWS::AccountId}:/greengrass/bulk/deployments/*"
+)
+GREENGRASS_GROUPS = "arn:${AWS::Partition}:greengrass:${AWS::Region}:${AWS::AccountId}:/greengrass/groups/*"
+
+
+def starter_permissions(synth: Synth) -> dict[str, set[str]]:
+    bucket = synth.arn("bucket")
+    table = synth.arn("ledger")
+    ledger = {table, f"{table}/index/*"}
+    queue = {synth.arn("queue")}
+    return {
+        # S3: HeadObject/GetObject (also with VersionId) of incoming objects
+        "s3:GetObject": {f"{bucket}/incoming/*"},
+        "s3:GetObjectVersion": {f"{bucket}/incoming/*"},
+        # S3: GetObjectTagging (with VersionId) of incoming objects
+        "s3:GetObjectTagging": {f"{bucket}/incoming/*"},
+        "s3:GetObjectVersionTagging": {f"{bucket}/incoming/*"},
+        # S3: a missing key must answer 404, not 403
+        "s3:ListBucket": {bucket},
+        # S3: CopyObject to staged/, PutObject of reports/<token>/rejected.json
+        "s3:PutObject": {f"{bucket}/staged/*", f"{bucket}/reports/*"},
+        # DynamoDB: the ledger table and its indexes
+        "dynamodb:GetItem": ledger,
+        "dynamodb:PutItem": ledger,
+        "dynamodb:UpdateItem": ledger,
+        "dynamodb:DeleteItem": ledger,
+        "dynamodb:Query": ledger,
+        "dynamodb:BatchGetItem": ledger,
+        "dynamodb:ConditionCheckItem": ledger,
+        # Greengrass: Start/List have no resource type; status and tagging are per bulk deployment
+        "greengrass:StartBulkDeployment": {"*"},
+        "greengrass:ListBulkDeployments": {"*"},
+        "greengrass:GetBulkDeploymentStatus": {GREENGRASS_BULK},
+        "greengrass:TagResource": {GREENGRASS_BULK},
+        # IAM: pass the execution role to Greengrass (condition tested separately)
+        "iam:PassRole": {synth.arn("execution_role")},
+        # SQS event source mapping (granted by CDK's SqsEventSource)
+        "sqs:ReceiveMessage": queue,
+        "sqs:DeleteMessage": queue,
+        "sqs:ChangeMessageVisibility": queue,
+        "sqs:GetQueueAttributes": queue,
+        "sqs:GetQueueUrl": queue,
+        # Logs to its own log group (EMF metrics are log lines), X-Ray active tracing
+        "logs:CreateLogStream": {synth.arn("log_group")},
+        "logs:PutLogEvents": {synth.arn("log_group")},
+        "xray:PutTraceSegments": {"*"},
+        "xray:PutTelemetryRecords": {"*"},
+    }
+
+
+STARTER_ACTIONS = [
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:GetObjectTagging",
+    "s3:GetObjectVersionTagging",
+    "s3:ListBucket",
+    "s3:PutObject",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:BatchGetItem",
+    "dynamodb:ConditionCheckItem",
+    "greengrass:StartBulkDeployment",
+    "greengrass:ListBulkDeployments",
+    "greengrass:GetBulkDeploymentStatus",
+    "greengrass:TagResource",
+    "iam:PassRole",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+]
+
+
+@pytest.mark.parametrize("action", STARTER_ACTIONS)
+def test_starter_is_granted(synth: Synth, action: str) -> None:
+    granted = synth.grants("starter_role")
+    assert action in granted, f"the starter calls {action} but is not granted it"
+    assert granted[action] == starter_permissions(synth)[action]
+
+
+def test_starter_list_covers_every_expected_permission(synth: Synth) -> None:
+    assert set(STARTER_ACTIONS) == set(starter_permissions(synth))
+
+
+def test_starter_has_no_other_permission(synth: Synth) -> None:
+    assert set(synth.grants("starter_role")) == set(STARTER_ACTIONS)
+
+
+def test_starter_role_has_no_managed_policies(synth: Synth) -> None:
+    assert "ManagedPolicyArns" not in synth.props("starter_role")
+
+
+def test_starter_role_is_assumed_by_lambda_only(synth: Synth) -> None:
+    (statement,) = synth.props("starter_role")["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert statement["Action"] == "sts:AssumeRole"
+
+
+def test_pass_role_only_to_greengrass(synth: Synth) -> None:
+    statement = synth.statement_granting("starter_role", "iam:PassRole")
+    assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "greengrass.amazonaws.com"}}
+    assert as_list(statement["Action"]) == ["iam:PassRole"]
+
+
+def test_no_wildcard_actions_in_identity_policies(synth: Synth) -> None:
+    for resource in synth.resources.values():
+        if resource["Type"] == "AWS::IAM::Policy":
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+                for action in as_list(statement["Action"]):
+                    assert "*" not in action, action
+
+
+def test_execution_role_trusts_greengrass_with_source_account(synth: Synth) -> None:
+    (statement,) = synth.props("execution_role")["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "greengrass.amazonaws.com"}
+    assert statement["Action"] == "sts:AssumeRole"
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+def test_execution_role_source_account_condition_can_be_switched_off(variant: Synth) -> None:
+    (statement,) = variant.props("execution_role")["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "greengrass.amazonaws.com"}
+    assert "Condition" not in statement
+
+
+def test_execution_role_may_create_deployments_of_this_accounts_groups(synth: Synth) -> None:
+    assert synth.grants("execution_role")["greengrass:CreateDeployment"] == {GREENGRASS_GROUPS}
+
+
+def test_execution_role_may_read_staged_copies_only(synth: Synth) -> None:
+    assert synth.grants("execution_role")["s3:GetObject"] == {f"{synth.arn('bucket')}/staged/*"}
+
+
+def test_execution_role_has_nothing_else(synth: Synth) -> None:
+    assert set(synth.grants("execution_role")) == {"greengrass:CreateDeployment", "s3:GetObject"}
+    assert "ManagedPolicyArns" not in synth.props("execution_role")
+
+
+def test_grants_follow_configured_prefixes(variant: Synth) -> None:
+    bucket = variant.arn("bucket")
+    starter = variant.grants("starter_role")
+    assert starter["s3:GetObject"] == {f"{bucket}/drop/*"}
+    assert starter["s3:GetObjectVersionTagging"] == {f"{bucket}/drop/*"}
+    assert starter["s3:PutObject"] == {f"{bucket}/ready/*", f"{bucket}/results/*"}
+    assert variant.grants("execution_role")["s3:GetObject"] == {f"{bucket}/ready/*"}
+
+
+def test_rendering_of_policy_resources_is_exact(synth: Synth) -> None:
+    # Guard for the helpers above: the ledger grant names the table and its indexes only.
+    statement = synth.statement_granting("starter_role", "dynamodb:Query")
+    assert sorted(render(r) for r in as_list(statement["Resource"])) == sorted(
+        [synth.arn("ledger"), f"{synth.arn('ledger')}/index/*"]
+    )

@@ -1,0 +1,77 @@
+"""`make synth` with the pinned npm CDK CLI, no AWS credentials, and the real Lambda bundling.
+
+The slow test of this directory (one CLI run). The first run on a machine downloads the CLI
+(npm ci) and the Lambda wheels (PyPI) into caches; later runs reuse them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STACK = "BulkDeployer"
+EM_AARCH64 = 183  # ELF e_machine of arm64
+
+_CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
+
+
+@pytest.fixture(scope="module")
+def make_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("home")  # no ~/.aws: nothing to find credentials in
+    env = {k: v for k, v in os.environ.items() if k not in _CREDENTIAL_VARIABLES}
+    env |= {
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"),
+        "AWS_CONFIG_FILE": str(home / "config"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    result = subprocess.run(
+        ["make", "synth"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, f"make synth failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    return REPO_ROOT / "cdk.out"
+
+
+def test_make_synth_writes_the_template(make_synth: Path) -> None:
+    template = json.loads((make_synth / f"{STACK}.template.json").read_text())
+    kinds = {resource["Type"] for resource in template["Resources"].values()}
+    assert {"AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::Lambda::Function", "AWS::DynamoDB::Table"} <= kinds
+
+
+def test_make_synth_bundles_the_pinned_dependencies_for_arm64(make_synth: Path) -> None:
+    template = json.loads((make_synth / f"{STACK}.template.json").read_text())
+    (function,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    asset = make_synth / f"asset.{function['Properties']['Code']['S3Key'].removesuffix('.zip')}"
+    assert (asset / "bulk_deployer" / "__init__.py").is_file()
+    for line in (REPO_ROOT / "requirements.txt").read_text().splitlines():
+        pinned = re.match(r"^([A-Za-z0-9_.-]+)(?:\[[^]]*\])?==([^\s;#]+)", line)
+        if pinned:
+            name = pinned.group(1).replace("-", "_").lower()
+            assert (asset / f"{name}-{pinned.group(2)}.dist-info").is_dir(), line
+    (extension,) = (asset / "orjson").glob("orjson.cpython-314-*.so")
+    header = extension.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF"
+    assert int.from_bytes(header[18:20], "little") == EM_AARCH64
+    assert not list(asset.rglob("*.cpython-311.pyc"))
