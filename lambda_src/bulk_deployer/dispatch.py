@@ -14,16 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bulk_deployer.control import DispatchControl
+from bulk_deployer.dynamo import iso_utc
 from bulk_deployer.greengrass import Deployer, StartRejected
-from bulk_deployer.ledger import (
-    WAITING_STATES,
-    BulkDeploymentLedger,
-    FileState,
-    LedgerFile,
-    StaleTransition,
-    utc_now_iso,
-)
+from bulk_deployer.ledger import BulkDeploymentLedger
+from bulk_deployer.ledger_model import WAITING_STATES, FileState, LedgerFile, StaleTransition
 from bulk_deployer.observability import logger
+from bulk_deployer.slot import DeploymentSlot
 
 # How far back (seconds before a file entered STARTING) recovery looks for its deployment.
 _RECOVERY_MARGIN_SECONDS = 300
@@ -51,6 +48,8 @@ class Dispatcher:
     def __init__(
         self,
         ledger: BulkDeploymentLedger,
+        slot: DeploymentSlot,
+        control: DispatchControl,
         deployer: Deployer,
         *,
         count: Callable[[str], None],
@@ -60,6 +59,8 @@ class Dispatcher:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._ledger = ledger
+        self._slot = slot
+        self._control = control
         self._deployer = deployer
         self._count = count
         self._lease_seconds = lease_seconds
@@ -74,7 +75,7 @@ class Dispatcher:
         consistent and may not show it yet.
         """
         holder = uuid.uuid4().hex
-        if not self._ledger.acquire_slot(holder, lease_seconds=self._lease_seconds):
+        if not self._slot.acquire(holder, lease_seconds=self._lease_seconds):
             return DispatchOutcome(DispatchResult.SLOT_TAKEN)
         keep_slot = False
         try:
@@ -83,10 +84,10 @@ class Dispatcher:
             return outcome
         finally:
             if not keep_slot:
-                self._ledger.release_slot(holder)
+                self._slot.release(holder)
 
     def _dispatch_holding(self, holder: str, candidate: LedgerFile | None) -> DispatchOutcome:
-        reason = self._ledger.paused()
+        reason = self._control.paused()
         if reason is not None:
             return DispatchOutcome(DispatchResult.PAUSED, detail=reason)
         file = self._oldest_waiting(candidate)
@@ -102,7 +103,7 @@ class Dispatcher:
         return self._start(holder, file)
 
     def _oldest_waiting(self, candidate: LedgerFile | None) -> LedgerFile | None:
-        seen: dict[str, LedgerFile] = {f.token: f for f in self._ledger.queued()}
+        seen: dict[str, LedgerFile] = {f.token: f for f in self._ledger.waiting()}
         if candidate is not None:
             seen.setdefault(candidate.token, candidate)
         for listed in sorted(seen.values(), key=lambda f: f.queue_sk):
@@ -114,7 +115,7 @@ class Dispatcher:
     def _recover(self, holder: str, file: LedgerFile) -> DispatchOutcome | None:
         """A file left STARTING may have started: look for its token tag before starting again."""
         since = file.starting_since
-        created_since = None if since is None else utc_now_iso(since - _RECOVERY_MARGIN_SECONDS)
+        created_since = None if since is None else iso_utc(since - _RECOVERY_MARGIN_SECONDS)
         found = self._deployer.find_by_token(file.token, created_since=created_since)
         if found is None:
             return None
@@ -122,14 +123,17 @@ class Dispatcher:
             "recovered a bulk deployment started by an interrupted attempt",
             extra={"bulk_deployment_id": found.bulk_deployment_id, "state": FileState.STARTED.value},
         )
-        self._ledger.mark_started(
-            file.token,
-            holder=holder,
-            bulk_deployment_id=found.bulk_deployment_id,
-            arn=found.arn or "",
-        )
+        self._mark_started(holder, file.token, found.bulk_deployment_id, found.arn or "")
         self._count("BulkDeploymentStarted")
         return DispatchOutcome(DispatchResult.RECOVERED, file.token, found.bulk_deployment_id)
+
+    def _mark_started(self, holder: str, token: str, bulk_deployment_id: str, arn: str) -> None:
+        self._ledger.mark_started(
+            token,
+            bulk_deployment_id=bulk_deployment_id,
+            arn=arn,
+            slot_handover=self._slot.handover_item(holder, token, bulk_deployment_id),
+        )
 
     def _busy(self, file: LedgerFile) -> DispatchOutcome | None:
         latest = self._deployer.latest()
@@ -162,9 +166,7 @@ class Dispatcher:
                 if outcome is not None:
                     return outcome
                 continue
-            self._ledger.mark_started(
-                file.token, holder=holder, bulk_deployment_id=started.bulk_deployment_id, arn=started.arn
-            )
+            self._mark_started(holder, file.token, started.bulk_deployment_id, started.arn)
             self._count("BulkDeploymentStarted")
             logger.info(
                 "bulk deployment started",
@@ -188,7 +190,7 @@ class Dispatcher:
             f"{file.start_rejections} times: {exc}"
         )
         self._ledger.mark_start_failed(file.token, str(exc))
-        self._ledger.pause(reason)
+        self._control.pause(reason)
         logger.error(
             "Greengrass refused the start; dispatching is paused until an operator resumes it",
             extra={"service_message": exc.message, "code": exc.code, "state": FileState.START_FAILED.value},

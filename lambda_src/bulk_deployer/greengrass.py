@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from bulk_deployer.ledger import StartRequest
+from bulk_deployer.ledger_model import StartRequest
 
 TOKEN_TAG = "bulk-deployer:token"  # noqa: S105 - a tag key, not a secret
 NON_TERMINAL = frozenset({"Initializing", "Running", "Stopping"})

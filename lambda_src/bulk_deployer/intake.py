@@ -18,14 +18,8 @@ from bulk_deployer.dispatch import Dispatcher, DispatchOutcome
 from bulk_deployer.events import EventObject, parse_message_body
 from bulk_deployer.greengrass import TOKEN_TAG, input_file_uri
 from bulk_deployer.input_objects import InputObjectStore, ObjectChanged, ObjectUnreadable
-from bulk_deployer.ledger import (
-    WAITING_STATES,
-    Arrival,
-    BulkDeploymentLedger,
-    FileState,
-    LedgerFile,
-    StartRequest,
-)
+from bulk_deployer.ledger import BulkDeploymentLedger
+from bulk_deployer.ledger_model import WAITING_STATES, Arrival, FileState, LedgerFile, StartRequest
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.observability import logger
 from bulk_deployer.reports import ReportStore, rejection_report

@@ -11,14 +11,17 @@ from typing import Any
 import boto3
 import pytest
 from bulk_deployer.config import Settings
+from bulk_deployer.control import DispatchControl
 from bulk_deployer.dispatch import Dispatcher
 from bulk_deployer.events import parse_message_body
 from bulk_deployer.greengrass import GreengrassV1Deployer
 from bulk_deployer.input_objects import InputObjectStore
 from bulk_deployer.intake import InputFileIntake, IntakeResult
-from bulk_deployer.ledger import Arrival, BulkDeploymentLedger, table_definition
+from bulk_deployer.ledger import BulkDeploymentLedger
+from bulk_deployer.ledger_model import Arrival, table_definition
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.reports import ReportStore
+from bulk_deployer.slot import DeploymentSlot
 from moto import mock_aws
 
 from tests.fakes.greengrass import FakeGreengrass
@@ -45,6 +48,8 @@ class Pipeline:
     greengrass: FakeGreengrass
     settings: Settings
     ledger: BulkDeploymentLedger
+    slot: DeploymentSlot
+    control: DispatchControl
     intake: InputFileIntake
     metrics: Counter[str]
     s3_calls: Counter[str] = field(default_factory=Counter)
@@ -133,6 +138,8 @@ def build_dispatcher(
 ) -> Dispatcher:
     return Dispatcher(
         ledger,
+        DeploymentSlot(ledger._db, ledger._table),
+        DispatchControl(ledger._db, ledger._table),
         GreengrassV1Deployer(greengrass),
         count=count or (lambda name: metrics.update([name])),
         lease_seconds=settings.slot_lease_seconds,
@@ -190,6 +197,8 @@ def pipeline(settings: Settings) -> Iterator[Pipeline]:
             greengrass=greengrass,
             settings=settings,
             ledger=ledger,
+            slot=DeploymentSlot(dynamodb, TABLE),
+            control=DispatchControl(dynamodb, TABLE),
             intake=make_intake(s3, ledger, greengrass, settings, metrics),
             metrics=metrics,
         )

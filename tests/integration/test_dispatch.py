@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
@@ -10,7 +9,9 @@ import pytest
 from botocore.exceptions import ClientError
 from bulk_deployer.dispatch import DispatchResult
 from bulk_deployer.intake import FileInFlight, Outcome
-from bulk_deployer.ledger import Arrival, BulkDeploymentLedger, FileState
+from bulk_deployer.ledger import BulkDeploymentLedger
+from bulk_deployer.ledger_model import Arrival, FileState
+from bulk_deployer.slot import DeploymentSlot
 from bulk_deployer.token import client_token_for
 
 from tests.fakes.greengrass import client_error
@@ -48,7 +49,7 @@ def test_a_crash_after_start_before_the_ledger_write_recovers_without_a_second_s
     assert pipeline.greengrass.calls["StartBulkDeployment"] == 1
     file = pipeline.ledger.get(token)
     assert file is not None and file.state is FileState.STARTING
-    assert pipeline.ledger.slot().holder is None, "a failed dispatcher gives the slot back"
+    assert pipeline.slot.get().holder is None, "a failed dispatcher gives the slot back"
 
     redelivered = pipeline.deliver_ref(ref)
     assert redelivered.outcome is Outcome.DUPLICATE
@@ -102,16 +103,16 @@ def test_a_refused_start_is_retried_then_fails_pauses_dispatch_and_resume_moves_
     assert file.start_rejections == 3
     assert "Role is not authorized" in file.item["last_start_error"]
     assert pipeline.metrics["StartFailed"] == 3
-    reason = pipeline.ledger.paused()
+    reason = pipeline.control.paused()
     assert reason is not None and "incoming/a.jsonl" in reason
-    assert pipeline.ledger.slot().holder is None
+    assert pipeline.slot.get().holder is None
 
     nxt = pipeline.upload("incoming/b.jsonl", valid_file())
     waiting = pipeline.deliver_ref(nxt)
     assert waiting.dispatch is not None and waiting.dispatch.result is DispatchResult.PAUSED
     assert pipeline.greengrass.calls["StartBulkDeployment"] == 3
 
-    pipeline.ledger.resume()
+    pipeline.control.resume()
     outcome = pipeline.dispatcher().dispatch()
     assert outcome.result is DispatchResult.STARTED
     assert outcome.token == client_token_for(nxt)
@@ -134,62 +135,66 @@ def test_a_refusal_while_another_deployment_runs_means_busy_not_failure(pipeline
     file = pipeline.ledger.get(client_token_for(ref))
     assert file is not None and file.state is FileState.QUEUED
     assert file.start_rejections == 0
-    assert pipeline.ledger.paused() is None
+    assert pipeline.control.paused() is None
 
 
 def test_a_dispatcher_that_died_holding_the_slot_blocks_only_until_its_lease_ends(pipeline: Pipeline) -> None:
     clock = {"now": time.time()}
-    ledger = BulkDeploymentLedger(pipeline.dynamodb, "ledger", ttl_days=400, clock=lambda: clock["now"])
-    assert ledger.acquire_slot("dead-dispatcher", lease_seconds=300)
-    assert not ledger.acquire_slot("another", lease_seconds=300)
+    slot = DeploymentSlot(pipeline.dynamodb, "ledger", clock=lambda: clock["now"])
+    assert slot.acquire("dead-dispatcher", lease_seconds=300)
+    assert not slot.acquire("another", lease_seconds=300)
     clock["now"] += 301
-    assert ledger.acquire_slot("another", lease_seconds=300)
-    assert not ledger.release_slot("dead-dispatcher")
-    assert ledger.release_slot("another")
+    assert slot.acquire("another", lease_seconds=300)
+    assert not slot.release("dead-dispatcher")
+    assert slot.release("another")
 
 
-def test_two_starters_racing_for_the_slot_start_exactly_one_file(pipeline: Pipeline) -> None:
-    refs = [pipeline.upload(f"incoming/{i}.jsonl", valid_file()) for i in range(2)]
-    registered = []
-    for i, ref in enumerate(refs):
-        token = client_token_for(ref)
-        registration = pipeline.ledger.register(token, ref, Arrival(str(i)), lease_seconds=60)
-        registered.append(registration.file)
-    # Queue both without dispatching, as two starters would just before calling dispatch().
-    from bulk_deployer.ledger import StartRequest
+def _queue_two_files(pipeline: Pipeline) -> list[str]:
+    """Two files QUEUED but not dispatched, as two starters leave them just before dispatch()."""
+    from bulk_deployer.ledger_model import StartRequest
 
-    for file in registered:
+    tokens = []
+    for i in range(2):
+        ref = pipeline.upload(f"incoming/{i}.jsonl", valid_file())
+        file = pipeline.ledger.register(client_token_for(ref), ref, Arrival(str(i)), lease_seconds=60).file
+        uri = f"https://b.s3.us-east-1.amazonaws.com/staged/{file.token}.jsonl"
         pipeline.ledger.enqueue(
-            file,
-            StartRequest(
-                pipeline.settings.execution_role_arn,
-                f"https://b.s3.us-east-1.amazonaws.com/staged/{file.token}.jsonl",
-                {},
-            ),
-            records=2,
-            staged_key=f"staged/{file.token}.jsonl",
+            file, StartRequest(pipeline.settings.execution_role_arn, uri, {}), records=2, staged_key="s"
         )
+        tokens.append(file.token)
+    return tokens
 
-    barrier = threading.Barrier(4)
-    outcomes: list[DispatchResult] = []
-    lock = threading.Lock()
 
-    def race() -> None:
-        dispatcher = pipeline.dispatcher()
-        barrier.wait()
-        outcome = dispatcher.dispatch()
-        with lock:
-            outcomes.append(outcome.result)
+@pytest.mark.parametrize(
+    "interleave_at", ["list_bulk_deployments", "get_bulk_deployment_status", "start_bulk_deployment"]
+)
+def test_two_starters_racing_for_the_slot_start_exactly_one_file(
+    pipeline: Pipeline, interleave_at: str
+) -> None:
+    # moto's in-process DynamoDB does not make conditional writes atomic across threads, so the
+    # race is played deterministically: the second dispatcher runs at each point where the first
+    # one holds the slot and is about to talk to Greengrass.
+    tokens = _queue_two_files(pipeline)
+    pipeline.greengrass.run_foreign_deployment()  # an older, finished one: every call is made
+    pipeline.greengrass.finish_all()
+    first, second = pipeline.dispatcher(), pipeline.dispatcher()
+    interleaved: list[DispatchResult] = []
+    target = pipeline.greengrass
+    original = getattr(target, interleave_at)
 
-    threads = [threading.Thread(target=race) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert outcomes.count(DispatchResult.STARTED) == 1
-    assert set(outcomes) <= {DispatchResult.STARTED, DispatchResult.SLOT_TAKEN}
+    def racing(**params: Any) -> Any:
+        if not interleaved:
+            interleaved.append(second.dispatch().result)
+        return original(**params)
+
+    setattr(target, interleave_at, racing)
+    outcome = first.dispatch()
+    assert interleaved == [DispatchResult.SLOT_TAKEN]
+    assert outcome.result is DispatchResult.STARTED
+    assert outcome.token == tokens[0]
     assert pipeline.greengrass.calls["StartBulkDeployment"] == 1
-    assert pipeline.greengrass.deployments[0].token == registered[0].token
+    # And once the slot belongs to the bulk deployment, nobody else can take it either.
+    assert second.dispatch().result is DispatchResult.SLOT_TAKEN
 
 
 def test_a_file_in_flight_elsewhere_fails_the_record_and_is_taken_over_after_its_lease(

@@ -8,7 +8,7 @@ import pytest
 from bulk_deployer import validation
 from bulk_deployer.dispatch import DispatchResult
 from bulk_deployer.intake import Outcome
-from bulk_deployer.ledger import FileState
+from bulk_deployer.ledger_model import FileState
 from bulk_deployer.token import client_token_for
 
 from tests.integration.conftest import BUCKET, ROLE, Pipeline, classic_body, eventbridge_body, valid_file
@@ -40,7 +40,7 @@ def test_a_valid_file_is_staged_queued_and_started_once(pipeline: Pipeline) -> N
     }
     assert pipeline.metrics["InputFileQueued"] == 1
     assert pipeline.metrics["BulkDeploymentStarted"] == 1
-    slot = pipeline.ledger.slot()
+    slot = pipeline.slot.get()
     assert (slot.state, slot.token, slot.bulk_deployment_id) == ("active", token, file.bulk_deployment_id)
 
 
@@ -136,7 +136,7 @@ def test_a_file_uploaded_while_another_deployment_runs_is_queued_then_started(pi
     file = pipeline.ledger.get(client_token_for(ref))
     assert file is not None and file.state is FileState.QUEUED
     assert pipeline.metrics["WaitingForPreviousBulkDeployment"] == 1
-    assert pipeline.ledger.slot().holder is None, "a busy dispatcher gives the slot back"
+    assert pipeline.slot.get().holder is None, "a busy dispatcher gives the slot back"
 
     pipeline.greengrass.finish(foreign.id)
     outcome = pipeline.dispatcher().dispatch()
@@ -158,9 +158,9 @@ def test_files_queue_behind_our_running_deployment_and_start_in_arrival_order(pi
         # What the tracker does at a terminal state: release the slot, then dispatch.
         running = pipeline.greengrass.deployments[-1]
         pipeline.greengrass.finish(running.id)
-        slot = pipeline.ledger.slot()
+        slot = pipeline.slot.get()
         assert slot.holder is not None
-        assert pipeline.ledger.release_slot(slot.holder)
+        assert pipeline.slot.release(slot.holder)
         outcome = pipeline.dispatcher().dispatch()
         assert outcome.result is DispatchResult.STARTED
         started_order.append(str(outcome.token))
@@ -237,7 +237,7 @@ def test_test_events_keys_outside_the_prefix_and_folder_markers_are_acknowledged
     for key in ["elsewhere/a.jsonl", "incoming/", "incoming/folder/", f"reports/{'0' * 64}/rejected.json"]:
         ref = pipeline.upload(key, valid_file())
         assert pipeline.deliver_ref(ref).outcome is Outcome.IGNORED, key
-    assert pipeline.ledger.queued() == []
+    assert pipeline.ledger.waiting() == []
     assert sum(pipeline.greengrass.calls.values()) == 0
 
 

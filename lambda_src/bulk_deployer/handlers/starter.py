@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bulk_deployer.config import Settings
 from bulk_deployer.intake import InputFileIntake
-from bulk_deployer.ledger import Arrival
+from bulk_deployer.ledger_model import Arrival
 from bulk_deployer.observability import logger, metrics, tracer
 from bulk_deployer.wiring import build_intake
 
