@@ -181,3 +181,29 @@ def test_http_control_surface(make_emulator: Any, world: World) -> None:
 def test_clock_advance_over_http_needs_a_manual_clock(emulator: GreengrassEmulator) -> None:
     with pytest.raises(RuntimeError, match="409"):
         EmulatorControlClient(emulator.url).advance_clock(1)
+
+
+def test_without_the_ticker_time_is_applied_on_requests(make_emulator: Any, world: World) -> None:
+    emulator: GreengrassEmulator = make_emulator(tick_seconds=0)
+    gg = client_for(emulator)
+    group_id, version_id = world.group()
+    bulk_id = gg.start_bulk_deployment(
+        ExecutionRoleArn=world.role(), InputFileUri=world.upload_records("a.jsonl", [(group_id, version_id)])
+    )["BulkDeploymentId"]
+    time.sleep(0.2)
+    assert world.moto_gg.list_deployments(GroupId=group_id)["Deployments"] == []  # nobody asked yet
+    assert status_of(gg, bulk_id) == "Completed"
+    assert len(world.moto_gg.list_deployments(GroupId=group_id)["Deployments"]) == 1
+
+
+def test_identity_and_page_size_switches(make_emulator: Any, world: World) -> None:
+    emulator: GreengrassEmulator = make_emulator(account_id="111122223333", default_page_size=2)
+    gg = client_for(emulator)
+    for key in ("a.jsonl", "b.jsonl", "c.jsonl"):
+        start(gg, world, key, token=key)
+        time.sleep(0.1)  # 0 records: Completed after init_seconds
+    page = gg.list_bulk_deployments()
+    assert len(page["BulkDeployments"]) == 2 and page["NextToken"]
+    assert page["BulkDeployments"][0]["BulkDeploymentArn"].startswith(
+        "arn:aws:greengrass:us-east-1:111122223333:"
+    )
