@@ -21,6 +21,14 @@ DEFAULT_START_MAX_ATTEMPTS = 3
 DEFAULT_START_RETRY_BASE_SECONDS = 2.0
 DEFAULT_SLOT_LEASE_SECONDS = 300
 DEFAULT_PROCESSING_LEASE_SECONDS = 900
+DEFAULT_TRACKER_LEASE_SECONDS = 900
+DEFAULT_OVERDUE_AFTER_SECONDS = 6 * 3600
+DEFAULT_REPORT_SETTLE_BOUND_SECONDS = 24 * 3600
+DEFAULT_REPORT_RECHECK_SECONDS = 300
+DEFAULT_REPORT_PAGE_SIZE = 100
+DEFAULT_RECONCILE_EVERY_SECONDS = 3600
+DEFAULT_RECONCILE_LOOKBACK_DAYS = 3
+DEFAULT_RECONCILE_MIN_AGE_SECONDS = 300
 
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
@@ -61,6 +69,22 @@ class Settings:
     start_retry_base_seconds: float = DEFAULT_START_RETRY_BASE_SECONDS
     slot_lease_seconds: int = DEFAULT_SLOT_LEASE_SECONDS
     processing_lease_seconds: int = DEFAULT_PROCESSING_LEASE_SECONDS
+    # The tracker's settings (the starter ignores them).
+    input_bucket: str | None = None
+    outcomes_topic_arn: str | None = None
+    tracker_lease_seconds: int = DEFAULT_TRACKER_LEASE_SECONDS
+    overdue_after_seconds: int = DEFAULT_OVERDUE_AFTER_SECONDS
+    report_settle_bound_seconds: int = DEFAULT_REPORT_SETTLE_BOUND_SECONDS
+    report_recheck_seconds: int = DEFAULT_REPORT_RECHECK_SECONDS
+    report_page_size: int = DEFAULT_REPORT_PAGE_SIZE
+    reconcile_every_seconds: int = DEFAULT_RECONCILE_EVERY_SECONDS
+    reconcile_lookback_days: int = DEFAULT_RECONCILE_LOOKBACK_DAYS
+    reconcile_min_age_seconds: int = DEFAULT_RECONCILE_MIN_AGE_SECONDS
+
+    def require_input_bucket(self) -> str:
+        if not self.input_bucket:
+            raise ConfigurationError("environment variable INPUT_BUCKET_NAME is required but not set")
+        return self.input_bucket
 
     def __post_init__(self) -> None:
         check_prefixes(self.incoming_prefix, self.staged_prefix, self.reports_prefix)
@@ -88,6 +112,30 @@ class Settings:
             slot_lease_seconds=_int(env, "SLOT_LEASE_SECONDS", DEFAULT_SLOT_LEASE_SECONDS, minimum=1),
             processing_lease_seconds=_int(
                 env, "PROCESSING_LEASE_SECONDS", DEFAULT_PROCESSING_LEASE_SECONDS, minimum=1
+            ),
+            input_bucket=env.get("INPUT_BUCKET_NAME") or None,
+            outcomes_topic_arn=env.get("OUTCOMES_TOPIC_ARN") or None,
+            tracker_lease_seconds=_int(
+                env, "TRACKER_LEASE_SECONDS", DEFAULT_TRACKER_LEASE_SECONDS, minimum=1
+            ),
+            overdue_after_seconds=_int(
+                env, "OVERDUE_AFTER_SECONDS", DEFAULT_OVERDUE_AFTER_SECONDS, minimum=60
+            ),
+            report_settle_bound_seconds=_int(
+                env, "REPORT_SETTLE_BOUND_SECONDS", DEFAULT_REPORT_SETTLE_BOUND_SECONDS, minimum=60
+            ),
+            report_recheck_seconds=_int(
+                env, "REPORT_RECHECK_SECONDS", DEFAULT_REPORT_RECHECK_SECONDS, minimum=0
+            ),
+            report_page_size=_int(env, "REPORT_PAGE_SIZE", DEFAULT_REPORT_PAGE_SIZE, minimum=1),
+            reconcile_every_seconds=_int(
+                env, "RECONCILE_EVERY_SECONDS", DEFAULT_RECONCILE_EVERY_SECONDS, minimum=60
+            ),
+            reconcile_lookback_days=_int(
+                env, "RECONCILE_LOOKBACK_DAYS", DEFAULT_RECONCILE_LOOKBACK_DAYS, minimum=1
+            ),
+            reconcile_min_age_seconds=_int(
+                env, "RECONCILE_MIN_AGE_SECONDS", DEFAULT_RECONCILE_MIN_AGE_SECONDS, minimum=0
             ),
         )
 

@@ -20,6 +20,7 @@ from bulk_deployer.greengrass import Deployer, StartRejected
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import WAITING_STATES, FileState, LedgerFile, StaleTransition
 from bulk_deployer.observability import logger
+from bulk_deployer.outcomes import NoOutcomes, OutcomeSink
 from bulk_deployer.slot import DeploymentSlot
 
 # How far back (seconds before a file entered STARTING) recovery looks for its deployment.
@@ -57,6 +58,7 @@ class Dispatcher:
         max_rejections: int,
         retry_base_seconds: float,
         sleep: Callable[[float], None] = time.sleep,
+        outcomes: OutcomeSink | None = None,
     ) -> None:
         self._ledger = ledger
         self._slot = slot
@@ -67,6 +69,7 @@ class Dispatcher:
         self._max_rejections = max_rejections
         self._retry_base_seconds = retry_base_seconds
         self._sleep = sleep
+        self._outcomes = outcomes or NoOutcomes()
 
     def dispatch(self, candidate: LedgerFile | None = None) -> DispatchOutcome:
         """Start the oldest waiting file if the slot is free; the slot stays held if it starts.
@@ -128,11 +131,14 @@ class Dispatcher:
         return DispatchOutcome(DispatchResult.RECOVERED, file.token, found.bulk_deployment_id)
 
     def _mark_started(self, holder: str, token: str, bulk_deployment_id: str, arn: str) -> None:
-        self._ledger.mark_started(
+        file = self._ledger.mark_started(
             token,
             bulk_deployment_id=bulk_deployment_id,
             arn=arn,
             slot_handover=self._slot.handover_item(holder, token, bulk_deployment_id),
+        )
+        self._outcomes.publish(
+            "started", file.ref.key, {"token": token, "bulk_deployment_id": bulk_deployment_id, "arn": arn}
         )
 
     def _busy(self, file: LedgerFile) -> DispatchOutcome | None:
@@ -191,6 +197,9 @@ class Dispatcher:
         )
         self._ledger.mark_start_failed(file.token, str(exc))
         self._control.pause(reason)
+        self._outcomes.publish(
+            "start_failed", file.ref.key, {"token": file.token, "error": str(exc), "dispatch_paused": True}
+        )
         logger.error(
             "Greengrass refused the start; dispatching is paused until an operator resumes it",
             extra={"service_message": exc.message, "code": exc.code, "state": FileState.START_FAILED.value},

@@ -63,6 +63,10 @@ class Deployer(Protocol):
 
     def find_by_token(self, token: str, *, created_since: str | None) -> DeploymentStatus | None: ...
 
+    def detailed_reports(
+        self, bulk_deployment_id: str, *, next_token: str | None, page_size: int
+    ) -> tuple[list[Mapping[str, Any]], str | None]: ...
+
 
 def dns_suffix(region: str) -> str:
     return "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
@@ -123,6 +127,16 @@ class GreengrassV1Deployer:
             if status.tags.get(TOKEN_TAG) == token:
                 return status
         return None
+
+    def detailed_reports(
+        self, bulk_deployment_id: str, *, next_token: str | None, page_size: int
+    ) -> tuple[list[Mapping[str, Any]], str | None]:
+        """One page of group deployment results and the token of the next page (None at the end)."""
+        kwargs: dict[str, Any] = {"BulkDeploymentId": bulk_deployment_id, "MaxResults": str(page_size)}
+        if next_token:
+            kwargs["NextToken"] = next_token
+        response = self._gg.list_bulk_deployment_detailed_reports(**kwargs)
+        return list(response.get("Deployments") or []), response.get("NextToken") or None
 
     def _with_arn(self, summary: Mapping[str, Any]) -> DeploymentStatus:
         status = self.status(str(summary["BulkDeploymentId"]))

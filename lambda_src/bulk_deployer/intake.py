@@ -22,6 +22,7 @@ from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import WAITING_STATES, Arrival, FileState, LedgerFile, StartRequest
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.observability import logger
+from bulk_deployer.outcomes import NoOutcomes, OutcomeSink
 from bulk_deployer.reports import ReportStore, rejection_report
 from bulk_deployer.tags import merge_tags
 from bulk_deployer.token import client_token_for
@@ -59,6 +60,8 @@ class InputFileIntake:
         reports: ReportStore,
         dispatcher: Dispatcher,
         count: Callable[[str], None],
+        *,
+        outcomes: OutcomeSink | None = None,
     ) -> None:
         self._settings = settings
         self._ledger = ledger
@@ -66,6 +69,7 @@ class InputFileIntake:
         self._reports = reports
         self._dispatcher = dispatcher
         self._count = count
+        self._outcomes = outcomes or NoOutcomes()
 
     def handle_message(self, body: str, arrival: Arrival) -> list[IntakeResult]:
         parsed = parse_message_body(body)
@@ -181,6 +185,7 @@ class InputFileIntake:
         self._ledger.mark_superseded(file.token, reason=reason)
         self._count("InputFileSuperseded")
         logger.info("input file superseded", extra={"state": FileState.SUPERSEDED.value, "reason": reason})
+        self._outcomes.publish("superseded", file.ref.key, {"token": file.token, "reason": reason})
         return IntakeResult(Outcome.SUPERSEDED, file.token, reason)
 
     def _rejected_for(self, file: LedgerFile, ref: ObjectRef, code: str, message: str) -> IntakeResult:
@@ -197,6 +202,16 @@ class InputFileIntake:
             "input file rejected",
             extra={
                 "state": FileState.REJECTED.value,
+                "error_count": result.error_count,
+                "first_errors": [e.as_dict() for e in result.errors[:5]],
+                "report_key": report_key,
+            },
+        )
+        self._outcomes.publish(
+            "rejected",
+            ref.key,
+            {
+                "token": file.token,
                 "error_count": result.error_count,
                 "first_errors": [e.as_dict() for e in result.errors[:5]],
                 "report_key": report_key,

@@ -145,6 +145,22 @@ class BulkDeploymentLedger:
         """Started files the tracker still follows, oldest first."""
         return self._work(TRACKING_PREFIX, limit=limit)
 
+    def work(self, limit: int = 200) -> tuple[list[LedgerFile], list[LedgerFile]]:
+        """(waiting, tracked) in one query when they fit in one page: an idle tracker run costs one read."""
+        response = self._db.query(
+            TableName=self._table,
+            IndexName=QUEUE_INDEX,
+            KeyConditionExpression="queue_pk = :w",
+            ExpressionAttributeValues={":w": {"S": WORK_PARTITION}},
+            ScanIndexForward=True,
+            Limit=limit,
+        )
+        files = [self._file(from_item(item)) for item in response.get("Items", [])]
+        waiting = [f for f in files if f.queue_sk.startswith(WAITING_PREFIX)]
+        if "LastEvaluatedKey" in response:  # a long queue: the tracked files sort after it
+            return waiting, self.tracked()
+        return waiting, [f for f in files if f.queue_sk.startswith(TRACKING_PREFIX)]
+
     def _work(self, prefix: str, *, limit: int) -> list[LedgerFile]:
         response = self._db.query(
             TableName=self._table,
@@ -229,6 +245,50 @@ class BulkDeploymentLedger:
             raise StaleTransition(token)
         return file
 
+    # -- following a started file (the tracker) ----------------------------------------------
+
+    def record_status(self, token: str, status: Mapping[str, Any]) -> LedgerFile:
+        """The bulk deployment's latest status, metrics and errors, while it is not terminal."""
+        return self._transition(
+            token, (FileState.STARTED,), FileState.STARTED, {**status, "last_checked_at": self._now_iso()}
+        )
+
+    def mark_reporting(self, token: str, status: Mapping[str, Any]) -> LedgerFile:
+        """The bulk deployment is terminal: from now on only its group deployments are followed."""
+        now = self._now_iso()
+        return self._transition(
+            token,
+            (FileState.STARTED,),
+            FileState.REPORTING,
+            {**status, "last_checked_at": now, "terminal_seen_at": now},
+        )
+
+    def save_report_progress(
+        self, token: str, progress: Mapping[str, Any] | None, *, interim: Mapping[str, Any] | None = None
+    ) -> LedgerFile:
+        """Checkpoint a report pass (or clear it, keeping the interim summary, between passes)."""
+        values: dict[str, Any] = {"report_checked_at": self._now_iso()}
+        if interim is not None:
+            values["report_interim"] = dict(interim)
+        remove: tuple[str, ...] = ()
+        if progress is None:
+            remove = ("report_progress",)
+        else:
+            values["report_progress"] = dict(progress)
+        return self._transition(token, (FileState.REPORTING,), FileState.REPORTING, values, remove=remove)
+
+    def mark_finished(self, token: str, *, report_key: str, summary: Mapping[str, Any]) -> LedgerFile:
+        return self._transition(
+            token,
+            (FileState.REPORTING,),
+            FileState.FINISHED,
+            {"report_key": report_key, "report_summary": dict(summary), "finished_at": self._now_iso()},
+            remove=("queue_pk", "queue_sk", "report_progress"),
+        )
+
+    def _now_iso(self) -> str:
+        return iso_utc(self._clock())
+
     def files_for_key(self, bucket: str, key: str, limit: int = 20) -> list[LedgerFile]:
         response = self._db.query(
             TableName=self._table,
@@ -262,6 +322,7 @@ class BulkDeploymentLedger:
         *,
         remove: tuple[str, ...] = (),
     ) -> LedgerFile:
+        values = {k: v for k, v in values.items() if v is not None}
         names = {f"#a{i}": name for i, name in enumerate(values)}
         sets = ["#state = :to", "updated_at = :at"] + [f"#a{i} = :a{i}" for i in range(len(values))]
         expression = "SET " + ", ".join(sets)

@@ -15,3 +15,7 @@ metrics = Metrics(service=SERVICE)
 def count(name: str, value: int = 1) -> None:
     """Add to a count metric, flushed as EMF when the invocation ends."""
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def seconds(name: str, value: int) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=value)

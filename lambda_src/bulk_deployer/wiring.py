@@ -7,15 +7,18 @@ from typing import Any
 
 from bulk_deployer import aws
 from bulk_deployer.config import Settings
-from bulk_deployer.control import DispatchControl
+from bulk_deployer.control import DispatchControl, RunLease
 from bulk_deployer.dispatch import Dispatcher
 from bulk_deployer.greengrass import GreengrassV1Deployer
 from bulk_deployer.input_objects import InputObjectStore
 from bulk_deployer.intake import InputFileIntake
 from bulk_deployer.ledger import BulkDeploymentLedger
-from bulk_deployer.observability import count
+from bulk_deployer.observability import count, seconds
+from bulk_deployer.outcomes import NoOutcomes, OutcomeSink, SnsOutcomes
+from bulk_deployer.reconcile import Reconciler
 from bulk_deployer.reports import ReportStore
 from bulk_deployer.slot import DeploymentSlot
+from bulk_deployer.tracker import BulkDeploymentTracker
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,7 @@ class Clients:
     s3: Any
     dynamodb: Any
     greengrass: Any
+    sns: Any
 
     @classmethod
     def create(cls, settings: Settings, session: Any = None) -> Clients:
@@ -30,6 +34,7 @@ class Clients:
             s3=aws.client("s3", region=settings.region, session=session),
             dynamodb=aws.client("dynamodb", region=settings.region, session=session),
             greengrass=aws.client("greengrass", region=settings.region, session=session),
+            sns=aws.client("sns", region=settings.region, session=session),
         )
 
 
@@ -37,6 +42,12 @@ def build_ledger(settings: Settings, clients: Clients) -> BulkDeploymentLedger:
     return BulkDeploymentLedger(
         clients.dynamodb, settings.ledger_table_name, ttl_days=settings.ledger_ttl_days
     )
+
+
+def build_outcomes(settings: Settings, clients: Clients) -> OutcomeSink:
+    if settings.outcomes_topic_arn:
+        return SnsOutcomes(clients.sns, settings.outcomes_topic_arn)
+    return NoOutcomes()
 
 
 def build_dispatcher(settings: Settings, clients: Clients, ledger: BulkDeploymentLedger) -> Dispatcher:
@@ -49,6 +60,7 @@ def build_dispatcher(settings: Settings, clients: Clients, ledger: BulkDeploymen
         lease_seconds=settings.slot_lease_seconds,
         max_rejections=settings.start_max_attempts,
         retry_base_seconds=settings.start_retry_base_seconds,
+        outcomes=build_outcomes(settings, clients),
     )
 
 
@@ -62,4 +74,35 @@ def build_intake(settings: Settings, clients: Clients | None = None) -> InputFil
         ReportStore(clients.s3, settings.reports_prefix),
         build_dispatcher(settings, clients, ledger),
         count,
+        outcomes=build_outcomes(settings, clients),
+    )
+
+
+def build_tracker(settings: Settings, clients: Clients | None = None) -> BulkDeploymentTracker:
+    clients = clients or Clients.create(settings)
+    bucket = settings.require_input_bucket()
+    ledger = build_ledger(settings, clients)
+    table = settings.ledger_table_name
+    return BulkDeploymentTracker(
+        settings,
+        ledger,
+        DeploymentSlot(clients.dynamodb, table),
+        DispatchControl(clients.dynamodb, table),
+        RunLease(clients.dynamodb, table, "tracker"),
+        RunLease(clients.dynamodb, table, "reconcile"),
+        GreengrassV1Deployer(clients.greengrass),
+        build_dispatcher(settings, clients, ledger),
+        clients.s3,
+        ReportStore(clients.s3, settings.reports_prefix),
+        Reconciler(
+            clients.s3,
+            ledger,
+            bucket=bucket,
+            prefix=settings.incoming_prefix,
+            lookback_days=settings.reconcile_lookback_days,
+            min_age_seconds=settings.reconcile_min_age_seconds,
+        ),
+        count=count,
+        seconds=seconds,
+        outcomes=build_outcomes(settings, clients),
     )

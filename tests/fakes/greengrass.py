@@ -38,6 +38,10 @@ class FakeBulkDeployment:
     created_at: str
     status: str = "Initializing"
     tags: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, int] = field(default_factory=dict)
+    error_message: str | None = None
+    error_details: list[dict[str, str]] = field(default_factory=list)
+    groups: list[dict[str, Any]] = field(default_factory=list)
 
 
 class FakeGreengrass:
@@ -53,6 +57,48 @@ class FakeGreengrass:
 
     def finish(self, bulk_deployment_id: str, status: str = "Completed") -> None:
         self._find(bulk_deployment_id).status = status
+
+    def set_status(self, bulk_deployment_id: str, status: str, **changes: Any) -> FakeBulkDeployment:
+        deployment = self._find(bulk_deployment_id)
+        deployment.status = status
+        for name, value in changes.items():
+            setattr(deployment, name, value)
+        return deployment
+
+    def set_groups(self, bulk_deployment_id: str, statuses: list[str], *, error_for: str = "Failure") -> None:
+        """One group deployment per status, group ids g-00000, g-00001, ..."""
+        deployment = self._find(bulk_deployment_id)
+        deployment.groups = [
+            {
+                "GroupArn": f"arn:aws:greengrass:us-east-1:123456789012:/greengrass/groups/g-{i:05d}",
+                "DeploymentId": f"d-{i:05d}",
+                "DeploymentArn": f"arn:aws:greengrass:us-east-1:123456789012:/greengrass/groups/g-{i:05d}/deployments/d-{i:05d}",
+                "DeploymentStatus": status,
+                "DeploymentType": "NewDeployment",
+                "CreatedAt": "2026-11-27T12:00:00.000Z",
+                **(
+                    {
+                        "ErrorMessage": "Greengrass core is offline",
+                        "ErrorDetails": [
+                            {"DetailedErrorCode": "GG-1", "DetailedErrorMessage": "core offline"}
+                        ],
+                    }
+                    if status == error_for
+                    else {}
+                ),
+            }
+            for i, status in enumerate(statuses)
+        ]
+
+    def settle_groups(self, bulk_deployment_id: str, status: str = "Success") -> None:
+        for group in self._find(bulk_deployment_id).groups:
+            if group["DeploymentStatus"] not in ("Success", "Failure"):
+                group["DeploymentStatus"] = status
+                if status == "Failure":
+                    group["ErrorMessage"] = "Greengrass core is offline"
+                    group["ErrorDetails"] = [
+                        {"DetailedErrorCode": "GG-1", "DetailedErrorMessage": "core offline"}
+                    ]
 
     def finish_all(self) -> None:
         for deployment in self.deployments:
@@ -95,12 +141,31 @@ class FakeGreengrass:
     def get_bulk_deployment_status(self, **params: Any) -> dict[str, Any]:
         self._enter("GetBulkDeploymentStatus", params)
         deployment = self._find(params["BulkDeploymentId"])
-        return {
+        response: dict[str, Any] = {
             "BulkDeploymentStatus": deployment.status,
             "CreatedAt": deployment.created_at,
-            "BulkDeploymentMetrics": {"RecordsProcessed": 0, "InvalidInputRecords": 0, "RetryAttempts": 0},
+            "BulkDeploymentMetrics": {
+                "RecordsProcessed": 0,
+                "InvalidInputRecords": 0,
+                "RetryAttempts": 0,
+                **deployment.metrics,
+            },
             "tags": dict(deployment.tags),
         }
+        if deployment.error_message:
+            response["ErrorMessage"] = deployment.error_message
+            response["ErrorDetails"] = deployment.error_details
+        return response
+
+    def list_bulk_deployment_detailed_reports(self, **params: Any) -> dict[str, Any]:
+        self._enter("ListBulkDeploymentDetailedReports", params)
+        deployment = self._find(params["BulkDeploymentId"])
+        size = int(params.get("MaxResults") or 100)
+        start = int(params.get("NextToken") or 0)
+        response: dict[str, Any] = {"Deployments": [dict(g) for g in deployment.groups[start : start + size]]}
+        if start + size < len(deployment.groups):
+            response["NextToken"] = str(start + size)
+        return response
 
     def list_bulk_deployments(self, **params: Any) -> dict[str, Any]:
         self._enter("ListBulkDeployments", params)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import boto3
 import pytest
 from bulk_deployer.config import Settings
-from bulk_deployer.control import DispatchControl
+from bulk_deployer.control import DispatchControl, RunLease
 from bulk_deployer.dispatch import Dispatcher
 from bulk_deployer.events import parse_message_body
 from bulk_deployer.greengrass import GreengrassV1Deployer
@@ -20,8 +21,10 @@ from bulk_deployer.intake import InputFileIntake, IntakeResult
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import Arrival, table_definition
 from bulk_deployer.objectref import ObjectRef
+from bulk_deployer.reconcile import Reconciler
 from bulk_deployer.reports import ReportStore
 from bulk_deployer.slot import DeploymentSlot
+from bulk_deployer.tracker import BulkDeploymentTracker
 from moto import mock_aws
 
 from tests.fakes.greengrass import FakeGreengrass
@@ -39,6 +42,19 @@ def valid_file(*groups: str) -> bytes:
     return ("\n".join(record_line(g) for g in groups or ("g-1", "g-2")) + "\n").encode()
 
 
+class RecordedOutcomes:
+    """An outcome sink that remembers what it was told."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str, dict[str, Any]]] = []
+
+    def publish(self, outcome: str, key: str, details: Mapping[str, Any]) -> None:
+        self.messages.append((outcome, key, dict(details)))
+
+    def kinds(self) -> list[str]:
+        return [outcome for outcome, _, _ in self.messages]
+
+
 @dataclass
 class Pipeline:
     """One starter's view of the world, plus counters of what it did to S3 and Greengrass."""
@@ -53,6 +69,8 @@ class Pipeline:
     intake: InputFileIntake
     metrics: Counter[str]
     s3_calls: Counter[str] = field(default_factory=Counter)
+    gauges: dict[str, int] = field(default_factory=dict)
+    outcomes: RecordedOutcomes = field(default_factory=RecordedOutcomes)
     sequence: int = 0
 
     def upload(self, key: str, body: bytes, **extra: Any) -> ObjectRef:
@@ -78,6 +96,36 @@ class Pipeline:
     def s3_reads(self) -> int:
         return sum(
             n for op, n in self.s3_calls.items() if op in {"HeadObject", "GetObject", "GetObjectTagging"}
+        )
+
+    def tracker(self, *, clock: Callable[[], float] = time.time, **overrides: Any) -> BulkDeploymentTracker:
+        """The tracker as wiring.build_tracker makes it, with the fake Greengrass API."""
+        settings = replace(self.settings, input_bucket=BUCKET, **overrides)
+        ledger = BulkDeploymentLedger(self.dynamodb, TABLE, ttl_days=settings.ledger_ttl_days, clock=clock)
+        return BulkDeploymentTracker(
+            settings,
+            ledger,
+            DeploymentSlot(self.dynamodb, TABLE, clock=clock),
+            DispatchControl(self.dynamodb, TABLE, clock=clock),
+            RunLease(self.dynamodb, TABLE, "tracker", clock=clock),
+            RunLease(self.dynamodb, TABLE, "reconcile", clock=clock),
+            GreengrassV1Deployer(self.greengrass),
+            build_dispatcher(ledger, self.greengrass, settings, self.metrics, outcomes=self.outcomes),
+            self.s3,
+            ReportStore(self.s3, settings.reports_prefix),
+            Reconciler(
+                self.s3,
+                ledger,
+                bucket=BUCKET,
+                prefix=settings.incoming_prefix,
+                lookback_days=settings.reconcile_lookback_days,
+                min_age_seconds=settings.reconcile_min_age_seconds,
+                clock=clock,
+            ),
+            count=lambda name, value: self.metrics.update({name: value}),
+            seconds=self.gauges.__setitem__,
+            outcomes=self.outcomes,
+            clock=clock,
         )
 
     def dispatcher(self) -> Dispatcher:
@@ -135,6 +183,7 @@ def build_dispatcher(
     settings: Settings,
     metrics: Counter[str],
     count: Callable[[str], None] | None = None,
+    outcomes: RecordedOutcomes | None = None,
 ) -> Dispatcher:
     return Dispatcher(
         ledger,
@@ -146,6 +195,7 @@ def build_dispatcher(
         max_rejections=settings.start_max_attempts,
         retry_base_seconds=0,
         sleep=lambda _: None,
+        outcomes=outcomes,
     )
 
 
@@ -156,6 +206,7 @@ def make_intake(
     settings: Settings,
     metrics: Counter[str],
     count: Callable[[str], None] | None = None,
+    outcomes: RecordedOutcomes | None = None,
 ) -> InputFileIntake:
     """The intake as wiring.build_intake makes it, with the fake Greengrass API."""
     count = count or (lambda name: metrics.update([name]))
@@ -164,8 +215,9 @@ def make_intake(
         ledger,
         InputObjectStore(s3),
         ReportStore(s3, settings.reports_prefix),
-        build_dispatcher(ledger, greengrass, settings, metrics, count),
+        build_dispatcher(ledger, greengrass, settings, metrics, count, outcomes),
         count,
+        outcomes=outcomes,
     )
 
 
@@ -190,6 +242,7 @@ def pipeline(settings: Settings) -> Iterator[Pipeline]:
         dynamodb.create_table(**table_definition(TABLE))
         greengrass = FakeGreengrass()
         metrics: Counter[str] = Counter()
+        outcomes = RecordedOutcomes()
         ledger = BulkDeploymentLedger(dynamodb, TABLE, ttl_days=settings.ledger_ttl_days)
         pipeline = Pipeline(
             s3=s3,
@@ -199,8 +252,9 @@ def pipeline(settings: Settings) -> Iterator[Pipeline]:
             ledger=ledger,
             slot=DeploymentSlot(dynamodb, TABLE),
             control=DispatchControl(dynamodb, TABLE),
-            intake=make_intake(s3, ledger, greengrass, settings, metrics),
+            intake=make_intake(s3, ledger, greengrass, settings, metrics, outcomes=outcomes),
             metrics=metrics,
+            outcomes=outcomes,
         )
         s3.meta.events.register("before-call.s3.*", lambda model, **_: pipeline.s3_calls.update([model.name]))
         yield pipeline

@@ -1,0 +1,211 @@
+"""The report of a bulk deployment's group deployments, written across as many runs as it takes.
+
+A 700,000-group deployment yields ~200 MB of report: it is streamed into two S3 multipart
+uploads (``report.json`` and ``groups.csv``) and never held in memory. After each uploaded
+pair of parts the position (the next page token, the part list, the counts so far) is
+checkpointed in the ledger, so a run cut off by Lambda's time limit loses at most the
+pages since the last checkpoint, and the next run continues from there.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+PART_MIN_BYTES = 5 * 1024 * 1024  # S3's minimum size of every part but the last
+TERMINAL_GROUP_STATES = frozenset({"Success", "Failure"})
+SAMPLE_LIMIT = 100
+CSV_COLUMNS = (
+    "group_id",
+    "group_arn",
+    "status",
+    "deployment_id",
+    "deployment_arn",
+    "deployment_type",
+    "created_at",
+    "error_message",
+    "error_details",
+)
+
+
+def group_id_from_arn(arn: str) -> str:
+    """``arn:aws:greengrass:<region>:<account>:/greengrass/groups/<id>`` → ``<id>``."""
+    marker = "/greengrass/groups/"
+    return arn.split(marker, 1)[1].split("/", 1)[0] if marker in arn else ""
+
+
+def group_result(deployment: Mapping[str, Any]) -> dict[str, Any]:
+    """One group deployment as the report shows it (from ListBulkDeploymentDetailedReports)."""
+    arn = str(deployment.get("GroupArn") or "")
+    return {
+        "group_id": group_id_from_arn(arn),
+        "group_arn": arn,
+        "status": deployment.get("DeploymentStatus"),
+        "deployment_id": deployment.get("DeploymentId"),
+        "deployment_arn": deployment.get("DeploymentArn"),
+        "deployment_type": deployment.get("DeploymentType"),
+        "created_at": deployment.get("CreatedAt"),
+        "error_message": deployment.get("ErrorMessage"),
+        "error_details": list(deployment.get("ErrorDetails") or []),
+    }
+
+
+@dataclass
+class ReportProgress:
+    """Where a report pass stands; stored in the ledger between runs."""
+
+    pass_started_at: str
+    json_upload_id: str | None = None
+    csv_upload_id: str | None = None
+    json_parts: list[dict[str, Any]] = field(default_factory=list)
+    csv_parts: list[dict[str, Any]] = field(default_factory=list)
+    next_token: str | None = None
+    rows: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    in_progress: list[str] = field(default_factory=list)  # a sample of group ARNs
+    failed: list[str] = field(default_factory=list)  # a sample of group ARNs
+
+    def as_item(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> ReportProgress:
+        return cls(
+            pass_started_at=str(item["pass_started_at"]),
+            json_upload_id=item.get("json_upload_id"),
+            csv_upload_id=item.get("csv_upload_id"),
+            json_parts=_parts(item.get("json_parts")),
+            csv_parts=_parts(item.get("csv_parts")),
+            next_token=item.get("next_token"),
+            rows=int(item.get("rows", 0)),
+            counts={str(k): int(v) for k, v in dict(item.get("counts") or {}).items()},
+            in_progress=[str(a) for a in item.get("in_progress", [])],
+            failed=[str(a) for a in item.get("failed", [])],
+        )
+
+    @property
+    def settled(self) -> bool:
+        return all(status in TERMINAL_GROUP_STATES for status in self.counts)
+
+
+def _parts(raw: Any) -> list[dict[str, Any]]:
+    return [{"PartNumber": int(p["PartNumber"]), "ETag": str(p["ETag"])} for p in raw or []]
+
+
+class GroupReportWriter:
+    """Appends group results to the two multipart uploads; flushes both at the same page."""
+
+    def __init__(self, s3: Any, bucket: str, json_key: str, csv_key: str, progress: ReportProgress) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+        self._json_key = json_key
+        self._csv_key = csv_key
+        self.progress = progress
+        self._json = io.StringIO()
+        self._csv = io.StringIO()
+        self._csv_writer = csv.writer(self._csv, lineterminator="\n")
+        self._pending_rows = 0
+        self._pending_counts: dict[str, int] = {}
+        self._pending_in_progress: list[str] = []
+        self._pending_failed: list[str] = []
+        self.read_all = False  # every page is in; complete() or abort() must follow in this run
+
+    def begin(self, header: Mapping[str, Any]) -> None:
+        """Open the uploads on a new pass; on a resumed pass, carry on where the last part ended."""
+        if self.progress.json_upload_id is None:
+            self.progress.json_upload_id = self._s3.create_multipart_upload(
+                Bucket=self._bucket,
+                Key=self._json_key,
+                ContentType="application/json",
+                ServerSideEncryption="AES256",
+            )["UploadId"]
+            self.progress.csv_upload_id = self._s3.create_multipart_upload(
+                Bucket=self._bucket, Key=self._csv_key, ContentType="text/csv", ServerSideEncryption="AES256"
+            )["UploadId"]
+            opening = json.dumps(dict(header), ensure_ascii=False)[:-1]
+            self._json.write(f'{opening}, "groups": [')
+            self._csv_writer.writerow(CSV_COLUMNS)
+
+    def add_page(self, deployments: list[Mapping[str, Any]], next_token: str | None) -> bool:
+        """Add one page; returns True when the pending bytes were uploaded (a checkpoint is due)."""
+        for deployment in deployments:
+            result = group_result(deployment)
+            separator = "," if self.progress.rows + self._pending_rows else ""
+            self._json.write(separator + "\n" + json.dumps(result, ensure_ascii=False))
+            self._csv_writer.writerow(
+                [
+                    *(result[c] if result[c] is not None else "" for c in CSV_COLUMNS[:-1]),
+                    json.dumps(result["error_details"]) if result["error_details"] else "",
+                ]
+            )
+            self._pending_rows += 1
+            status = str(result["status"])
+            self._pending_counts[status] = self._pending_counts.get(status, 0) + 1
+            if status not in TERMINAL_GROUP_STATES:
+                self._pending_in_progress.append(result["group_arn"])
+            elif status == "Failure":
+                self._pending_failed.append(result["group_arn"])
+        if next_token is None:
+            self._absorb(next_token)
+            self.read_all = True
+            return False
+        if min(self._json.tell(), self._csv.tell()) < PART_MIN_BYTES:
+            return False
+        self._upload_parts()
+        self._absorb(next_token)
+        return True
+
+    def complete(self, footer: Mapping[str, Any]) -> None:
+        closing = json.dumps(dict(footer), ensure_ascii=False)[1:]
+        self._json.write(f"\n], {closing}\n" if closing != "}" else "\n]}\n")
+        self._upload_parts()
+        for key, upload_id, parts in (
+            (self._json_key, self.progress.json_upload_id, self.progress.json_parts),
+            (self._csv_key, self.progress.csv_upload_id, self.progress.csv_parts),
+        ):
+            self._s3.complete_multipart_upload(
+                Bucket=self._bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+
+    def abort(self) -> None:
+        for key, upload_id in (
+            (self._json_key, self.progress.json_upload_id),
+            (self._csv_key, self.progress.csv_upload_id),
+        ):
+            if upload_id:
+                self._s3.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload_id)
+
+    def _upload_parts(self) -> None:
+        for key, upload_id, parts, buffer in (
+            (self._json_key, self.progress.json_upload_id, self.progress.json_parts, self._json),
+            (self._csv_key, self.progress.csv_upload_id, self.progress.csv_parts, self._csv),
+        ):
+            number = len(parts) + 1
+            response = self._s3.upload_part(
+                Bucket=self._bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=buffer.getvalue().encode("utf-8"),
+            )
+            parts.append({"PartNumber": number, "ETag": response["ETag"]})
+            buffer.seek(0)
+            buffer.truncate()
+
+    def _absorb(self, next_token: str | None) -> None:
+        """Move what is now uploaded (or read to the end) into the checkpointable progress."""
+        progress = self.progress
+        progress.next_token = next_token
+        progress.rows += self._pending_rows
+        for status, n in self._pending_counts.items():
+            progress.counts[status] = progress.counts.get(status, 0) + n
+        progress.in_progress = (progress.in_progress + self._pending_in_progress)[:SAMPLE_LIMIT]
+        progress.failed = (progress.failed + self._pending_failed)[:SAMPLE_LIMIT]
+        self._pending_rows = 0
+        self._pending_counts = {}
+        self._pending_in_progress = []
+        self._pending_failed = []

@@ -1,0 +1,38 @@
+"""Tracker Lambda: a scheduled run that follows bulk deployments, reports, and starts the next file."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bulk_deployer.config import Settings
+from bulk_deployer.observability import logger, metrics, tracer
+from bulk_deployer.tracker import BulkDeploymentTracker
+from bulk_deployer.wiring import build_tracker
+
+
+@cache
+def _tracker() -> BulkDeploymentTracker:
+    """Settings are checked on the first (cold) invocation: a bad one names itself in the error."""
+    return build_tracker(Settings.from_env())
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    run = _tracker().run(lambda: context.get_remaining_time_in_millis() / 1000)
+    summary = {
+        "ran": run.ran,
+        "followed": run.followed,
+        "ended": run.ended,
+        "dispatched": run.dispatched.result.value if run.dispatched else None,
+        "reports_final": run.reports_final,
+        "reports_interim": run.reports_interim,
+        "reports_continuing": run.reports_continuing,
+        "unprocessed_input_files": run.unprocessed,
+    }
+    logger.info("tracker run finished", extra=summary)
+    return summary

@@ -1,0 +1,350 @@
+"""The tracker: follows every started bulk deployment to its end, frees the slot, starts the next.
+
+Runs on a schedule, one run at a time (a lease item in the ledger). Each run:
+
+1. follows the active bulk deployment (GetBulkDeploymentStatus) and, at its terminal state,
+   releases the slot, so that
+2. ``dispatch()`` starts the next queued file within one schedule period;
+3. follows the group deployments of terminal bulk deployments until each is Success or
+   Failure (or a bound passes) and writes ``reports/<token>/report.json`` + ``groups.csv``,
+   continuing across runs from a checkpoint;
+4. emits queue health metrics (SQS cannot see files waiting in the ledger) and, hourly,
+   reconciles the incoming prefix against the ledger.
+
+An idle run (nothing started, nothing queued) costs two ledger reads and no Greengrass call.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bulk_deployer.config import Settings
+from bulk_deployer.control import DispatchControl, RunLease
+from bulk_deployer.dispatch import Dispatcher, DispatchOutcome, DispatchResult
+from bulk_deployer.dynamo import iso_utc
+from bulk_deployer.greengrass import Deployer, DeploymentStatus
+from bulk_deployer.group_report import GroupReportWriter, ReportProgress
+from bulk_deployer.ledger import BulkDeploymentLedger
+from bulk_deployer.ledger_model import FileState, LedgerFile
+from bulk_deployer.observability import logger
+from bulk_deployer.outcomes import NoOutcomes, OutcomeSink
+from bulk_deployer.reconcile import Reconciler
+from bulk_deployer.reports import ReportStore
+from bulk_deployer.slot import ACTIVE, DeploymentSlot
+
+# Stop starting new report pages when less than this is left of the run's time.
+_TIME_MARGIN_SECONDS = 30.0
+_TERMINAL_METRIC = {
+    "Completed": "BulkDeploymentCompleted",
+    "Failed": "BulkDeploymentFailed",
+    "Stopped": "BulkDeploymentStopped",
+}
+_METRIC_FIELDS = ("RecordsProcessed", "InvalidInputRecords", "RetryAttempts")
+
+
+@dataclass
+class TrackerRun:
+    """What one run did, for logs and tests."""
+
+    ran: bool = True
+    followed: int = 0
+    ended: list[str] = field(default_factory=list)
+    dispatched: DispatchOutcome | None = None
+    reports_final: list[str] = field(default_factory=list)
+    reports_interim: list[str] = field(default_factory=list)
+    reports_continuing: list[str] = field(default_factory=list)
+    unprocessed: int | None = None
+
+
+class BulkDeploymentTracker:
+    def __init__(
+        self,
+        settings: Settings,
+        ledger: BulkDeploymentLedger,
+        slot: DeploymentSlot,
+        control: DispatchControl,
+        lease: RunLease,
+        reconcile_gate: RunLease,
+        deployer: Deployer,
+        dispatcher: Dispatcher,
+        s3: Any,
+        reports: ReportStore,
+        reconciler: Reconciler,
+        *,
+        count: Callable[[str, int], None],
+        seconds: Callable[[str, int], None],
+        outcomes: OutcomeSink | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._ledger = ledger
+        self._slot = slot
+        self._control = control
+        self._lease = lease
+        self._reconcile_gate = reconcile_gate
+        self._deployer = deployer
+        self._dispatcher = dispatcher
+        self._s3 = s3
+        self._reports = reports
+        self._reconciler = reconciler
+        self._count = count
+        self._seconds = seconds
+        self._outcomes = outcomes or NoOutcomes()
+        self._clock = clock
+
+    def run(self, remaining_seconds: Callable[[], float]) -> TrackerRun:
+        holder = uuid.uuid4().hex
+        if not self._lease.acquire(holder, seconds=self._settings.tracker_lease_seconds):
+            logger.info("another tracker run is in progress; skipping this one")
+            return TrackerRun(ran=False)
+        try:
+            return self._run(remaining_seconds)
+        finally:
+            self._lease.release(holder)
+
+    def _run(self, remaining_seconds: Callable[[], float]) -> TrackerRun:
+        result = TrackerRun()
+        waiting, tracked = self._ledger.work()
+        still_running = False
+        for file in tracked:
+            if file.state is FileState.STARTED:
+                result.followed += 1
+                if self._follow(file):
+                    result.ended.append(file.token)
+                else:
+                    still_running = True
+        if waiting:
+            result.dispatched = self._dispatch(still_running)
+        if tracked:
+            for file in self._ledger.tracked():
+                if file.state is FileState.REPORTING:
+                    self._report(file, remaining_seconds, result)
+        self._queue_health(waiting)
+        if self._reconcile_gate.acquire("tracker", seconds=self._settings.reconcile_every_seconds):
+            result.unprocessed = self._reconcile()
+        return result
+
+    # -- the active bulk deployment --------------------------------------------------------
+
+    def _follow(self, file: LedgerFile) -> bool:
+        """Update the ledger from the service; True when the bulk deployment has ended."""
+        bulk_id = str(file.bulk_deployment_id)
+        status = self._deployer.status(bulk_id)
+        fields = _status_fields(status)
+        self._emit_metric_deltas(file, status)
+        with logger.append_context_keys(token=file.token, bulk_deployment_id=bulk_id, key=file.ref.key):
+            if not status.terminal:
+                if _changed(file, fields):
+                    self._ledger.record_status(file.token, fields)
+                self._check_overdue(file)
+                return False
+            self._ledger.mark_reporting(file.token, fields)
+            self._slot.release_bulk_deployment(bulk_id)
+            self._count(_TERMINAL_METRIC.get(status.status, "BulkDeploymentFailed"), 1)
+            log = logger.warning if status.status != "Completed" else logger.info
+            log(
+                "bulk deployment ended",
+                extra={
+                    "state": FileState.REPORTING.value,
+                    "bulk_status": status.status,
+                    "metrics": dict(status.metrics),
+                    "error_message": status.error_message,
+                },
+            )
+            return True
+
+    def _emit_metric_deltas(self, file: LedgerFile, status: DeploymentStatus) -> None:
+        before = dict(file.item.get("bulk_metrics") or {})
+        for name in _METRIC_FIELDS:
+            delta = int(status.metrics.get(name, 0)) - int(before.get(name, 0))
+            if delta > 0:
+                self._count(name, delta)
+
+    def _check_overdue(self, file: LedgerFile) -> None:
+        started = _epoch(file.item.get("started_at"))
+        if started is None:
+            return
+        running_for = self._clock() - started
+        if running_for > self._settings.overdue_after_seconds:
+            self._count("BulkDeploymentOverdue", 1)
+            logger.warning(
+                "bulk deployment is overdue",
+                extra={
+                    "running_seconds": int(running_for),
+                    "bound_seconds": self._settings.overdue_after_seconds,
+                },
+            )
+
+    # -- the next file -------------------------------------------------------------------
+
+    def _dispatch(self, still_running: bool) -> DispatchOutcome:
+        outcome = self._dispatcher.dispatch()
+        if outcome.result is DispatchResult.SLOT_TAKEN and not still_running:
+            slot = self._slot.get()
+            if slot.state == ACTIVE and slot.bulk_deployment_id:
+                # Held for a bulk deployment none of our started files is running any more
+                # (a crash between its terminal state and the release): free it.
+                file = self._ledger.file_for_bulk_deployment(slot.bulk_deployment_id)
+                if file is None or file.state is not FileState.STARTED:
+                    logger.warning(
+                        "freeing a slot left held by an ended bulk deployment",
+                        extra={"bulk_deployment_id": slot.bulk_deployment_id},
+                    )
+                    self._slot.release_bulk_deployment(slot.bulk_deployment_id)
+                    outcome = self._dispatcher.dispatch()
+        return outcome
+
+    # -- reports -------------------------------------------------------------------------
+
+    def _report(self, file: LedgerFile, remaining_seconds: Callable[[], float], result: TrackerRun) -> None:
+        raw_progress = file.item.get("report_progress")
+        if raw_progress is None and not self._recheck_due(file):
+            return
+        progress = (
+            ReportProgress.from_item(raw_progress) if raw_progress else ReportProgress(iso_utc(self._clock()))
+        )
+        bucket = file.ref.bucket
+        writer = GroupReportWriter(
+            self._s3,
+            bucket,
+            self._reports.key_for(file.token, "report.json"),
+            self._reports.key_for(file.token, "groups.csv"),
+            progress,
+        )
+        header = self._report_header(file)
+        writer.begin(header)
+        next_token = progress.next_token
+        while not writer.read_all:
+            if remaining_seconds() < _TIME_MARGIN_SECONDS:
+                result.reports_continuing.append(file.token)
+                logger.info(
+                    "report continues in the next run", extra={"token": file.token, "rows": progress.rows}
+                )
+                return
+            page, next_token = self._deployer.detailed_reports(
+                str(file.bulk_deployment_id), next_token=next_token, page_size=self._settings.report_page_size
+            )
+            if writer.add_page(page, next_token):
+                self._ledger.save_report_progress(file.token, progress.as_item())
+        bound_passed = self._settle_bound_passed(file)
+        summary = _summary(progress, bound_passed)
+        if progress.settled or bound_passed:
+            writer.complete({**summary, "report_written_at": iso_utc(self._clock())})
+            report_key = self._reports.key_for(file.token, "report.json")
+            self._ledger.mark_finished(file.token, report_key=report_key, summary=summary)
+            failed = progress.counts.get("Failure", 0)
+            if failed:
+                self._count("GroupDeploymentsFailed", failed)
+            result.reports_final.append(file.token)
+            logger.info(
+                "final report written", extra={"token": file.token, "report_key": report_key, **summary}
+            )
+            self._outcomes.publish(
+                "finished",
+                file.ref.key,
+                {
+                    "token": file.token,
+                    "bulk_deployment_id": file.bulk_deployment_id,
+                    "status": file.item.get("bulk_status"),
+                    "report_key": report_key,
+                    **summary,
+                },
+            )
+            return
+        writer.abort()
+        interim = {**header, **summary, "checked_at": iso_utc(self._clock())}
+        self._reports.put_json(bucket, file.token, "report.json", interim)
+        self._ledger.save_report_progress(file.token, None, interim=summary)
+        result.reports_interim.append(file.token)
+
+    def _report_header(self, file: LedgerFile) -> dict[str, Any]:
+        item = file.item
+        ref = file.ref
+        return {
+            "outcome": "finished",
+            "input": {"bucket": ref.bucket, "key": ref.key, "version_id": ref.version_id, "etag": ref.etag},
+            "token": file.token,
+            "bulk_deployment_id": file.bulk_deployment_id,
+            "bulk_deployment_arn": item.get("bulk_deployment_arn"),
+            "status": item.get("bulk_status"),
+            "created_at": item.get("bulk_created_at"),
+            "started_at": item.get("started_at"),
+            "terminal_seen_at": item.get("terminal_seen_at"),
+            "metrics": {k: int(v) for k, v in dict(item.get("bulk_metrics") or {}).items()},
+            "error_message": item.get("bulk_error_message"),
+            "error_details": list(item.get("bulk_error_details") or []),
+        }
+
+    def _recheck_due(self, file: LedgerFile) -> bool:
+        checked = _epoch(file.item.get("report_checked_at"))
+        return checked is None or self._clock() - checked >= self._settings.report_recheck_seconds
+
+    def _settle_bound_passed(self, file: LedgerFile) -> bool:
+        terminal = _epoch(file.item.get("terminal_seen_at"))
+        return terminal is not None and self._clock() - terminal > self._settings.report_settle_bound_seconds
+
+    # -- health ----------------------------------------------------------------------------
+
+    def _queue_health(self, waiting: list[LedgerFile]) -> None:
+        self._count("QueuedFiles", len(waiting))
+        oldest = min((_epoch(f.item.get("registered_at")) or self._clock() for f in waiting), default=None)
+        self._seconds("OldestQueuedFileAgeSeconds", int(self._clock() - oldest) if oldest is not None else 0)
+        self._count("DispatchPaused", 1 if self._control.paused() is not None else 0)
+
+    def _reconcile(self) -> int:
+        unprocessed = self._reconciler.unprocessed()
+        self._count("UnprocessedInputFiles", len(unprocessed))
+        for obj in unprocessed:
+            logger.warning(
+                "input object has no ledger entry (a lost event?)",
+                extra={
+                    "bucket": obj.bucket,
+                    "key": obj.key,
+                    "etag": obj.etag,
+                    "last_modified": obj.last_modified,
+                },
+            )
+        return len(unprocessed)
+
+
+def _status_fields(status: DeploymentStatus) -> dict[str, Any]:
+    return {
+        "bulk_status": status.status,
+        "bulk_metrics": {name: int(status.metrics.get(name, 0)) for name in _METRIC_FIELDS},
+        "bulk_created_at": status.created_at,
+        "bulk_error_message": status.error_message,
+        "bulk_error_details": [dict(d) for d in status.error_details] or None,
+    }
+
+
+def _changed(file: LedgerFile, fields: Mapping[str, Any]) -> bool:
+    before = {k: file.item.get(k) for k in ("bulk_status", "bulk_metrics", "bulk_error_message")}
+    now = {k: fields.get(k) for k in before}
+    before["bulk_metrics"] = {k: int(v) for k, v in dict(before["bulk_metrics"] or {}).items()}
+    return before != now
+
+
+def _summary(progress: ReportProgress, bound_passed: bool) -> dict[str, Any]:
+    still = progress.counts and not progress.settled
+    return {
+        "final": bool(progress.settled or bound_passed),
+        "group_count": progress.rows,
+        "counts": dict(sorted(progress.counts.items())),
+        "still_in_progress": progress.in_progress if still else [],
+        "failed_groups_sample": progress.failed,
+        "settle_bound_passed": bool(bound_passed and not progress.settled),
+    }
+
+
+def _epoch(value: Any) -> float | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

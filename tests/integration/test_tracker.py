@@ -1,0 +1,340 @@
+"""The tracker against moto (S3, DynamoDB) and the fake Greengrass API."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from typing import Any
+
+import pytest
+from bulk_deployer import group_report
+from bulk_deployer.dispatch import DispatchResult
+from bulk_deployer.ledger_model import FileState
+from bulk_deployer.token import client_token_for
+from moto.s3 import models as moto_s3_models
+
+from tests.integration.conftest import BUCKET, Pipeline, valid_file
+
+FOREVER = lambda: 900.0  # noqa: E731 - a run with all the time in the world
+
+
+def start_one(pipeline: Pipeline, name: str = "incoming/fleet.jsonl") -> tuple[str, str]:
+    ref = pipeline.upload(name, valid_file())
+    result = pipeline.deliver_ref(ref)
+    assert result.dispatch is not None
+    assert result.dispatch.result is DispatchResult.STARTED
+    return client_token_for(ref), str(result.dispatch.bulk_deployment_id)
+
+
+def read_json(pipeline: Pipeline, key: str) -> Any:
+    return json.loads(pipeline.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+
+
+def read_csv(pipeline: Pipeline, key: str) -> list[dict[str, str]]:
+    text = pipeline.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_follows_a_bulk_deployment_through_settling_groups_to_the_final_report(pipeline: Pipeline) -> None:
+    token, bulk_id = start_one(pipeline)
+    tracker = pipeline.tracker(report_recheck_seconds=0)
+
+    run = tracker.run(FOREVER)
+    assert (run.followed, run.ended) == (1, [])
+    pipeline.greengrass.set_status(bulk_id, "Running", metrics={"RecordsProcessed": 1})
+    tracker.run(FOREVER)
+    file = pipeline.ledger.get(token)
+    assert file is not None
+    assert file.state is FileState.STARTED
+    assert file.item["bulk_status"] == "Running"
+    assert pipeline.metrics["RecordsProcessed"] == 1
+
+    # Completed means every record was submitted; group deployments are still going.
+    pipeline.greengrass.set_status(bulk_id, "Completed", metrics={"RecordsProcessed": 2})
+    pipeline.greengrass.set_groups(bulk_id, ["Success", "InProgress"])
+    run = tracker.run(FOREVER)
+    assert run.ended == [token]
+    assert run.reports_interim == [token]
+    assert pipeline.metrics["BulkDeploymentCompleted"] == 1
+    assert pipeline.metrics["RecordsProcessed"] == 2
+    assert pipeline.slot.get().holder is None, "the slot is free for the next file"
+    interim = read_json(pipeline, f"reports/{token}/report.json")
+    assert interim["final"] is False
+    assert interim["counts"] == {"InProgress": 1, "Success": 1}
+    assert interim["still_in_progress"] == [
+        "arn:aws:greengrass:us-east-1:123456789012:/greengrass/groups/g-00001"
+    ]
+
+    pipeline.greengrass.settle_groups(bulk_id, "Failure")
+    run = tracker.run(FOREVER)
+    assert run.reports_final == [token]
+    file = pipeline.ledger.get(token)
+    assert file is not None
+    assert file.state is FileState.FINISHED
+    report = read_json(pipeline, f"reports/{token}/report.json")
+    assert report["final"] is True
+    assert report["token"] == token
+    assert report["bulk_deployment_id"] == bulk_id
+    assert report["status"] == "Completed"
+    assert report["input"]["key"] == "incoming/fleet.jsonl"
+    assert report["metrics"] == {"RecordsProcessed": 2, "InvalidInputRecords": 0, "RetryAttempts": 0}
+    assert report["counts"] == {"Failure": 1, "Success": 1}
+    assert report["group_count"] == 2
+    assert [g["status"] for g in report["groups"]] == ["Success", "Failure"]
+    assert report["groups"][1]["error_message"] == "Greengrass core is offline"
+    assert report["groups"][1]["error_details"] == [
+        {"DetailedErrorCode": "GG-1", "DetailedErrorMessage": "core offline"}
+    ]
+    assert report["terminal_seen_at"] and report["report_written_at"]
+    rows = read_csv(pipeline, f"reports/{token}/groups.csv")
+    assert [(r["group_id"], r["status"]) for r in rows] == [("g-00000", "Success"), ("g-00001", "Failure")]
+    assert json.loads(rows[1]["error_details"])[0]["DetailedErrorCode"] == "GG-1"
+    assert pipeline.metrics["GroupDeploymentsFailed"] == 1
+    assert pipeline.outcomes.kinds() == ["started", "finished"]
+    finished = pipeline.outcomes.messages[-1][2]
+    assert finished["counts"] == {"Failure": 1, "Success": 1}
+
+
+@pytest.mark.parametrize(
+    ("status", "metric"), [("Failed", "BulkDeploymentFailed"), ("Stopped", "BulkDeploymentStopped")]
+)
+def test_failed_and_stopped_bulk_deployments_are_reported_with_their_errors(
+    pipeline: Pipeline, status: str, metric: str
+) -> None:
+    token, bulk_id = start_one(pipeline)
+    details = [{"DetailedErrorCode": "InvalidInputFile", "DetailedErrorMessage": "line 3"}]
+    pipeline.greengrass.set_status(
+        bulk_id,
+        status,
+        error_message="InvalidInputFile: Missing GroupId at line number: 3",
+        error_details=details,
+    )
+    run = pipeline.tracker().run(FOREVER)
+    assert run.reports_final == [token]
+    assert pipeline.metrics[metric] == 1
+    report = read_json(pipeline, f"reports/{token}/report.json")
+    assert report["status"] == status
+    assert report["error_message"] == "InvalidInputFile: Missing GroupId at line number: 3"
+    assert report["error_details"] == details
+    assert report["groups"] == []
+    assert report["group_count"] == 0
+
+
+def test_the_next_queued_file_starts_in_the_run_that_sees_the_active_one_end(pipeline: Pipeline) -> None:
+    first_token, first_id = start_one(pipeline, "incoming/a.jsonl")
+    second = pipeline.upload("incoming/b.jsonl", valid_file())
+    queued = pipeline.deliver_ref(second)
+    assert queued.dispatch is not None
+    assert queued.dispatch.result is DispatchResult.SLOT_TAKEN
+
+    tracker = pipeline.tracker()
+    run = tracker.run(FOREVER)
+    assert run.dispatched is not None
+    assert run.dispatched.result is DispatchResult.SLOT_TAKEN
+    pipeline.greengrass.finish(first_id)
+    run = tracker.run(FOREVER)
+    assert run.ended == [first_token]
+    assert run.dispatched is not None
+    assert run.dispatched.result is DispatchResult.STARTED
+    assert run.dispatched.token == client_token_for(second)
+    assert pipeline.greengrass.calls["StartBulkDeployment"] == 2
+
+
+def test_2500_group_results_across_pages(pipeline: Pipeline) -> None:
+    token, bulk_id = start_one(pipeline)
+    statuses = ["Success"] * 2400 + ["Failure"] * 100
+    pipeline.greengrass.set_groups(bulk_id, statuses)
+    pipeline.greengrass.finish(bulk_id)
+    pipeline.tracker(report_page_size=100).run(FOREVER)
+    assert pipeline.greengrass.calls["ListBulkDeploymentDetailedReports"] == 25
+    report = read_json(pipeline, f"reports/{token}/report.json")
+    assert report["group_count"] == 2500
+    assert len(report["groups"]) == 2500
+    assert report["counts"] == {"Failure": 100, "Success": 2400}
+    assert len({g["group_id"] for g in report["groups"]}) == 2500
+    assert len(read_csv(pipeline, f"reports/{token}/groups.csv")) == 2500
+    assert pipeline.metrics["GroupDeploymentsFailed"] == 100
+
+
+def test_a_run_cut_off_mid_report_resumes_from_its_checkpoint(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small parts so that a 3,000-group report checkpoints several times.
+    monkeypatch.setattr(group_report, "PART_MIN_BYTES", 40_000)
+    monkeypatch.setattr(moto_s3_models, "S3_UPLOAD_PART_MIN_SIZE", 40_000)
+    token, bulk_id = start_one(pipeline)
+    pipeline.greengrass.set_groups(bulk_id, ["Success"] * 2990 + ["Failure"] * 10)
+    pipeline.greengrass.finish(bulk_id)
+    tracker = pipeline.tracker(report_page_size=100)
+
+    budget = {"pages": 12}
+
+    def remaining() -> float:
+        budget["pages"] -= 1
+        return 900.0 if budget["pages"] > 0 else 0.0
+
+    pipeline.greengrass.calls.clear()
+    run = tracker.run(remaining)  # the first run ends (time is up) after 11 pages
+    assert run.reports_continuing == [token]
+    file = pipeline.ledger.get(token)
+    assert file is not None
+    progress = file.item["report_progress"]
+    assert 0 < int(progress["rows"]) < 1100
+    assert progress["json_parts"] and progress["csv_parts"]
+    pages_in_first_run = pipeline.greengrass.calls["ListBulkDeploymentDetailedReports"]
+
+    run = tracker.run(FOREVER)
+    assert run.reports_final == [token]
+    total_pages = pipeline.greengrass.calls["ListBulkDeploymentDetailedReports"]
+    resumed_at = int(progress["rows"]) // 100
+    assert total_pages == pages_in_first_run + (30 - resumed_at), "resumed, not restarted"
+    report = read_json(pipeline, f"reports/{token}/report.json")
+    assert report["group_count"] == 3000
+    assert [g["group_id"] for g in report["groups"]] == [f"g-{i:05d}" for i in range(3000)]
+    assert report["counts"] == {"Failure": 10, "Success": 2990}
+    rows = read_csv(pipeline, f"reports/{token}/groups.csv")
+    assert [r["group_id"] for r in rows] == [f"g-{i:05d}" for i in range(3000)]
+
+
+def test_a_rerun_after_the_final_report_changes_nothing(pipeline: Pipeline) -> None:
+    token, bulk_id = start_one(pipeline)
+    pipeline.greengrass.set_groups(bulk_id, ["Success"])
+    pipeline.greengrass.finish(bulk_id)
+    tracker = pipeline.tracker()
+    tracker.run(FOREVER)
+    versions = pipeline.s3.list_object_versions(Bucket=BUCKET, Prefix=f"reports/{token}/")["Versions"]
+    before = pipeline.ledger.get(token)
+    pipeline.greengrass.calls.clear()
+
+    run = tracker.run(FOREVER)
+    assert (run.followed, run.ended, run.reports_final, run.reports_interim) == (0, [], [], [])
+    assert sum(pipeline.greengrass.calls.values()) == 0
+    assert pipeline.s3.list_object_versions(Bucket=BUCKET, Prefix=f"reports/{token}/")["Versions"] == versions
+    after = pipeline.ledger.get(token)
+    assert before is not None and after is not None
+    assert after.item == before.item
+
+
+def test_a_crash_before_the_ledger_records_the_final_report_finishes_on_the_next_run(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bulk_deployer.ledger import BulkDeploymentLedger
+
+    token, bulk_id = start_one(pipeline)
+    pipeline.greengrass.set_groups(bulk_id, ["Success", "Success"])
+    pipeline.greengrass.finish(bulk_id)
+    original = BulkDeploymentLedger.mark_finished
+    calls = {"n": 0}
+
+    def crash_first(self: BulkDeploymentLedger, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("the run died here")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(BulkDeploymentLedger, "mark_finished", crash_first)
+    tracker = pipeline.tracker()
+    with pytest.raises(RuntimeError):
+        tracker.run(FOREVER)
+    run = tracker.run(FOREVER)
+    assert run.reports_final == [token]
+    file = pipeline.ledger.get(token)
+    assert file is not None
+    assert file.state is FileState.FINISHED
+    assert read_json(pipeline, f"reports/{token}/report.json")["group_count"] == 2
+
+
+def test_groups_that_never_settle_are_named_once_the_bound_passes(pipeline: Pipeline) -> None:
+    token, bulk_id = start_one(pipeline)
+    pipeline.greengrass.set_groups(bulk_id, ["Success", "InProgress", "Building"])
+    pipeline.greengrass.finish(bulk_id)
+    clock = {"now": time.time()}
+    tracker = pipeline.tracker(
+        clock=lambda: clock["now"], report_recheck_seconds=60, report_settle_bound_seconds=3600
+    )
+    assert tracker.run(FOREVER).reports_interim == [token]
+    clock["now"] += 30
+    assert tracker.run(FOREVER).reports_interim == [], "rechecked only every report_recheck_seconds"
+    clock["now"] += 3600
+    run = tracker.run(FOREVER)
+    assert run.reports_final == [token]
+    report = read_json(pipeline, f"reports/{token}/report.json")
+    assert report["final"] is True
+    assert report["settle_bound_passed"] is True
+    assert len(report["still_in_progress"]) == 2
+
+
+def test_an_idle_run_reads_the_ledger_twice_and_never_calls_greengrass(pipeline: Pipeline) -> None:
+    tracker = pipeline.tracker()
+    tracker.run(FOREVER)  # the first run also reconciles (hourly)
+    reads: list[str] = []
+    pipeline.dynamodb.meta.events.register(
+        "before-call.dynamodb.*",
+        lambda model, **_: (
+            reads.append(model.name) if model.name in {"GetItem", "Query", "BatchGetItem", "Scan"} else None
+        ),
+    )
+    run = tracker.run(FOREVER)
+    assert run.ran
+    assert len(reads) <= 2, reads
+    assert sum(pipeline.greengrass.calls.values()) == 0
+    assert pipeline.metrics["QueuedFiles"] == 0
+    assert pipeline.gauges["OldestQueuedFileAgeSeconds"] == 0
+
+
+def test_only_one_run_at_a_time(pipeline: Pipeline) -> None:
+    from bulk_deployer.control import RunLease
+
+    assert RunLease(pipeline.dynamodb, "ledger", "tracker").acquire("someone-else", seconds=600)
+    assert pipeline.tracker().run(FOREVER).ran is False
+
+
+def test_queue_health_and_paused_metrics(pipeline: Pipeline) -> None:
+    start_one(pipeline, "incoming/a.jsonl")
+    for name in ("incoming/b.jsonl", "incoming/c.jsonl"):
+        pipeline.deliver_ref(pipeline.upload(name, valid_file()))
+    pipeline.control.pause("operator: maintenance window")
+    clock = {"now": time.time() + 120}
+    pipeline.tracker(clock=lambda: clock["now"]).run(FOREVER)
+    assert pipeline.metrics["QueuedFiles"] == 2
+    assert pipeline.gauges["OldestQueuedFileAgeSeconds"] >= 119
+    assert pipeline.metrics["DispatchPaused"] == 1
+
+
+def test_an_overdue_bulk_deployment_is_flagged(pipeline: Pipeline) -> None:
+    start_one(pipeline)
+    clock = {"now": time.time() + 7200}
+    pipeline.tracker(clock=lambda: clock["now"], overdue_after_seconds=3600).run(FOREVER)
+    assert pipeline.metrics["BulkDeploymentOverdue"] == 1
+
+
+def test_a_slot_left_held_by_an_ended_bulk_deployment_is_freed(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bulk_deployer.slot import DeploymentSlot
+
+    _first_token, first_id = start_one(pipeline, "incoming/a.jsonl")
+    pipeline.deliver_ref(pipeline.upload("incoming/b.jsonl", valid_file()))
+    pipeline.greengrass.finish(first_id)
+    # The run that saw it end died before releasing the slot.
+    monkeypatch.setattr(DeploymentSlot, "release_bulk_deployment", lambda self, bulk_id: True)
+    pipeline.tracker().run(FOREVER)
+    monkeypatch.undo()
+    assert pipeline.slot.get().bulk_deployment_id == first_id
+    run = pipeline.tracker().run(FOREVER)
+    assert run.dispatched is not None
+    assert run.dispatched.result is DispatchResult.STARTED
+
+
+def test_reconciliation_finds_an_input_file_whose_event_was_lost(pipeline: Pipeline) -> None:
+    start_one(pipeline, "incoming/seen.jsonl")
+    pipeline.upload("incoming/lost.jsonl", valid_file("g-lost"))  # no event delivered
+    pipeline.upload("incoming/folder/", b"")
+    clock = {"now": time.time() + 600}
+    run = pipeline.tracker(clock=lambda: clock["now"]).run(FOREVER)
+    assert run.unprocessed == 1
+    assert pipeline.metrics["UnprocessedInputFiles"] == 1
+    # Hourly, not every run.
+    assert pipeline.tracker(clock=lambda: clock["now"] + 60).run(FOREVER).unprocessed is None
