@@ -8,7 +8,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bulk_deployer.dynamo import conditional_failed, from_item, iso_utc, to_item
+from bulk_deployer.dynamo import conditional_failed, from_item, to_item
+from bulk_deployer.timefmt import iso_utc
 
 _DISPATCH_PK = "control#dispatch"
 

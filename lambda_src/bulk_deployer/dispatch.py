@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bulk_deployer.control import DispatchControl
-from bulk_deployer.dynamo import iso_utc
 from bulk_deployer.greengrass import Deployer, StartRejected
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import WAITING_STATES, FileState, LedgerFile, StaleTransition
 from bulk_deployer.observability import logger
 from bulk_deployer.outcomes import NoOutcomes, OutcomeSink
 from bulk_deployer.slot import DeploymentSlot
+from bulk_deployer.timefmt import iso_utc
 
 # How far back (seconds before a file entered STARTING) recovery looks for its deployment.
 _RECOVERY_MARGIN_SECONDS = 300

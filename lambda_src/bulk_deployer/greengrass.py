@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
 from bulk_deployer.ledger_model import StartRequest
+from bulk_deployer.timefmt import epoch_of
 
 TOKEN_TAG = "bulk-deployer:token"  # noqa: S105 - a tag key, not a secret
 NON_TERMINAL = frozenset({"Initializing", "Running", "Stopping"})
@@ -154,10 +154,6 @@ class GreengrassV1Deployer:
 
 
 def _older(created: str, since: str) -> bool:
-    """Compare the service's ISO-8601 timestamps; unknown formats never stop a search."""
-    try:
-        return datetime.fromisoformat(created.replace("Z", "+00:00")) < datetime.fromisoformat(
-            since.replace("Z", "+00:00")
-        )
-    except ValueError:
-        return False
+    """Unknown timestamp formats never stop a search."""
+    created_at, since_at = epoch_of(created), epoch_of(since)
+    return created_at is not None and since_at is not None and created_at < since_at

@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bulk_deployer.dynamo import conditional_failed, from_item, iso_utc, to_item
+from bulk_deployer.dynamo import conditional_failed, from_item, to_item
 from bulk_deployer.ledger_model import (
     BY_BULK_DEPLOYMENT_INDEX,
     BY_KEY_INDEX,
@@ -30,6 +30,7 @@ from bulk_deployer.ledger_model import (
     StartRequest,
 )
 from bulk_deployer.objectref import ObjectRef
+from bulk_deployer.timefmt import iso_utc
 
 
 def _file_pk(token: str) -> str:

@@ -20,25 +20,22 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from bulk_deployer.config import Settings
 from bulk_deployer.control import DispatchControl, RunLease
 from bulk_deployer.dispatch import Dispatcher, DispatchOutcome, DispatchResult
-from bulk_deployer.dynamo import iso_utc
 from bulk_deployer.greengrass import Deployer, DeploymentStatus
-from bulk_deployer.group_report import GroupReportWriter, ReportProgress
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import FileState, LedgerFile
 from bulk_deployer.observability import logger
 from bulk_deployer.outcomes import NoOutcomes, OutcomeSink
 from bulk_deployer.reconcile import Reconciler
+from bulk_deployer.report_pass import GroupReportPass, ReportStep
 from bulk_deployer.reports import ReportStore
 from bulk_deployer.slot import ACTIVE, DeploymentSlot
+from bulk_deployer.timefmt import epoch_of
 
-# Stop starting new report pages when less than this is left of the run's time.
-_TIME_MARGIN_SECONDS = 30.0
 _TERMINAL_METRIC = {
     "Completed": "BulkDeploymentCompleted",
     "Failed": "BulkDeploymentFailed",
@@ -55,10 +52,20 @@ class TrackerRun:
     followed: int = 0
     ended: list[str] = field(default_factory=list)
     dispatched: DispatchOutcome | None = None
-    reports_final: list[str] = field(default_factory=list)
-    reports_interim: list[str] = field(default_factory=list)
-    reports_continuing: list[str] = field(default_factory=list)
+    reports: dict[ReportStep, list[str]] = field(default_factory=lambda: {step: [] for step in ReportStep})
     unprocessed: int | None = None
+
+    @property
+    def reports_final(self) -> list[str]:
+        return self.reports[ReportStep.FINAL]
+
+    @property
+    def reports_interim(self) -> list[str]:
+        return self.reports[ReportStep.INTERIM]
+
+    @property
+    def reports_continuing(self) -> list[str]:
+        return self.reports[ReportStep.CONTINUING]
 
 
 class BulkDeploymentTracker:
@@ -92,6 +99,9 @@ class BulkDeploymentTracker:
         self._s3 = s3
         self._reports = reports
         self._reconciler = reconciler
+        self._reporting = GroupReportPass(
+            settings, ledger, deployer, s3, reports, count=count, outcomes=outcomes, clock=clock
+        )
         self._count = count
         self._seconds = seconds
         self._outcomes = outcomes or NoOutcomes()
@@ -123,7 +133,8 @@ class BulkDeploymentTracker:
         if tracked:
             for file in self._ledger.tracked():
                 if file.state is FileState.REPORTING:
-                    self._report(file, remaining_seconds, result)
+                    progress = self._reporting.advance(file, remaining_seconds)
+                    result.reports[progress].append(file.token)
         self._queue_health(waiting)
         if self._reconcile_gate.acquire("tracker", seconds=self._settings.reconcile_every_seconds):
             result.unprocessed = self._reconcile()
@@ -166,7 +177,7 @@ class BulkDeploymentTracker:
                 self._count(name, delta)
 
     def _check_overdue(self, file: LedgerFile) -> None:
-        started = _epoch(file.item.get("started_at"))
+        started = epoch_of(file.item.get("started_at"))
         if started is None:
             return
         running_for = self._clock() - started
@@ -199,100 +210,11 @@ class BulkDeploymentTracker:
                     outcome = self._dispatcher.dispatch()
         return outcome
 
-    # -- reports -------------------------------------------------------------------------
-
-    def _report(self, file: LedgerFile, remaining_seconds: Callable[[], float], result: TrackerRun) -> None:
-        raw_progress = file.item.get("report_progress")
-        if raw_progress is None and not self._recheck_due(file):
-            return
-        progress = (
-            ReportProgress.from_item(raw_progress) if raw_progress else ReportProgress(iso_utc(self._clock()))
-        )
-        bucket = file.ref.bucket
-        writer = GroupReportWriter(
-            self._s3,
-            bucket,
-            self._reports.key_for(file.token, "report.json"),
-            self._reports.key_for(file.token, "groups.csv"),
-            progress,
-        )
-        header = self._report_header(file)
-        writer.begin(header)
-        next_token = progress.next_token
-        while not writer.read_all:
-            if remaining_seconds() < _TIME_MARGIN_SECONDS:
-                result.reports_continuing.append(file.token)
-                logger.info(
-                    "report continues in the next run", extra={"token": file.token, "rows": progress.rows}
-                )
-                return
-            page, next_token = self._deployer.detailed_reports(
-                str(file.bulk_deployment_id), next_token=next_token, page_size=self._settings.report_page_size
-            )
-            if writer.add_page(page, next_token):
-                self._ledger.save_report_progress(file.token, progress.as_item())
-        bound_passed = self._settle_bound_passed(file)
-        summary = _summary(progress, bound_passed)
-        if progress.settled or bound_passed:
-            writer.complete({**summary, "report_written_at": iso_utc(self._clock())})
-            report_key = self._reports.key_for(file.token, "report.json")
-            self._ledger.mark_finished(file.token, report_key=report_key, summary=summary)
-            failed = progress.counts.get("Failure", 0)
-            if failed:
-                self._count("GroupDeploymentsFailed", failed)
-            result.reports_final.append(file.token)
-            logger.info(
-                "final report written", extra={"token": file.token, "report_key": report_key, **summary}
-            )
-            self._outcomes.publish(
-                "finished",
-                file.ref.key,
-                {
-                    "token": file.token,
-                    "bulk_deployment_id": file.bulk_deployment_id,
-                    "status": file.item.get("bulk_status"),
-                    "report_key": report_key,
-                    **summary,
-                },
-            )
-            return
-        writer.abort()
-        interim = {**header, **summary, "checked_at": iso_utc(self._clock())}
-        self._reports.put_json(bucket, file.token, "report.json", interim)
-        self._ledger.save_report_progress(file.token, None, interim=summary)
-        result.reports_interim.append(file.token)
-
-    def _report_header(self, file: LedgerFile) -> dict[str, Any]:
-        item = file.item
-        ref = file.ref
-        return {
-            "outcome": "finished",
-            "input": {"bucket": ref.bucket, "key": ref.key, "version_id": ref.version_id, "etag": ref.etag},
-            "token": file.token,
-            "bulk_deployment_id": file.bulk_deployment_id,
-            "bulk_deployment_arn": item.get("bulk_deployment_arn"),
-            "status": item.get("bulk_status"),
-            "created_at": item.get("bulk_created_at"),
-            "started_at": item.get("started_at"),
-            "terminal_seen_at": item.get("terminal_seen_at"),
-            "metrics": {k: int(v) for k, v in dict(item.get("bulk_metrics") or {}).items()},
-            "error_message": item.get("bulk_error_message"),
-            "error_details": list(item.get("bulk_error_details") or []),
-        }
-
-    def _recheck_due(self, file: LedgerFile) -> bool:
-        checked = _epoch(file.item.get("report_checked_at"))
-        return checked is None or self._clock() - checked >= self._settings.report_recheck_seconds
-
-    def _settle_bound_passed(self, file: LedgerFile) -> bool:
-        terminal = _epoch(file.item.get("terminal_seen_at"))
-        return terminal is not None and self._clock() - terminal > self._settings.report_settle_bound_seconds
-
     # -- health ----------------------------------------------------------------------------
 
     def _queue_health(self, waiting: list[LedgerFile]) -> None:
         self._count("QueuedFiles", len(waiting))
-        oldest = min((_epoch(f.item.get("registered_at")) or self._clock() for f in waiting), default=None)
+        oldest = min((epoch_of(f.item.get("registered_at")) or self._clock() for f in waiting), default=None)
         self._seconds("OldestQueuedFileAgeSeconds", int(self._clock() - oldest) if oldest is not None else 0)
         self._count("DispatchPaused", 1 if self._control.paused() is not None else 0)
 
@@ -327,24 +249,3 @@ def _changed(file: LedgerFile, fields: Mapping[str, Any]) -> bool:
     now = {k: fields.get(k) for k in before}
     before["bulk_metrics"] = {k: int(v) for k, v in dict(before["bulk_metrics"] or {}).items()}
     return before != now
-
-
-def _summary(progress: ReportProgress, bound_passed: bool) -> dict[str, Any]:
-    still = progress.counts and not progress.settled
-    return {
-        "final": bool(progress.settled or bound_passed),
-        "group_count": progress.rows,
-        "counts": dict(sorted(progress.counts.items())),
-        "still_in_progress": progress.in_progress if still else [],
-        "failed_groups_sample": progress.failed,
-        "settle_bound_passed": bool(bound_passed and not progress.settled),
-    }
-
-
-def _epoch(value: Any) -> float | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None

@@ -1,0 +1,156 @@
+"""One pass over a terminal bulk deployment's group deployments: a final report, or an interim one.
+
+Group deployments go on after a bulk deployment is ``Completed``; "the information returned
+can change until the deployments are in a terminal state". A pass pages through every
+group result, streaming the report (``group_report``); if every group is Success or
+Failure — or the settle bound has passed — the report is completed and the file FINISHED,
+otherwise the uploads are dropped, an interim summary is written and a later pass retries.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from bulk_deployer.config import Settings
+from bulk_deployer.greengrass import Deployer
+from bulk_deployer.group_report import GroupReportWriter, ReportProgress
+from bulk_deployer.ledger import BulkDeploymentLedger
+from bulk_deployer.ledger_model import LedgerFile
+from bulk_deployer.observability import logger
+from bulk_deployer.outcomes import NoOutcomes, OutcomeSink
+from bulk_deployer.reports import ReportStore
+from bulk_deployer.timefmt import epoch_of, iso_utc
+
+# Stop starting new report pages when less than this is left of the run's time.
+_TIME_MARGIN_SECONDS = 30.0
+
+
+class ReportStep(StrEnum):
+    NOT_DUE = "not_due"  # between passes: rechecked every report_recheck_seconds
+    CONTINUING = "continuing"  # out of time: the next run resumes from the checkpoint
+    INTERIM = "interim"  # groups still settling: interim report written
+    FINAL = "final"  # final report written, file FINISHED
+
+
+class GroupReportPass:
+    def __init__(
+        self,
+        settings: Settings,
+        ledger: BulkDeploymentLedger,
+        deployer: Deployer,
+        s3: Any,
+        reports: ReportStore,
+        *,
+        count: Callable[[str, int], None],
+        outcomes: OutcomeSink | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._ledger = ledger
+        self._deployer = deployer
+        self._s3 = s3
+        self._reports = reports
+        self._count = count
+        self._outcomes = outcomes or NoOutcomes()
+        self._clock = clock
+
+    def advance(self, file: LedgerFile, remaining_seconds: Callable[[], float]) -> ReportStep:
+        """Read as many pages as time allows; finish the report when every group has settled."""
+        raw_progress = file.item.get("report_progress")
+        if raw_progress is None and not self._recheck_due(file):
+            return ReportStep.NOT_DUE
+        progress = (
+            ReportProgress.from_item(raw_progress) if raw_progress else ReportProgress(iso_utc(self._clock()))
+        )
+        bucket = file.ref.bucket
+        writer = GroupReportWriter(
+            self._s3,
+            bucket,
+            self._reports.key_for(file.token, "report.json"),
+            self._reports.key_for(file.token, "groups.csv"),
+            progress,
+        )
+        header = self._report_header(file)
+        writer.begin(header)
+        next_token = progress.next_token
+        while not writer.read_all:
+            if remaining_seconds() < _TIME_MARGIN_SECONDS:
+                logger.info(
+                    "report continues in the next run", extra={"token": file.token, "rows": progress.rows}
+                )
+                return ReportStep.CONTINUING
+            page, next_token = self._deployer.detailed_reports(
+                str(file.bulk_deployment_id), next_token=next_token, page_size=self._settings.report_page_size
+            )
+            if writer.add_page(page, next_token):
+                self._ledger.save_report_progress(file.token, progress.as_item())
+        bound_passed = self._settle_bound_passed(file)
+        summary = _summary(progress, bound_passed)
+        if progress.settled or bound_passed:
+            writer.complete({**summary, "report_written_at": iso_utc(self._clock())})
+            report_key = self._reports.key_for(file.token, "report.json")
+            self._ledger.mark_finished(file.token, report_key=report_key, summary=summary)
+            failed = progress.counts.get("Failure", 0)
+            if failed:
+                self._count("GroupDeploymentsFailed", failed)
+            logger.info(
+                "final report written", extra={"token": file.token, "report_key": report_key, **summary}
+            )
+            self._outcomes.publish(
+                "finished",
+                file.ref.key,
+                {
+                    "token": file.token,
+                    "bulk_deployment_id": file.bulk_deployment_id,
+                    "status": file.item.get("bulk_status"),
+                    "report_key": report_key,
+                    **summary,
+                },
+            )
+            return ReportStep.FINAL
+        writer.abort()
+        interim = {**header, **summary, "checked_at": iso_utc(self._clock())}
+        self._reports.put_json(bucket, file.token, "report.json", interim)
+        self._ledger.save_report_progress(file.token, None, interim=summary)
+        return ReportStep.INTERIM
+
+    def _report_header(self, file: LedgerFile) -> dict[str, Any]:
+        item = file.item
+        ref = file.ref
+        return {
+            "outcome": "finished",
+            "input": {"bucket": ref.bucket, "key": ref.key, "version_id": ref.version_id, "etag": ref.etag},
+            "token": file.token,
+            "bulk_deployment_id": file.bulk_deployment_id,
+            "bulk_deployment_arn": item.get("bulk_deployment_arn"),
+            "status": item.get("bulk_status"),
+            "created_at": item.get("bulk_created_at"),
+            "started_at": item.get("started_at"),
+            "terminal_seen_at": item.get("terminal_seen_at"),
+            "metrics": {k: int(v) for k, v in dict(item.get("bulk_metrics") or {}).items()},
+            "error_message": item.get("bulk_error_message"),
+            "error_details": list(item.get("bulk_error_details") or []),
+        }
+
+    def _recheck_due(self, file: LedgerFile) -> bool:
+        checked = epoch_of(file.item.get("report_checked_at"))
+        return checked is None or self._clock() - checked >= self._settings.report_recheck_seconds
+
+    def _settle_bound_passed(self, file: LedgerFile) -> bool:
+        terminal = epoch_of(file.item.get("terminal_seen_at"))
+        return terminal is not None and self._clock() - terminal > self._settings.report_settle_bound_seconds
+
+
+def _summary(progress: ReportProgress, bound_passed: bool) -> dict[str, Any]:
+    still = progress.counts and not progress.settled
+    return {
+        "final": bool(progress.settled or bound_passed),
+        "group_count": progress.rows,
+        "counts": dict(sorted(progress.counts.items())),
+        "still_in_progress": progress.in_progress if still else [],
+        "failed_groups_sample": progress.failed,
+        "settle_bound_passed": bool(bound_passed and not progress.settled),
+    }
