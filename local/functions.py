@@ -1,0 +1,131 @@
+"""Invoking the Lambda handlers in this process, the way Lambda would: context, environment, cold start.
+
+Why one invocation at a time: both handlers share this process's Powertools Logger and Metrics
+(module-level objects in bulk_deployer.observability) and ``os.environ``; in AWS each function
+has its own execution environment. Serializing keeps each invocation in exactly its function's
+environment and its metrics in its own EMF flush. Correctness under concurrency is the ledger's
+job (conditional writes) and is tested elsewhere, deterministically.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from local.stack_config import REGION
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+STARTER_HANDLER = "bulk_deployer.handlers.starter.handler"
+TRACKER_HANDLER = "bulk_deployer.handlers.tracker.handler"
+
+
+@dataclass
+class LambdaContext:
+    """What Powertools and the handlers read from Lambda's context object."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    aws_request_id: str
+    deadline: float  # time.monotonic() at which the function would time out
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class Function:
+    """One function: its handler (``module.attribute``), environment and limits."""
+
+    name: str
+    handler_path: str
+    environment: Mapping[str, str]
+    timeout_seconds: int
+    memory_mb: int = 1024
+    account_id: str = "123456789012"
+    region: str = REGION
+    _module: ModuleType | None = field(default=None, repr=False)
+
+    @property
+    def module(self) -> ModuleType:
+        """Imported inside the function's environment, as Lambda's init phase does (Powertools
+        reads POWERTOOLS_* variables when bulk_deployer.observability is first imported)."""
+        if self._module is None:
+            with environment(self.environment):
+                self._module = importlib.import_module(self.handler_path.rsplit(".", 1)[0])
+        return self._module
+
+    @property
+    def handler(self) -> Handler:
+        handler: Handler = getattr(self.module, self.handler_path.rsplit(".", 1)[1])
+        return handler
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.name}"
+
+    def cold_start(self) -> None:
+        """Forget what the handler module cached (its object graph built from the environment)."""
+        if self._module is None:
+            return
+        for value in vars(self._module).values():
+            cache_clear = getattr(value, "cache_clear", None)
+            if callable(cache_clear) and getattr(value, "__module__", None) == self.module.__name__:
+                cache_clear()
+
+    def context(self) -> LambdaContext:
+        return LambdaContext(
+            function_name=self.name,
+            memory_limit_in_mb=self.memory_mb,
+            invoked_function_arn=self.arn,
+            aws_request_id=str(uuid.uuid4()),
+            deadline=time.monotonic() + self.timeout_seconds,
+            log_group_name=f"/aws/lambda/{self.name}",
+        )
+
+
+class Invoker:
+    """Runs handlers one at a time, each inside its function's environment variables."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
+    def invoke(self, function: Function, event: dict[str, Any]) -> Any:
+        with self._lock, environment(function.environment):
+            return function.handler(event, function.context())
+
+
+_ENV_LOCK = threading.Lock()
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set ``values`` in os.environ for the duration, then put back what was there."""
+    with _ENV_LOCK:
+        saved = {name: os.environ.get(name) for name in values}
+        os.environ.update(values)
+    try:
+        yield
+    finally:
+        with _ENV_LOCK:
+            for name, old in saved.items():
+                if old is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = old

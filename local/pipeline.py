@@ -1,0 +1,251 @@
+"""The whole pipeline on loopback: moto (AWS), the Greengrass bulk emulator, the runner.
+
+Why one object: the demo, the end-to-end tests and ``make local-up`` all need the same
+sequence — start moto and the emulator, create the stack's resources, give each function the
+environment the stack would give it (plus the stand-ins' endpoints), run the event source and
+the schedule — and tests need to reset it between cases without restarting the servers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from bulk_deployer.ledger import BulkDeploymentLedger
+
+from infra.config import DeployConfig
+from local import moto_patches
+from local.fleet import Fleet
+from local.functions import STARTER_HANDLER, TRACKER_HANDLER, Function, Invoker
+from local.greengrass_emulator import EmulatorConfig, GreengrassEmulator
+from local.moto_server import MotoServer
+from local.provision import Provisioned, provision
+from local.runner import History, Runner, Schedule, SqsEventSource
+from local.stack_config import (
+    FAKE_CREDENTIALS,
+    REGION,
+    TRACKER_TIMEOUT_SECONDS,
+    LocalTiming,
+    endpoint_environment,
+    load_deploy_config,
+    starter_environment,
+    tracker_environment,
+)
+
+log = logging.getLogger(__name__)
+
+
+class LocalPipeline:
+    """Start with ``start()`` (or ``with``); ``reset()`` empties everything for the next test."""
+
+    def __init__(
+        self,
+        *,
+        timing: LocalTiming | None = None,
+        config: DeployConfig | None = None,
+        emulator_settings: Mapping[str, Any] | None = None,
+        environment_overrides: Mapping[str, str] | None = None,
+        moto_port: int = 0,
+        emulator_port: int = 0,
+        run: bool = True,
+    ) -> None:
+        self.timing = timing or LocalTiming.fast()
+        self.config = config or load_deploy_config()
+        self._emulator_settings = {**self.timing.emulator, **(emulator_settings or {})}
+        self._overrides = dict(environment_overrides or {})
+        self._moto_port = moto_port
+        self._emulator_port = emulator_port
+        self._run = run
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
+        self.history = History()
+        self.invoker = Invoker()
+        self._moto: MotoServer | None = None
+        self._emulator: GreengrassEmulator | None = None
+        self._resources: Provisioned | None = None
+        self._runner: Runner | None = None
+        self.starter: Function | None = None
+        self.tracker: Function | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> LocalPipeline:
+        moto_patches.install()
+        self._moto = MotoServer(port=self._moto_port).start()
+        self._emulator = GreengrassEmulator(
+            self._moto.url, port=self._emulator_port, region=REGION, **self._emulator_settings
+        ).start()
+        self._set_up()
+        return self
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.stop()
+            self._runner = None
+        if self._emulator is not None:
+            self._emulator.stop()
+            self._emulator = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+
+    def reset(
+        self,
+        *,
+        emulator_settings: Mapping[str, Any] | None = None,
+        environment_overrides: Mapping[str, str] | None = None,
+        run: bool = True,
+    ) -> None:
+        """Empty moto and the emulator, create the resources again, cold-start both functions."""
+        if self._runner is not None:
+            self._runner.stop()
+            self._runner = None
+        self.emulator.reset()
+        defaults = EmulatorConfig().to_dict()
+        self.emulator.configure(
+            **{**defaults, "region": REGION, **self.timing.emulator, **(emulator_settings or {})}
+        )
+        self.moto.reset()
+        self.history.clear()
+        self._overrides = dict(environment_overrides or {})
+        self._run = run
+        self._set_up()
+
+    def _set_up(self) -> None:
+        self._resources = provision(self.aws_client, self.config)
+        ids = self._resources.ids
+        endpoints = endpoint_environment(self.moto.url, self.emulator.url)
+        self.starter = Function(
+            name=f"{self.config.stack_name}-starter",
+            handler_path=STARTER_HANDLER,
+            environment={**starter_environment(self.config, ids), **endpoints, **self._overrides},
+            timeout_seconds=self.config.starter_timeout_seconds,
+            memory_mb=self.config.starter_memory_mb,
+            account_id=self._resources.account_id,
+        )
+        self.tracker = Function(
+            name=f"{self.config.stack_name}-tracker",
+            handler_path=TRACKER_HANDLER,
+            environment={
+                **tracker_environment(self.config, ids, self.timing),
+                **endpoints,
+                **self._overrides,
+            },
+            timeout_seconds=TRACKER_TIMEOUT_SECONDS,
+            account_id=self._resources.account_id,
+        )
+        self.cold_start()
+        starter, tracker = self.starter, self.tracker
+        source = SqsEventSource(
+            self.aws_client("sqs"),
+            self._resources.intake_queue_url,
+            self._resources.intake_queue_arn,
+            REGION,
+            lambda event: self.invoker.invoke(starter, event),
+            self.history,
+            function="starter",
+            failed_visibility_seconds=self.timing.failed_message_visibility_seconds,
+        )
+        schedule = Schedule(
+            lambda event: self.invoker.invoke(tracker, event),
+            self.history,
+            period_seconds=self.timing.tracker_period_seconds,
+            account_id=self._resources.account_id,
+            region=REGION,
+            rule_name=f"{self.config.stack_name}-tracker-schedule",
+        )
+        self._runner = Runner(source, schedule)
+        if self._run:
+            self._runner.start()
+
+    def cold_start(self) -> None:
+        """The next invocation of each function builds its clients and settings again."""
+        with self.invoker.lock:
+            for function in (self.starter, self.tracker):
+                if function is not None:
+                    function.cold_start()
+
+    def __enter__(self) -> LocalPipeline:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ handles
+    @property
+    def moto(self) -> MotoServer:
+        if self._moto is None:
+            raise RuntimeError("the pipeline is not started")
+        return self._moto
+
+    @property
+    def emulator(self) -> GreengrassEmulator:
+        if self._emulator is None:
+            raise RuntimeError("the pipeline is not started")
+        return self._emulator
+
+    @property
+    def resources(self) -> Provisioned:
+        if self._resources is None:
+            raise RuntimeError("the pipeline is not started")
+        return self._resources
+
+    @property
+    def runner(self) -> Runner:
+        if self._runner is None:
+            raise RuntimeError("the pipeline is not started")
+        return self._runner
+
+    @property
+    def bucket(self) -> str:
+        return self.resources.names.bucket
+
+    def aws_client(self, service: str) -> Any:
+        """A boto3 client for moto (explicit endpoint and fake credentials; thread-safe to share)."""
+        return self._client(service, self.moto.url)
+
+    def greengrass(self) -> Any:
+        """The product's view of Greengrass: the emulator."""
+        return self._client("greengrass", self.emulator.url)
+
+    def _client(self, service: str, url: str) -> Any:
+        key = f"{service} {url}"
+        with self._clients_lock:
+            if key not in self._clients:
+                self._clients[key] = boto3.session.Session().client(
+                    service,
+                    endpoint_url=url,
+                    region_name=REGION,
+                    aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                    aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                    aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+                    config=Config(retries={"mode": "standard", "max_attempts": 3}),
+                )
+            return self._clients[key]
+
+    def ledger(self) -> BulkDeploymentLedger:
+        return BulkDeploymentLedger(
+            self.aws_client("dynamodb"),
+            self.resources.names.ledger_table,
+            ttl_days=self.config.ledger_ttl_days,
+        )
+
+    def fleet(self) -> Fleet:
+        return Fleet(self.aws_client("greengrass"), self.resources.account_id)
+
+    def exports(self) -> dict[str, str]:
+        """What a shell needs to reach the stand-ins (CLI, AWS CLI) and find the resources."""
+        resources = self.resources
+        return {
+            **endpoint_environment(self.moto.url, self.emulator.url),
+            **(self.tracker.environment if self.tracker else {}),
+            "BULK_DEPLOYER_BUCKET": resources.names.bucket,
+            "BULK_DEPLOYER_INTAKE_QUEUE_URL": resources.intake_queue_url,
+            "BULK_DEPLOYER_INTAKE_DLQ_URL": resources.intake_dead_letter_queue_url,
+        }

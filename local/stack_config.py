@@ -1,0 +1,171 @@
+"""The stack's configuration, read the way the CDK app reads it, plus what only the stand-ins need.
+
+Why: local runs must behave like the deployed stack, so prefixes, queue settings and the
+starter's environment come from ``infra.config.DeployConfig`` built from ``cdk.json``'s context
+(the same defaults ``cdk synth`` uses). Resource names are CDK-generated in AWS; locally they are
+derived from the stack name. Time can be compressed (``LocalTiming``) for tests and the demo.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from infra.config import DeployConfig
+
+REPO_ROOT: Final = Path(__file__).resolve().parents[1]
+CDK_JSON: Final = REPO_ROOT / "cdk.json"
+REGION: Final = "us-east-1"
+# infra.intake.MESSAGE_GROUP_ID (a CDK module; tests/e2e checks the two agree).
+MESSAGE_GROUP_ID: Final = "intake"
+# The tracker is not in the stack yet: locally it gets the starter's timeout and a lease to match.
+TRACKER_TIMEOUT_SECONDS: Final = 300
+# Fake credentials: moto accepts any; they must merely exist so botocore signs requests.
+FAKE_CREDENTIALS: Final = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+def load_deploy_config(overrides: Mapping[str, Any] | None = None, cdk_json: Path = CDK_JSON) -> DeployConfig:
+    """``DeployConfig`` from cdk.json's context, like ``app.py`` (``overrides`` act as ``-c key=value``)."""
+    context = dict(json.loads(cdk_json.read_text(encoding="utf-8")).get("context", {}))
+    context.update(overrides or {})
+    return DeployConfig.from_context(context)
+
+
+@dataclass(frozen=True)
+class LocalNames:
+    """Names of the stand-in resources, derived from the stack name (CDK would generate them)."""
+
+    bucket: str
+    ledger_table: str
+    intake_queue: str
+    intake_dead_letter_queue: str
+    event_dead_letter_queue: str
+    rule: str
+    outcomes_topic: str
+    execution_role: str
+
+    @classmethod
+    def for_stack(cls, stack_name: str) -> LocalNames:
+        lower = stack_name.lower()
+        return cls(
+            bucket=f"{lower}-input",
+            ledger_table=f"{stack_name}-ledger",
+            intake_queue=f"{stack_name}-intake.fifo",
+            intake_dead_letter_queue=f"{stack_name}-intake-dlq.fifo",
+            event_dead_letter_queue=f"{stack_name}-event-dlq",
+            rule=f"{stack_name}-object-created",
+            outcomes_topic=f"{stack_name}-outcomes",
+            execution_role=f"{stack_name}-greengrass-bulk-execution",
+        )
+
+
+@dataclass(frozen=True)
+class LocalTiming:
+    """How fast time runs locally. The defaults are the deployed stack's; presets compress them.
+
+    - ``tracker_period_seconds``: the tracker's schedule (every minute in AWS).
+    - ``report_recheck_seconds``: REPORT_RECHECK_SECONDS, how soon an interim report is rechecked.
+    - ``failed_message_visibility_seconds``: None leaves a failed intake message invisible for the
+      queue's visibility timeout, as Lambda does; a number shortens it (ChangeMessageVisibility),
+      because the stack's timeout (30 minutes) would block the single FIFO message group.
+    - ``emulator``: Greengrass emulator pace (EmulatorConfig switches).
+    """
+
+    tracker_period_seconds: float = 60.0
+    report_recheck_seconds: int = 300
+    failed_message_visibility_seconds: int | None = None
+    emulator: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def interactive(cls) -> LocalTiming:
+        """``make local-up``: slow enough to watch, fast enough not to wait."""
+        return cls(
+            tracker_period_seconds=2.0,
+            report_recheck_seconds=0,
+            failed_message_visibility_seconds=5,
+            emulator={"init_seconds": 1.0, "record_seconds": 0.5, "settle_seconds": 5.0, "stop_seconds": 1.0},
+        )
+
+    @classmethod
+    def demo(cls) -> LocalTiming:
+        return cls(
+            tracker_period_seconds=0.2,
+            report_recheck_seconds=0,
+            failed_message_visibility_seconds=1,
+            emulator={"init_seconds": 0.5, "record_seconds": 0.3, "settle_seconds": 1.5, "stop_seconds": 0.3},
+        )
+
+    @classmethod
+    def fast(cls) -> LocalTiming:
+        """Tests: everything within a fraction of a second."""
+        return cls(
+            tracker_period_seconds=0.1,
+            report_recheck_seconds=0,
+            failed_message_visibility_seconds=0,
+            emulator={
+                "init_seconds": 0.05,
+                "record_seconds": 0.01,
+                "settle_seconds": 0.2,
+                "stop_seconds": 0.05,
+                "tick_seconds": 0.01,
+            },
+        )
+
+
+@dataclass(frozen=True)
+class ResourceIds:
+    """What the functions are told about the resources (ARNs and names known after creation)."""
+
+    ledger_table_name: str
+    execution_role_arn: str
+    input_bucket: str
+    outcomes_topic_arn: str
+
+
+def runtime_environment(region: str = REGION) -> dict[str, str]:
+    """What Lambda itself sets (and what local runs must add: no X-Ray daemon here)."""
+    return {"AWS_REGION": region, "AWS_DEFAULT_REGION": region, "POWERTOOLS_TRACE_DISABLED": "true"}
+
+
+def starter_environment(config: DeployConfig, ids: ResourceIds, region: str = REGION) -> dict[str, str]:
+    """The starter's environment: infra's, plus the outcomes topic (assumed: the stack will set it)."""
+    env = config.starter_environment(
+        ledger_table_name=ids.ledger_table_name, execution_role_arn=ids.execution_role_arn
+    )
+    env["OUTCOMES_TOPIC_ARN"] = ids.outcomes_topic_arn
+    return {**runtime_environment(region), **env}
+
+
+def tracker_environment(
+    config: DeployConfig, ids: ResourceIds, timing: LocalTiming, region: str = REGION
+) -> dict[str, str]:
+    """The tracker's environment, built here until infra/config.py offers one.
+
+    Everything the starter gets (same table, role, prefixes, leases), plus the tracker's own
+    settings; those not listed keep bulk_deployer.config's defaults.
+    """
+    return {
+        **starter_environment(config, ids, region),
+        "INPUT_BUCKET_NAME": ids.input_bucket,
+        "TRACKER_LEASE_SECONDS": str(TRACKER_TIMEOUT_SECONDS),
+        "REPORT_RECHECK_SECONDS": str(timing.report_recheck_seconds),
+    }
+
+
+def endpoint_environment(aws_url: str, greengrass_url: str, region: str = REGION) -> dict[str, str]:
+    """Points every boto3 client (and the AWS CLI) at the stand-ins."""
+    return {
+        "AWS_ENDPOINT_URL": aws_url,
+        "AWS_ENDPOINT_URL_GREENGRASS": greengrass_url,
+        **FAKE_CREDENTIALS,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
