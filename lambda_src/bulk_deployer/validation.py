@@ -150,17 +150,19 @@ class InputFileValidator:
         )
 
     def _check_lines(self, lines: list[bytes]) -> None:
-        """The hot loop: every line of the file passes here once."""
+        """The hot loop: every line of the file passes here once; the valid path is kept short."""
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
-        group_hashes = self._groups.hashes
-        group_lines = self._groups.lines
-        bucket_mask = len(group_hashes) - 1
+        add_hash = [bucket.append for bucket in self._groups.hashes]
+        add_line = [bucket.append for bucket in self._groups.lines]
+        bucket_mask = len(add_hash) - 1
+        max_chars = MAX_LINE_CHARS
+        new_deployment = DEPLOYMENT_TYPE
         line_no = self._line_no
         records = self._records
         for raw in lines:
             line_no += 1
-            if len(raw) >= MAX_LINE_CHARS and self._long_or_undecodable(line_no, raw):
+            if len(raw) >= max_chars and self._long_or_undecodable(line_no, raw):
                 records += 1
                 continue
             try:
@@ -170,33 +172,50 @@ class InputFileValidator:
                     records += 1
                 continue
             records += 1
-            if type(obj) is not dict:
-                self._error(line_no, "invalid_json", "the line is not a JSON object")
-                continue
-            group_id = obj.get("GroupId")
-            if type(group_id) is not str or not group_id:
-                self._error(line_no, "missing_group_id", "GroupId is missing, null, empty or not a string")
+            if type(obj) is dict:
+                group_id = obj.get("GroupId")
+                version_id = obj.get("GroupVersionId")
+                if (
+                    type(group_id) is str
+                    and group_id
+                    and type(version_id) is str
+                    and version_id
+                    and obj.get("DeploymentType") == new_deployment
+                ):
+                    h = hash(group_id)
+                    add_hash[h & bucket_mask](h)
+                    add_line[h & bucket_mask](line_no)
+                    continue
+                self._check_fields(line_no, obj)
             else:
-                h = hash(group_id)
-                bucket = h & bucket_mask
-                group_hashes[bucket].append(h)
-                group_lines[bucket].append(line_no)
-            version_id = obj.get("GroupVersionId")
-            if type(version_id) is not str or not version_id:
-                self._error(
-                    line_no,
-                    "missing_group_version_id",
-                    "GroupVersionId is missing, null, empty or not a string",
-                )
-            if obj.get("DeploymentType") != DEPLOYMENT_TYPE:
-                self._error(
-                    line_no,
-                    "invalid_deployment_type",
-                    f"DeploymentType must be exactly {DEPLOYMENT_TYPE!r} "
-                    "(the only type bulk deployments support)",
-                )
+                self._error(line_no, "invalid_json", "the line is not a JSON object")
         self._line_no = line_no
         self._records = records
+
+    def _check_fields(self, line_no: int, obj: dict[str, Any]) -> None:
+        """The slow path: name every problem of a record that is not a valid one."""
+        group_id = obj.get("GroupId")
+        if type(group_id) is not str or not group_id:
+            self._error(line_no, "missing_group_id", "GroupId is missing, null, empty or not a string")
+        else:
+            h = hash(group_id)
+            bucket = h & (len(self._groups.hashes) - 1)
+            self._groups.hashes[bucket].append(h)
+            self._groups.lines[bucket].append(line_no)
+        version_id = obj.get("GroupVersionId")
+        if type(version_id) is not str or not version_id:
+            self._error(
+                line_no,
+                "missing_group_version_id",
+                "GroupVersionId is missing, null, empty or not a string",
+            )
+        if obj.get("DeploymentType") != DEPLOYMENT_TYPE:
+            self._error(
+                line_no,
+                "invalid_deployment_type",
+                f"DeploymentType must be exactly {DEPLOYMENT_TYPE!r} "
+                "(the only type bulk deployments support)",
+            )
 
     def _add_duplicate_errors(self) -> None:
         duplicates = self._groups.duplicates()
