@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bulk_deployer import aws
 from bulk_deployer.config import Settings
@@ -15,10 +15,11 @@ from bulk_deployer.intake import InputFileIntake
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.observability import count, seconds
 from bulk_deployer.outcomes import NoOutcomes, OutcomeSink, SnsOutcomes
-from bulk_deployer.reconcile import Reconciler
 from bulk_deployer.reports import ReportStore
 from bulk_deployer.slot import DeploymentSlot
-from bulk_deployer.tracker import BulkDeploymentTracker
+
+if TYPE_CHECKING:
+    from bulk_deployer.tracker import BulkDeploymentTracker
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,10 @@ def build_intake(settings: Settings, clients: Clients | None = None) -> InputFil
 
 
 def build_tracker(settings: Settings, clients: Clients | None = None) -> BulkDeploymentTracker:
+    # Imported here so that the starter's cold start does not load the tracker's modules.
+    from bulk_deployer.reconcile import Reconciler  # noqa: PLC0415
+    from bulk_deployer.tracker import BulkDeploymentTracker  # noqa: PLC0415
+
     clients = clients or Clients.create(settings)
     bucket = settings.require_input_bucket()
     ledger = build_ledger(settings, clients)
