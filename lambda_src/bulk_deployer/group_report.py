@@ -10,11 +10,12 @@ pages since the last checkpoint, and the next run continues from there.
 from __future__ import annotations
 
 import csv
-import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 PART_MIN_BYTES = 5 * 1024 * 1024  # S3's minimum size of every part but the last
 TERMINAL_GROUP_STATES = frozenset({"Success", "Failure"})
@@ -92,6 +93,17 @@ class ReportProgress:
         return all(status in TERMINAL_GROUP_STATES for status in self.counts)
 
 
+class _Utf8Buffer:
+    """A write(str) target for csv.writer that keeps UTF-8 bytes."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def write(self, text: str) -> int:
+        self.data += text.encode("utf-8")
+        return len(text)
+
+
 def _parts(raw: Any) -> list[dict[str, Any]]:
     return [{"PartNumber": int(p["PartNumber"]), "ETag": str(p["ETag"])} for p in raw or []]
 
@@ -105,8 +117,9 @@ class GroupReportWriter:
         self._json_key = json_key
         self._csv_key = csv_key
         self.progress = progress
-        self._json = io.StringIO()
-        self._csv = io.StringIO()
+        # Bytes, not io.StringIO: a rewound StringIO keeps 4 bytes per character.
+        self._json = bytearray()
+        self._csv = _Utf8Buffer()
         self._csv_writer = csv.writer(self._csv, lineterminator="\n")
         self._pending_rows = 0
         self._pending_counts: dict[str, int] = {}
@@ -127,15 +140,15 @@ class GroupReportWriter:
                 Bucket=self._bucket, Key=self._csv_key, ContentType="text/csv", ServerSideEncryption="AES256"
             )["UploadId"]
             opening = json.dumps(dict(header), ensure_ascii=False)[:-1]
-            self._json.write(f'{opening}, "groups": [')
+            self._json += f'{opening}, "groups": ['.encode()
             self._csv_writer.writerow(CSV_COLUMNS)
 
     def add_page(self, deployments: list[Mapping[str, Any]], next_token: str | None) -> bool:
         """Add one page; returns True when the pending bytes were uploaded (a checkpoint is due)."""
         for deployment in deployments:
             result = group_result(deployment)
-            separator = "," if self.progress.rows + self._pending_rows else ""
-            self._json.write(separator + "\n" + json.dumps(result, ensure_ascii=False))
+            self._json += b",\n" if self.progress.rows + self._pending_rows else b"\n"
+            self._json += orjson.dumps(result)
             self._csv_writer.writerow(
                 [
                     *(result[c] if result[c] is not None else "" for c in CSV_COLUMNS[:-1]),
@@ -153,7 +166,7 @@ class GroupReportWriter:
             self._absorb(next_token)
             self.read_all = True
             return False
-        if min(self._json.tell(), self._csv.tell()) < PART_MIN_BYTES:
+        if min(len(self._json), len(self._csv.data)) < PART_MIN_BYTES:
             return False
         self._upload_parts()
         self._absorb(next_token)
@@ -161,7 +174,7 @@ class GroupReportWriter:
 
     def complete(self, footer: Mapping[str, Any]) -> None:
         closing = json.dumps(dict(footer), ensure_ascii=False)[1:]
-        self._json.write(f"\n], {closing}\n" if closing != "}" else "\n]}\n")
+        self._json += (f"\n], {closing}\n" if closing != "}" else "\n]}\n").encode()
         self._upload_parts()
         for key, upload_id, parts in (
             (self._json_key, self.progress.json_upload_id, self.progress.json_parts),
@@ -182,7 +195,7 @@ class GroupReportWriter:
     def _upload_parts(self) -> None:
         for key, upload_id, parts, buffer in (
             (self._json_key, self.progress.json_upload_id, self.progress.json_parts, self._json),
-            (self._csv_key, self.progress.csv_upload_id, self.progress.csv_parts, self._csv),
+            (self._csv_key, self.progress.csv_upload_id, self.progress.csv_parts, self._csv.data),
         ):
             number = len(parts) + 1
             response = self._s3.upload_part(
@@ -190,11 +203,10 @@ class GroupReportWriter:
                 Key=key,
                 UploadId=upload_id,
                 PartNumber=number,
-                Body=buffer.getvalue().encode("utf-8"),
+                Body=bytes(buffer),
             )
             parts.append({"PartNumber": number, "ETag": response["ETag"]})
-            buffer.seek(0)
-            buffer.truncate()
+            del buffer[:]
 
     def _absorb(self, next_token: str | None) -> None:
         """Move what is now uploaded (or read to the end) into the checkpointable progress."""

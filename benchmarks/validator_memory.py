@@ -1,0 +1,57 @@
+"""Peak RSS growth of the starter's read path: validate + stage one ~100 MB object from moto's S3 over HTTP.
+
+Run as its own process (python -m benchmarks.validator_memory ENDPOINT BUCKET KEY) so that
+ru_maxrss measures nothing but this work; moto runs in another process.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+
+import boto3
+from bulk_deployer.aws import CLIENT_CONFIG
+from bulk_deployer.input_objects import InputObjectStore
+from bulk_deployer.objectref import ObjectRef
+from bulk_deployer.validation import validate_stream
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def main(endpoint: str, bucket: str, key: str) -> None:
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", config=CLIENT_CONFIG)
+    head = s3.head_object(Bucket=bucket, Key=key)
+    ref = ObjectRef(
+        bucket,
+        key,
+        etag=head["ETag"].strip('"'),
+        version_id=head.get("VersionId"),
+        size=head["ContentLength"],
+    )
+    store = InputObjectStore(s3)
+    before = _rss_mb()
+    start = time.perf_counter()
+    result = validate_stream(store.chunks(ref), size=ref.size)
+    store.stage(ref, "staged/benchmark.jsonl")
+    seconds = time.perf_counter() - start
+    after = _rss_mb()
+    print(
+        json.dumps(
+            {
+                "valid": result.valid,
+                "records": result.records,
+                "seconds": seconds,
+                "rss_before_mb": before,
+                "rss_after_mb": after,
+                "rss_growth_mb": after - before,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])
