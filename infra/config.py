@@ -19,6 +19,13 @@ from typing import Any, Final
 from bulk_deployer.config import (
     DEFAULT_INCOMING_PREFIX,
     DEFAULT_LEDGER_TTL_DAYS,
+    DEFAULT_OVERDUE_AFTER_SECONDS,
+    DEFAULT_RECONCILE_EVERY_SECONDS,
+    DEFAULT_RECONCILE_LOOKBACK_DAYS,
+    DEFAULT_RECONCILE_MIN_AGE_SECONDS,
+    DEFAULT_REPORT_PAGE_SIZE,
+    DEFAULT_REPORT_RECHECK_SECONDS,
+    DEFAULT_REPORT_SETTLE_BOUND_SECONDS,
     DEFAULT_REPORTS_PREFIX,
     DEFAULT_SLOT_LEASE_SECONDS,
     DEFAULT_STAGED_PREFIX,
@@ -42,6 +49,16 @@ MAX_QUEUE_VISIBILITY_SECONDS: Final = 12 * 60 * 60
 MAX_LAMBDA_TIMEOUT_SECONDS: Final = 15 * 60
 # AWS recommends an SQS event source's visibility timeout of at least 6 x the function timeout.
 VISIBILITY_TIMEOUT_FACTOR: Final = 6
+# The tracker stops a report pass 30 s before its timeout (bulk_deployer.report_pass): a run
+# needs time for real work before that margin.
+MIN_TRACKER_TIMEOUT_SECONDS: Final = 60
+# The tracker alarm counts failed runs over three schedule periods; CloudWatch evaluates an
+# alarm over at most one day, and an hourly run is the slowest schedule that still frees the
+# slot and starts the next file in reasonable time.
+MAX_TRACKER_SCHEDULE_MINUTES: Final = 60
+# ListBulkDeploymentDetailedReports pages: MaxResults is a string in the API with no documented
+# upper bound; keep pages small enough for one report part.
+MAX_REPORT_PAGE_SIZE: Final = 1000
 
 _STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 _NAMESPACE = re.compile(r"^[0-9A-Za-z.\-_/#:]{1,255}$")
@@ -140,6 +157,59 @@ CONTEXT_KEYS: Final[tuple[ContextKey, ...]] = (
         "Lease of the dispatch slot, after which a crashed holder's slot can be taken over.",
     ),
     ContextKey(
+        "trackerScheduleMinutes",
+        1,
+        "The tracker runs every this many minutes (1-60); a finished bulk deployment frees the "
+        "slot for the next file within one period.",
+    ),
+    ContextKey("trackerMemoryMb", 1024, "Memory (MB) of the tracker function."),
+    ContextKey(
+        "trackerTimeoutSeconds",
+        300,
+        "Timeout of the tracker function (seconds, 60-900); also its run lease (TRACKER_LEASE_SECONDS).",
+    ),
+    ContextKey(
+        "overdueAfterSeconds",
+        DEFAULT_OVERDUE_AFTER_SECONDS,
+        "A bulk deployment still running after this long is overdue (WARNING log, BulkDeploymentOverdue).",
+    ),
+    ContextKey(
+        "reportSettleBoundSeconds",
+        DEFAULT_REPORT_SETTLE_BOUND_SECONDS,
+        "How long after a bulk deployment ended the tracker waits for every group deployment to "
+        "end before it writes the final report anyway.",
+    ),
+    ContextKey(
+        "reportRecheckSeconds",
+        DEFAULT_REPORT_RECHECK_SECONDS,
+        "Seconds between two looks at the group deployments of a report that is not final yet.",
+    ),
+    ContextKey(
+        "reportPageSize",
+        DEFAULT_REPORT_PAGE_SIZE,
+        "Group deployment results per ListBulkDeploymentDetailedReports page.",
+    ),
+    ContextKey(
+        "reconcileEverySeconds",
+        DEFAULT_RECONCILE_EVERY_SECONDS,
+        "Seconds between two reconciliations of the incoming prefix against the ledger.",
+    ),
+    ContextKey(
+        "reconcileLookbackDays",
+        DEFAULT_RECONCILE_LOOKBACK_DAYS,
+        "Reconciliation looks at incoming objects modified in the last this many days.",
+    ),
+    ContextKey(
+        "reconcileMinAgeSeconds",
+        DEFAULT_RECONCILE_MIN_AGE_SECONDS,
+        "An incoming object younger than this is not yet expected in the ledger.",
+    ),
+    ContextKey(
+        "oldestQueuedFileAlarmSeconds",
+        DEFAULT_OVERDUE_AFTER_SECONDS,
+        "The OldestQueuedFileAgeSeconds alarm fires when a file has waited in the queue longer than this.",
+    ),
+    ContextKey(
         "bundleDependencies",
         True,
         "Bundle requirements.txt into the Lambda asset. false ships lambda_src/ only: for fast "
@@ -178,6 +248,17 @@ class DeployConfig:
     start_retry_base_seconds: float = DEFAULT_START_RETRY_BASE_SECONDS
     slot_lease_seconds: int = DEFAULT_SLOT_LEASE_SECONDS
     bundle_dependencies: bool = True
+    tracker_schedule_minutes: int = _DEFAULTS["trackerScheduleMinutes"]
+    tracker_memory_mb: int = _DEFAULTS["trackerMemoryMb"]
+    tracker_timeout_seconds: int = _DEFAULTS["trackerTimeoutSeconds"]
+    overdue_after_seconds: int = DEFAULT_OVERDUE_AFTER_SECONDS
+    report_settle_bound_seconds: int = DEFAULT_REPORT_SETTLE_BOUND_SECONDS
+    report_recheck_seconds: int = DEFAULT_REPORT_RECHECK_SECONDS
+    report_page_size: int = DEFAULT_REPORT_PAGE_SIZE
+    reconcile_every_seconds: int = DEFAULT_RECONCILE_EVERY_SECONDS
+    reconcile_lookback_days: int = DEFAULT_RECONCILE_LOOKBACK_DAYS
+    reconcile_min_age_seconds: int = DEFAULT_RECONCILE_MIN_AGE_SECONDS
+    oldest_queued_file_alarm_seconds: int = _DEFAULTS["oldestQueuedFileAlarmSeconds"]
 
     def __post_init__(self) -> None:
         # The invariants that tie settings together hold however the object is built.
@@ -243,6 +324,21 @@ class DeployConfig:
             start_retry_base_seconds=get("startRetryBaseSeconds", _float_range(0, 60)),
             slot_lease_seconds=get("slotLeaseSeconds", _int_range(1, 3600)),
             bundle_dependencies=get("bundleDependencies", _bool),
+            tracker_schedule_minutes=get(
+                "trackerScheduleMinutes", _int_range(1, MAX_TRACKER_SCHEDULE_MINUTES)
+            ),
+            tracker_memory_mb=get("trackerMemoryMb", _int_range(128, 10240)),
+            tracker_timeout_seconds=get(
+                "trackerTimeoutSeconds", _int_range(MIN_TRACKER_TIMEOUT_SECONDS, MAX_LAMBDA_TIMEOUT_SECONDS)
+            ),
+            overdue_after_seconds=get("overdueAfterSeconds", _int_range(60, 30 * 86_400)),
+            report_settle_bound_seconds=get("reportSettleBoundSeconds", _int_range(60, 30 * 86_400)),
+            report_recheck_seconds=get("reportRecheckSeconds", _int_range(0, 86_400)),
+            report_page_size=get("reportPageSize", _int_range(1, MAX_REPORT_PAGE_SIZE)),
+            reconcile_every_seconds=get("reconcileEverySeconds", _int_range(60, 7 * 86_400)),
+            reconcile_lookback_days=get("reconcileLookbackDays", _int_range(1, 365)),
+            reconcile_min_age_seconds=get("reconcileMinAgeSeconds", _int_range(0, 86_400)),
+            oldest_queued_file_alarm_seconds=get("oldestQueuedFileAlarmSeconds", _int_range(60, 30 * 86_400)),
         )
 
     @property
@@ -250,12 +346,21 @@ class DeployConfig:
         """How long a file being processed is leased: never shorter than one starter run."""
         return self.starter_timeout_seconds
 
-    def starter_environment(self, *, ledger_table_name: str, execution_role_arn: str) -> dict[str, str]:
+    @property
+    def tracker_lease_seconds(self) -> int:
+        """How long one tracker run holds its lease: never shorter than one tracker run."""
+        return self.tracker_timeout_seconds
+
+    def starter_environment(
+        self, *, ledger_table_name: str, execution_role_arn: str, outcomes_topic_arn: str | None = None
+    ) -> dict[str, str]:
         """Every environment variable the starter reads (bulk_deployer.config.Settings.from_env).
 
-        AWS_REGION is set by Lambda itself (and by the local stand-ins).
+        AWS_REGION is set by Lambda itself (and by the local stand-ins). Without
+        ``outcomes_topic_arn`` the functions publish no outcome notifications.
         """
-        return {
+        outcomes = {"OUTCOMES_TOPIC_ARN": outcomes_topic_arn} if outcomes_topic_arn else {}
+        return outcomes | {
             "LEDGER_TABLE_NAME": ledger_table_name,
             "EXECUTION_ROLE_ARN": execution_role_arn,
             "INCOMING_PREFIX": self.incoming_prefix,
@@ -270,6 +375,32 @@ class DeployConfig:
             "POWERTOOLS_SERVICE_NAME": "bulk-deployer",
             "POWERTOOLS_METRICS_NAMESPACE": self.metrics_namespace,
             "POWERTOOLS_LOG_LEVEL": self.log_level,
+        }
+
+    def tracker_environment(
+        self,
+        *,
+        ledger_table_name: str,
+        execution_role_arn: str,
+        input_bucket_name: str,
+        outcomes_topic_arn: str | None = None,
+    ) -> dict[str, str]:
+        """The starter's environment (the tracker dispatches with the same settings) plus the
+        tracker's own variables (bulk_deployer.config.Settings.from_env)."""
+        return self.starter_environment(
+            ledger_table_name=ledger_table_name,
+            execution_role_arn=execution_role_arn,
+            outcomes_topic_arn=outcomes_topic_arn,
+        ) | {
+            "INPUT_BUCKET_NAME": input_bucket_name,
+            "TRACKER_LEASE_SECONDS": str(self.tracker_lease_seconds),
+            "OVERDUE_AFTER_SECONDS": str(self.overdue_after_seconds),
+            "REPORT_SETTLE_BOUND_SECONDS": str(self.report_settle_bound_seconds),
+            "REPORT_RECHECK_SECONDS": str(self.report_recheck_seconds),
+            "REPORT_PAGE_SIZE": str(self.report_page_size),
+            "RECONCILE_EVERY_SECONDS": str(self.reconcile_every_seconds),
+            "RECONCILE_LOOKBACK_DAYS": str(self.reconcile_lookback_days),
+            "RECONCILE_MIN_AGE_SECONDS": str(self.reconcile_min_age_seconds),
         }
 
 

@@ -129,6 +129,20 @@ def test_bad_prefixes_name_the_key(context: dict[str, Any], key: str) -> None:
         ({"startRetryBaseSeconds": 61}, "startRetryBaseSeconds"),
         ({"stackName": "1-starts-with-digit"}, "stackName"),
         ({"bundleDependencies": "maybe"}, "bundleDependencies"),
+        ({"trackerScheduleMinutes": 0}, "trackerScheduleMinutes"),
+        ({"trackerScheduleMinutes": 61}, "trackerScheduleMinutes"),
+        ({"trackerTimeoutSeconds": 59}, "trackerTimeoutSeconds"),
+        ({"trackerTimeoutSeconds": 901}, "trackerTimeoutSeconds"),
+        ({"trackerMemoryMb": 64}, "trackerMemoryMb"),
+        ({"overdueAfterSeconds": 59}, "overdueAfterSeconds"),
+        ({"reportSettleBoundSeconds": 10}, "reportSettleBoundSeconds"),
+        ({"reportRecheckSeconds": -1}, "reportRecheckSeconds"),
+        ({"reportPageSize": 0}, "reportPageSize"),
+        ({"reportPageSize": 1001}, "reportPageSize"),
+        ({"reconcileEverySeconds": 30}, "reconcileEverySeconds"),
+        ({"reconcileLookbackDays": 0}, "reconcileLookbackDays"),
+        ({"reconcileMinAgeSeconds": "soon"}, "reconcileMinAgeSeconds"),
+        ({"oldestQueuedFileAlarmSeconds": 0}, "oldestQueuedFileAlarmSeconds"),
     ],
 )
 def test_bad_values_name_the_key(context: dict[str, Any], key: str) -> None:
@@ -161,3 +175,49 @@ def test_starter_environment_serializes_every_setting() -> None:
 def test_a_bad_context_value_fails_the_app_before_synthesis() -> None:
     with pytest.raises(ConfigurationError, match="'reportsPrefix'"):
         build_app(context={"reportsPrefix": "staged/reports/"})
+
+
+def test_tracker_defaults_are_the_runtime_defaults() -> None:
+    from bulk_deployer import config as runtime
+
+    config = DeployConfig()
+    assert config.overdue_after_seconds == runtime.DEFAULT_OVERDUE_AFTER_SECONDS
+    assert config.report_settle_bound_seconds == runtime.DEFAULT_REPORT_SETTLE_BOUND_SECONDS
+    assert config.report_recheck_seconds == runtime.DEFAULT_REPORT_RECHECK_SECONDS
+    assert config.report_page_size == runtime.DEFAULT_REPORT_PAGE_SIZE
+    assert config.reconcile_every_seconds == runtime.DEFAULT_RECONCILE_EVERY_SECONDS
+    assert config.reconcile_lookback_days == runtime.DEFAULT_RECONCILE_LOOKBACK_DAYS
+    assert config.reconcile_min_age_seconds == runtime.DEFAULT_RECONCILE_MIN_AGE_SECONDS
+    assert (config.tracker_schedule_minutes, config.tracker_timeout_seconds) == (1, 300)
+
+
+def test_tracker_lease_is_never_shorter_than_a_run() -> None:
+    for timeout in (60, 300, 900):
+        config = DeployConfig.from_context({"trackerTimeoutSeconds": timeout})
+        assert config.tracker_lease_seconds >= config.tracker_timeout_seconds
+
+
+def test_tracker_environment_is_the_starters_plus_its_own() -> None:
+    config = DeployConfig.from_context({"reportPageSize": "250", "trackerTimeoutSeconds": 600})
+    common = {"ledger_table_name": "ledger", "execution_role_arn": "arn", "outcomes_topic_arn": "topic"}
+    starter = config.starter_environment(**common)
+    tracker = config.tracker_environment(**common, input_bucket_name="bucket")
+    assert starter["OUTCOMES_TOPIC_ARN"] == "topic"
+    assert tracker.items() >= starter.items()
+    assert {k: tracker[k] for k in tracker.keys() - starter.keys()} == {
+        "INPUT_BUCKET_NAME": "bucket",
+        "TRACKER_LEASE_SECONDS": "600",
+        "OVERDUE_AFTER_SECONDS": "21600",
+        "REPORT_SETTLE_BOUND_SECONDS": "86400",
+        "REPORT_RECHECK_SECONDS": "300",
+        "REPORT_PAGE_SIZE": "250",
+        "RECONCILE_EVERY_SECONDS": "3600",
+        "RECONCILE_LOOKBACK_DAYS": "3",
+        "RECONCILE_MIN_AGE_SECONDS": "300",
+    }
+
+
+def test_starter_environment_without_a_topic_is_unchanged() -> None:
+    # The local stand-ins call it without the topic: no OUTCOMES_TOPIC_ARN, no notifications.
+    env = DeployConfig().starter_environment(ledger_table_name="ledger", execution_role_arn="arn")
+    assert "OUTCOMES_TOPIC_ARN" not in env
