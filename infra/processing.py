@@ -1,4 +1,8 @@
-"""Processing: the Greengrass execution role and the starter function with exactly its permissions."""
+"""Processing: the Greengrass execution role and the starter function with exactly its permissions.
+
+The helpers below (function, role, dispatch statements) are shared with the tracker
+(infra/tracking.py): both functions call the same ``dispatch()``.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,12 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from infra import bundling
 from infra.config import DeployConfig
 from infra.nag import acknowledge, arn_ref
+from infra.notifications import Notifications
 
 GREENGRASS_PRINCIPAL: Final = "greengrass.amazonaws.com"
 GROUPS_ARN: Final = "arn:${AWS::Partition}:greengrass:${AWS::Region}:${AWS::AccountId}:/greengrass/groups/*"
@@ -24,20 +29,121 @@ BULK_DEPLOYMENTS_ARN: Final = (
     "arn:${AWS::Partition}:greengrass:${AWS::Region}:${AWS::AccountId}:/greengrass/bulk/deployments/*"
 )
 STARTER_HANDLER: Final = "bulk_deployer.handlers.starter.handler"
-# Every DynamoDB call the starter makes on the ledger table and its indexes.
+# Every DynamoDB call the starter and the tracker make on the ledger table and its indexes.
+# TransactWriteItems (STARTED + slot handover) is authorized by the per-item actions.
 LEDGER_ACTIONS: Final = (
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
     "dynamodb:Query",
-    "dynamodb:BatchGetItem",
     "dynamodb:ConditionCheckItem",
 )
 
 
 def _prefix_pattern(prefix: str) -> str:
     return f"{prefix}*"
+
+
+def function_role(scope: Construct, description: str) -> iam.Role:
+    """An own role per function, no AWS managed policy (logs only to the function's log group)."""
+    return iam.Role(
+        scope, "Role", description=description, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
+    )
+
+
+def function_log_group(scope: Construct, config: DeployConfig) -> logs.LogGroup:
+    return logs.LogGroup(
+        scope, "LogGroup", retention=retention(config.log_retention_days), removal_policy=RemovalPolicy.RETAIN
+    )
+
+
+def python_function(
+    scope: Construct,
+    *,
+    config: DeployConfig,
+    description: str,
+    handler: str,
+    memory_mb: int,
+    timeout_seconds: int,
+    role: iam.IRole,
+    log_group: logs.ILogGroup,
+    environment: dict[str, str],
+    retry_attempts: int | None = None,
+    max_event_age: Duration | None = None,
+) -> lambda_.Function:
+    """Python 3.14 on arm64, the shared asset, active tracing; no reserved concurrency (it fails on
+    accounts with a low concurrency quota)."""
+    function = lambda_.Function(
+        scope,
+        "Function",
+        description=description,
+        runtime=bundling.RUNTIME,
+        architecture=bundling.ARCHITECTURE,
+        handler=handler,
+        code=bundling.lambda_code(with_dependencies=config.bundle_dependencies),
+        memory_size=memory_mb,
+        timeout=Duration.seconds(timeout_seconds),
+        role=role,
+        log_group=log_group,
+        tracing=lambda_.Tracing.ACTIVE,
+        environment=environment,
+        retry_attempts=retry_attempts,
+        max_event_age=max_event_age,
+    )
+    cfn_function = function.node.default_child
+    assert isinstance(cfn_function, lambda_.CfnFunction)
+    # CDK makes the function depend on its role (already implied by GetAtt Role.Arn) and on
+    # the role's default policy (needed: the permissions must exist before the first run).
+    cfn_function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+    return function
+
+
+def dispatch_statements(execution_role: iam.IRole) -> list[iam.PolicyStatement]:
+    """What ``dispatch()`` calls: find a running bulk deployment, start the next one, tag it."""
+    return [
+        # StartBulkDeployment and ListBulkDeployments have no resource type: "*" is the only
+        # resource IAM matches for them.
+        iam.PolicyStatement(
+            sid="StartAndListBulkDeployments",
+            actions=["greengrass:StartBulkDeployment", "greengrass:ListBulkDeployments"],
+            resources=["*"],
+        ),
+        iam.PolicyStatement(
+            sid="ReadAndTagBulkDeployments",
+            actions=["greengrass:GetBulkDeploymentStatus", "greengrass:TagResource"],
+            resources=[Fn.sub(BULK_DEPLOYMENTS_ARN)],
+        ),
+        iam.PolicyStatement(
+            sid="PassExecutionRoleToGreengrass",
+            actions=["iam:PassRole"],
+            resources=[execution_role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": GREENGRASS_PRINCIPAL}},
+        ),
+    ]
+
+
+def acknowledge_shared_wildcards(default_policy: IConstruct, ledger: dynamodb.ITable, who: str) -> None:
+    """The wildcard resources every function role here has, each with its reason."""
+    for rule, reason in (
+        (
+            "AwsSolutions-IAM5[Resource::*]",
+            f"The {who}: StartBulkDeployment and ListBulkDeployments have no IAM resource type, and "
+            "X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) none either: only '*' matches.",
+        ),
+        (
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:greengrass:<AWS::Region>:<AWS::AccountId>"
+            ":/greengrass/bulk/deployments/*]",
+            f"The {who}: bulk deployment ids are created by StartBulkDeployment at run time; limited "
+            "to this account's and region's bulk deployments.",
+        ),
+        (
+            f"AwsSolutions-IAM5[Resource::{arn_ref(ledger)}/index/*]",
+            f"The {who} queries the ledger's own indexes (queue, by_key, by_bulk_deployment) and "
+            "nothing else.",
+        ),
+    ):
+        acknowledge(default_policy, rule, reason)
 
 
 class GreengrassExecutionRole(Construct):
@@ -104,52 +210,39 @@ class Starter(Construct):
         ledger: dynamodb.ITable,
         intake_queue: sqs.IQueue,
         execution_role: iam.IRole,
+        notifications: Notifications,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
-            self,
-            "LogGroup",
-            retention=retention(config.log_retention_days),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        # An own role instead of the AWSLambdaBasicExecutionRole managed policy: logs may be
-        # written to this function's log group only.
-        self.role = iam.Role(
-            self,
-            "Role",
-            description="bulk-deployer starter function",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-        )
+        self.log_group = function_log_group(self, config)
+        self.role = function_role(self, "bulk-deployer starter function")
         self.log_group.grant_write(self.role)
 
-        self.function = lambda_.Function(
+        self.function = python_function(
             self,
-            "Function",
+            config=config,
             description="bulk-deployer starter: registers, validates, stages and queues uploaded files",
-            runtime=bundling.RUNTIME,
-            architecture=bundling.ARCHITECTURE,
             handler=STARTER_HANDLER,
-            code=bundling.lambda_code(with_dependencies=config.bundle_dependencies),
-            memory_size=config.starter_memory_mb,
-            timeout=Duration.seconds(config.starter_timeout_seconds),
+            memory_mb=config.starter_memory_mb,
+            timeout_seconds=config.starter_timeout_seconds,
             role=self.role,
             log_group=self.log_group,
-            tracing=lambda_.Tracing.ACTIVE,
             environment=config.starter_environment(
-                ledger_table_name=ledger.table_name, execution_role_arn=execution_role.role_arn
+                ledger_table_name=ledger.table_name,
+                execution_role_arn=execution_role.role_arn,
+                outcomes_topic_arn=notifications.outcomes_topic.topic_arn,
             ),
-            # No reserved concurrency: it fails on accounts with a low concurrency quota, and the
-            # single FIFO message group already runs one invocation at a time.
+            # The single FIFO message group already runs one invocation at a time.
         )
-        cfn_function = self.function.node.default_child
-        assert isinstance(cfn_function, lambda_.CfnFunction)
-        # CDK makes the function depend on its role (already implied by GetAtt Role.Arn) and on
-        # the role's default policy (needed: the permissions must exist before the first poll).
-        cfn_function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
         self.function.add_event_source(
             event_sources.SqsEventSource(intake_queue, batch_size=1, report_batch_item_failures=True)
         )
-        self._grant(config=config, bucket=bucket, ledger=ledger, execution_role=execution_role)
+        self._grant(
+            config=config,
+            bucket=bucket,
+            ledger=ledger,
+            execution_role=execution_role,
+            notifications=notifications,
+        )
         acknowledge(
             self.function,
             "Serverless-LambdaDLQ",
@@ -164,7 +257,13 @@ class Starter(Construct):
         )
 
     def _grant(
-        self, *, config: DeployConfig, bucket: s3.IBucket, ledger: dynamodb.ITable, execution_role: iam.IRole
+        self,
+        *,
+        config: DeployConfig,
+        bucket: s3.IBucket,
+        ledger: dynamodb.ITable,
+        execution_role: iam.IRole,
+        notifications: Notifications,
     ) -> None:
         incoming_objects = bucket.arn_for_objects(_prefix_pattern(config.incoming_prefix))
         statements = [
@@ -191,43 +290,18 @@ class Starter(Construct):
                     bucket.arn_for_objects(_prefix_pattern(config.reports_prefix)),
                 ],
             ),
-            # StartBulkDeployment and ListBulkDeployments have no resource type: "*" is the only
-            # resource IAM matches for them.
-            iam.PolicyStatement(
-                sid="StartAndListBulkDeployments",
-                actions=["greengrass:StartBulkDeployment", "greengrass:ListBulkDeployments"],
-                resources=["*"],
-            ),
-            iam.PolicyStatement(
-                sid="ReadAndTagBulkDeployments",
-                actions=["greengrass:GetBulkDeploymentStatus", "greengrass:TagResource"],
-                resources=[Fn.sub(BULK_DEPLOYMENTS_ARN)],
-            ),
-            iam.PolicyStatement(
-                sid="PassExecutionRoleToGreengrass",
-                actions=["iam:PassRole"],
-                resources=[execution_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": GREENGRASS_PRINCIPAL}},
-            ),
+            *dispatch_statements(execution_role),
+            # Outcome notifications: rejected, superseded, started, start_failed.
+            *notifications.publish_statements(),
         ]
         for statement in statements:
             self.role.add_to_principal_policy(statement)
         ledger.grant(self.role, *LEDGER_ACTIONS)
 
         default_policy = self.role.node.find_child("DefaultPolicy")
+        acknowledge_shared_wildcards(default_policy, ledger, "starter")
         bucket_arn = arn_ref(bucket)
         for rule, reason in (
-            (
-                "AwsSolutions-IAM5[Resource::*]",
-                "StartBulkDeployment and ListBulkDeployments have no IAM resource type, and X-Ray "
-                "PutTraceSegments/PutTelemetryRecords (active tracing) none either: only '*' matches.",
-            ),
-            (
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:greengrass:<AWS::Region>:<AWS::AccountId>"
-                ":/greengrass/bulk/deployments/*]",
-                "Bulk deployment ids are created by StartBulkDeployment at run time; limited to this "
-                "account's and region's bulk deployments.",
-            ),
             (
                 f"AwsSolutions-IAM5[Resource::{bucket_arn}/{_prefix_pattern(config.incoming_prefix)}]",
                 "The starter reads whatever operators upload under the incoming prefix, and only there.",
@@ -239,11 +313,6 @@ class Starter(Construct):
             (
                 f"AwsSolutions-IAM5[Resource::{bucket_arn}/{_prefix_pattern(config.reports_prefix)}]",
                 "One report folder per file, named by its token, written only under the reports prefix.",
-            ),
-            (
-                f"AwsSolutions-IAM5[Resource::{arn_ref(ledger)}/index/*]",
-                "The starter queries the ledger's own indexes (queue, by_key, by_bulk_deployment) "
-                "and nothing else.",
             ),
         ):
             acknowledge(default_policy, rule, reason)

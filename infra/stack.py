@@ -10,9 +10,12 @@ from constructs import Construct
 
 from infra.config import CONTEXT_KEYS, DeployConfig
 from infra.intake import Intake
+from infra.monitoring import Monitoring
 from infra.nag import add_rule_packs
+from infra.notifications import Notifications
 from infra.processing import GreengrassExecutionRole, Starter
 from infra.storage import Storage
+from infra.tracking import Tracker
 
 DESCRIPTION = (
     "bulk-deployer: starts AWS IoT Greengrass (V1) bulk deployments exactly once from files uploaded to S3"
@@ -28,6 +31,7 @@ class BulkDeployerStack(Stack):
         self.execution_role = GreengrassExecutionRole(
             self, "GreengrassExecutionRole", config=config, bucket=self.storage.bucket
         )
+        self.notifications = Notifications(self, "Notifications", config=config)
         self.starter = Starter(
             self,
             "Starter",
@@ -36,6 +40,31 @@ class BulkDeployerStack(Stack):
             ledger=self.storage.ledger,
             intake_queue=self.intake.queue,
             execution_role=self.execution_role.role,
+            notifications=self.notifications,
+        )
+        self.tracker = Tracker(
+            self,
+            "Tracker",
+            config=config,
+            bucket=self.storage.bucket,
+            ledger=self.storage.ledger,
+            execution_role=self.execution_role.role,
+            notifications=self.notifications,
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            alarm_topic=self.notifications.alarm_topic,
+            starter=self.starter.function,
+            starter_log_group=self.starter.log_group,
+            tracker=self.tracker.function,
+            tracker_log_group=self.tracker.log_group,
+            intake_queue=self.intake.queue,
+            intake_dead_letter_queue=self.intake.dead_letter_queue,
+            event_dead_letter_queue=self.intake.event_dead_letter_queue,
+            intake_rule=self.intake.rule,
+            schedule_rule=self.tracker.schedule,
         )
         self._outputs()
 
@@ -68,6 +97,13 @@ class BulkDeployerStack(Stack):
             ),
             ("LedgerTableName", self.storage.ledger.table_name, "DynamoDB ledger of every file"),
             ("StarterFunctionName", self.starter.function.function_name, "The starter Lambda function"),
+            ("TrackerFunctionName", self.tracker.function.function_name, "The tracker Lambda function"),
+            (
+                "OutcomesTopicArn",
+                self.notifications.outcomes_topic.topic_arn,
+                "One JSON message per file outcome; subscribe with a filter on outcome / key",
+            ),
+            ("AlarmTopicArn", self.notifications.alarm_topic.topic_arn, "Every alarm of the stack"),
         ):
             CfnOutput(self, output_id, value=value, description=description)
 

@@ -63,6 +63,12 @@ class Storage(Construct):
                     id="expire-noncurrent-versions",
                     noncurrent_version_expiration=Duration.days(config.noncurrent_version_expiration_days),
                     expired_object_delete_marker=True,
+                ),
+                # The tracker streams report.json and groups.csv as multipart uploads across runs;
+                # a report pass cut off for good (or an uploader's broken upload) leaves parts
+                # behind, billed but invisible. A pass finishes within hours, never days.
+                s3.LifecycleRule(
+                    id="abort-incomplete-multipart-uploads",
                     abort_incomplete_multipart_upload_after=Duration.days(ABORT_INCOMPLETE_UPLOADS_DAYS),
                 ),
                 s3.LifecycleRule(

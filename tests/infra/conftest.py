@@ -38,6 +38,17 @@ VARIANT_CONTEXT = {
     "metricsNamespace": "Custom/BulkDeployer",
     "logLevel": "debug",
     "alarmEmail": "ops@example.com",
+    "trackerScheduleMinutes": "10",
+    "trackerMemoryMb": 512,
+    "trackerTimeoutSeconds": 600,
+    "overdueAfterSeconds": 7200,
+    "reportSettleBoundSeconds": 3600,
+    "reportRecheckSeconds": 60,
+    "reportPageSize": "250",
+    "reconcileEverySeconds": 1800,
+    "reconcileLookbackDays": 7,
+    "reconcileMinAgeSeconds": 600,
+    "oldestQueuedFileAlarmSeconds": 3600,
 }
 
 

@@ -83,6 +83,13 @@ def synthesize(context: dict[str, Any], outdir: Path) -> Synth:
         "starter_role": logical_id(stack.starter.role),
         "function": logical_id(stack.starter.function),
         "log_group": logical_id(stack.starter.log_group),
+        "tracker_role": logical_id(stack.tracker.role),
+        "tracker_function": logical_id(stack.tracker.function),
+        "tracker_log_group": logical_id(stack.tracker.log_group),
+        "schedule": logical_id(stack.tracker.schedule),
+        "key": logical_id(stack.notifications.key),
+        "outcomes_topic": logical_id(stack.notifications.outcomes_topic),
+        "alarm_topic": logical_id(stack.notifications.alarm_topic),
     }
     return Synth(app, stack, outdir, template, Template.from_json(template), ids)
 
@@ -111,7 +118,7 @@ def render(value: Any) -> str:
 def policy_documents(template: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(logical id, property, document) for every IAM policy document in the template."""
     for logical, resource in template["Resources"].items():
-        for key in ("PolicyDocument", "AssumeRolePolicyDocument"):
+        for key in ("PolicyDocument", "AssumeRolePolicyDocument", "KeyPolicy"):
             if key in resource.get("Properties", {}):
                 yield logical, key, resource["Properties"][key]
 
@@ -143,7 +150,15 @@ def concrete(value: Any, template: dict[str, Any]) -> Any:
             "AWS::IAM::Role": f"arn:aws:iam::{_ACCOUNT}:role/{name}",
             "AWS::Logs::LogGroup": f"arn:aws:logs:{_REGION}:{_ACCOUNT}:log-group:{name}:*",
             "AWS::Events::Rule": f"arn:aws:events:{_REGION}:{_ACCOUNT}:rule/{name}",
+            "AWS::KMS::Key": f"arn:aws:kms:{_REGION}:{_ACCOUNT}:key/{name}",
         }[kind]
+
+    def ref_of(logical: str) -> str:
+        if logical in _PSEUDO:
+            return _PSEUDO[logical]
+        if resources.get(logical, {}).get("Type") == "AWS::SNS::Topic":  # Ref of a topic is its ARN
+            return f"arn:aws:sns:{_REGION}:{_ACCOUNT}:{logical.lower()}"
+        return logical.lower()
 
     def walk(node: Any) -> Any:
         if isinstance(node, list):
@@ -156,7 +171,7 @@ def concrete(value: Any, template: dict[str, Any]) -> Any:
                 assert arg[1] == "Arn", arg
                 return arn_of(arg[0])
             if key == "Ref":
-                return _PSEUDO.get(arg, str(arg).lower())
+                return ref_of(str(arg))
             if key == "Fn::Join":
                 return str(arg[0]).join(walk(part) for part in arg[1])
             if key == "Fn::Sub":

@@ -1,4 +1,4 @@
-"""IAM: one test per permission the starter's code uses, and nothing beyond them.
+"""IAM: one test per permission the starter's and the tracker's code use, and nothing beyond them.
 
 moto enforces no IAM, so a missing grant would only show in a user's account; here it fails.
 """
@@ -36,8 +36,12 @@ def starter_permissions(synth: Synth) -> dict[str, set[str]]:
         "dynamodb:UpdateItem": ledger,
         "dynamodb:DeleteItem": ledger,
         "dynamodb:Query": ledger,
-        "dynamodb:BatchGetItem": ledger,
         "dynamodb:ConditionCheckItem": ledger,
+        # SNS: outcome notifications (rejected, superseded, started, start_failed) on the
+        # KMS-encrypted outcomes topic
+        "sns:Publish": {f"${{{synth.ids['outcomes_topic']}}}"},
+        "kms:GenerateDataKey": {synth.arn("key")},
+        "kms:Decrypt": {synth.arn("key")},
         # Greengrass: Start/List have no resource type; status and tagging are per bulk deployment
         "greengrass:StartBulkDeployment": {"*"},
         "greengrass:ListBulkDeployments": {"*"},
@@ -71,8 +75,10 @@ STARTER_ACTIONS = [
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
     "dynamodb:Query",
-    "dynamodb:BatchGetItem",
     "dynamodb:ConditionCheckItem",
+    "sns:Publish",
+    "kms:GenerateDataKey",
+    "kms:Decrypt",
     "greengrass:StartBulkDeployment",
     "greengrass:ListBulkDeployments",
     "greengrass:GetBulkDeploymentStatus",
@@ -115,10 +121,127 @@ def test_starter_role_is_assumed_by_lambda_only(synth: Synth) -> None:
     assert statement["Action"] == "sts:AssumeRole"
 
 
-def test_pass_role_only_to_greengrass(synth: Synth) -> None:
-    statement = synth.statement_granting("starter_role", "iam:PassRole")
+@pytest.mark.parametrize("role", ["starter_role", "tracker_role"])
+def test_pass_role_only_to_greengrass(synth: Synth, role: str) -> None:
+    statement = synth.statement_granting(role, "iam:PassRole")
     assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "greengrass.amazonaws.com"}}
     assert as_list(statement["Action"]) == ["iam:PassRole"]
+
+
+def test_starter_may_list_the_whole_bucket(synth: Synth) -> None:
+    # HEAD of a missing key under incoming/ must answer 404: no prefix condition here.
+    assert "Condition" not in synth.statement_granting("starter_role", "s3:ListBucket")
+
+
+# ---------------------------------------------------------------- tracker
+
+
+def tracker_permissions(synth: Synth) -> dict[str, set[str]]:
+    bucket = synth.arn("bucket")
+    table = synth.arn("ledger")
+    ledger = {table, f"{table}/index/*"}
+    return {
+        # S3: report.json, groups.csv, the interim report; multipart uploads (Create/UploadPart/
+        # Complete are authorized by s3:PutObject) and their abort
+        "s3:PutObject": {f"{bucket}/reports/*"},
+        "s3:AbortMultipartUpload": {f"{bucket}/reports/*"},
+        # S3: reconciliation lists incoming/ (prefix condition tested separately)
+        "s3:ListBucket": {bucket},
+        # DynamoDB: the ledger, slot, controls and run leases (TransactWriteItems -> per item)
+        "dynamodb:GetItem": ledger,
+        "dynamodb:PutItem": ledger,
+        "dynamodb:UpdateItem": ledger,
+        "dynamodb:DeleteItem": ledger,
+        "dynamodb:Query": ledger,
+        "dynamodb:ConditionCheckItem": ledger,
+        # Greengrass: follow the active bulk deployment and its group deployments
+        "greengrass:GetBulkDeploymentStatus": {GREENGRASS_BULK},
+        "greengrass:ListBulkDeploymentDetailedReports": {GREENGRASS_BULK},
+        # Greengrass + IAM: dispatch() starts the next queued file, like the starter
+        "greengrass:StartBulkDeployment": {"*"},
+        "greengrass:ListBulkDeployments": {"*"},
+        "greengrass:TagResource": {GREENGRASS_BULK},
+        "iam:PassRole": {synth.arn("execution_role")},
+        # SNS: outcome notifications on the KMS-encrypted outcomes topic
+        "sns:Publish": {f"${{{synth.ids['outcomes_topic']}}}"},
+        "kms:GenerateDataKey": {synth.arn("key")},
+        "kms:Decrypt": {synth.arn("key")},
+        # Logs to its own log group (EMF metrics are log lines), X-Ray active tracing
+        "logs:CreateLogStream": {synth.arn("tracker_log_group")},
+        "logs:PutLogEvents": {synth.arn("tracker_log_group")},
+        "xray:PutTraceSegments": {"*"},
+        "xray:PutTelemetryRecords": {"*"},
+    }
+
+
+TRACKER_ACTIONS = [
+    "s3:PutObject",
+    "s3:AbortMultipartUpload",
+    "s3:ListBucket",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:ConditionCheckItem",
+    "greengrass:GetBulkDeploymentStatus",
+    "greengrass:ListBulkDeploymentDetailedReports",
+    "greengrass:StartBulkDeployment",
+    "greengrass:ListBulkDeployments",
+    "greengrass:TagResource",
+    "iam:PassRole",
+    "sns:Publish",
+    "kms:GenerateDataKey",
+    "kms:Decrypt",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+]
+
+
+@pytest.mark.parametrize("action", TRACKER_ACTIONS)
+def test_tracker_is_granted(synth: Synth, action: str) -> None:
+    granted = synth.grants("tracker_role")
+    assert action in granted, f"the tracker calls {action} but is not granted it"
+    assert granted[action] == tracker_permissions(synth)[action]
+
+
+def test_tracker_list_covers_every_expected_permission(synth: Synth) -> None:
+    assert set(TRACKER_ACTIONS) == set(tracker_permissions(synth))
+
+
+def test_tracker_has_no_other_permission(synth: Synth) -> None:
+    assert set(synth.grants("tracker_role")) == set(TRACKER_ACTIONS)
+
+
+def test_tracker_lists_only_the_incoming_prefix(synth: Synth, variant: Synth) -> None:
+    statement = synth.statement_granting("tracker_role", "s3:ListBucket")
+    assert statement["Condition"] == {"StringLike": {"s3:prefix": ["incoming/*"]}}
+    assert variant.statement_granting("tracker_role", "s3:ListBucket")["Condition"] == {
+        "StringLike": {"s3:prefix": ["drop/*"]}
+    }
+
+
+def test_tracker_reads_and_writes_no_input_or_staged_object(synth: Synth) -> None:
+    bucket = synth.arn("bucket")
+    for action, resources in synth.grants("tracker_role").items():
+        if action.startswith("s3:") and action != "s3:ListBucket":
+            assert resources == {f"{bucket}/reports/*"}, action
+
+
+def test_tracker_role_has_no_managed_policies_and_is_assumed_by_lambda(synth: Synth) -> None:
+    props = synth.props("tracker_role")
+    assert "ManagedPolicyArns" not in props
+    (statement,) = props["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
+
+
+def test_tracker_grants_follow_configured_prefixes(variant: Synth) -> None:
+    bucket = variant.arn("bucket")
+    tracker = variant.grants("tracker_role")
+    assert tracker["s3:PutObject"] == {f"{bucket}/results/*"}
+    assert tracker["s3:AbortMultipartUpload"] == {f"{bucket}/results/*"}
 
 
 def test_no_wildcard_actions_in_identity_policies(synth: Synth) -> None:

@@ -62,8 +62,11 @@ def test_make_synth_writes_the_template(make_synth: Path) -> None:
 
 def test_make_synth_bundles_the_pinned_dependencies_for_arm64(make_synth: Path) -> None:
     template = json.loads((make_synth / f"{STACK}.template.json").read_text())
-    (function,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    asset = make_synth / f"asset.{function['Properties']['Code']['S3Key'].removesuffix('.zip')}"
+    functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    handlers = {f["Properties"]["Handler"] for f in functions}
+    assert handlers == {"bulk_deployer.handlers.starter.handler", "bulk_deployer.handlers.tracker.handler"}
+    (key,) = {f["Properties"]["Code"]["S3Key"] for f in functions}  # one asset for both functions
+    asset = make_synth / f"asset.{key.removesuffix('.zip')}"
     assert (asset / "bulk_deployer" / "__init__.py").is_file()
     for line in (REPO_ROOT / "requirements.txt").read_text().splitlines():
         pinned = re.match(r"^([A-Za-z0-9_.-]+)(?:\[[^]]*\])?==([^\s;#]+)", line)

@@ -54,8 +54,8 @@ def test_bucket_sends_events_to_eventbridge_without_custom_resource(synth: Synth
     }
     kinds = {resource["Type"] for resource in synth.resources.values()}
     assert "Custom::S3BucketNotifications" not in kinds
-    # The only function in the stack is the starter: no custom-resource handlers.
-    synth.assertions.resource_count_is("AWS::Lambda::Function", 1)
+    # The only functions in the stack are the starter and the tracker: no custom-resource handlers.
+    synth.assertions.resource_count_is("AWS::Lambda::Function", 2)
 
 
 def test_bucket_lifecycle_expires_noncurrent_versions_and_staged_copies(synth: Synth) -> None:
@@ -66,6 +66,22 @@ def test_bucket_lifecycle_expires_noncurrent_versions_and_staged_copies(synth: S
     assert rules["expire-staged-copies"]["ExpirationInDays"] == 90
     # Nothing else expires: incoming files and reports are kept.
     assert all("ExpirationInDays" not in r for i, r in rules.items() if i != "expire-staged-copies")
+
+
+def test_bucket_lifecycle_aborts_incomplete_multipart_uploads_everywhere(synth: Synth) -> None:
+    # A report pass cut off for good leaves an unfinished multipart upload under reports/.
+    rules = [
+        rule
+        for rule in synth.props("bucket")["LifecycleConfiguration"]["Rules"]
+        if "AbortIncompleteMultipartUpload" in rule
+    ]
+    assert rules == [
+        {
+            "Id": "abort-incomplete-multipart-uploads",
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+            "Status": "Enabled",
+        }
+    ]
 
 
 def test_bucket_lifecycle_follows_configuration(variant: Synth) -> None:
@@ -283,6 +299,7 @@ def test_event_source_is_the_intake_queue_one_at_a_time(synth: Synth) -> None:
 def test_function_environment_has_every_setting(synth: Synth) -> None:
     env = synth.props("function")["Environment"]["Variables"]
     assert env == {
+        "OUTCOMES_TOPIC_ARN": {"Ref": synth.ids["outcomes_topic"]},
         "LEDGER_TABLE_NAME": {"Ref": synth.ids["ledger"]},
         "EXECUTION_ROLE_ARN": {"Fn::GetAtt": [synth.ids["execution_role"], "Arn"]},
         "INCOMING_PREFIX": "incoming/",
@@ -392,6 +409,9 @@ def test_outputs(synth: Synth) -> None:
         "EventDeadLetterQueueUrl": f"${{{synth.ids['event_dlq']}}}",
         "LedgerTableName": f"${{{synth.ids['ledger']}}}",
         "StarterFunctionName": f"${{{synth.ids['function']}}}",
+        "TrackerFunctionName": f"${{{synth.ids['tracker_function']}}}",
+        "OutcomesTopicArn": f"${{{synth.ids['outcomes_topic']}}}",
+        "AlarmTopicArn": f"${{{synth.ids['alarm_topic']}}}",
     }
 
 

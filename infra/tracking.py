@@ -1,0 +1,167 @@
+"""Tracking: the scheduled tracker function with exactly the calls it makes.
+
+Each run follows the active bulk deployment, frees the slot and dispatches the next file,
+writes group-deployment reports under the reports prefix (multipart uploads, checkpointed in
+the ledger), emits queue-health metrics and, periodically, reconciles the incoming prefix.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aws_cdk import Duration, Fn
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.config import DeployConfig
+from infra.nag import acknowledge, arn_ref
+from infra.notifications import Notifications
+from infra.processing import (
+    BULK_DEPLOYMENTS_ARN,
+    LEDGER_ACTIONS,
+    acknowledge_shared_wildcards,
+    dispatch_statements,
+    function_log_group,
+    function_role,
+    python_function,
+)
+
+TRACKER_HANDLER: Final = "bulk_deployer.handlers.tracker.handler"
+# EventBridge retries an invocation that failed to be *delivered* (throttling, service errors)
+# within one schedule period; a later run does the same work anyway.
+SCHEDULE_TARGET_RETRY_ATTEMPTS: Final = 2
+
+
+def schedule_period(config: DeployConfig) -> Duration:
+    return Duration.minutes(config.tracker_schedule_minutes)
+
+
+class Tracker(Construct):
+    """The tracker function, its role and the EventBridge schedule that runs it."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeployConfig,
+        bucket: s3.IBucket,
+        ledger: dynamodb.ITable,
+        execution_role: iam.IRole,
+        notifications: Notifications,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = function_log_group(self, config)
+        self.role = function_role(self, "bulk-deployer tracker function")
+        self.log_group.grant_write(self.role)
+        period = schedule_period(config)
+
+        self.function = python_function(
+            self,
+            config=config,
+            description="bulk-deployer tracker: follows bulk deployments, writes reports, starts the next",
+            handler=TRACKER_HANDLER,
+            memory_mb=config.tracker_memory_mb,
+            timeout_seconds=config.tracker_timeout_seconds,
+            role=self.role,
+            log_group=self.log_group,
+            environment=config.tracker_environment(
+                ledger_table_name=ledger.table_name,
+                execution_role_arn=execution_role.role_arn,
+                input_bucket_name=bucket.bucket_name,
+                outcomes_topic_arn=notifications.outcomes_topic.topic_arn,
+            ),
+            # A failed run is not retried by Lambda: the next scheduled run redoes the same work
+            # from the ledger, and an overlapping retry would only find the run lease taken. A
+            # queued (throttled) event older than one period is superseded by the next one.
+            retry_attempts=0,
+            max_event_age=period,
+            # No reserved concurrency: one run at a time is a lease item in the ledger.
+        )
+
+        self.schedule = events.Rule(
+            self,
+            "Schedule",
+            description=f"Runs the bulk-deployer tracker every {config.tracker_schedule_minutes} minute(s)",
+            schedule=events.Schedule.rate(period),
+        )
+        self.schedule.add_target(
+            targets.LambdaFunction(
+                self.function, retry_attempts=SCHEDULE_TARGET_RETRY_ATTEMPTS, max_event_age=period
+            )
+        )
+
+        self._grant(
+            config=config,
+            bucket=bucket,
+            ledger=ledger,
+            execution_role=execution_role,
+            notifications=notifications,
+        )
+        for rule in ("Serverless-LambdaDLQ", "Serverless-LambdaAsyncFailureDestination"):
+            acknowledge(
+                self.function,
+                rule,
+                "Invoked by its schedule only; a failed run is not worth replaying (the next run, one "
+                "period later, redoes its work from the ledger) and failed runs raise the tracker alarm.",
+            )
+        acknowledge(
+            self.schedule,
+            "Serverless-EventBusDLQ",
+            "A scheduled event carries no data: one that cannot be delivered is replaced by the next "
+            "period's, and FailedInvocations on this rule raises an alarm.",
+        )
+
+    def _grant(
+        self,
+        *,
+        config: DeployConfig,
+        bucket: s3.IBucket,
+        ledger: dynamodb.ITable,
+        execution_role: iam.IRole,
+        notifications: Notifications,
+    ) -> None:
+        reports = bucket.arn_for_objects(f"{config.reports_prefix}*")
+        statements = [
+            # report.json, groups.csv and the interim report: PutObject, and the multipart
+            # uploads (CreateMultipartUpload, UploadPart, CompleteMultipartUpload are
+            # authorized by s3:PutObject).
+            iam.PolicyStatement(sid="WriteReports", actions=["s3:PutObject"], resources=[reports]),
+            # A report pass that gives up on an upload aborts it.
+            iam.PolicyStatement(
+                sid="AbortReportUploads", actions=["s3:AbortMultipartUpload"], resources=[reports]
+            ),
+            # Reconciliation lists the incoming prefix, and nothing else of the bucket.
+            iam.PolicyStatement(
+                sid="ListIncomingObjects",
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{config.incoming_prefix}*"]}},
+            ),
+            # The active bulk deployment's group deployments, page by page.
+            iam.PolicyStatement(
+                sid="ReadBulkDeploymentReports",
+                actions=["greengrass:ListBulkDeploymentDetailedReports"],
+                resources=[Fn.sub(BULK_DEPLOYMENTS_ARN)],
+            ),
+            # The tracker starts the next queued file with the starter's dispatch().
+            *dispatch_statements(execution_role),
+            # Outcome notifications: finished (with counts), and those of dispatch().
+            *notifications.publish_statements(),
+        ]
+        for statement in statements:
+            self.role.add_to_principal_policy(statement)
+        ledger.grant(self.role, *LEDGER_ACTIONS)
+
+        default_policy = self.role.node.find_child("DefaultPolicy")
+        acknowledge_shared_wildcards(default_policy, ledger, "tracker")
+        acknowledge(
+            default_policy,
+            f"AwsSolutions-IAM5[Resource::{arn_ref(bucket)}/{config.reports_prefix}*]",
+            "The tracker writes one report folder per file (report.json, groups.csv), named by the "
+            "file's token, only under the reports prefix.",
+        )

@@ -1,0 +1,606 @@
+"""The tracker's deployment, the topics and their key, the dashboard, the alarms, the saved queries.
+
+The EMF test runs the real ``bulk_deployer.observability`` objects (in a fresh interpreter,
+with the environment the stack gives the functions) and compares the namespace and
+dimensions they emit with every alarm on an EMF metric.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from infra_helpers import Synth, as_list, render
+
+from infra.monitoring import FAILED_MESSAGE_LOG, FAILED_MESSAGES_METRIC, REJECTED_LOG, STARTED_LOGS
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LAMBDA_SRC = REPO_ROOT / "lambda_src" / "bulk_deployer"
+
+ALARMS = {
+    # alarm name (after "<stackName>-") -> (namespace kind, metric name)
+    "Files-InputFileRejected-Alarm": ("emf", "InputFileRejected"),
+    "Files-StartFailed-Alarm": ("emf", "StartFailed"),
+    "Queue-OldestQueuedFileAgeSeconds-Alarm": ("emf", "OldestQueuedFileAgeSeconds"),
+    "Queue-DispatchPaused-Alarm": ("emf", "DispatchPaused"),
+    "Queue-UnprocessedInputFiles-Alarm": ("emf", "UnprocessedInputFiles"),
+    "BulkDeployments-BulkDeploymentFailed-Alarm": ("emf", "BulkDeploymentFailed"),
+    "BulkDeployments-BulkDeploymentOverdue-Alarm": ("emf", "BulkDeploymentOverdue"),
+    "BulkDeployments-GroupDeploymentsFailed-Alarm": ("emf", "GroupDeploymentsFailed"),
+    "IntakeQueue-DLQ-Queue-Message-Count-Max-Alarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+    "EventDeadLetterQueue-Queue-Message-Count-Max-Alarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+    "EventBridge-IntakeRuleFailedInvocations-Alarm": ("AWS/Events", "FailedInvocations"),
+    "EventBridge-TrackerScheduleFailedInvocations-Alarm": ("AWS/Events", "FailedInvocations"),
+    "Starter-StarterErrors-Alarm": ("math", "Errors + IntakeMessagesFailed"),
+    "Tracker-Fault-Count-Alarm": ("AWS/Lambda", "Errors"),
+}
+
+
+def alarms(synth: Synth) -> dict[str, dict[str, Any]]:
+    """Alarm properties by name without the stack prefix."""
+    prefix = f"{synth.stack.stack_name}-"
+    found = {}
+    for resource in synth.resources.values():
+        if resource["Type"] == "AWS::CloudWatch::Alarm":
+            name = resource["Properties"]["AlarmName"]
+            assert name.startswith(prefix), name
+            found[name.removeprefix(prefix)] = resource["Properties"]
+    return found
+
+
+def single_metric(alarm: dict[str, Any]) -> dict[str, Any]:
+    (query,) = alarm["Metrics"]
+    assert query["ReturnData"] is True
+    return dict(query["MetricStat"])
+
+
+def dimensions(metric_stat: dict[str, Any]) -> dict[str, str]:
+    return {d["Name"]: render(d["Value"]) for d in metric_stat["Metric"].get("Dimensions", [])}
+
+
+# ---------------------------------------------------------------- tracker function and schedule
+
+
+def test_tracker_runtime_packaging_and_tracing(synth: Synth) -> None:
+    props = synth.props("tracker_function")
+    assert props["Runtime"] == "python3.14"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == "bulk_deployer.handlers.tracker.handler"
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert "ReservedConcurrentExecutions" not in props
+    assert props["Code"] == synth.props("function")["Code"]  # the starter's asset
+
+
+def test_tracker_memory_and_timeout(synth: Synth, variant: Synth) -> None:
+    assert (synth.props("tracker_function")["MemorySize"], synth.props("tracker_function")["Timeout"]) == (
+        1024,
+        300,
+    )
+    assert (
+        variant.props("tracker_function")["MemorySize"],
+        variant.props("tracker_function")["Timeout"],
+    ) == (
+        512,
+        600,
+    )
+
+
+def test_tracker_logs_to_own_log_group_with_retention(synth: Synth, variant: Synth) -> None:
+    assert synth.props("tracker_function")["LoggingConfig"] == {
+        "LogGroup": {"Ref": synth.ids["tracker_log_group"]}
+    }
+    assert synth.props("tracker_log_group")["RetentionInDays"] == 90
+    assert variant.props("tracker_log_group")["RetentionInDays"] == 30
+    assert synth.resources[synth.ids["tracker_log_group"]]["DeletionPolicy"] == "Retain"
+
+
+def test_tracker_runs_are_not_retried_by_lambda(synth: Synth) -> None:
+    synth.assertions.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": {"Ref": synth.ids["tracker_function"]},
+            "MaximumRetryAttempts": 0,
+            "MaximumEventAgeInSeconds": 60,
+        },
+    )
+
+
+def test_schedule_runs_the_tracker_every_minute(synth: Synth) -> None:
+    props = synth.props("schedule")
+    assert props["ScheduleExpression"] == "rate(1 minute)"
+    assert props["State"] == "ENABLED"
+    (target,) = props["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [synth.ids["tracker_function"], "Arn"]}
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 60, "MaximumRetryAttempts": 2}
+    synth.assertions.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Fn::GetAtt": [synth.ids["tracker_function"], "Arn"]},
+            "Principal": "events.amazonaws.com",
+            "SourceArn": {"Fn::GetAtt": [synth.ids["schedule"], "Arn"]},
+        },
+    )
+
+
+def test_schedule_follows_configuration(variant: Synth) -> None:
+    assert variant.props("schedule")["ScheduleExpression"] == "rate(10 minutes)"
+    (target,) = variant.props("schedule")["Targets"]
+    assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] == 600
+
+
+def test_tracker_environment(synth: Synth) -> None:
+    env = synth.props("tracker_function")["Environment"]["Variables"]
+    starter_env = synth.props("function")["Environment"]["Variables"]
+    assert env == starter_env | {
+        "INPUT_BUCKET_NAME": {"Ref": synth.ids["bucket"]},
+        "TRACKER_LEASE_SECONDS": "300",
+        "OVERDUE_AFTER_SECONDS": "21600",
+        "REPORT_SETTLE_BOUND_SECONDS": "86400",
+        "REPORT_RECHECK_SECONDS": "300",
+        "REPORT_PAGE_SIZE": "100",
+        "RECONCILE_EVERY_SECONDS": "3600",
+        "RECONCILE_LOOKBACK_DAYS": "3",
+        "RECONCILE_MIN_AGE_SECONDS": "300",
+    }
+    assert env["OUTCOMES_TOPIC_ARN"] == {"Ref": synth.ids["outcomes_topic"]}
+
+
+def test_tracker_environment_follows_configuration(variant: Synth) -> None:
+    env = variant.props("tracker_function")["Environment"]["Variables"]
+    assert (
+        env.items()
+        >= {
+            "INCOMING_PREFIX": "drop/",
+            "REPORTS_PREFIX": "results/",
+            "TRACKER_LEASE_SECONDS": "600",
+            "OVERDUE_AFTER_SECONDS": "7200",
+            "REPORT_SETTLE_BOUND_SECONDS": "3600",
+            "REPORT_RECHECK_SECONDS": "60",
+            "REPORT_PAGE_SIZE": "250",
+            "RECONCILE_EVERY_SECONDS": "1800",
+            "RECONCILE_LOOKBACK_DAYS": "7",
+            "RECONCILE_MIN_AGE_SECONDS": "600",
+        }.items()
+    )
+
+
+@pytest.mark.parametrize("which", ["synth", "variant"])
+def test_tracker_environment_is_accepted_by_the_settings(which: str, request: pytest.FixtureRequest) -> None:
+    from bulk_deployer.config import Settings
+
+    synth: Synth = request.getfixturevalue(which)
+    env = {
+        key: value if isinstance(value, str) else "placeholder"
+        for key, value in synth.props("tracker_function")["Environment"]["Variables"].items()
+    }
+    env["EXECUTION_ROLE_ARN"] = "arn:aws:iam::123456789012:role/bulk-deployer-execution"
+    env["OUTCOMES_TOPIC_ARN"] = "arn:aws:sns:eu-west-1:123456789012:outcomes"
+    env["AWS_REGION"] = "eu-west-1"
+    settings = Settings.from_env(env)
+    timeout = synth.props("tracker_function")["Timeout"]
+    # A run that dies holds the lease no longer than its timeout, and never less.
+    assert settings.tracker_lease_seconds >= timeout
+    assert settings.require_input_bucket() == "placeholder"
+    assert settings.outcomes_topic_arn is not None
+
+
+# ---------------------------------------------------------------- topics and key
+
+
+def test_both_topics_use_the_customer_managed_key(synth: Synth) -> None:
+    key_arn = {"Fn::GetAtt": [synth.ids["key"], "Arn"]}
+    assert synth.props("outcomes_topic")["KmsMasterKeyId"] == key_arn
+    assert synth.props("alarm_topic")["KmsMasterKeyId"] == key_arn
+    assert synth.props("key")["EnableKeyRotation"] is True
+
+
+def test_key_policy_admits_cloudwatch(synth: Synth) -> None:
+    statements = synth.props("key")["KeyPolicy"]["Statement"]
+    (cloudwatch,) = [s for s in statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+    assert cloudwatch["Effect"] == "Allow"
+    assert set(as_list(cloudwatch["Action"])) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    # Nobody else but the account (which delegates to IAM) is named in the key policy.
+    principals = [s["Principal"] for s in statements]
+    assert len(principals) == 2
+
+
+def _topic_policy(synth: Synth, topic: str) -> list[dict[str, Any]]:
+    for resource in synth.resources.values():
+        if resource["Type"] == "AWS::SNS::TopicPolicy" and resource["Properties"]["Topics"] == [
+            {"Ref": synth.ids[topic]}
+        ]:
+            return list(resource["Properties"]["PolicyDocument"]["Statement"])
+    raise AssertionError(f"no policy for {topic}")
+
+
+@pytest.mark.parametrize("topic", ["outcomes_topic", "alarm_topic"])
+def test_topics_refuse_publishing_without_tls(synth: Synth, topic: str) -> None:
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in _topic_policy(synth, topic)
+    )
+
+
+def test_alarm_topic_admits_only_this_stacks_alarms(synth: Synth, variant: Synth) -> None:
+    for stack, name in ((synth, "BulkDeployer"), (variant, "BulkDeployerVariant")):
+        (allow,) = [s for s in _topic_policy(stack, "alarm_topic") if s["Effect"] == "Allow"]
+        assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+        assert allow["Action"] == "sns:Publish"
+        assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        source = render(allow["Condition"]["ArnLike"]["aws:SourceArn"])
+        assert (
+            source
+            == f"arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:{name}-*"
+        )
+        # Every alarm's name matches the pattern (or its notifications would be refused).
+        assert all(a["AlarmName"].startswith(f"{name}-") for a in alarms(stack).values())
+
+
+def test_outcomes_topic_admits_no_service_principal(synth: Synth) -> None:
+    # Publishers are this account's function roles (identity policies); nobody else.
+    assert [s for s in _topic_policy(synth, "outcomes_topic") if s["Effect"] == "Allow"] == []
+
+
+def test_alarm_email_subscription_only_when_configured(synth: Synth, variant: Synth) -> None:
+    synth.assertions.resource_count_is("AWS::SNS::Subscription", 0)
+    variant.assertions.resource_count_is("AWS::SNS::Subscription", 1)
+    variant.assertions.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {"Protocol": "email", "Endpoint": "ops@example.com", "TopicArn": {"Ref": variant.ids["alarm_topic"]}},
+    )
+
+
+# ---------------------------------------------------------------- alarms
+
+
+def test_exactly_the_expected_alarms(synth: Synth, variant: Synth) -> None:
+    assert set(alarms(synth)) == set(ALARMS)
+    assert set(alarms(variant)) == set(ALARMS)
+
+
+@pytest.mark.parametrize("name", sorted(ALARMS))
+def test_alarm_notifies_the_alarm_topic_and_ignores_missing_data(synth: Synth, name: str) -> None:
+    alarm = alarms(synth)[name]
+    topic = [{"Ref": synth.ids["alarm_topic"]}]
+    assert alarm["ActionsEnabled"] is True
+    assert alarm["AlarmActions"] == topic
+    assert alarm["OKActions"] == topic
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmDescription"]
+
+
+@pytest.mark.parametrize(
+    ("name", "statistic", "comparison", "threshold"),
+    [
+        ("Files-InputFileRejected-Alarm", "Sum", "GreaterThanThreshold", 0),
+        ("Files-StartFailed-Alarm", "Sum", "GreaterThanThreshold", 0),
+        ("Queue-OldestQueuedFileAgeSeconds-Alarm", "Maximum", "GreaterThanThreshold", 21600),
+        ("Queue-DispatchPaused-Alarm", "Maximum", "GreaterThanOrEqualToThreshold", 1),
+        ("Queue-UnprocessedInputFiles-Alarm", "Maximum", "GreaterThanThreshold", 0),
+        ("BulkDeployments-BulkDeploymentFailed-Alarm", "Sum", "GreaterThanThreshold", 0),
+        ("BulkDeployments-BulkDeploymentOverdue-Alarm", "Sum", "GreaterThanThreshold", 0),
+        ("BulkDeployments-GroupDeploymentsFailed-Alarm", "Sum", "GreaterThanThreshold", 0),
+    ],
+)
+def test_emf_alarm_condition(
+    synth: Synth, name: str, statistic: str, comparison: str, threshold: int
+) -> None:
+    alarm = alarms(synth)[name]
+    stat = single_metric(alarm)
+    assert stat["Metric"]["MetricName"] == ALARMS[name][1]
+    assert stat["Stat"] == statistic
+    assert stat["Period"] == 300
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == (comparison, threshold)
+    assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (1, 1)
+
+
+def test_oldest_queued_file_bound_and_gauge_periods_follow_configuration(variant: Synth) -> None:
+    found = alarms(variant)
+    assert found["Queue-OldestQueuedFileAgeSeconds-Alarm"]["Threshold"] == 3600
+    # Gauges are emitted once per tracker run (every 10 minutes here): the period covers one run.
+    for name in ("Queue-OldestQueuedFileAgeSeconds-Alarm", "Queue-DispatchPaused-Alarm"):
+        assert single_metric(found[name])["Period"] == 600, name
+
+
+@pytest.mark.parametrize(
+    ("name", "queue"),
+    [
+        ("IntakeQueue-DLQ-Queue-Message-Count-Max-Alarm", "dlq"),
+        ("EventDeadLetterQueue-Queue-Message-Count-Max-Alarm", "event_dlq"),
+    ],
+)
+def test_dead_letter_queue_not_empty_alarm(synth: Synth, name: str, queue: str) -> None:
+    alarm = alarms(synth)[name]
+    stat = single_metric(alarm)
+    assert stat["Metric"]["Namespace"] == "AWS/SQS"
+    assert stat["Metric"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert dimensions(stat) == {"QueueName": f"${{{synth.ids[queue]}.QueueName}}"}
+    assert stat["Stat"] == "Maximum"
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [
+        ("EventBridge-IntakeRuleFailedInvocations-Alarm", "rule"),
+        ("EventBridge-TrackerScheduleFailedInvocations-Alarm", "schedule"),
+    ],
+)
+def test_failed_invocations_alarm(synth: Synth, name: str, rule: str) -> None:
+    alarm = alarms(synth)[name]
+    stat = single_metric(alarm)
+    assert stat["Metric"]["Namespace"] == "AWS/Events"
+    assert stat["Metric"]["MetricName"] == "FailedInvocations"
+    assert dimensions(stat) == {"RuleName": f"${{{synth.ids[rule]}}}"}
+    assert stat["Stat"] == "Sum"
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+def test_tracker_errors_alarm_ignores_a_single_failed_run(synth: Synth, variant: Synth) -> None:
+    for stack, period in ((synth, 60), (variant, 600)):
+        alarm = alarms(stack)["Tracker-Fault-Count-Alarm"]
+        stat = single_metric(alarm)
+        assert stat["Metric"]["Namespace"] == "AWS/Lambda"
+        assert stat["Metric"]["MetricName"] == "Errors"
+        assert dimensions(stat) == {"FunctionName": f"${{{stack.ids['tracker_function']}}}"}
+        assert (stat["Stat"], stat["Period"]) == ("Sum", period)
+        assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+        # Two failed runs among three schedule periods; one transient failure does not alarm.
+        assert (alarm["DatapointsToAlarm"], alarm["EvaluationPeriods"]) == (2, 3)
+
+
+def test_starter_errors_alarm_counts_crashes_and_failed_messages(synth: Synth, variant: Synth) -> None:
+    for stack, window in ((synth, 1800 // 300 + 1), (variant, 720 // 300 + 2)):
+        alarm = alarms(stack)["Starter-StarterErrors-Alarm"]
+        queries = {q["Id"]: q for q in alarm["Metrics"]}
+        (expression,) = [q for q in queries.values() if q.get("ReturnData", True)]
+        assert expression["Expression"] == "FILL(errors, 0) + FILL(failed, 0)"
+        errors = queries["errors"]["MetricStat"]
+        assert (errors["Metric"]["Namespace"], errors["Metric"]["MetricName"]) == ("AWS/Lambda", "Errors")
+        assert dimensions(errors) == {"FunctionName": f"${{{stack.ids['function']}}}"}
+        failed = queries["failed"]["MetricStat"]
+        assert failed["Metric"]["MetricName"] == FAILED_MESSAGES_METRIC
+        assert "Dimensions" not in failed["Metric"]  # a metric filter's metric has none
+        assert (errors["Stat"], errors["Period"], failed["Stat"], failed["Period"]) == (
+            "Sum",
+            300,
+            "Sum",
+            300,
+        )
+        # A failed FIFO message comes back after the visibility timeout: the second failure
+        # within one visibility timeout (plus a period) alarms, a single transient one does not.
+        assert (alarm["DatapointsToAlarm"], alarm["EvaluationPeriods"]) == (2, window)
+        assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+def test_failed_message_metric_filter_matches_the_starters_log_line(synth: Synth, variant: Synth) -> None:
+    source = (LAMBDA_SRC / "handlers" / "starter.py").read_text()
+    assert f'"{FAILED_MESSAGE_LOG}"' in source, "the starter no longer logs the line the filter counts"
+    assert "logger.exception(" in source  # logged at ERROR
+    for stack, namespace in ((synth, "BulkDeployer"), (variant, "Custom/BulkDeployer")):
+        stack.assertions.has_resource_properties(
+            "AWS::Logs::MetricFilter",
+            {
+                "LogGroupName": {"Ref": stack.ids["log_group"]},
+                "FilterPattern": f'{{ ($.level = "ERROR") && ($.message = "{FAILED_MESSAGE_LOG}") }}',
+                "MetricTransformations": [
+                    {"MetricName": FAILED_MESSAGES_METRIC, "MetricNamespace": namespace, "MetricValue": "1"}
+                ],
+            },
+        )
+
+
+# ---------------------------------------------------------------- EMF: what the code emits
+
+
+def _emf_of_the_code(synth: Synth, metrics: list[str]) -> dict[str, Any]:
+    """EMF produced by bulk_deployer.observability in a fresh interpreter, with the function's env."""
+    env_vars = synth.props("tracker_function")["Environment"]["Variables"]
+    program = (
+        "import json, sys\n"
+        "from bulk_deployer import observability as o\n"
+        "for name in sys.argv[1:]:\n"
+        "    (o.seconds if name.endswith('Seconds') else o.count)(name, 1)\n"
+        "print(json.dumps(o.metrics.serialize_metric_set()))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POWERTOOLS_")}
+    env |= {
+        "POWERTOOLS_METRICS_NAMESPACE": env_vars["POWERTOOLS_METRICS_NAMESPACE"],
+        "POWERTOOLS_SERVICE_NAME": env_vars["POWERTOOLS_SERVICE_NAME"],
+        "PYTHONPATH": str(REPO_ROOT / "lambda_src"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", program, *metrics],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def _emf_alarm_metrics(synth: Synth) -> dict[str, dict[str, Any]]:
+    return {name: single_metric(alarms(synth)[name]) for name, (kind, _) in ALARMS.items() if kind == "emf"}
+
+
+@pytest.mark.parametrize("which", ["synth", "variant"])
+def test_emf_alarms_use_exactly_the_namespace_and_dimensions_the_code_emits(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    synth: Synth = request.getfixturevalue(which)
+    emf_alarms = _emf_alarm_metrics(synth)
+    names = sorted({stat["Metric"]["MetricName"] for stat in emf_alarms.values()})
+    emf = _emf_of_the_code(synth, names)
+    (directive,) = emf["_aws"]["CloudWatchMetrics"]
+    emitted_dimensions = {key: emf[key] for keys in directive["Dimensions"] for key in keys}
+    emitted_units = {m["Name"]: m["Unit"] for m in directive["Metrics"]}
+    assert emitted_dimensions == {"service": "bulk-deployer"}
+    assert set(emitted_units) == set(names)
+    for name, stat in emf_alarms.items():
+        metric = stat["Metric"]
+        assert metric["Namespace"] == directive["Namespace"], name
+        assert dimensions(stat) == emitted_dimensions, name
+        # An alarm that names a unit must name the emitted one; these name none.
+        assert stat.get("Unit", emitted_units[metric["MetricName"]]) == emitted_units[metric["MetricName"]]
+    # The namespace is the configured one, not Powertools' default.
+    expected = "BulkDeployer" if which == "synth" else "Custom/BulkDeployer"
+    assert directive["Namespace"] == expected
+
+
+def test_every_alarmed_emf_metric_is_emitted_by_the_code(synth: Synth) -> None:
+    source = "\n".join(path.read_text() for path in LAMBDA_SRC.rglob("*.py"))
+    for name, stat in _emf_alarm_metrics(synth).items():
+        metric = stat["Metric"]["MetricName"]
+        assert f'"{metric}"' in source, f"{name}: no code emits {metric}"
+
+
+def test_every_alarm_in_our_namespace_is_an_emf_or_metric_filter_metric(synth: Synth) -> None:
+    for name, alarm in alarms(synth).items():
+        for query in alarm["Metrics"]:
+            stat = query.get("MetricStat")
+            if stat and stat["Metric"]["Namespace"] == "BulkDeployer":
+                if stat["Metric"]["MetricName"] == FAILED_MESSAGES_METRIC:
+                    continue
+                assert dimensions(stat) == {"service": "bulk-deployer"}, name
+
+
+# ---------------------------------------------------------------- dashboard
+
+
+def dashboard(synth: Synth) -> tuple[dict[str, Any], dict[str, Any]]:
+    (dashboards,) = [r for r in synth.resources.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    body = dashboards["Properties"]["DashboardBody"]
+    parts = body["Fn::Join"][1] if isinstance(body, dict) else [body]
+    text = "".join(part if isinstance(part, str) else render(part) for part in parts)
+    return dict(dashboards["Properties"]), json.loads(text)
+
+
+def _dashboard_metrics(synth: Synth) -> list[tuple[str, str, dict[str, str], str]]:
+    """(namespace, metric, dimensions, stat) of every metric line of every widget."""
+    _, body = dashboard(synth)
+    found = []
+    for widget in body["widgets"]:
+        for line in widget.get("properties", {}).get("metrics", []):
+            strings = [item for item in line if isinstance(item, str)]
+            options = line[-1] if isinstance(line[-1], dict) else {}
+            if len(strings) >= 2 and strings[0] != "...":
+                dims = dict(zip(strings[2::2], strings[3::2], strict=False))
+                found.append((strings[0], strings[1], dims, str(options.get("stat", ""))))
+    return found
+
+
+def test_one_dashboard_named_after_the_stack(synth: Synth, variant: Synth) -> None:
+    synth.assertions.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+    assert dashboard(synth)[0]["DashboardName"] == "BulkDeployer"
+    assert dashboard(variant)[0]["DashboardName"] == "BulkDeployerVariant"
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [
+        "InputFileQueued",
+        "BulkDeploymentStarted",
+        "InputFileRejected",
+        "InputFileSuperseded",
+        "DuplicateEventIgnored",
+        "WaitingForPreviousBulkDeployment",
+        "StartFailed",
+        "QueuedFiles",
+        "OldestQueuedFileAgeSeconds",
+        "DispatchPaused",
+        "UnprocessedInputFiles",
+        "BulkDeploymentCompleted",
+        "BulkDeploymentFailed",
+        "BulkDeploymentStopped",
+        "BulkDeploymentOverdue",
+        "RecordsProcessed",
+        "InvalidInputRecords",
+        "GroupDeploymentsFailed",
+    ],
+)
+def test_dashboard_shows_emf_metric(synth: Synth, metric: str) -> None:
+    lines = [line for line in _dashboard_metrics(synth) if line[:2] == ("BulkDeployer", metric)]
+    assert lines, metric
+    assert all(line[2] == {"service": "bulk-deployer"} for line in lines)
+
+
+@pytest.mark.parametrize("queue", ["queue", "dlq", "event_dlq"])
+def test_dashboard_shows_queue_depth(synth: Synth, queue: str) -> None:
+    assert (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        {"QueueName": f"${{{synth.ids[queue]}.QueueName}}"},
+        "Maximum",
+    ) in _dashboard_metrics(synth)
+
+
+@pytest.mark.parametrize("rule", ["rule", "schedule"])
+def test_dashboard_shows_failed_invocations(synth: Synth, rule: str) -> None:
+    assert (
+        "AWS/Events",
+        "FailedInvocations",
+        {"RuleName": f"${{{synth.ids[rule]}}}"},
+        "Sum",
+    ) in _dashboard_metrics(synth)
+
+
+@pytest.mark.parametrize("function", ["function", "tracker_function"])
+def test_dashboard_shows_lambda_errors_throttles_and_duration(synth: Synth, function: str) -> None:
+    dims = {"FunctionName": f"${{{synth.ids[function]}}}"}
+    shown = {(m, s) for ns, m, d, s in _dashboard_metrics(synth) if ns == "AWS/Lambda" and d == dims}
+    assert {("Errors", "Sum"), ("Throttles", "Sum"), ("Duration", "p50"), ("Duration", "p99")} <= shown
+
+
+# ---------------------------------------------------------------- Logs Insights
+
+
+def queries(synth: Synth) -> dict[str, dict[str, Any]]:
+    return {
+        r["Properties"]["Name"]: r["Properties"]
+        for r in synth.resources.values()
+        if r["Type"] == "AWS::Logs::QueryDefinition"
+    }
+
+
+def test_saved_queries_over_both_log_groups(synth: Synth) -> None:
+    found = queries(synth)
+    assert set(found) == {"BulkDeployer/file-history", "BulkDeployer/rejections", "BulkDeployer/starts"}
+    for query in found.values():
+        assert query["LogGroupNames"] == [
+            {"Ref": synth.ids["log_group"]},
+            {"Ref": synth.ids["tracker_log_group"]},
+        ]
+
+
+def test_file_history_query_filters_by_key(synth: Synth, variant: Synth) -> None:
+    assert 'filter key = "incoming/' in queries(synth)["BulkDeployer/file-history"]["QueryString"]
+    assert 'filter key = "drop/' in queries(variant)["BulkDeployerVariant/file-history"]["QueryString"]
+    assert "sort @timestamp asc" in queries(synth)["BulkDeployer/file-history"]["QueryString"]
+
+
+def test_rejections_query_shows_the_reasons(synth: Synth) -> None:
+    query = queries(synth)["BulkDeployer/rejections"]["QueryString"]
+    assert f'filter message = "{REJECTED_LOG}"' in query
+    for field in ("key", "token", "error_count", "first_errors.0.code", "report_key"):
+        assert field in query
+
+
+def test_starts_query_shows_bulk_deployment_ids(synth: Synth) -> None:
+    query = queries(synth)["BulkDeployer/starts"]["QueryString"]
+    assert "bulk_deployment_id" in query
+    for message in STARTED_LOGS:
+        assert f'"{message}"' in query
+
+
+def test_queried_log_messages_are_logged_by_the_code() -> None:
+    source = "\n".join(path.read_text() for path in LAMBDA_SRC.rglob("*.py"))
+    for message in (REJECTED_LOG, *STARTED_LOGS):
+        assert re.search(rf'logger\.\w+\(\s*"{re.escape(message)}"', source), message
