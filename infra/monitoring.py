@@ -343,24 +343,33 @@ class Monitoring(Construct):
         intake_rule: events.IRule,
         schedule_rule: events.IRule,
     ) -> None:
-        not_empty = {
-            "Alarm": MaxMessageCountThreshold(
-                max_message_count=0,
-                treat_missing_data_override=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-        }
+        def not_empty(description: str) -> dict[str, MaxMessageCountThreshold]:
+            return {
+                "Alarm": MaxMessageCountThreshold(
+                    max_message_count=0,
+                    treat_missing_data_override=cloudwatch.TreatMissingData.NOT_BREACHING,
+                    alarm_description_override=description,
+                )
+            }
+
         self.facade.monitor_sqs_queue_with_dlq(
             queue=queue,
             dead_letter_queue=dead_letter_queue,
             human_readable_name="Intake queue (FIFO) and its dead-letter queue",
             alarm_friendly_name="IntakeQueue",
-            add_dead_letter_queue_max_size_alarm=not_empty,
+            add_dead_letter_queue_max_size_alarm=not_empty(
+                "Intake messages failed maxReceiveCount times and were dead-lettered: their files were "
+                "not processed. Read the starter's ERROR logs, fix the cause, then redrive the DLQ."
+            ),
         )
         self.facade.monitor_sqs_queue(
             queue=event_dead_letter_queue,
             human_readable_name="EventBridge target dead-letter queue",
             alarm_friendly_name="EventDeadLetterQueue",
-            add_queue_max_size_alarm=not_empty,
+            add_queue_max_size_alarm=not_empty(
+                "EventBridge could not deliver S3 events to the intake queue for 24 hours: those uploads "
+                "were not processed. Fix the cause, then copy each named object onto itself."
+            ),
         )
         failed: list[cloudwatch.Metric | CustomMetricWithAlarm] = []
         for name, rule in (("IntakeRule", intake_rule), ("TrackerSchedule", schedule_rule)):
