@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import threading
 import time
 import uuid
@@ -77,12 +78,16 @@ class Function:
         return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.name}"
 
     def cold_start(self) -> None:
-        """Forget what the handler module cached (its object graph built from the environment)."""
-        if self._module is None:
+        """Forget what the handler module cached (its object graph built from the environment).
+
+        The module is process-wide (sys.modules), shared by every Function object naming it.
+        """
+        module = sys.modules.get(self.handler_path.rsplit(".", 1)[0])
+        if module is None:
             return
-        for value in vars(self._module).values():
+        for value in vars(module).values():
             cache_clear = getattr(value, "cache_clear", None)
-            if callable(cache_clear) and getattr(value, "__module__", None) == self.module.__name__:
+            if callable(cache_clear) and getattr(value, "__module__", None) == module.__name__:
                 cache_clear()
 
     def context(self) -> LambdaContext:

@@ -1,0 +1,57 @@
+"""One set of stand-ins (moto server, Greengrass emulator) for the whole e2e package, reset per test.
+
+Starting moto and the emulator costs about a second; resetting them and creating the stack's
+resources again costs a fraction of that, so every test starts from an empty account with the
+runner (event source + tracker schedule) running on compressed time (LocalTiming.fast()).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from local.observe import Observer
+from local.pipeline import LocalPipeline
+from local.stack_config import LocalTiming
+
+
+@pytest.fixture(scope="package")
+def stand_ins() -> Iterator[LocalPipeline]:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    pipeline = LocalPipeline(timing=LocalTiming.fast(), run=False).start()
+    try:
+        yield pipeline
+    finally:
+        pipeline.stop()
+        # Later test packages must not inherit handler caches bound to these endpoints.
+        pipeline.cold_start()
+
+
+E2EFactory = Callable[..., Observer]
+
+
+@pytest.fixture
+def make_e2e(stand_ins: LocalPipeline) -> Iterator[E2EFactory]:
+    """Reset the stand-ins with test-specific emulator switches / function environment, and run."""
+
+    def make(
+        emulator_settings: Mapping[str, Any] | None = None,
+        environment_overrides: Mapping[str, str] | None = None,
+        run: bool = True,
+    ) -> Observer:
+        stand_ins.reset(
+            emulator_settings=emulator_settings, environment_overrides=environment_overrides, run=run
+        )
+        return Observer(stand_ins)
+
+    yield make
+    stand_ins.runner.stop()
+    stand_ins.emulator.clear_faults()
+
+
+@pytest.fixture
+def e2e(make_e2e: E2EFactory) -> Observer:
+    return make_e2e()
