@@ -8,6 +8,7 @@ values stored are described in ``ledger_model``; the slot and the controls live 
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -363,3 +364,70 @@ class BulkDeploymentLedger:
     @staticmethod
     def _file(values: Mapping[str, Any]) -> LedgerFile:
         return LedgerFile(token=str(values["token"]), state=FileState(values["state"]), item=values)
+
+    # -- operator actions (CLI) --------------------------------------------------------------
+
+    def cancel(self, token: str, *, reason: str) -> LedgerFile:
+        """QUEUED → CANCELLED, off the work list. A STARTING file may have a start call in
+        flight, so only QUEUED can be cancelled (StaleTransition otherwise)."""
+        return self._transition(
+            token,
+            (FileState.QUEUED,),
+            FileState.CANCELLED,
+            {"cancel_reason": reason[:2000], "cancelled_at": self._now_iso()},
+            remove=("queue_pk", "queue_sk"),
+        )
+
+    def retry_start_failed(self, token: str) -> LedgerFile:
+        """START_FAILED → QUEUED at its original place in line (so it goes first), with a fresh
+        count of refusals. Same token, same frozen request: a retry cannot start it twice."""
+        file = self.get(token)
+        if file is None or file.state is not FileState.START_FAILED:
+            raise StaleTransition(token)
+        return self._transition(
+            token,
+            (FileState.START_FAILED,),
+            FileState.QUEUED,
+            {
+                "queue_pk": WORK_PARTITION,
+                "queue_sk": WAITING_PREFIX + str(file.item["arrival_sk"]),
+                "start_rejections": 0,
+                "retried_at": self._now_iso(),
+            },
+        )
+
+    def recent_files(self, limit: int = 20) -> list[LedgerFile]:
+        """The newest files by registration time. A Scan of every file item, sorted here: it
+        reads the whole table (cost grows with the table, bounded by the TTL), so it is for
+        an operator's occasional look, never for the functions."""
+        newest: list[tuple[str, LedgerFile]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "begins_with(pk, :file)",
+            "ExpressionAttributeValues": {":file": {"S": "file#"}},
+        }
+        while True:
+            response = self._db.scan(**kwargs)
+            for item in response.get("Items", []):
+                file = self._file(from_item(item))
+                newest.append((str(file.item.get("registered_sk", "")), file))
+            newest = heapq.nlargest(limit, newest, key=lambda pair: pair[0])
+            if "LastEvaluatedKey" not in response:
+                return [file for _, file in newest]
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def started_since(self, since_iso: str) -> list[LedgerFile]:
+        """Files that started at or after a time, oldest first (a Scan, like recent_files: the
+        operator's redrive check, not a hot path)."""
+        files: list[LedgerFile] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "begins_with(pk, :file) AND started_at >= :since",
+            "ExpressionAttributeValues": {":file": {"S": "file#"}, ":since": {"S": since_iso}},
+        }
+        while True:
+            response = self._db.scan(**kwargs)
+            files.extend(self._file(from_item(item)) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return sorted(files, key=lambda f: str(f.item.get("started_at", "")))
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -63,6 +63,7 @@ class FileState(StrEnum):
     REPORTING = "REPORTING"  # terminal; group deployments may still be settling
     FINISHED = "FINISHED"  # the final report is written
     START_FAILED = "START_FAILED"
+    CANCELLED = "CANCELLED"  # taken out of the queue by an operator (never started)
 
 
 WAITING_STATES = (FileState.QUEUED, FileState.STARTING)
