@@ -1,155 +1,99 @@
-"""``bulk-deployer``: the operator's command line (shares validator, token and event code).
+"""``bulk-deployer``: the operator's command line (shares validator, token and ledger code).
 
-Exit codes: 0 success (a valid file), 1 an invalid file, 2 a usage or I/O error.
+Each command group lives in its own module and registers its subcommands here; this module
+only parses the command line, connects to the deployment, and turns every error into one
+line on stderr. Nothing in handlers/ imports this package.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from bulk_deployer import __version__
-from bulk_deployer.config import DEFAULT_STAGED_PREFIX
-from bulk_deployer.events import UnrecognizedMessage, parse_event, unwrap_sqs
-from bulk_deployer.greengrass import input_file_uri
-from bulk_deployer.token import client_token_for
-from bulk_deployer.validation import ValidationResult, validate_path
+from bulk_deployer.cli import authoring, doctor, files, offline, queue, recovery
+from bulk_deployer.cli.errors import describe
+from bulk_deployer.cli.output import EXIT_CODES_HELP, EXIT_ERROR, CliError, Output
+from bulk_deployer.cli.stack import (
+    DEFAULT_LOCAL_ENV,
+    LOCAL_ENV_VARIABLE,
+    Target,
+    default_stack_name,
+    local_requested,
+)
 
-EXIT_OK = 0
-EXIT_INVALID = 1
-EXIT_USAGE = 2
-
-
-class CliError(Exception):
-    """A one-line message for stderr, no traceback."""
+EXIT_INTERRUPTED = 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    args.output_writer = Output(bool(args.json))
     try:
+        if getattr(args, "needs_target", True):
+            args.target = Target(
+                stack_name=args.stack or default_stack_name(),
+                region=args.region,
+                profile=args.profile,
+                local=local_requested(bool(args.local)),
+            )
         return int(args.run(args))
     except CliError as exc:
-        print(f"bulk-deployer: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(str(exc))
+    except (ClientError, BotoCoreError, ResponseParserError) as exc:
+        return _fail(describe(exc))
+    except KeyboardInterrupt:
+        print("bulk-deployer: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
-def _parser() -> argparse.ArgumentParser:
+def _fail(message: str) -> int:
+    print(f"bulk-deployer: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _options(parser: argparse.ArgumentParser, *, default: object) -> None:
+    """The connection options, accepted before or after the command name."""
+    parser.add_argument("--json", action="store_true", default=default, help="print the result as JSON")
+    parser.add_argument(
+        "--stack",
+        default=default,
+        help="CloudFormation stack name (default: $BULK_DEPLOYER_STACK, "
+        "cdk.json's stackName, or BulkDeployer)",
+    )
+    parser.add_argument(
+        "--region", default=default, help="AWS region (default: the profile's or $AWS_REGION)"
+    )
+    parser.add_argument("--profile", default=default, help="AWS profile")
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        default=default,
+        help=f"use the stand-ins of `make local-up` (${LOCAL_ENV_VARIABLE}, default {DEFAULT_LOCAL_ENV}); "
+        "BULK_DEPLOYER_LOCAL=1 does the same",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bulk-deployer",
-        description="Exactly-once AWS IoT Greengrass bulk deployments from files dropped into S3.",
-        epilog="Exit codes: 0 success, 1 invalid input file, 2 usage or I/O error.",
+        description="Exactly-once AWS IoT Greengrass bulk deployments from files dropped into S3: build, "
+        "check, submit and follow input files, steer the queue, read outcomes.",
+        epilog=EXIT_CODES_HELP,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _options(parser, default=None)
+    common = argparse.ArgumentParser(add_help=False, epilog=EXIT_CODES_HELP)
+    _options(common, default=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    validate = commands.add_parser(
-        "validate",
-        help="check an input file locally with the same rules as the starter",
-        description="Check a bulk deployment input file (JSON Lines) with the starter's rules.",
-    )
-    validate.add_argument("file", type=Path, help="the input file")
-    validate.add_argument("--json", action="store_true", help="print the result as JSON")
-    validate.set_defaults(run=_validate)
-
-    inspect = commands.add_parser(
-        "inspect-event",
-        help="show the object references, tokens and URIs an event yields (offline)",
-        description="Read an event as delivered (SQS-wrapped or bare; EventBridge or classic S3) "
-        "and print, for each object it names, the client token and the staged input file URI.",
-    )
-    inspect.add_argument("file", type=Path, help="a JSON file holding the event ('-' for stdin)")
-    inspect.add_argument("--region", help="region for the URI when the event names none")
-    inspect.add_argument(
-        "--staged-prefix",
-        default=DEFAULT_STAGED_PREFIX,
-        help="prefix of staged copies (default: %(default)s)",
-    )
-    inspect.set_defaults(run=_inspect_event)
+    for module in (offline, authoring, files, queue, recovery, doctor):
+        module.register(commands, common)
+    for sub in commands.choices.values():
+        sub.epilog = EXIT_CODES_HELP
     return parser
-
-
-def _validate(args: argparse.Namespace) -> int:
-    path: Path = args.file
-    try:
-        result = validate_path(path)
-    except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if args.json:
-        print(json.dumps(result.as_dict(), ensure_ascii=False))
-    else:
-        print(_summary(path, result))
-    return EXIT_OK if result.valid else EXIT_INVALID
-
-
-def _summary(path: Path, result: ValidationResult) -> str:
-    if result.valid:
-        return f"{path}: valid, {result.records} record(s)"
-    lines = [f"{path}: INVALID, {result.error_count} error(s) in {result.records} record(s)"]
-    for error in result.errors:
-        where = f"line {error.line}" if error.line is not None else "file"
-        lines.append(f"  {where}: {error.code}: {error.message}")
-    hidden = result.error_count - len(result.errors)
-    if hidden:
-        lines.append(f"  ... and {hidden} more")
-    return "\n".join(lines)
-
-
-def _inspect_event(args: argparse.Namespace) -> int:
-    document = _read_json(args.file)
-    bodies = unwrap_sqs(document)
-    documents: list[Any] = []
-    if bodies is None:
-        documents.append(document)
-    else:
-        for index, body in enumerate(bodies):
-            try:
-                documents.append(json.loads(body))
-            except ValueError:
-                raise CliError(f"SQS record {index} has a body that is not JSON") from None
-    output = []
-    for doc in documents:
-        try:
-            parsed = parse_event(doc)
-        except UnrecognizedMessage as exc:
-            raise CliError(f"{args.file} is not an S3 event: {exc}") from None
-        for obj in parsed.objects:
-            ref = obj.ref
-            region = ref.region or args.region or os.environ.get("AWS_REGION")
-            if not region:
-                raise CliError("the event names no region: pass --region or set AWS_REGION")
-            token = client_token_for(ref)
-            output.append(
-                {
-                    "bucket": ref.bucket,
-                    "key": ref.key,
-                    "etag": ref.etag,
-                    "version_id": ref.version_id,
-                    "size": ref.size,
-                    "token": token,
-                    "input_file_uri": input_file_uri(
-                        ref.bucket, f"{args.staged_prefix}{token}.jsonl", region
-                    ),
-                }
-            )
-    print(json.dumps(output, indent=2, ensure_ascii=False))
-    return EXIT_OK
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(f"cannot read {path}: {exc}") from None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise CliError(f"{path} is not JSON: {exc}") from None
 
 
 if __name__ == "__main__":  # pragma: no cover

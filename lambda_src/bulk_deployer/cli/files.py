@@ -1,0 +1,354 @@
+"""Commands about input files: ``submit`` (and ``--wait``), ``status``, ``list``, ``report``."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from bulk_deployer.cli import offline
+from bulk_deployer.cli.lookup import candidate_keys, file_summary, find_by_bulk_deployment, find_file
+from bulk_deployer.cli.output import EXIT_FAILED, EXIT_OK, CliError, Output, table
+from bulk_deployer.cli.progress import Progress
+from bulk_deployer.cli.stack import Target
+from bulk_deployer.cli.watch import follow, queue_position
+from bulk_deployer.ledger_model import FileState, LedgerFile
+from bulk_deployer.objectref import ObjectRef
+from bulk_deployer.token import client_token_for
+
+_LIST_COLUMNS = ("registered_at", "key", "state", "bulk_deployment_id", "bulk_status", "records", "groups")
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    submit = commands.add_parser(
+        "submit",
+        parents=[common],
+        help="validate an input file locally, upload it, optionally follow it to its outcome",
+        description="Validate FILE locally (an invalid file is refused: nothing is uploaded), upload it "
+        "under the incoming prefix and print bucket, key, version id and client token. --wait follows it: "
+        "exit 0 when every group succeeded, 1 otherwise, 3 on --timeout.",
+    )
+    submit.add_argument("file", type=Path)
+    submit.add_argument(
+        "--key", help="object name under the incoming prefix (default: FILE's name + UTC time)"
+    )
+    submit.add_argument("--wait", action="store_true", help="follow the file until its outcome")
+    submit.add_argument("--timeout", type=float, default=3600.0, help="seconds --wait waits (default 3600)")
+    submit.add_argument("--poll-seconds", type=float, default=2.0, help=argparse.SUPPRESS)
+    submit.set_defaults(run=submit_command)
+
+    status = commands.add_parser(
+        "status",
+        parents=[common],
+        help="the ledger entry of a file and the live Greengrass status",
+        description="Show a file's ledger entry (by KEY, --token or --bulk-deployment-id) and, once "
+        "started, the live status of its bulk deployment.",
+    )
+    status.add_argument("key", nargs="?", help="object key (or name under the incoming prefix)")
+    status.add_argument("--token")
+    status.add_argument("--bulk-deployment-id")
+    status.set_defaults(run=status_command)
+
+    listing = commands.add_parser(
+        "list",
+        parents=[common],
+        help="recent files, newest first",
+        description="Recent files with outcome, bulk deployment id, status and records, newest first. "
+        "Scans the ledger's file items (read cost grows with the table; for occasional use).",
+    )
+    listing.add_argument("--limit", type=int, default=20)
+    listing.set_defaults(run=list_command)
+
+    report = commands.add_parser(
+        "report",
+        parents=[common],
+        help="a file's outcome: per-status counts, failed groups and their errors",
+        description="Summarize reports/<token>/ of a file (KEY or TOKEN): the rejection report, or the "
+        "deployment report (counts per group status, failed groups with errors). --output saves the "
+        "report: FILE.csv gets groups.csv, any other name report.json.",
+    )
+    report.add_argument("ref", metavar="KEY|TOKEN")
+    report.add_argument("--output", type=Path, help="save the report (JSON, or CSV when the name ends .csv)")
+    report.add_argument("--max-failed", type=int, default=20, help="failed groups to show (default 20)")
+    report.set_defaults(run=report_command)
+
+
+# -- submit -----------------------------------------------------------------------------------
+
+
+def default_key(path: Path, now: datetime | None = None) -> str:
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    suffix = path.suffix or ".jsonl"
+    return f"{path.stem}-{stamp}{suffix}"
+
+
+def submit_command(args: argparse.Namespace) -> int:
+    out: Output = args.output_writer
+    target: Target = args.target
+    path: Path = args.file
+    result = offline.validated(path)
+    if not result.valid:
+        if args.json:
+            out.result({"submitted": False, "validation": result.as_dict()}, "")
+        else:
+            out.result(None, offline.summary(path, result) + "\nnothing uploaded")
+        return EXIT_FAILED
+    prefix = target.resources.incoming_prefix
+    name = args.key or default_key(path)
+    key = name if name.startswith(prefix) else prefix + name
+    bucket = target.resources.bucket
+    with path.open("rb") as body:
+        response = target.client("s3").put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=body,
+            ContentType="application/x-ndjson",
+            ServerSideEncryption="AES256",
+        )
+    ref = ObjectRef(bucket, key, etag=str(response["ETag"]).strip('"'), version_id=response.get("VersionId"))
+    token = client_token_for(ref)
+    uploaded = {
+        "submitted": True,
+        "bucket": bucket,
+        "key": key,
+        "version_id": ref.version_id,
+        "etag": ref.etag,
+        "token": token,
+        "records": result.records,
+    }
+    if not args.wait:
+        out.result(uploaded, _uploaded_text)
+        return EXIT_OK
+    if not args.json:
+        print(_uploaded_text(uploaded), flush=True)
+    waited = follow(
+        target,
+        token,
+        timeout=args.timeout,
+        poll_seconds=args.poll_seconds,
+        progress=Progress(enabled=not args.json),
+    )
+    if args.json:
+        out.result({**uploaded, "outcome": waited.outcome, "file": waited.file}, "")
+    return waited.exit_code
+
+
+def _uploaded_text(data: dict[str, Any]) -> str:
+    return (
+        f"uploaded s3://{data['bucket']}/{data['key']} ({data['records']} record(s))\n"
+        f"  version id:   {data['version_id'] or '-'}\n"
+        f"  client token: {data['token']}"
+    )
+
+
+# -- status and list ------------------------------------------------------------------------------
+
+
+def status_command(args: argparse.Namespace) -> int:
+    target: Target = args.target
+    file: LedgerFile | None
+    if args.bulk_deployment_id:
+        file = find_by_bulk_deployment(target, args.bulk_deployment_id)
+        bulk_id: str | None = args.bulk_deployment_id
+    elif args.token or args.key:
+        file = find_file(target, args.token or args.key)
+        bulk_id = file.bulk_deployment_id
+    else:
+        raise CliError("status needs KEY, --token or --bulk-deployment-id")
+    data: dict[str, Any] = {"file": file_summary(file) if file else None, "live": None}
+    if file is not None and file.state in (FileState.QUEUED, FileState.STARTING):
+        data["queue_position"] = queue_position(target, file.token)
+        data["dispatch_paused"] = target.control.paused()
+    if bulk_id:
+        data["live"] = _live(target, bulk_id)
+    if file is not None and len(versions := _versions(target, file)) > 1:
+        data["other_versions"] = versions[1:]
+    args.output_writer.result(data, _status_text)
+    return EXIT_OK
+
+
+def _live(target: Target, bulk_id: str) -> dict[str, Any]:
+    try:
+        status = target.deployer.status(bulk_id)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "BadRequestException":
+            raise CliError(f"Greengrass knows no bulk deployment {bulk_id}") from None
+        raise
+    return {
+        "bulk_deployment_id": bulk_id,
+        "status": status.status,
+        "created_at": status.created_at,
+        "metrics": dict(status.metrics),
+        "error_message": status.error_message,
+        "tags": dict(status.tags),
+    }
+
+
+def _versions(target: Target, file: LedgerFile) -> list[dict[str, Any]]:
+    return [
+        {"token": f.token, "state": f.state.value, "registered_at": f.item.get("registered_at")}
+        for f in target.ledger.files_for_key(file.ref.bucket, file.ref.key, limit=5)
+    ]
+
+
+def _status_text(data: dict[str, Any]) -> str:
+    lines: list[str] = []
+    file = data["file"]
+    if file is None:
+        lines.append("no ledger entry (a bulk deployment this stack did not start?)")
+    else:
+        lines += [
+            f"s3://{file['bucket']}/{file['key']}",
+            f"  state:        {file['state']}",
+            f"  token:        {file['token']}",
+            f"  version id:   {file['version_id'] or '-'}",
+            f"  records:      {file['records'] if file['records'] is not None else '-'}",
+            f"  registered:   {file['registered_at']}",
+        ]
+        if "queue_position" in data:
+            lines.append(f"  queue:        position {data['queue_position'] or '?'}")
+            if data.get("dispatch_paused"):
+                lines.append(f"  PAUSED:       {data['dispatch_paused']}")
+        for label, name in (("started", "started_at"), ("finished", "finished_at"), ("error", "error")):
+            if file.get(name):
+                lines.append(f"  {label + ':':<13} {file[name]}")
+        if file["group_counts"]:
+            counts = ", ".join(f"{k} {v}" for k, v in sorted(file["group_counts"].items()))
+            lines.append(f"  groups:       {counts}")
+        if file.get("report_key"):
+            lines.append(f"  report:       s3://{file['bucket']}/{file['report_key']}")
+    live = data.get("live")
+    if live:
+        metrics = ", ".join(f"{k} {v}" for k, v in sorted(live["metrics"].items()))
+        lines.append(
+            f"bulk deployment {live['bulk_deployment_id']}: {live['status']} ({metrics or 'no metrics'})"
+        )
+        if live.get("error_message"):
+            lines.append(f"  error: {live['error_message']}")
+    for other in data.get("other_versions", []):
+        lines.append(f"  older version: {other['token'][:12]}… {other['state']} {other['registered_at']}")
+    return "\n".join(lines)
+
+
+def list_command(args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise CliError("--limit must be at least 1")
+    files = [file_summary(f) for f in args.target.ledger.recent_files(limit=args.limit)]
+    for f in files:
+        f["groups"] = ", ".join(f"{k} {v}" for k, v in sorted(f["group_counts"].items())) or None
+    args.output_writer.result(files, lambda rows: table(rows, _LIST_COLUMNS, empty="no files in the ledger"))
+    return EXIT_OK
+
+
+# -- report ---------------------------------------------------------------------------------------
+
+
+def read_object(target: Target, key: str) -> bytes:
+    try:
+        body: bytes = target.client("s3").get_object(Bucket=target.resources.bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            raise CliError(f"s3://{target.resources.bucket}/{key} does not exist (yet)") from None
+        raise
+    return body
+
+
+def report_key(target: Target, file: LedgerFile, name: str) -> str:
+    return f"{target.resources.reports_prefix}{file.token}/{name}"
+
+
+def failed_groups(target: Target, file: LedgerFile, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """Failed group deployments from groups.csv (streamed): a sample and the total."""
+    try:
+        body = target.client("s3").get_object(
+            Bucket=target.resources.bucket, Key=report_key(target, file, "groups.csv")
+        )["Body"]
+    except ClientError:
+        return [], 0
+    rows = csv.DictReader(io.TextIOWrapper(body, encoding="utf-8"))
+    sample: list[dict[str, Any]] = []
+    total = 0
+    for row in rows:
+        if row.get("status") == "Failure":
+            total += 1
+            if len(sample) < limit:
+                sample.append(
+                    {k: row.get(k) for k in ("group_id", "deployment_id", "error_message", "error_details")}
+                )
+    return sample, total
+
+
+def report_command(args: argparse.Namespace) -> int:
+    target: Target = args.target
+    file = find_file(target, args.ref)
+    if file.state is FileState.REJECTED:
+        document = json.loads(read_object(target, str(file.item.get("report_key"))))
+        if args.output:
+            _save(args.output, json.dumps(document, indent=2).encode())
+        data = {"token": file.token, "key": file.ref.key, "outcome": "rejected", **document}
+        args.output_writer.result(data, _rejected_text)
+        return EXIT_FAILED
+    if file.state not in (FileState.REPORTING, FileState.FINISHED):
+        raise CliError(f"{file.ref.key} is {file.state.value}: there is no deployment report yet")
+    summary = file_summary(file)
+    final = file.state is FileState.FINISHED
+    failed, failed_total = failed_groups(target, file, args.max_failed) if final else ([], 0)
+    interim = dict(file.item.get("report_interim") or {})
+    data = {
+        **summary,
+        "final": final,
+        "failed_groups": failed,
+        "failed_total": failed_total,
+        "still_in_progress": list(interim.get("still_in_progress") or []) if not final else [],
+        "report": f"s3://{file.ref.bucket}/{report_key(target, file, 'report.json')}",
+        "groups_csv": f"s3://{file.ref.bucket}/{report_key(target, file, 'groups.csv')}" if final else None,
+    }
+    if args.output:
+        name = "groups.csv" if args.output.suffix.lower() == ".csv" else "report.json"
+        _save(args.output, read_object(target, report_key(target, file, name)))
+        data["saved"] = str(args.output)
+    args.output_writer.result(data, _report_text)
+    return EXIT_OK
+
+
+def _save(path: Path, body: bytes) -> None:
+    try:
+        path.write_bytes(body)
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _rejected_text(data: dict[str, Any]) -> str:
+    lines = [f"{data['key']}: REJECTED, {data['error_count']} error(s) in {data['records']} record(s)"]
+    lines += [f"  line {e['line'] or '-'}: {e['code']}: {e['message']}" for e in data.get("errors", [])]
+    return "\n".join(lines)
+
+
+def _report_text(data: dict[str, Any]) -> str:
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(data["group_counts"].items())) or "no group deployments"
+    lines = [
+        f"{data['key']}: bulk deployment {data['bulk_deployment_id']} {data['bulk_status']}"
+        + ("" if data["final"] else " (interim: group deployments still settling)"),
+        f"  groups:   {counts}",
+        "  metrics:  " + (", ".join(f"{k} {v}" for k, v in sorted(data["bulk_metrics"].items())) or "-"),
+    ]
+    if data.get("error"):
+        lines.append(f"  error:    {data['error']}")
+    if data["failed_total"]:
+        lines.append(f"  failed groups ({data['failed_total']}):")
+        lines += [f"    {g['group_id']}: {g['error_message'] or '-'}" for g in data["failed_groups"]]
+    if data["still_in_progress"]:
+        lines.append(f"  still in progress: {len(data['still_in_progress'])} (sample)")
+    lines.append(f"  report:   {data['report']}")
+    if data.get("saved"):
+        lines.append(f"  saved to: {data['saved']}")
+    return "\n".join(lines)
+
+
+__all__ = ["candidate_keys", "read_object"]

@@ -1,0 +1,125 @@
+"""Commands that need no AWS: ``validate`` and ``inspect-event``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from bulk_deployer.cli.output import EXIT_FAILED, EXIT_OK, CliError
+from bulk_deployer.config import DEFAULT_STAGED_PREFIX
+from bulk_deployer.events import UnrecognizedMessage, parse_event, unwrap_sqs
+from bulk_deployer.greengrass import input_file_uri
+from bulk_deployer.token import client_token_for
+from bulk_deployer.validation import ValidationResult, validate_path
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    validate = commands.add_parser(
+        "validate",
+        parents=[common],
+        help="check an input file locally with the same rules as the starter",
+        description="Check a bulk deployment input file (JSON Lines) with the starter's rules.",
+    )
+    validate.add_argument("file", type=Path, help="the input file")
+    validate.set_defaults(run=validate_command, needs_target=False)
+
+    inspect = commands.add_parser(
+        "inspect-event",
+        parents=[common],
+        help="show the object references, tokens and URIs an event yields (offline)",
+        description="Read an event as delivered (SQS-wrapped or bare; EventBridge or classic S3) "
+        "and print, for each object it names, the client token and the staged input file URI.",
+    )
+    inspect.add_argument("file", type=Path, help="a JSON file holding the event ('-' for stdin)")
+    inspect.add_argument(
+        "--staged-prefix",
+        default=DEFAULT_STAGED_PREFIX,
+        help="prefix of staged copies (default: %(default)s)",
+    )
+    inspect.set_defaults(run=inspect_event, needs_target=False)
+
+
+def validated(path: Path) -> ValidationResult:
+    try:
+        return validate_path(path)
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def validate_command(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    result = validated(path)
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False))
+    else:
+        print(summary(path, result))
+    return EXIT_OK if result.valid else EXIT_FAILED
+
+
+def summary(path: Path | str, result: ValidationResult) -> str:
+    if result.valid:
+        return f"{path}: valid, {result.records} record(s)"
+    lines = [f"{path}: INVALID, {result.error_count} error(s) in {result.records} record(s)"]
+    for error in result.errors:
+        where = f"line {error.line}" if error.line is not None else "file"
+        lines.append(f"  {where}: {error.code}: {error.message}")
+    hidden = result.error_count - len(result.errors)
+    if hidden:
+        lines.append(f"  ... and {hidden} more")
+    return "\n".join(lines)
+
+
+def inspect_event(args: argparse.Namespace) -> int:
+    document = _read_json(args.file)
+    bodies = unwrap_sqs(document)
+    documents: list[Any] = []
+    if bodies is None:
+        documents.append(document)
+    else:
+        for index, body in enumerate(bodies):
+            try:
+                documents.append(json.loads(body))
+            except ValueError:
+                raise CliError(f"SQS record {index} has a body that is not JSON") from None
+    output = []
+    for doc in documents:
+        try:
+            parsed = parse_event(doc)
+        except UnrecognizedMessage as exc:
+            raise CliError(f"{args.file} is not an S3 event: {exc}") from None
+        for obj in parsed.objects:
+            ref = obj.ref
+            region = ref.region or args.region or os.environ.get("AWS_REGION")
+            if not region:
+                raise CliError("the event names no region: pass --region or set AWS_REGION")
+            token = client_token_for(ref)
+            output.append(
+                {
+                    "bucket": ref.bucket,
+                    "key": ref.key,
+                    "etag": ref.etag,
+                    "version_id": ref.version_id,
+                    "size": ref.size,
+                    "token": token,
+                    "input_file_uri": input_file_uri(
+                        ref.bucket, f"{args.staged_prefix}{token}.jsonl", region
+                    ),
+                }
+            )
+    print(json.dumps(output, indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read {path}: {exc}") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise CliError(f"{path} is not JSON: {exc}") from None

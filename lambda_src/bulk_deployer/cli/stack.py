@@ -1,0 +1,222 @@
+"""Which deployment the CLI talks to: a CloudFormation stack's outputs, or the local stand-ins.
+
+Why: operators should name a stack (``--stack``, ``--region``, ``--profile``) and nothing
+else; every bucket, queue and table name comes from the stack's outputs (DescribeStacks).
+``--local`` (or ``BULK_DEPLOYER_LOCAL=1``) reads the same outputs, plus the endpoints of the
+stand-ins, from the JSON file ``make local-up`` writes (``$BULK_DEPLOYER_LOCAL_ENV``,
+default ``local/.state/env.json``). Nothing here imports aws_cdk: this package ships in Lambda.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache, cached_property
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.loaders
+import botocore.session
+from botocore.config import Config
+
+from bulk_deployer.aws import CLIENT_CONFIG
+from bulk_deployer.cli.output import CliError
+from bulk_deployer.config import DEFAULT_INCOMING_PREFIX, DEFAULT_REPORTS_PREFIX, DEFAULT_STAGED_PREFIX
+from bulk_deployer.control import DispatchControl
+from bulk_deployer.greengrass import GreengrassV1Deployer
+from bulk_deployer.ledger import BulkDeploymentLedger
+from bulk_deployer.slot import DeploymentSlot
+
+DEFAULT_STACK_NAME = "BulkDeployer"
+LOCAL_ENV_VARIABLE = "BULK_DEPLOYER_LOCAL_ENV"
+DEFAULT_LOCAL_ENV = "local/.state/env.json"
+REQUIRED_OUTPUTS = ("BucketName", "LedgerTableName", "ExecutionRoleArn")
+# infra.intake.MESSAGE_GROUP_ID: the intake queue's one message group (tests check they agree).
+INTAKE_MESSAGE_GROUP_ID = "intake"
+_FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+def default_stack_name(cwd: Path | None = None) -> str:
+    """``$BULK_DEPLOYER_STACK``, else ``stackName`` in ./cdk.json's context, else BulkDeployer."""
+    if os.environ.get("BULK_DEPLOYER_STACK"):
+        return os.environ["BULK_DEPLOYER_STACK"]
+    cdk_json = (cwd or Path.cwd()) / "cdk.json"
+    try:
+        name = json.loads(cdk_json.read_text(encoding="utf-8")).get("context", {}).get("stackName")
+    except (OSError, ValueError, AttributeError):
+        return DEFAULT_STACK_NAME
+    return str(name) if name else DEFAULT_STACK_NAME
+
+
+def local_requested(flag: bool) -> bool:
+    return flag or os.environ.get("BULK_DEPLOYER_LOCAL", "").lower() in ("1", "true", "yes")
+
+
+@dataclass(frozen=True)
+class StackResources:
+    """The stack's outputs the CLI uses (names as in infra/stack.py ``_outputs``)."""
+
+    stack_name: str
+    outputs: Mapping[str, str]
+
+    def require(self, name: str) -> str:
+        value = self.outputs.get(name)
+        if not value:
+            raise CliError(
+                f"stack {self.stack_name} has no output {name} (is it deployed from this version?)"
+            )
+        return value
+
+    @property
+    def bucket(self) -> str:
+        return self.require("BucketName")
+
+    @property
+    def table(self) -> str:
+        return self.require("LedgerTableName")
+
+    @property
+    def execution_role_arn(self) -> str:
+        return self.require("ExecutionRoleArn")
+
+    @property
+    def incoming_prefix(self) -> str:
+        return self.outputs.get("IncomingPrefix") or DEFAULT_INCOMING_PREFIX
+
+    @property
+    def staged_prefix(self) -> str:
+        return self.outputs.get("StagedPrefix") or DEFAULT_STAGED_PREFIX
+
+    @property
+    def reports_prefix(self) -> str:
+        return self.outputs.get("ReportsPrefix") or DEFAULT_REPORTS_PREFIX
+
+    def optional(self, name: str) -> str | None:
+        return self.outputs.get(name) or None
+
+
+@dataclass
+class Target:
+    """Lazily connects to the deployment named on the command line; commands ask it for clients."""
+
+    stack_name: str
+    region: str | None = None
+    profile: str | None = None
+    local: bool = False
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    # -- connection ----------------------------------------------------------------------
+
+    @cached_property
+    def _local_env(self) -> Mapping[str, Any]:
+        path = Path(os.environ.get(LOCAL_ENV_VARIABLE) or DEFAULT_LOCAL_ENV)
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise CliError(
+                f"--local: {path} not found; run `make local-up` first (or set {LOCAL_ENV_VARIABLE})"
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise CliError(f"--local: cannot read {path}: {exc}") from None
+        if not isinstance(document, dict) or not isinstance(document.get("outputs"), dict):
+            raise CliError(f"--local: {path} must be a JSON object with an 'outputs' object")
+        return document
+
+    @cached_property
+    def session(self) -> Any:
+        if self.local:
+            env = {**_FAKE_CREDENTIALS, **dict(self._local_env.get("environment") or {})}
+            return boto3.session.Session(
+                botocore_session=_botocore_session(),
+                aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                aws_session_token=env.get("AWS_SESSION_TOKEN"),
+                region_name=self.region
+                or env.get("AWS_REGION")
+                or env.get("AWS_DEFAULT_REGION")
+                or "us-east-1",
+            )
+        return boto3.session.Session(
+            profile_name=self.profile, region_name=self.region, botocore_session=_botocore_session()
+        )
+
+    @property
+    def region_name(self) -> str:
+        region = self.session.region_name
+        if not region:
+            raise CliError("no AWS region: pass --region or set AWS_REGION")
+        return str(region)
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            kwargs: dict[str, Any] = {"region_name": self.region_name, "config": _cli_config()}
+            if self.local:
+                env = dict(self._local_env.get("environment") or {})
+                endpoint = env.get(f"AWS_ENDPOINT_URL_{service.upper()}") or env.get("AWS_ENDPOINT_URL")
+                if endpoint:
+                    kwargs["endpoint_url"] = endpoint
+            self._clients[service] = self.session.client(service, **kwargs)
+        return self._clients[service]
+
+    @cached_property
+    def resources(self) -> StackResources:
+        if self.local:
+            outputs = {str(k): str(v) for k, v in self._local_env["outputs"].items() if v is not None}
+            name = str(self._local_env.get("stack_name") or self.stack_name)
+            return StackResources(name, outputs)
+        stacks = self.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"]
+        outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stacks[0].get("Outputs", [])}
+        resources = StackResources(self.stack_name, outputs)
+        for name in REQUIRED_OUTPUTS:
+            resources.require(name)
+        return resources
+
+    # -- the product's own data access, on this deployment ---------------------------------
+
+    @cached_property
+    def ledger(self) -> BulkDeploymentLedger:
+        return BulkDeploymentLedger(self.client("dynamodb"), self.resources.table, ttl_days=400)
+
+    @cached_property
+    def slot(self) -> DeploymentSlot:
+        return DeploymentSlot(self.client("dynamodb"), self.resources.table)
+
+    @cached_property
+    def control(self) -> DispatchControl:
+        return DispatchControl(self.client("dynamodb"), self.resources.table)
+
+    @cached_property
+    def deployer(self) -> GreengrassV1Deployer:
+        return GreengrassV1Deployer(self.client("greengrass"))
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "stack": self.resources.stack_name,
+            "region": self.region_name,
+            "local": self.local,
+            "outputs": dict(self.resources.outputs),
+        }
+
+
+@cache
+def _data_loader() -> Any:
+    return botocore.loaders.create_loader()
+
+
+def _botocore_session() -> botocore.session.Session:
+    """A fresh session sharing one loader of service models: reading them is most of the cost of
+    a client, and callers that run many commands in one process (tests) need not pay it again."""
+    session = botocore.session.Session()
+    session.register_component("data_loader", _data_loader())
+    return session
+
+
+def _cli_config() -> Config:
+    """Fewer retries than the functions: a person is waiting ($AWS_MAX_ATTEMPTS overrides)."""
+    attempts = int(os.environ.get("AWS_MAX_ATTEMPTS") or 3)
+    return CLIENT_CONFIG.merge(
+        Config(retries={"mode": "standard", "max_attempts": attempts}, connect_timeout=3, read_timeout=30)
+    )

@@ -1,0 +1,134 @@
+"""``submit --wait``: follow one file through the ledger and Greengrass until its outcome.
+
+Registered → queued (position) → started (bulk deployment id) → running (records processed)
+→ group deployments settling → final status and report. Reads only: the starter and the
+tracker do the work; this loop never changes state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from bulk_deployer.cli.lookup import file_summary
+from bulk_deployer.cli.output import EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
+from bulk_deployer.cli.progress import Progress
+from bulk_deployer.cli.stack import Target
+from bulk_deployer.ledger_model import FileState, LedgerFile
+
+_ENDED_BADLY = {
+    FileState.REJECTED: "rejected: the starter found invalid lines",
+    FileState.SUPERSEDED: "superseded: a newer version was uploaded to the same key (or it was deleted)",
+    FileState.START_FAILED: "start failed: Greengrass refused it; dispatching is paused",
+    FileState.CANCELLED: "cancelled by an operator",
+}
+
+
+@dataclass
+class WaitResult:
+    exit_code: int
+    outcome: str
+    file: dict[str, Any] | None
+
+
+def queue_position(target: Target, token: str) -> int | None:
+    for index, waiting in enumerate(target.ledger.waiting(limit=1000), start=1):
+        if waiting.token == token:
+            return index
+    return None
+
+
+def succeeded(file: LedgerFile) -> bool:
+    """Every group deployed: Completed, no invalid records, and every group deployment Success."""
+    item = file.item
+    counts = {k: int(v) for k, v in dict(dict(item.get("report_summary") or {}).get("counts") or {}).items()}
+    metrics = dict(item.get("bulk_metrics") or {})
+    records = int(item.get("records") or 0)
+    return (
+        item.get("bulk_status") == "Completed"
+        and int(metrics.get("InvalidInputRecords", 0)) == 0
+        and set(counts) <= {"Success"}
+        and counts.get("Success", 0) == records
+    )
+
+
+def follow(
+    target: Target,
+    token: str,
+    *,
+    timeout: float,
+    poll_seconds: float,
+    progress: Progress,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> WaitResult:
+    deadline = clock() + timeout
+    try:
+        while True:
+            file = target.ledger.get(token)
+            ended = _step(target, file, progress)
+            if ended is not None:
+                return ended
+            if clock() >= deadline:
+                state = file.state.value if file else "not registered"
+                progress.stage(f"timed out after {timeout:g}s (the file is {state}); it carries on")
+                return WaitResult(EXIT_TIMEOUT, "timeout", file_summary(file) if file else None)
+            sleep(poll_seconds)
+    finally:
+        progress.close()
+
+
+def _step(target: Target, file: LedgerFile | None, progress: Progress) -> WaitResult | None:
+    if file is None:
+        progress.stage("uploaded; waiting for the starter to register it")
+        return None
+    state = file.state
+    if state is FileState.RECEIVED:
+        progress.stage("registered; validating and staging")
+    elif state in (FileState.QUEUED, FileState.STARTING):
+        position = queue_position(target, file.token)
+        paused = target.control.paused()
+        where = f"position {position}" if position else "next"
+        progress.stage(
+            f"queued ({where} in the queue)" + (f"; dispatching is PAUSED: {paused}" if paused else "")
+        )
+    elif state is FileState.STARTED:
+        progress.stage(f"started: bulk deployment {file.bulk_deployment_id}")
+        _records(target, file, progress)
+    elif state is FileState.REPORTING:
+        interim = dict(file.item.get("report_interim") or {})
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(dict(interim.get("counts") or {}).items()))
+        progress.stage(
+            f"bulk deployment {file.item.get('bulk_status')}; group deployments settling"
+            + (f" ({counts})" if counts else "")
+        )
+    elif state is FileState.FINISHED:
+        summary = file_summary(file)
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(summary["group_counts"].items())) or "no groups"
+        progress.stage(
+            f"finished: {summary['bulk_status']}; groups: {counts}; report s3://{file.ref.bucket}/"
+            f"{summary['report_key']}"
+        )
+        ok = succeeded(file)
+        return WaitResult(EXIT_OK if ok else EXIT_FAILED, "succeeded" if ok else "failed", summary)
+    elif state in _ENDED_BADLY:
+        summary = file_summary(file)
+        detail = summary.get("error") or ""
+        progress.stage(_ENDED_BADLY[state] + (f": {detail}" if detail else ""))
+        return WaitResult(EXIT_FAILED, state.value.lower(), summary)
+    return None
+
+
+def _records(target: Target, file: LedgerFile, progress: Progress) -> None:
+    try:
+        status = target.deployer.status(str(file.bulk_deployment_id))
+    except ClientError:
+        return  # the tracker's view in the ledger is enough; try again at the next poll
+    total = int(file.item.get("records") or 0)
+    done = int(status.metrics.get("RecordsProcessed", 0))
+    if total:
+        progress.records(done, total, f"records processed ({status.status})")
