@@ -42,5 +42,16 @@ synth: venv node_modules
 	PATH="$(CURDIR)/$(BIN):$$PATH" CDK_DISABLE_CLI_TELEMETRY=true \
 		node_modules/.bin/cdk synth --quiet --no-notices
 
+# The whole pipeline on loopback stand-ins (moto, the Greengrass bulk emulator, the runner).
+demo: venv
+	$(BIN)/python -m local.demo
+
+.PHONY: local-up local-down
+local-up: venv
+	@$(BIN)/python -m local up
+
+local-down:
+	@test -x $(BIN)/python && $(BIN)/python -m local down || echo "nothing to stop (no .venv)"
+
 clean:
 	rm -rf $(VENV) cdk.out node_modules .mypy_cache .ruff_cache

@@ -99,7 +99,7 @@ class LocalTiming:
             tracker_period_seconds=0.2,
             report_recheck_seconds=0,
             failed_message_visibility_seconds=1,
-            emulator={"init_seconds": 0.5, "record_seconds": 0.3, "settle_seconds": 1.5, "stop_seconds": 0.3},
+            emulator={"init_seconds": 0.5, "record_seconds": 0.5, "settle_seconds": 1.5, "stop_seconds": 0.3},
         )
 
     @classmethod
