@@ -58,7 +58,11 @@ def test_resume_retries_a_start_failed_file_first(stack: Stack, tmp_path: Path) 
     iam.create_role(RoleName="late-role", AssumeRolePolicyDocument=json.dumps(TRUST))
     iam.put_role_policy(RoleName="late-role", PolicyName="p", PolicyDocument=json.dumps(role_policy(BUCKET)))
     code, out, _ = stack.cli("resume")  # ... and resumes
-    assert code == 0 and f"retrying START_FAILED file {token}" in out and "dispatch: started" in out
+    assert (
+        code == 0
+        and f"retrying START_FAILED file {token}" in out
+        and "dispatch: started bulk deployment" in out
+    )
     assert stack.cli_json("status", "--token", token)[1]["file"]["state"] == "STARTED"
 
 

@@ -51,6 +51,8 @@ def test_submit_wait_to_completed_then_status_list_report_rollback(
     bulk_id = status["file"]["bulk_deployment_id"]
     code, by_id = stack.cli_json("status", "--bulk-deployment-id", bulk_id)
     assert code == 0 and by_id["file"]["token"] == token
+    code, waited = stack.cli_json("status", "--token", token, "--wait", "--timeout", "1")
+    assert code == 0 and waited["outcome"] == "succeeded"
     code, text, _ = stack.cli("status", "--token", token)
     assert code == 0 and "state:        FINISHED" in text and f"bulk deployment {bulk_id}: Completed" in text
 

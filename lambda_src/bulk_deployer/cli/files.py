@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bulk_deployer.cli import offline
-from bulk_deployer.cli.lookup import candidate_keys, file_summary, find_by_bulk_deployment, find_file
+from bulk_deployer.cli.lookup import file_summary, find_by_bulk_deployment, find_file
 from bulk_deployer.cli.output import EXIT_FAILED, EXIT_OK, CliError, Output, table
 from bulk_deployer.cli.progress import Progress
 from bulk_deployer.cli.stack import Target
@@ -48,11 +48,17 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="the ledger entry of a file and the live Greengrass status",
         description="Show a file's ledger entry (by KEY, --token or --bulk-deployment-id) and, once "
-        "started, the live status of its bulk deployment.",
+        "started, the live status of its bulk deployment. --wait follows it like submit --wait "
+        "(exit 0 every group succeeded, 1 otherwise, 3 timeout).",
     )
     status.add_argument("key", nargs="?", help="object key (or name under the incoming prefix)")
     status.add_argument("--token")
     status.add_argument("--bulk-deployment-id")
+    status.add_argument(
+        "--wait", action="store_true", help="follow the file to its outcome, as submit --wait"
+    )
+    status.add_argument("--timeout", type=float, default=3600.0, help="seconds --wait waits (default 3600)")
+    status.add_argument("--poll-seconds", type=float, default=2.0, help=argparse.SUPPRESS)
     status.set_defaults(run=status_command)
 
     listing = commands.add_parser(
@@ -161,6 +167,17 @@ def status_command(args: argparse.Namespace) -> int:
         bulk_id = file.bulk_deployment_id
     else:
         raise CliError("status needs KEY, --token or --bulk-deployment-id")
+    if args.wait and file is not None:
+        waited = follow(
+            target,
+            file.token,
+            timeout=args.timeout,
+            poll_seconds=args.poll_seconds,
+            progress=Progress(enabled=not args.json),
+        )
+        if args.json:
+            args.output_writer.result({"outcome": waited.outcome, "file": waited.file}, "")
+        return waited.exit_code
     data: dict[str, Any] = {"file": file_summary(file) if file else None, "live": None}
     if file is not None and file.state in (FileState.QUEUED, FileState.STARTING):
         data["queue_position"] = queue_position(target, file.token)
@@ -349,6 +366,3 @@ def _report_text(data: dict[str, Any]) -> str:
     if data.get("saved"):
         lines.append(f"  saved to: {data['saved']}")
     return "\n".join(lines)
-
-
-__all__ = ["candidate_keys", "read_object"]

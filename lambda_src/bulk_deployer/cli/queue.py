@@ -177,16 +177,27 @@ def _dispatch(target: Target) -> dict[str, Any]:
     }
 
 
+_DISPATCH_TEXT = {
+    "started": "started bulk deployment {id}",
+    "recovered": "recorded bulk deployment {id}, started by an interrupted attempt",
+    "slot_taken": "another dispatcher (the tracker) is starting the next file right now; see `queue`",
+    "busy": "another bulk deployment is running ({detail}); the next file starts when it ends",
+    "paused": "still paused ({detail})",
+    "empty": "nothing is queued",
+    "start_failed": "Greengrass refused the start again ({detail}); dispatching is paused",
+    "error": "could not dispatch ({detail}); the tracker starts the next file within its schedule period",
+}
+
+
 def _resume_text(data: dict[str, Any]) -> str:
     lines = ["dispatching resumed" + ("" if data["was_paused"] else " (it was not paused)")]
     lines += [f"  retrying START_FAILED file {token}" for token in data["retried"]]
     dispatch = data["dispatch"]
     if dispatch:
-        detail = f" {dispatch['bulk_deployment_id']}" if dispatch.get("bulk_deployment_id") else ""
-        extra = f" ({dispatch['detail']})" if dispatch.get("detail") else ""
-        lines.append(f"  dispatch: {dispatch['result']}{detail}{extra}")
-        if dispatch["result"] == "error":
-            lines.append("  the tracker will start the next file within its schedule period")
+        text = _DISPATCH_TEXT.get(dispatch["result"], dispatch["result"])
+        lines.append(
+            "  dispatch: " + text.format(id=dispatch.get("bulk_deployment_id"), detail=dispatch.get("detail"))
+        )
     return "\n".join(lines)
 
 
