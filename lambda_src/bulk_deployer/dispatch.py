@@ -18,7 +18,7 @@ from bulk_deployer.control import DispatchControl
 from bulk_deployer.greengrass import Deployer, StartRejected
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import WAITING_STATES, FileState, LedgerFile, StaleTransition
-from bulk_deployer.observability import logger
+from bulk_deployer.observability import file_log_context, logger
 from bulk_deployer.outcomes import NoOutcomes, OutcomeSink
 from bulk_deployer.slot import DeploymentSlot
 from bulk_deployer.timefmt import iso_utc
@@ -96,14 +96,16 @@ class Dispatcher:
         file = self._oldest_waiting(candidate)
         if file is None:
             return DispatchOutcome(DispatchResult.EMPTY)
-        if file.state is FileState.STARTING:
-            recovered = self._recover(holder, file)
-            if recovered is not None:
-                return recovered
-        busy = self._busy(file)
-        if busy is not None:
-            return busy
-        return self._start(holder, file)
+        # Logs name the file being dispatched, which need not be the one that triggered dispatch().
+        with file_log_context(file.token, **file.ref.log_keys()):
+            if file.state is FileState.STARTING:
+                recovered = self._recover(holder, file)
+                if recovered is not None:
+                    return recovered
+            busy = self._busy(file)
+            if busy is not None:
+                return busy
+            return self._start(holder, file)
 
     def _oldest_waiting(self, candidate: LedgerFile | None) -> LedgerFile | None:
         seen: dict[str, LedgerFile] = {f.token: f for f in self._ledger.waiting()}

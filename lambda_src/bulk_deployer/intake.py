@@ -8,8 +8,7 @@ message is retried and, in the end, dead-lettered, never dropped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -21,7 +20,7 @@ from bulk_deployer.input_objects import InputObjectStore, ObjectChanged, ObjectU
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import WAITING_STATES, Arrival, FileState, LedgerFile, StartRequest
 from bulk_deployer.objectref import ObjectRef
-from bulk_deployer.observability import logger
+from bulk_deployer.observability import file_log_context, logger
 from bulk_deployer.outcomes import NoOutcomes, OutcomeSink
 from bulk_deployer.reports import ReportStore, rejection_report
 from bulk_deployer.tags import merge_tags
@@ -87,7 +86,7 @@ class InputFileIntake:
             return IntakeResult(Outcome.IGNORED, detail=f"{obj.ref.key!r} is not an input file key")
         ref = self._resolve_key(obj)
         token = client_token_for(ref)
-        with _log_context(token, ref):
+        with file_log_context(token, **ref.log_keys()):
             return self._handle(token, ref, arrival)
 
     def _in_scope(self, key: str) -> bool:
@@ -218,13 +217,3 @@ class InputFileIntake:
             },
         )
         return IntakeResult(Outcome.REJECTED, file.token, f"{result.error_count} error(s); see {report_key}")
-
-
-@contextmanager
-def _log_context(token: str, ref: ObjectRef) -> Iterator[None]:
-    logger.set_correlation_id(token)
-    try:
-        with logger.append_context_keys(token=token, **ref.log_keys()):
-            yield
-    finally:
-        logger.set_correlation_id(None)

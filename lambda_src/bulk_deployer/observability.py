@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -19,3 +23,32 @@ def count(name: str, value: int = 1) -> None:
 
 def seconds(name: str, value: int) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=value)
+
+
+@contextmanager
+def log_context(**keys: Any) -> Iterator[None]:
+    """Add keys to every log line inside the block, then restore what was there before.
+
+    (Powertools' append_context_keys drops a key on exit even if an outer block had set it.)
+    """
+    current = logger.get_current_keys()
+    saved = {k: current[k] for k in keys if k in current}
+    logger.append_keys(**keys)
+    try:
+        yield
+    finally:
+        logger.remove_keys([k for k in keys if k not in saved])
+        if saved:
+            logger.append_keys(**saved)
+
+
+@contextmanager
+def file_log_context(token: str, **keys: Any) -> Iterator[None]:
+    """Everything logged inside is about one input file: its token is the correlation id."""
+    previous = logger.get_correlation_id()
+    logger.set_correlation_id(token)
+    try:
+        with log_context(token=token, **keys):
+            yield
+    finally:
+        logger.set_correlation_id(previous)

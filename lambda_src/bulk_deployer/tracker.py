@@ -28,7 +28,7 @@ from bulk_deployer.dispatch import Dispatcher, DispatchOutcome, DispatchResult
 from bulk_deployer.greengrass import Deployer, DeploymentStatus
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import FileState, LedgerFile
-from bulk_deployer.observability import logger
+from bulk_deployer.observability import file_log_context, logger
 from bulk_deployer.outcomes import NoOutcomes, OutcomeSink
 from bulk_deployer.reconcile import Reconciler
 from bulk_deployer.report_pass import GroupReportPass, ReportStep
@@ -133,7 +133,9 @@ class BulkDeploymentTracker:
         if tracked:
             for file in self._ledger.tracked():
                 if file.state is FileState.REPORTING:
-                    progress = self._reporting.advance(file, remaining_seconds)
+                    keys = {"bulk_deployment_id": file.bulk_deployment_id, **file.ref.log_keys()}
+                    with file_log_context(file.token, **keys):
+                        progress = self._reporting.advance(file, remaining_seconds)
                     result.reports[progress].append(file.token)
         self._queue_health(waiting)
         if self._reconcile_gate.acquire("tracker", seconds=self._settings.reconcile_every_seconds):
@@ -148,7 +150,7 @@ class BulkDeploymentTracker:
         status = self._deployer.status(bulk_id)
         fields = _status_fields(status)
         self._emit_metric_deltas(file, status)
-        with logger.append_context_keys(token=file.token, bulk_deployment_id=bulk_id, key=file.ref.key):
+        with file_log_context(file.token, bulk_deployment_id=bulk_id, **file.ref.log_keys()):
             if not status.terminal:
                 if _changed(file, fields):
                     self._ledger.record_status(file.token, fields)

@@ -234,3 +234,35 @@ def test_a_stale_queue_index_entry_is_skipped(pipeline: Pipeline) -> None:
     dispatcher = build_dispatcher(pipeline.ledger, pipeline.greengrass, pipeline.settings, pipeline.metrics)
     outcome = dispatcher.dispatch()
     assert outcome.token == client_token_for(second)
+
+
+def test_dispatch_logs_name_the_file_it_dispatches_not_the_one_that_arrived(pipeline: Pipeline) -> None:
+    import io
+    import json
+    import logging
+
+    from bulk_deployer.observability import logger
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)  # formats with the keys in force when logged
+    logger._logger.addHandler(handler)
+    foreign = pipeline.greengrass.run_foreign_deployment()
+    first = pipeline.upload("incoming/first.jsonl", valid_file())
+    pipeline.deliver_ref(first)
+    pipeline.greengrass.finish(foreign.id)
+    second = pipeline.upload("incoming/second.jsonl", valid_file())
+    stream.truncate(0)
+    stream.seek(0)
+    try:
+        pipeline.deliver_ref(second)  # dispatch() starts the older file, `first`
+    finally:
+        logger._logger.removeHandler(handler)
+
+    formatted = [json.loads(line) for line in stream.getvalue().splitlines()]
+    (started,) = [line for line in formatted if line["message"] == "bulk deployment started"]
+    assert started["key"] == "incoming/first.jsonl"
+    assert started["token"] == started["correlation_id"] == client_token_for(first)
+    (queued,) = [line for line in formatted if line["message"] == "input file valid, staged and queued"]
+    assert queued["key"] == "incoming/second.jsonl"
+    assert queued["token"] == client_token_for(second)
