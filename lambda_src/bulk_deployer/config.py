@@ -69,6 +69,8 @@ class Settings:
     start_retry_base_seconds: float = DEFAULT_START_RETRY_BASE_SECONDS
     slot_lease_seconds: int = DEFAULT_SLOT_LEASE_SECONDS
     processing_lease_seconds: int = DEFAULT_PROCESSING_LEASE_SECONDS
+    # The stack's allow-list of deployable GroupIds (None: any group the execution role may deploy).
+    deployable_group_ids: frozenset[str] | None = None
     # The tracker's settings (the starter ignores them).
     input_bucket: str | None = None
     outcomes_topic_arn: str | None = None
@@ -113,6 +115,7 @@ class Settings:
             processing_lease_seconds=_int(
                 env, "PROCESSING_LEASE_SECONDS", DEFAULT_PROCESSING_LEASE_SECONDS, minimum=1
             ),
+            deployable_group_ids=_group_ids(env, "DEPLOYABLE_GROUP_IDS"),
             input_bucket=env.get("INPUT_BUCKET_NAME") or None,
             outcomes_topic_arn=env.get("OUTCOMES_TOPIC_ARN") or None,
             tracker_lease_seconds=_int(
@@ -186,3 +189,17 @@ def _tags(env: Mapping[str, str], name: str) -> dict[str, str]:
     ):
         raise ConfigurationError(f"environment variable {name} must be a JSON object of strings")
     return value
+
+
+def _group_ids(env: Mapping[str, str], name: str) -> frozenset[str] | None:
+    """A JSON array of GroupIds; unset or empty means no allow-list."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ConfigurationError(f"environment variable {name} is not valid JSON") from None
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise ConfigurationError(f"environment variable {name} must be a non-empty JSON array of GroupIds")
+    return frozenset(value)

@@ -151,7 +151,9 @@ class InputFileIntake:
                 "SSE-S3 input files: upload it again without SSE-KMS",
             )
         try:
-            result = validate_stream(self._objects.chunks(ref), size=ref.size)
+            result = validate_stream(
+                self._objects.chunks(ref), size=ref.size, allowed_groups=self._settings.deployable_group_ids
+            )
             if not result.valid:
                 return self._rejected(file, ref, result)
             return self._stage_and_queue(file, ref, result)

@@ -93,9 +93,15 @@ class _GroupIdLedger:
 
 
 class InputFileValidator:
-    """Feed the file's bytes in chunks of any size, then call finish() for the verdict."""
+    """Feed the file's bytes in chunks of any size, then call finish() for the verdict.
 
-    def __init__(self) -> None:
+    ``allowed_groups``, when given, is the stack's allow-list of deployable GroupIds: a record
+    naming another group is refused here, with its line, instead of becoming an invalid
+    record after the bulk deployment has started.
+    """
+
+    def __init__(self, allowed_groups: frozenset[str] | None = None) -> None:
+        self._allowed = allowed_groups
         self._pending = b""
         self._skipping_long_line = False  # inside a line already known to be too long
         self._line_no = 0
@@ -158,6 +164,7 @@ class InputFileValidator:
         bucket_mask = len(add_hash) - 1
         max_chars = MAX_LINE_CHARS
         new_deployment = DEPLOYMENT_TYPE
+        allowed = self._allowed
         line_no = self._line_no
         records = self._records
         for raw in lines:
@@ -181,6 +188,7 @@ class InputFileValidator:
                     and type(version_id) is str
                     and version_id
                     and obj.get("DeploymentType") == new_deployment
+                    and (allowed is None or group_id in allowed)
                 ):
                     h = hash(group_id)
                     add_hash[h & bucket_mask](h)
@@ -202,6 +210,12 @@ class InputFileValidator:
             bucket = h & (len(self._groups.hashes) - 1)
             self._groups.hashes[bucket].append(h)
             self._groups.lines[bucket].append(line_no)
+            if self._allowed is not None and group_id not in self._allowed:
+                self._error(
+                    line_no,
+                    "group_not_allowed",
+                    f"GroupId {group_id!r} is not in this stack's deployable groups (deployableGroupIds)",
+                )
         version_id = obj.get("GroupVersionId")
         if type(version_id) is not str or not version_id:
             self._error(
@@ -304,9 +318,11 @@ class InputFileValidator:
             self._errors.append(ValidationError(line, code, message))
 
 
-def validate_stream(chunks: Iterable[bytes], *, size: int | None = None) -> ValidationResult:
+def validate_stream(
+    chunks: Iterable[bytes], *, size: int | None = None, allowed_groups: frozenset[str] | None = None
+) -> ValidationResult:
     """Validate a file given as chunks; a known size of 100 MB or more is refused unread."""
-    validator = InputFileValidator()
+    validator = InputFileValidator(allowed_groups)
     if size is not None and size >= MAX_FILE_BYTES:
         validator.refuse_too_large(size)
         return validator.finish()
@@ -317,14 +333,16 @@ def validate_stream(chunks: Iterable[bytes], *, size: int | None = None) -> Vali
     return validator.finish()
 
 
-def validate_bytes(data: bytes) -> ValidationResult:
-    return validate_stream([data], size=len(data))
+def validate_bytes(data: bytes, *, allowed_groups: frozenset[str] | None = None) -> ValidationResult:
+    return validate_stream([data], size=len(data), allowed_groups=allowed_groups)
 
 
-def validate_path(path: Path, *, chunk_size: int = 1 << 20) -> ValidationResult:
+def validate_path(
+    path: Path, *, chunk_size: int = 1 << 20, allowed_groups: frozenset[str] | None = None
+) -> ValidationResult:
     def chunks() -> Iterable[bytes]:
         with path.open("rb") as handle:
             while chunk := handle.read(chunk_size):
                 yield chunk
 
-    return validate_stream(chunks(), size=path.stat().st_size)
+    return validate_stream(chunks(), size=path.stat().st_size, allowed_groups=allowed_groups)

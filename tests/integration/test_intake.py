@@ -8,7 +8,7 @@ import pytest
 from bulk_deployer import validation
 from bulk_deployer.dispatch import DispatchResult
 from bulk_deployer.intake import Outcome
-from bulk_deployer.ledger_model import FileState
+from bulk_deployer.ledger_model import Arrival, FileState
 from bulk_deployer.token import client_token_for
 
 from tests.integration.conftest import BUCKET, ROLE, Pipeline, classic_body, eventbridge_body, valid_file
@@ -264,3 +264,22 @@ def test_a_file_encrypted_with_sse_kms_is_rejected_with_a_clear_reason(pipeline:
     )
     assert report["errors"][0]["code"] == "unsupported_encryption"
     assert "SSE-KMS" in report["errors"][0]["message"]
+
+
+def test_groups_outside_the_stacks_allow_list_reject_the_file_before_anything_starts(
+    pipeline: Pipeline,
+) -> None:
+    from dataclasses import replace
+
+    from tests.integration.conftest import make_intake
+
+    settings = replace(pipeline.settings, deployable_group_ids=frozenset({"g-1"}))
+    intake = make_intake(pipeline.s3, pipeline.ledger, pipeline.greengrass, settings, pipeline.metrics)
+    ref = pipeline.upload("incoming/fleet.jsonl", valid_file("g-1", "g-intruder"))
+    (result,) = intake.handle_message(eventbridge_body(ref), Arrival("1"))
+    assert result.outcome is Outcome.REJECTED
+    report = json.loads(
+        pipeline.s3.get_object(Bucket=BUCKET, Key=f"reports/{result.token}/rejected.json")["Body"].read()
+    )
+    assert [(e["line"], e["code"]) for e in report["errors"]] == [(2, "group_not_allowed")]
+    assert pipeline.greengrass.calls["StartBulkDeployment"] == 0

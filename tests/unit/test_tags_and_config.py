@@ -93,3 +93,12 @@ def test_missing_variable_is_named() -> None:
 def test_overlapping_or_malformed_prefixes_are_refused(incoming: str, staged: str, reports: str) -> None:
     with pytest.raises(ConfigurationError):
         check_prefixes(incoming, staged, reports)
+
+
+def test_deployable_group_ids_are_a_json_array() -> None:
+    settings = Settings.from_env({**ENV, "DEPLOYABLE_GROUP_IDS": '["g-1", "g-2"]'})
+    assert settings.deployable_group_ids == frozenset({"g-1", "g-2"})
+    assert Settings.from_env(ENV).deployable_group_ids is None
+    for bad in ("g-1", "[]", '[""]', "[1]"):
+        with pytest.raises(ConfigurationError, match="DEPLOYABLE_GROUP_IDS"):
+            Settings.from_env({**ENV, "DEPLOYABLE_GROUP_IDS": bad})

@@ -295,3 +295,16 @@ def test_never_raises_on_any_bytes_and_is_chunking_independent(data: bytes, chun
     pieces = validate_stream([data[i : i + chunk] for i in range(0, len(data), chunk)])
     assert whole.error_count == pieces.error_count
     assert codes(whole) == codes(pieces)
+
+
+def test_groups_outside_the_allow_list_are_refused_with_their_lines() -> None:
+    data = b"\n".join([record("g-ok"), record("g-other"), record("g-ok2"), b'{"GroupId":"g-x"}'])
+    result = validate_bytes(data, allowed_groups=frozenset({"g-ok", "g-ok2"}))
+    assert codes(result) == [
+        (2, "group_not_allowed"),
+        (4, "group_not_allowed"),
+        (4, "missing_group_version_id"),
+        (4, "invalid_deployment_type"),
+    ]
+    assert "g-other" in result.errors[0].message
+    assert validate_bytes(data[: data.index(b"\n")]).valid
