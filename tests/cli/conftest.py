@@ -79,17 +79,24 @@ def line(group_id: str, version_id: str) -> str:
     return json.dumps({"GroupId": group_id, "GroupVersionId": version_id, "DeploymentType": "NewDeployment"})
 
 
+@pytest.fixture(autouse=True)
+def _quiet_function_logs() -> Iterator[None]:
+    """The functions' JSON logs would land in the CLI's captured stdout; restored after each test
+    (other suites assert on those logs)."""
+    level = logger.log_level
+    logger.setLevel("CRITICAL")
+    yield
+    logger.setLevel(level)
+
+
 @pytest.fixture(scope="session")
 def servers() -> Iterator[tuple[MotoServer, GreengrassEmulator]]:
-    level = logger.log_level
-    logger.setLevel("CRITICAL")  # the functions' JSON logs would land in the CLI's captured stdout
     with MotoServer() as moto:
         emulator = GreengrassEmulator(moto.url, **FAST).start()
         try:
             yield moto, emulator
         finally:
             emulator.stop()
-            logger.setLevel(level)
 
 
 @dataclass

@@ -153,6 +153,7 @@ def _dispatch(target: Target) -> dict[str, Any]:
     from bulk_deployer.dispatch import Dispatcher  # noqa: PLC0415
     from bulk_deployer.observability import logger  # noqa: PLC0415
 
+    level = logger.log_level
     logger.setLevel("CRITICAL")  # the CLI reports the outcome itself; no JSON logs on stdout
     dispatcher = Dispatcher(
         target.ledger,
@@ -169,6 +170,8 @@ def _dispatch(target: Target) -> dict[str, Any]:
         outcome = dispatcher.dispatch()
     except (ClientError, StaleTransition) as exc:
         return {"result": "error", "detail": describe(exc)}
+    finally:
+        logger.setLevel(level)
     return {
         "result": outcome.result.value,
         "token": outcome.token,
