@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
@@ -59,11 +59,25 @@ MAX_TRACKER_SCHEDULE_MINUTES: Final = 60
 # ListBulkDeploymentDetailedReports pages: MaxResults is a string in the API with no documented
 # upper bound; keep pages small enough for one report part.
 MAX_REPORT_PAGE_SIZE: Final = 1000
+# Both functions receive the deployable GroupIds as one JSON environment variable, and Lambda
+# allows 4 KB of environment in total (the other variables take about 1 KB): about 50 GroupIds
+# (UUIDs). The same ids become the execution role's CreateDeployment resources (an inline
+# policy, at most 10,240 characters). Larger fleets use deployableGroupTag.
+MAX_DEPLOYABLE_GROUP_IDS_JSON_CHARS: Final = 2000
+# A bucket policy may be 20 KB; each principal ARN is one entry of one condition.
+MAX_UPLOADER_PRINCIPALS: Final = 100
 
 _STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 _NAMESPACE = re.compile(r"^[0-9A-Za-z.\-_/#:]{1,255}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TAG_CHARS = re.compile(r"^[\w .:/=+\-@]*$", re.UNICODE)
+# IAM role or user ARNs as aws:PrincipalArn reports them (a role session reports its role's ARN,
+# with the role's path). ArnNotLike allows * and ? wildcards in the name.
+_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/*?-]{1,512}$")
+_SESSION_ARN = re.compile(r"^arn:aws[a-z-]*:sts::")
+# Greengrass GroupIds are UUIDs; allow any id the service could plausibly return, but nothing
+# that would act as a wildcard or break the ARN or the Fn::Sub it is written into.
+_GROUP_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -128,6 +142,24 @@ CONTEXT_KEYS: Final[tuple[ContextKey, ...]] = (
         "executionRoleSourceAccountCondition",
         True,
         "Whether the Greengrass execution role's trust policy requires aws:SourceAccount to be this account.",
+    ),
+    ContextKey(
+        "uploaderPrincipalArns",
+        [],
+        "IAM role or user ARNs allowed to write under the incoming prefix; when set, the bucket "
+        "policy denies uploads there to every other principal (aws:PrincipalArn).",
+    ),
+    ContextKey(
+        "deployableGroupIds",
+        [],
+        "Greengrass GroupIds the stack may deploy; when set, the execution role may create "
+        "deployments of exactly these groups and the starter rejects files naming others.",
+    ),
+    ContextKey(
+        "deployableGroupTag",
+        None,
+        "key=value: the execution role may create deployments only of groups with this tag "
+        "(aws:ResourceTag condition); null for no condition.",
     ),
     ContextKey(
         "alarmEmail",
@@ -240,6 +272,10 @@ class DeployConfig:
     max_receive_count: int = _DEFAULTS["maxReceiveCount"]
     bucket_removal_policy: str = _DEFAULTS["bucketRemovalPolicy"]
     execution_role_source_account_condition: bool = _DEFAULTS["executionRoleSourceAccountCondition"]
+    uploader_principal_arns: tuple[str, ...] = ()
+    deployable_group_ids: tuple[str, ...] = ()
+    # (tag key, tag value) the groups must carry, or None.
+    deployable_group_tag: tuple[str, str] | None = None
     alarm_email: str | None = None
     metrics_namespace: str = _DEFAULTS["metricsNamespace"]
     log_level: str = _DEFAULTS["logLevel"]
@@ -316,6 +352,9 @@ class DeployConfig:
             max_receive_count=get("maxReceiveCount", _int_range(1, 1000)),
             bucket_removal_policy=get("bucketRemovalPolicy", _one_of_strs(REMOVAL_POLICIES)),
             execution_role_source_account_condition=get("executionRoleSourceAccountCondition", _bool),
+            uploader_principal_arns=tuple(get("uploaderPrincipalArns", _principal_arns)),
+            deployable_group_ids=tuple(get("deployableGroupIds", _group_ids)),
+            deployable_group_tag=get("deployableGroupTag", _group_tag),
             alarm_email=alarm_email,
             metrics_namespace=get("metricsNamespace", _namespace),
             log_level=get("logLevel", _one_of_strs(LOG_LEVELS, upper=True)),
@@ -360,7 +399,7 @@ class DeployConfig:
         ``outcomes_topic_arn`` the functions publish no outcome notifications.
         """
         outcomes = {"OUTCOMES_TOPIC_ARN": outcomes_topic_arn} if outcomes_topic_arn else {}
-        return outcomes | {
+        environment = outcomes | {
             "LEDGER_TABLE_NAME": ledger_table_name,
             "EXECUTION_ROLE_ARN": execution_role_arn,
             "INCOMING_PREFIX": self.incoming_prefix,
@@ -376,6 +415,10 @@ class DeployConfig:
             "POWERTOOLS_METRICS_NAMESPACE": self.metrics_namespace,
             "POWERTOOLS_LOG_LEVEL": self.log_level,
         }
+        if self.deployable_group_ids:
+            # Unset means "any group the execution role may deploy" (the starter refuses "[]").
+            environment["DEPLOYABLE_GROUP_IDS"] = _group_ids_json(self.deployable_group_ids)
+        return environment
 
     def tracker_environment(
         self,
@@ -536,6 +579,81 @@ def _tags(key: str, value: Any) -> dict[str, str]:
             raise _error(key, f"tag {tag_key!r} has characters outside letters, digits, spaces and _.:/=+-@")
         tags[tag_key] = tag_value
     return tags
+
+
+def _string_list(key: str, value: Any) -> list[str]:
+    """A list from cdk.json, or from -c: a JSON array or comma-separated text ("" is empty)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise _error(key, "is not a valid JSON array") from None
+        else:
+            value = [item.strip() for item in text.split(",")] if text else []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _error(key, f"expected a list of strings, got {value!r}")
+    seen: set[str] = set()
+    for item in value:
+        if item in seen:
+            raise _error(key, f"{item!r} is listed twice")
+        seen.add(item)
+    return list(value)
+
+
+def _principal_arns(key: str, value: Any) -> list[str]:
+    arns = _string_list(key, value)
+    if len(arns) > MAX_UPLOADER_PRINCIPALS:
+        raise _error(key, f"{len(arns)} principals; at most {MAX_UPLOADER_PRINCIPALS}")
+    for arn in arns:
+        if _SESSION_ARN.match(arn):
+            raise _error(
+                key,
+                f"{arn!r} is a session ARN; list the role (arn:aws:iam::<account>:role/<path><name>) "
+                "instead: aws:PrincipalArn of a role session is its role's ARN",
+            )
+        if not _PRINCIPAL_ARN.match(arn):
+            raise _error(key, f"{arn!r} is not an IAM role or user ARN (arn:aws:iam::<account>:role/<name>)")
+    return arns
+
+
+def _group_ids(key: str, value: Any) -> list[str]:
+    ids = _string_list(key, value)
+    for group_id in ids:
+        if not _GROUP_ID.match(group_id):
+            raise _error(
+                key,
+                f"{group_id!r} is not a Greengrass GroupId (1-64 of A-Z a-z 0-9 . _ -; no wildcards: "
+                "use deployableGroupTag for sets of groups)",
+            )
+    if len(_group_ids_json(ids)) > MAX_DEPLOYABLE_GROUP_IDS_JSON_CHARS:
+        raise _error(
+            key,
+            f"{len(ids)} GroupIds do not fit the functions' environment (at most "
+            f"{MAX_DEPLOYABLE_GROUP_IDS_JSON_CHARS} characters as JSON, about 50 UUIDs); "
+            "use deployableGroupTag for larger fleets",
+        )
+    return ids
+
+
+def _group_ids_json(ids: Iterable[str]) -> str:
+    return json.dumps(list(ids), separators=(",", ":"))
+
+
+def _group_tag(key: str, value: Any) -> tuple[str, str] | None:
+    text = _str(key, value).strip()
+    if not text:
+        return None
+    tag_key, equals, tag_value = text.partition("=")
+    tag_key, tag_value = tag_key.strip(), tag_value.strip()
+    if not equals or not tag_key:
+        raise _error(key, f"{text!r} is not key=value")
+    if len(tag_key) > 128 or len(tag_value) > 256:
+        raise _error(key, "tag keys are at most 128 characters, tag values at most 256")
+    if not (_TAG_CHARS.match(tag_key) and _TAG_CHARS.match(tag_value)):
+        raise _error(key, f"{text!r} has characters outside letters, digits, spaces and _.:/=+-@")
+    return tag_key, tag_value
 
 
 def _number_text(value: float) -> str:

@@ -24,7 +24,10 @@ from infra.nag import acknowledge, arn_ref
 from infra.notifications import Notifications
 
 GREENGRASS_PRINCIPAL: Final = "greengrass.amazonaws.com"
-GROUPS_ARN: Final = "arn:${AWS::Partition}:greengrass:${AWS::Region}:${AWS::AccountId}:/greengrass/groups/*"
+GROUP_ARN_PREFIX: Final = (
+    "arn:${AWS::Partition}:greengrass:${AWS::Region}:${AWS::AccountId}:/greengrass/groups/"
+)
+GROUPS_ARN: Final = f"{GROUP_ARN_PREFIX}*"
 BULK_DEPLOYMENTS_ARN: Final = (
     "arn:${AWS::Partition}:greengrass:${AWS::Region}:${AWS::AccountId}:/greengrass/bulk/deployments/*"
 )
@@ -146,6 +149,25 @@ def acknowledge_shared_wildcards(default_policy: IConstruct, ledger: dynamodb.IT
         acknowledge(default_policy, rule, reason)
 
 
+def create_deployment_statement(config: DeployConfig) -> iam.PolicyStatement:
+    """CreateDeployment on the deployable groups: every group of this account and region, or
+    exactly ``deployableGroupIds``; with ``deployableGroupTag``, only groups carrying that tag."""
+    groups = config.deployable_group_ids
+    resources = (
+        [Fn.sub(f"{GROUP_ARN_PREFIX}{group_id}") for group_id in groups] if groups else [Fn.sub(GROUPS_ARN)]
+    )
+    conditions = None
+    if config.deployable_group_tag is not None:
+        tag_key, tag_value = config.deployable_group_tag
+        conditions = {"StringEquals": {f"aws:ResourceTag/{tag_key}": tag_value}}
+    return iam.PolicyStatement(
+        sid="DeployGroupsListedInInputFiles",
+        actions=["greengrass:CreateDeployment"],
+        resources=resources,
+        conditions=conditions,
+    )
+
+
 class GreengrassExecutionRole(Construct):
     """The role Greengrass assumes to run a bulk deployment: read the staged file, deploy groups."""
 
@@ -169,11 +191,7 @@ class GreengrassExecutionRole(Construct):
             self,
             "Policy",
             statements=[
-                iam.PolicyStatement(
-                    sid="DeployGroupsListedInInputFiles",
-                    actions=["greengrass:CreateDeployment"],
-                    resources=[Fn.sub(GROUPS_ARN)],
-                ),
+                create_deployment_statement(config),
                 iam.PolicyStatement(
                     sid="ReadStagedInputFiles",
                     actions=["s3:GetObject"],
@@ -182,13 +200,15 @@ class GreengrassExecutionRole(Construct):
             ],
         )
         policy.attach_to_role(self.role)
-        acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:greengrass:<AWS::Region>:<AWS::AccountId>"
-            ":/greengrass/groups/*]",
-            "Which Greengrass groups a bulk deployment deploys is known only from each uploaded "
-            "file; the role is limited to this account's and region's groups.",
-        )
+        if not config.deployable_group_ids:
+            acknowledge(
+                policy,
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:greengrass:<AWS::Region>:<AWS::AccountId>"
+                ":/greengrass/groups/*]",
+                "Which Greengrass groups a bulk deployment deploys is known only from each uploaded "
+                "file; the role is limited to this account's and region's groups (deployableGroupIds "
+                "narrows it to named groups).",
+            )
         acknowledge(
             policy,
             f"AwsSolutions-IAM5[Resource::{arn_ref(bucket)}/{_prefix_pattern(config.staged_prefix)}]",

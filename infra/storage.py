@@ -17,6 +17,33 @@ LEDGER_INDEXES: dict[str, tuple[str, str | None]] = {
     "by_bulk_deployment": ("bulk_deployment_id", None),
 }
 ABORT_INCOMPLETE_UPLOADS_DAYS = 7
+# Writing under the incoming prefix starts a deployment: creating an object there (PutObject
+# also authorizes CopyObject and multipart uploads; ReplicateObject is how replication writes),
+# and setting its tags (they become the bulk deployment's tags).
+INCOMING_WRITE_ACTIONS = (
+    "s3:PutObject",
+    "s3:ReplicateObject",
+    "s3:PutObjectTagging",
+    "s3:PutObjectVersionTagging",
+)
+
+
+def uploader_statement(bucket: s3.IBucket, config: DeployConfig) -> iam.PolicyStatement:
+    """Only the listed principals may write under the incoming prefix.
+
+    A Deny with a condition on aws:PrincipalArn, not NotPrincipal: a role session's principal is
+    its session ARN, which NotPrincipal would have to name session by session, while
+    aws:PrincipalArn is the role's ARN. A request without the key (an AWS service acting as
+    itself) is denied too. The stack's own functions write only the staged and reports prefixes.
+    """
+    return iam.PolicyStatement(
+        sid="DenyIncomingWritesByUnlistedPrincipals",
+        effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()],
+        actions=list(INCOMING_WRITE_ACTIONS),
+        resources=[bucket.arn_for_objects(f"{config.incoming_prefix}*")],
+        conditions={"ArnNotLike": {"aws:PrincipalArn": list(config.uploader_principal_arns)}},
+    )
 
 
 class Storage(Construct):
@@ -102,6 +129,8 @@ class Storage(Construct):
                 conditions={"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}},
             )
         )
+        if config.uploader_principal_arns:
+            self.bucket.add_to_resource_policy(uploader_statement(self.bucket, config))
         # S3 -> EventBridge in the bucket's own NotificationConfiguration. The L2 property
         # (event_bridge_enabled) would add a custom resource and its Lambda function instead.
         cfn_bucket = self.bucket.node.default_child

@@ -28,6 +28,10 @@ VARIANT_CONTEXT = {
     "reportsPrefix": "results/",
     "defaultTags": '{"team": "iot", "cost-center": "42"}',
     "executionRoleSourceAccountCondition": "false",
+    # Who may deploy what: the comma-separated and JSON-array forms of -c lists.
+    "uploaderPrincipalArns": "arn:aws:iam::123456789012:role/fleet-uploader, arn:aws:iam::123456789012:user/ops/*",
+    "deployableGroupIds": '["4fd4c5a8-6f6b-4d70-9c3e-7a8f0c6e2b11", "9a1b2c3d-4e5f-4061-8273-94a5b6c7d8e9"]',
+    "deployableGroupTag": "fleet=eu-west",
     "bucketRemovalPolicy": "destroy",
     "starterTimeoutSeconds": 120,
     "starterMemoryMb": 512,
