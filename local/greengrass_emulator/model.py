@@ -135,6 +135,9 @@ class BulkDeployment:
             **self.summary(),
             **self.status_response(),
             "ClientToken": self.token,
+            # The emulator clock's seconds, for latency measurements (benchmarks).
+            "CreatedAtSeconds": self.created_at,
+            "EndedAtSeconds": self.ended_at,
             "ExecutionRoleArn": self.role_arn,
             "InputFileUri": self.input_uri,
             "Bucket": self.bucket,
