@@ -14,7 +14,7 @@ from infra.monitoring import Monitoring
 from infra.nag import add_rule_packs
 from infra.notifications import Notifications
 from infra.processing import GreengrassExecutionRole, Starter
-from infra.storage import Storage
+from infra.storage import Storage, writers_only_statement
 from infra.tracking import Tracker
 
 DESCRIPTION = (
@@ -50,6 +50,21 @@ class BulkDeployerStack(Stack):
             ledger=self.storage.ledger,
             execution_role=self.execution_role.role,
             notifications=self.notifications,
+        )
+        # Only the starter writes staged copies; only the starter and the tracker write reports.
+        bucket = self.storage.bucket
+        bucket.add_to_resource_policy(
+            writers_only_statement(
+                "DenyStagedWritesByOthersThanTheStarter", bucket, config.staged_prefix, [self.starter.role]
+            )
+        )
+        bucket.add_to_resource_policy(
+            writers_only_statement(
+                "DenyReportWritesByOthersThanTheFunctions",
+                bucket,
+                config.reports_prefix,
+                [self.starter.role, self.tracker.role],
+            )
         )
         self.monitoring = Monitoring(
             self,

@@ -46,6 +46,31 @@ def uploader_statement(bucket: s3.IBucket, config: DeployConfig) -> iam.PolicySt
     )
 
 
+# Creating an object under the staged or reports prefix (PutObject also authorizes CopyObject
+# and multipart uploads).
+OUTPUT_WRITE_ACTIONS = ("s3:PutObject", "s3:ReplicateObject")
+
+
+def writers_only_statement(
+    sid: str, bucket: s3.IBucket, prefix: str, writers: list[iam.IRole]
+) -> iam.PolicyStatement:
+    """Nobody but ``writers`` (the stack's own function roles) may create objects under ``prefix``.
+
+    Greengrass reads ``staged/<token>.jsonl`` by key, not by version, and the copy there is what
+    was validated only as long as nobody else writes it: without this, any principal with a broad
+    ``s3:PutObject`` on the bucket could replace a staged copy after validation. The same holds for
+    the reports operators act on.
+    """
+    return iam.PolicyStatement(
+        sid=sid,
+        effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()],
+        actions=list(OUTPUT_WRITE_ACTIONS),
+        resources=[bucket.arn_for_objects(f"{prefix}*")],
+        conditions={"ArnNotEquals": {"aws:PrincipalArn": [role.role_arn for role in writers]}},
+    )
+
+
 class Storage(Construct):
     """Everything that holds state. Buckets are retained unless bucketRemovalPolicy is 'destroy'."""
 

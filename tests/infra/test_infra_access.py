@@ -151,7 +151,8 @@ def _bucket_statements(synth: Synth) -> list[dict[str, Any]]:
 
 
 def _principal_conditions(synth: Synth) -> list[dict[str, Any]]:
-    return [s for s in _bucket_statements(synth) if "aws:PrincipalArn" in json.dumps(s.get("Condition", {}))]
+    # The uploader statement (ArnNotLike); the staged/reports statements use ArnNotEquals.
+    return [s for s in _bucket_statements(synth) if "ArnNotLike" in s.get("Condition", {})]
 
 
 def test_anyone_the_account_allows_may_upload_by_default(synth: Synth) -> None:
@@ -241,3 +242,48 @@ def test_the_group_wildcard_is_acknowledged_only_while_it_exists(synth: Synth, v
 
     assert acknowledged(synth)
     assert not acknowledged(variant)
+
+
+# ---------------------------------------------------------------- staged copies and reports: only the functions
+
+
+def _writers_only(synth: Synth, sid: str) -> dict[str, Any]:
+    (statement,) = [s for s in _bucket_statements(synth) if s.get("Sid") == sid]
+    return statement
+
+
+@pytest.mark.parametrize("which", ["synth", "variant"])
+def test_only_the_starter_writes_staged_copies_and_only_the_functions_write_reports(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    synth: Synth = request.getfixturevalue(which)
+    config = synth.stack.config
+    bucket = synth.arn("bucket")
+    for sid, prefix, roles in (
+        ("DenyStagedWritesByOthersThanTheStarter", config.staged_prefix, ["starter_role"]),
+        ("DenyReportWritesByOthersThanTheFunctions", config.reports_prefix, ["starter_role", "tracker_role"]),
+    ):
+        statement = _writers_only(synth, sid)
+        assert (statement["Effect"], statement["Principal"]) == ("Deny", {"AWS": "*"})
+        assert sorted(as_list(statement["Action"])) == ["s3:PutObject", "s3:ReplicateObject"]
+        assert [render(r) for r in as_list(statement["Resource"])] == [f"{bucket}/{prefix}*"]
+        listed = statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+        assert [render(arn) for arn in as_list(listed)] == [synth.arn(role) for role in roles]
+
+
+@pytest.mark.parametrize("which", ["synth", "variant"])
+def test_no_function_is_locked_out_of_what_it_writes(which: str, request: pytest.FixtureRequest) -> None:
+    # Every object write a function role is allowed is to a prefix whose Deny lists that role.
+    synth: Synth = request.getfixturevalue(which)
+    bucket = synth.arn("bucket")
+    denies = {
+        render(as_list(s["Resource"])[0]): {
+            render(a) for a in as_list(s["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+        }
+        for s in _bucket_statements(synth)
+        if "ArnNotEquals" in s.get("Condition", {})
+    }
+    for role in ("starter_role", "tracker_role"):
+        for target in synth.grants(role).get("s3:PutObject", set()):
+            assert target.startswith(bucket)
+            assert synth.arn(role) in denies[target], (role, target)
