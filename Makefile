@@ -53,5 +53,9 @@ local-up: venv
 local-down:
 	@test -x $(BIN)/python && $(BIN)/python -m local down || echo "nothing to stop (no .venv)"
 
+# Measurements side by side with their baselines (about 100 MB of data; a few minutes).
+bench: venv
+	$(BIN)/python -m benchmarks.run
+
 clean:
 	rm -rf $(VENV) cdk.out node_modules .mypy_cache .ruff_cache
