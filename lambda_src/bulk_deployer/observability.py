@@ -12,7 +12,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 SERVICE = "bulk-deployer"
 
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+# Only botocore is patched for X-Ray subsegments: the AWS calls are all this code makes, and
+# patching every library the X-Ray SDK knows would import a hundred modules at cold start.
+tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 metrics = Metrics(service=SERVICE)
 
 

@@ -60,7 +60,7 @@ def lines(output: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
-def test_only_the_failing_record_is_reported_and_logged_as_an_error(
+def test_a_failing_record_and_the_rest_of_its_fifo_batch_go_back_and_only_it_is_logged_as_an_error(
     wired: Pipeline, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     ref = wired.upload("incoming/fleet.jsonl", valid_file())
@@ -72,7 +72,8 @@ def test_only_the_failing_record_is_reported_and_logged_as_an_error(
         ]
     }
     response = starter.handler(event, FakeContext())  # type: ignore[arg-type]
-    assert response == {"batchItemFailures": [{"itemIdentifier": "m-poison"}]}
+    # FIFO: nothing after a failed message may succeed before it, so m-dup goes back unprocessed.
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-poison"}, {"itemIdentifier": "m-dup"}]}
 
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert [getattr(r, "message_id", None) for r in errors] == ["m-poison"]
@@ -85,7 +86,7 @@ def test_only_the_failing_record_is_reported_and_logged_as_an_error(
     assert metrics["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]
     assert metrics["service"] == "bulk-deployer"
     assert metrics["BulkDeploymentStarted"] == [1.0]
-    assert metrics["DuplicateEventIgnored"] == [1.0]
+    assert "DuplicateEventIgnored" not in metrics
     assert metrics["InputFileQueued"] == [1.0]
 
 
