@@ -27,6 +27,13 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _unique_fields(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    names = [name for name, _ in pairs]
+    if len(names) != len(set(names)):
+        raise _Refused("a member named twice")
+    return dict(pairs)
+
+
 def _strings_encodable(value: Any) -> None:
     if isinstance(value, str):
         value.encode("utf-8")  # raises on lone surrogates
@@ -73,7 +80,12 @@ def line_errors(data: bytes) -> dict[int, set[str]]:
             continue
         records += 1
         try:
-            obj = json.loads(text, parse_constant=_no_constants, parse_float=_finite_float)
+            obj = json.loads(
+                text,
+                parse_constant=_no_constants,
+                parse_float=_finite_float,
+                object_pairs_hook=_unique_fields,
+            )
             _strings_encodable(obj)
         except (ValueError, RecursionError, UnicodeEncodeError):
             codes.add("invalid_json")

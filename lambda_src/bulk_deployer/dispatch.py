@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bulk_deployer.control import DispatchControl
-from bulk_deployer.greengrass import Deployer, StartRejected
+from bulk_deployer.greengrass import TOKEN_TAG, Deployer, StartRejected
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import WAITING_STATES, FileState, LedgerFile, StaleTransition
 from bulk_deployer.observability import file_log_context, logger
@@ -102,7 +102,7 @@ class Dispatcher:
                 recovered = self._recover(holder, file)
                 if recovered is not None:
                     return recovered
-            busy = self._busy(file)
+            busy = self._busy(holder, file)
             if busy is not None:
                 return busy
             return self._start(holder, file)
@@ -143,10 +143,21 @@ class Dispatcher:
             "started", file.ref.key, {"token": token, "bulk_deployment_id": bulk_deployment_id, "arn": arn}
         )
 
-    def _busy(self, file: LedgerFile) -> DispatchOutcome | None:
+    def _busy(self, holder: str, file: LedgerFile) -> DispatchOutcome | None:
+        """None when Greengrass can take a start; otherwise why not (or that it already took ours)."""
         latest = self._deployer.latest()
         if latest is None or latest.terminal:
             return None
+        if file.state is FileState.STARTING and latest.tags.get(TOKEN_TAG) == file.token:
+            # Our own start went through although its answer was lost (a timeout, a 5xx after
+            # the work was done) and the retry was refused as concurrent: record it, start nothing.
+            logger.warning(
+                "the running bulk deployment is this file's: its start succeeded unseen",
+                extra={"bulk_deployment_id": latest.bulk_deployment_id, "state": FileState.STARTED.value},
+            )
+            self._mark_started(holder, file.token, latest.bulk_deployment_id, latest.arn or "")
+            self._count("BulkDeploymentStarted")
+            return DispatchOutcome(DispatchResult.RECOVERED, file.token, latest.bulk_deployment_id)
         if file.state is FileState.STARTING:
             self._ledger.requeue(file.token)
         self._count("WaitingForPreviousBulkDeployment")
@@ -167,7 +178,7 @@ class Dispatcher:
             try:
                 started = self._deployer.start(file.token, request)
             except StartRejected as exc:
-                busy = self._busy(file)
+                busy = self._busy(holder, file)
                 if busy is not None:
                     return busy
                 outcome = self._rejected(file, exc)

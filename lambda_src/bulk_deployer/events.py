@@ -42,8 +42,8 @@ class ParsedEvent:
 def parse_message_body(body: str) -> ParsedEvent:
     try:
         document = json.loads(body)
-    except ValueError:
-        raise UnrecognizedMessage("the message body is not JSON") from None
+    except (ValueError, RecursionError):
+        raise UnrecognizedMessage("the message body is not JSON (or nested too deeply to read)") from None
     return parse_event(document)
 
 

@@ -196,12 +196,6 @@ def test_a_lost_start_response_is_retried_with_the_same_token(make_e2e: E2EFacto
     assert len(e2e.bulk_deployments(upload)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lambda_src: after a lost start response, the retry's concurrency refusal requeues the "
-    "STARTING file without looking for its own (tagged) bulk deployment; with a short token memory "
-    "the file is started a second time (reported to the lead)",
-)
 def test_a_lost_start_response_with_forgotten_tokens_still_starts_once(make_e2e: E2EFactory) -> None:
     e2e = make_e2e(emulator_settings={"token_ttl_seconds": 0})
     e2e.pipeline.emulator.lose_response("StartBulkDeployment", times=1)

@@ -308,3 +308,30 @@ def test_groups_outside_the_allow_list_are_refused_with_their_lines() -> None:
     ]
     assert "g-other" in result.errors[0].message
     assert validate_bytes(data[: data.index(b"\n")]).valid
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"GroupId":"g1","GroupVersionId":"v1","DeploymentType":"NewDeployment","GroupId":"g2"}',
+        b'{"GroupId":"g1","GroupVersionId":"v1","DeploymentType":"NewDeployment","Group\\u0049d":"g2"}',
+        b'{"GroupId":"g1","GroupVersionId":"v1","GroupVersionId":"v2","DeploymentType":"NewDeployment"}',
+        b'{"GroupId" : "g1", "GroupVersionId" : "v1", "DeploymentType" : "NewDeployment", "x":1, "x":2}',
+        b'{"GroupId":"g1","GroupVersionId":"v1","DeploymentType":"NewDeployment","x":{"a":1,"a":2}}',
+    ],
+)
+def test_a_member_named_twice_is_refused_whatever_the_chunking(line: bytes) -> None:
+    # orjson keeps the last GroupId, another parser the first: which group would deploy is ambiguous.
+    data = b"\n".join([record("a"), line, record("b")]) + b"\n"
+    for pieces in ([data], [data[i : i + 7] for i in range(0, len(data), 7)]):
+        result = validate_stream(pieces)
+        assert codes(result) == [(2, "invalid_json")]
+        assert "more than once" in result.errors[0].message
+
+
+def test_colons_and_names_inside_values_or_nested_objects_do_not_refuse_a_line() -> None:
+    lines = [
+        b'{"GroupId":"g1","GroupVersionId":"v1","DeploymentType":"NewDeployment","Note":"a:b \\"GroupId\\":"}',
+        b'{"GroupId":"g2","GroupVersionId":"v1","DeploymentType":"NewDeployment","Meta":{"GroupId":"x"}}',
+    ]
+    assert validate_bytes(b"\n".join([record("a"), *lines])).valid

@@ -83,7 +83,7 @@ def inspect_event(args: argparse.Namespace) -> int:
         for index, body in enumerate(bodies):
             try:
                 documents.append(json.loads(body))
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise CliError(f"SQS record {index} has a body that is not JSON") from None
     output = []
     for doc in documents:
@@ -123,3 +123,5 @@ def _read_json(path: Path) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise CliError(f"{path} is not JSON: {exc}") from None
+    except RecursionError:
+        raise CliError(f"{path} is nested too deeply to be an event") from None
