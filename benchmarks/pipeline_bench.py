@@ -26,6 +26,7 @@ BURST_TIMING = LocalTiming(
     failed_message_visibility_seconds=0,
     emulator={"init_seconds": 0.02, "record_seconds": 0.002, "settle_seconds": 0.02, "stop_seconds": 0.02},
 )
+QUIET = {"POWERTOOLS_LOG_LEVEL": "WARNING"}
 _DONE_STATES = {"STARTED", "REPORTING", "FINISHED"}
 
 
@@ -74,7 +75,7 @@ def _sqs_event(body: str, sequence: str) -> dict[str, Any]:
 
 def duplicate_step(bench: Bench, pipeline: LocalPipeline) -> None:
     print("4. duplicate fast path (botocore event hooks count the starter's calls)", flush=True)
-    pipeline.reset()
+    pipeline.reset(environment_overrides=QUIET)
     groups = pipeline.fleet().groups("dup-a", "dup-b")
     s3 = pipeline.aws_client("s3")
     key = "incoming/duplicate.jsonl"
@@ -117,7 +118,7 @@ def burst_step(bench: Bench, pipeline: LocalPipeline) -> None:
         f"5. burst: {files} files at once ({twice} also delivered twice), tracker period {period} s",
         flush=True,
     )
-    pipeline.reset(emulator_settings=BURST_TIMING.emulator)
+    pipeline.reset(emulator_settings=BURST_TIMING.emulator, environment_overrides=QUIET)
     groups = pipeline.fleet().groups("burst-a", "burst-b")
     s3, sqs = pipeline.aws_client("s3"), pipeline.aws_client("sqs")
     keys = [f"incoming/burst-{i:04d}.jsonl" for i in range(files)]

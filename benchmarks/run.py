@@ -184,7 +184,8 @@ def run(scale: Scale, steps: list[Callable[[Bench], None]] | None = None) -> Ben
             from benchmarks.pipeline_bench import BURST_TIMING, burst_step, duplicate_step  # noqa: PLC0415
             from local.pipeline import LocalPipeline  # noqa: PLC0415
 
-            with LocalPipeline(timing=BURST_TIMING) as pipeline:
+            quiet = {"POWERTOOLS_LOG_LEVEL": "WARNING"}
+            with LocalPipeline(timing=BURST_TIMING, environment_overrides=quiet) as pipeline:
                 duplicate_step(bench, pipeline)
                 burst_step(bench, pipeline)
             moto.reset()

@@ -295,10 +295,15 @@ class Runner:
                 self._stop.wait(self._idle_seconds)
 
     def _schedule_loop(self) -> None:
-        while not self._stop.wait(self.schedule.period_seconds):
+        """Fire at a fixed rate, as an EventBridge schedule does (a run's length does not delay the next)."""
+        period = self.schedule.period_seconds
+        next_fire = time.monotonic() + period
+        while not self._stop.wait(max(0.0, next_fire - time.monotonic())):
             self._resumed.wait()
             if self._stop.is_set():
                 return
             with self._busy:
                 if self._resumed.is_set():
                     self.schedule.fire()
+            # A schedule does not queue the firings it missed while a run was still going.
+            next_fire = max(next_fire + period, time.monotonic())
