@@ -9,7 +9,6 @@ have to create 700,000 group deployments in moto first, which measures moto, not
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 from collections.abc import Callable
@@ -29,6 +28,8 @@ from bulk_deployer.slot import DeploymentSlot
 from bulk_deployer.token import client_token_for
 from bulk_deployer.tracker import BulkDeploymentTracker
 from bulk_deployer.wiring import Clients, build_dispatcher
+
+from benchmarks.rss import PeakGrowth
 
 BUCKET = "bench-reports"
 TABLE = "bench-ledger"
@@ -78,10 +79,6 @@ def _budget(seconds: float) -> Callable[[], float]:
     return lambda: seconds - (time.perf_counter() - started)
 
 
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def main(endpoint: str, records: int, budget_seconds: float, page_size: int) -> None:
     session = boto3.session.Session(region_name="us-east-1")
     s3 = session.client("s3", endpoint_url=endpoint, config=CLIENT_CONFIG)
@@ -127,7 +124,7 @@ def main(endpoint: str, records: int, budget_seconds: float, page_size: int) -> 
         count=lambda name, value: None,
         seconds=lambda name, value: None,
     )
-    before = _rss_mb()
+    peak = PeakGrowth()
     started = time.perf_counter()
     runs = 0
     cut_off = 0
@@ -140,7 +137,7 @@ def main(endpoint: str, records: int, budget_seconds: float, page_size: int) -> 
         if runs > 1000:
             raise RuntimeError("the report never finished")
     seconds = time.perf_counter() - started
-    growth = _rss_mb() - before
+    growth = peak.growth_mb()
 
     # Proof: every row is there once, in order; the JSON's footer counts them all.
     rows = 0

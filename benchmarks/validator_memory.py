@@ -7,7 +7,6 @@ ru_maxrss measures nothing but this work; moto runs in another process.
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 
@@ -17,9 +16,7 @@ from bulk_deployer.input_objects import InputObjectStore
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.validation import validate_stream
 
-
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+from benchmarks.rss import PeakGrowth
 
 
 def main(endpoint: str, bucket: str, key: str) -> None:
@@ -33,21 +30,19 @@ def main(endpoint: str, bucket: str, key: str) -> None:
         size=head["ContentLength"],
     )
     store = InputObjectStore(s3)
-    before = _rss_mb()
+    peak = PeakGrowth()
     start = time.perf_counter()
     result = validate_stream(store.chunks(ref), size=ref.size)
     store.stage(ref, "staged/benchmark.jsonl")
     seconds = time.perf_counter() - start
-    after = _rss_mb()
     print(
         json.dumps(
             {
                 "valid": result.valid,
                 "records": result.records,
                 "seconds": seconds,
-                "rss_before_mb": before,
-                "rss_after_mb": after,
-                "rss_growth_mb": after - before,
+                "rss_before_mb": peak.start_mb,
+                "rss_growth_mb": peak.growth_mb(),
             }
         )
     )
