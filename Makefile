@@ -57,5 +57,10 @@ local-down:
 bench: venv
 	$(BIN)/python -m benchmarks.run
 
+# 1,000 uploads through the local pipeline, every file accounted for (docs/reliability.md).
+.PHONY: soak
+soak: venv
+	$(BIN)/python -m benchmarks.soak
+
 clean:
 	rm -rf $(VENV) cdk.out node_modules .mypy_cache .ruff_cache

@@ -1,0 +1,40 @@
+"""The load run of `make soak` (benchmarks/soak.py), small: 60 uploads with the same proportions.
+
+10% invalid, 5% overwritten before processing, 30% delivered twice (late, fresh deduplication
+id). Every count must be exact: outcomes, one start per started file and none other, starts in
+arrival order, every message consumed once, reconciliation 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+
+from benchmarks.soak import SOAK_TIMING, run_soak
+from local.pipeline import LocalPipeline
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def soak_pipeline(stand_ins: LocalPipeline) -> Iterator[LocalPipeline]:
+    """The package's stand-ins at the soak's pace (tracker every 0.02 s, a near-instant emulator)."""
+    saved = stand_ins.timing
+    stand_ins.timing = dataclasses.replace(saved, tracker_period_seconds=SOAK_TIMING.tracker_period_seconds)
+    try:
+        yield stand_ins
+    finally:
+        stand_ins.runner.stop()
+        stand_ins.timing = saved
+
+
+def test_sixty_uploads_every_file_accounted_for(soak_pipeline: LocalPipeline) -> None:
+    result = run_soak(soak_pipeline, uploads=60, timeout=120)
+    print("\n" + result.table())
+    assert result.ok, result.problems
+    assert result.states == {"FINISHED": 54, "REJECTED": 6, "SUPERSEDED": 3}
+    assert result.bulk_deployments == result.start_calls == 54
+    assert result.order_ok
+    assert result.unprocessed == 0
