@@ -93,12 +93,13 @@ def duplicate_step(bench: Bench, pipeline: LocalPipeline) -> None:
     session_events.register("before-call.s3.*", lambda model, **_: calls.update([f"s3:{model.name}"]))
     session_events.register("before-call.greengrass.*", lambda model, **_: calls.update([f"gg:{model.name}"]))
     deliveries = 5
+    starter = pipeline.starter
+    assert starter is not None
     with pipeline.runner.paused():
         pipeline.cold_start()  # the starter builds its clients again, now with the hooks
         for n in range(deliveries):
-            pipeline.invoker.invoke(
-                pipeline.starter, _sqs_event(_eventbridge_body(pipeline.bucket, key, head), str(10**6 + n))
-            )  # type: ignore[arg-type]
+            body = _eventbridge_body(pipeline.bucket, key, head)
+            pipeline.invoker.invoke(starter, _sqs_event(body, str(10**6 + n)))
     s3_reads = sum(v for k, v in calls.items() if k.startswith("s3:"))
     gg_calls = sum(v for k, v in calls.items() if k.startswith("gg:"))
     starts = pipeline.emulator.start_calls()
