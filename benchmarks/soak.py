@@ -44,7 +44,7 @@ from local.stack_config import MESSAGE_GROUP_ID, LocalTiming
 # One bulk deployment at a time: throughput is about one start per tracker run, so the tracker
 # runs often and a bulk deployment of one record takes a few milliseconds.
 SOAK_TIMING = LocalTiming(
-    tracker_period_seconds=0.02,
+    tracker_period_seconds=0.2,
     report_recheck_seconds=0,
     failed_message_visibility_seconds=0,
     emulator={

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -305,5 +306,9 @@ class Runner:
             with self._busy:
                 if self._resumed.is_set():
                     self.schedule.fire()
-            # A schedule does not queue the firings it missed while a run was still going.
-            next_fire = max(next_fire + period, time.monotonic())
+            # A schedule does not queue the firings it missed while a run was still going: the
+            # next one is the next point on the grid (so the intake poller gets its turn too).
+            next_fire += period
+            now = time.monotonic()
+            if next_fire <= now:
+                next_fire += period * math.ceil((now - next_fire) / period + 1e-9)

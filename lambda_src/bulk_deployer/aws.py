@@ -17,6 +17,13 @@ CLIENT_CONFIG = Config(
 )
 
 
-def client(service: str, *, region: str | None = None, session: Any = None) -> Any:
+# For StartBulkDeployment only: one attempt. A retry after a lost answer could start a second
+# bulk deployment (see greengrass.GreengrassV1Deployer).
+START_CLIENT_CONFIG = CLIENT_CONFIG.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+
+
+def client(
+    service: str, *, region: str | None = None, session: Any = None, config: Config | None = None
+) -> Any:
     factory = session or boto3
-    return factory.client(service, region_name=region, config=CLIENT_CONFIG)
+    return factory.client(service, region_name=region, config=config or CLIENT_CONFIG)

@@ -7,7 +7,8 @@ beside ``GreengrassV1Deployer`` without touching the ledger, the intake or the d
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -21,6 +22,10 @@ TOKEN_TAG = "bulk-deployer:token"  # noqa: S105 - a tag key, not a secret
 NON_TERMINAL = frozenset({"Initializing", "Running", "Stopping"})
 TERMINAL = frozenset({"Completed", "Stopped", "Failed"})
 _REJECTION_CODES = frozenset({"BadRequestException", "AccessDeniedException", "ValidationException"})
+# Throttled requests were not carried out: the only start failures that are safe to repeat blindly.
+_THROTTLING_CODES = frozenset(
+    {"TooManyRequestsException", "ThrottlingException", "Throttling", "RequestLimitExceeded", "429"}
+)
 
 
 class StartRejected(Exception):
@@ -78,26 +83,49 @@ def input_file_uri(bucket: str, key: str, region: str) -> str:
 
 
 class GreengrassV1Deployer:
-    """Greengrass V1 bulk deployments through boto3's ``greengrass`` client."""
+    """Greengrass V1 bulk deployments through boto3's ``greengrass`` client.
 
-    def __init__(self, client: Any) -> None:
+    ``start_client`` must not retry by itself (``aws.START_CLIENT_CONFIG``): a start whose
+    answer was lost (a timeout, a 5xx after the work was done) may have started a bulk
+    deployment, and a blind retry would start a second one once the service has forgotten
+    the token and the first has ended. Only throttled starts, which did nothing, are retried
+    here; any other failure leaves the file STARTING, and the next dispatch looks for the
+    deployment by its token tag before it starts anything.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        start_client: Any = None,
+        *,
+        throttle_retries: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._gg = client
+        self._start_gg = start_client or client
+        self._throttle_retries = throttle_retries
+        self._sleep = sleep
 
     def start(self, token: str, request: StartRequest) -> StartedDeployment:
-        try:
-            response = self._gg.start_bulk_deployment(
-                AmznClientToken=token,
-                ExecutionRoleArn=request.execution_role_arn,
-                InputFileUri=request.input_file_uri,
-                tags=dict(request.tags),
-            )
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", ""))
-            if code in _REJECTION_CODES:
-                raise StartRejected(code, str(error.get("Message", ""))) from exc
-            raise
-        return StartedDeployment(response["BulkDeploymentId"], response["BulkDeploymentArn"])
+        for attempt in range(self._throttle_retries + 1):
+            try:
+                response = self._start_gg.start_bulk_deployment(
+                    AmznClientToken=token,
+                    ExecutionRoleArn=request.execution_role_arn,
+                    InputFileUri=request.input_file_uri,
+                    tags=dict(request.tags),
+                )
+            except ClientError as exc:
+                error = exc.response.get("Error", {})
+                code = str(error.get("Code", ""))
+                if code in _REJECTION_CODES:
+                    raise StartRejected(code, str(error.get("Message", ""))) from exc
+                if code in _THROTTLING_CODES and attempt < self._throttle_retries:
+                    self._sleep(min(0.2 * 2**attempt, 5.0))
+                    continue
+                raise
+            return StartedDeployment(response["BulkDeploymentId"], response["BulkDeploymentArn"])
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def status(self, bulk_deployment_id: str) -> DeploymentStatus:
         response = self._gg.get_bulk_deployment_status(BulkDeploymentId=bulk_deployment_id)

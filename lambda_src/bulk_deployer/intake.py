@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from bulk_deployer.config import Settings
 from bulk_deployer.dispatch import Dispatcher, DispatchOutcome
 from bulk_deployer.events import EventObject, parse_message_body
@@ -133,7 +135,7 @@ class InputFileIntake:
         dispatched = None
         if file.state in WAITING_STATES:
             # A redelivery after a failed dispatch: move the queue on (idempotent).
-            dispatched = self._dispatcher.dispatch(candidate=file)
+            dispatched = self._dispatch(file)
         return IntakeResult(Outcome.DUPLICATE, file.token, f"already {file.state.value}", dispatched)
 
     def _process(self, file: LedgerFile, ref: ObjectRef) -> IntakeResult:
@@ -179,8 +181,26 @@ class InputFileIntake:
             "input file valid, staged and queued",
             extra={"state": FileState.QUEUED.value, "records": result.records, "staged_key": staged_key},
         )
-        dispatched = self._dispatcher.dispatch(candidate=queued)
-        return IntakeResult(Outcome.QUEUED, file.token, dispatched.result.value, dispatched)
+        dispatched = self._dispatch(queued)
+        return IntakeResult(
+            Outcome.QUEUED, file.token, dispatched.result.value if dispatched else "", dispatched
+        )
+
+    def _dispatch(self, candidate: LedgerFile) -> DispatchOutcome | None:
+        """Try to start the oldest file now; on an AWS error, leave it to the tracker.
+
+        The file is safe in the ledger (QUEUED, or STARTING to be recovered by its token tag),
+        and the tracker dispatches on every run. Failing the message instead would only hold up
+        every file behind it in the FIFO group and, in the end, dead-letter a file that started.
+        """
+        try:
+            return self._dispatcher.dispatch(candidate=candidate)
+        except (ClientError, BotoCoreError) as exc:
+            logger.warning(
+                "dispatch failed; the file stays in the ledger and the tracker retries within one period",
+                extra={"error": str(exc)},
+            )
+            return None
 
     def _superseded(self, file: LedgerFile, reason: str) -> IntakeResult:
         self._ledger.mark_superseded(file.token, reason=reason)

@@ -129,7 +129,13 @@ class BulkDeploymentTracker:
                 else:
                     still_running = True
         if waiting:
-            result.dispatched = self._dispatch(still_running)
+            try:
+                result.dispatched = self._dispatch(still_running)
+            except Exception:
+                # A start whose answer was lost, throttling past the retries, an outage: the file
+                # stays queued (or STARTING, to be recovered by its token tag) and the next run
+                # tries again; the reports below still make progress meanwhile.
+                logger.exception("dispatch failed; the next run tries again")
         if tracked:
             for file in self._ledger.tracked():
                 if file.state is FileState.REPORTING:

@@ -28,6 +28,7 @@ class Clients:
     dynamodb: Any
     greengrass: Any
     sns: Any
+    greengrass_start: Any = None  # the no-retry client for StartBulkDeployment
 
     @classmethod
     def create(cls, settings: Settings, session: Any = None) -> Clients:
@@ -36,6 +37,9 @@ class Clients:
             dynamodb=aws.client("dynamodb", region=settings.region, session=session),
             greengrass=aws.client("greengrass", region=settings.region, session=session),
             sns=aws.client("sns", region=settings.region, session=session),
+            greengrass_start=aws.client(
+                "greengrass", region=settings.region, session=session, config=aws.START_CLIENT_CONFIG
+            ),
         )
 
 
@@ -56,7 +60,7 @@ def build_dispatcher(settings: Settings, clients: Clients, ledger: BulkDeploymen
         ledger,
         DeploymentSlot(clients.dynamodb, settings.ledger_table_name),
         DispatchControl(clients.dynamodb, settings.ledger_table_name),
-        GreengrassV1Deployer(clients.greengrass),
+        GreengrassV1Deployer(clients.greengrass, clients.greengrass_start),
         count=count,
         lease_seconds=settings.slot_lease_seconds,
         max_rejections=settings.start_max_attempts,

@@ -136,7 +136,9 @@ def sqs_event(body: str, receive_count: int = 2) -> dict[str, Any]:
     ids=["throttle-3-retried", "throttle-6-outlasts-retries", "5xx-2-retried", "5xx-6-outlasts-retries"],
 )
 def test_throttling_and_5xx_on_start(make_e2e: E2EFactory, kind: str, times: int, status: int) -> None:
-    """botocore makes 6 attempts: 3 failures are absorbed; 6 fail the message, whose redelivery starts it."""
+    """Throttled starts (which did nothing) are repeated at once, up to 6 attempts; a 5xx start is
+    never repeated blindly (it may have started): the tracker's next run looks for it by its
+    token tag, then starts it. No intake message fails either way: the file is safe in the ledger."""
     e2e = make_e2e()
     emulator = e2e.pipeline.emulator
     if kind == "throttle":
@@ -152,7 +154,8 @@ def test_throttling_and_5xx_on_start(make_e2e: E2EFactory, kind: str, times: int
 
     assert_accounted(e2e, {upload: FileState.FINISHED})
     assert e2e.start_calls(upload) == times + 1
-    assert failed_invocations(e2e) == (1 if times >= ATTEMPTS else 0)
+    assert created(e2e, upload) == 1
+    assert failed_invocations(e2e) == 0
     assert e2e.dead_letters() == 0
 
 
@@ -160,8 +163,9 @@ def test_a_start_response_slower_than_the_client_timeout(
     make_e2e: E2EFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The functions' read timeout (30 s in bulk_deployer/aws.py) is shortened to 1 s from the test
-    side; the emulator sleeps 2.5 s before doing the work. botocore gives up, retries with the
-    same client token and gets the deployment; the slow first request then replays the token."""
+    side; the emulator sleeps 2.5 s before doing the work. The start is not repeated blindly: the
+    tracker's next run finds no deployment yet, starts with the same client token, and the slow
+    first request then replays that token: one bulk deployment."""
     from bulk_deployer import aws
 
     monkeypatch.setattr(aws, "CLIENT_CONFIG", aws.CLIENT_CONFIG.merge(Config(read_timeout=1)))
@@ -174,7 +178,10 @@ def test_a_start_response_slower_than_the_client_timeout(
     time.sleep(1.6)  # let the slow first request finish on the emulator's side
 
     assert_accounted(e2e, {upload: FileState.FINISHED})
-    assert e2e.start_calls(upload) == 2
+    # 1 when the tracker found the slow start by its tag, 2 when it repeated it with the same
+    # token before the slow one was done (the service then answers both with one deployment).
+    assert e2e.start_calls(upload) in (1, 2)
+    assert created(e2e, upload) == 1
     assert failed_invocations(e2e) == 0
 
 
@@ -268,8 +275,9 @@ def test_dynamodb_throttling_on_registration_is_retried(make_e2e: E2EFactory) ->
 
 
 def test_dynamodb_throttling_outlasting_retries_at_the_started_write(make_e2e: E2EFactory) -> None:
-    """The ledger cannot record STARTED (6 throttled TransactWriteItems): the message fails after
-    Greengrass started the deployment. The redelivery (or the tracker) finds it by its token tag."""
+    """The ledger cannot record STARTED (6 throttled TransactWriteItems) after Greengrass started
+    the deployment: the file stays STARTING, the message is acknowledged (the file is safe in the
+    ledger), and the tracker's next run finds the deployment by its token tag."""
     e2e = make_e2e()
     counter = Counter(fail_first=ATTEMPTS)
     hook = answer_error(counter, status=400, code="ProvisionedThroughputExceededException")
@@ -280,7 +288,7 @@ def test_dynamodb_throttling_outlasting_retries_at_the_started_write(make_e2e: E
     assert counter.failed == ATTEMPTS
     assert_accounted(e2e, {upload: FileState.FINISHED})
     assert e2e.start_calls(upload) == 1
-    assert failed_invocations(e2e) == 1
+    assert failed_invocations(e2e) == 0
 
 
 # ---------------------------------------------------------------------------- S3 faults
@@ -454,15 +462,6 @@ def test_a_poison_message_is_dead_lettered_and_only_delays_the_files_behind_it(e
     print(f"\n[poison] {max_receive} receives; the file behind it waited {behind_waited:.2f} s locally")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: botocore's automatic retry of StartBulkDeployment after a lost response sends the "
-        "same token again; when the service has forgotten the token and the first bulk deployment "
-        "is already terminal, the retry creates a second one (no concurrency refusal, so the "
-        "token-tag recognition in Dispatcher._busy never runs)"
-    ),
-)
 def test_a_lost_start_response_retried_after_the_first_deployment_ended_starts_once(
     make_e2e: E2EFactory,
 ) -> None:
@@ -478,5 +477,6 @@ def test_a_lost_start_response_retried_after_the_first_deployment_ended_starts_o
     e2e.wait_state(upload, *TERMINAL)
     time.sleep(0.3)
 
-    assert e2e.start_calls(upload) == 2
+    # The lost start is found by its token tag; nothing repeats it (the fix for this race).
+    assert e2e.start_calls(upload) == 1
     assert created(e2e, upload) == 1

@@ -185,14 +185,14 @@ def test_a_crash_after_the_start_call_does_not_start_twice(make_e2e: E2EFactory,
     assert e2e.read_json(e2e.report_key(upload))["status"] == "Completed"
 
 
-def test_a_lost_start_response_is_retried_with_the_same_token(make_e2e: E2EFactory) -> None:
+def test_a_lost_start_response_is_found_by_its_token_tag_not_repeated(make_e2e: E2EFactory) -> None:
     e2e = make_e2e()
     e2e.pipeline.emulator.lose_response("StartBulkDeployment", times=1)
     upload = e2e.upload("lost.jsonl", input_file(e2e.pipeline.fleet().groups("l1")))
 
     e2e.wait_state(upload, FileState.FINISHED, timeout=15)
 
-    assert e2e.start_calls(upload) == 2  # the lost one and botocore's retry
+    assert e2e.start_calls(upload) == 1  # the lost one; the tracker then finds it by its tag
     assert len(e2e.bulk_deployments(upload)) == 1
 
 

@@ -189,7 +189,7 @@ def build_dispatcher(
         ledger,
         DeploymentSlot(ledger._db, ledger._table),
         DispatchControl(ledger._db, ledger._table),
-        GreengrassV1Deployer(greengrass),
+        GreengrassV1Deployer(greengrass, sleep=lambda _: None),
         count=count or (lambda name: metrics.update([name])),
         lease_seconds=settings.slot_lease_seconds,
         max_rejections=settings.start_max_attempts,

@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 from bulk_deployer.dispatch import DispatchResult
 from bulk_deployer.intake import FileInFlight, Outcome
 from bulk_deployer.ledger import BulkDeploymentLedger
@@ -73,16 +72,58 @@ def test_a_crash_before_the_start_call_starts_on_retry(
     assert pipeline.greengrass.started_per_token() == {client_token_for(ref): 1}
 
 
-def test_throttling_on_start_fails_the_record_and_the_retry_starts_once(pipeline: Pipeline) -> None:
+def test_throttled_starts_did_nothing_and_are_repeated_at_once(pipeline: Pipeline) -> None:
     ref = pipeline.upload("incoming/fleet.jsonl", valid_file())
-    pipeline.greengrass.fail_next["StartBulkDeployment"] = [
-        client_error("TooManyRequestsException", "Rate exceeded", "StartBulkDeployment", 429)
-    ]
-    with pytest.raises(ClientError):
-        pipeline.deliver_ref(ref)
-    assert pipeline.deliver_ref(ref).outcome is Outcome.DUPLICATE
+    throttled = client_error("TooManyRequestsException", "Rate exceeded", "StartBulkDeployment", 429)
+    pipeline.greengrass.fail_next["StartBulkDeployment"] = [throttled, throttled]
+    result = pipeline.deliver_ref(ref)
+    assert result.dispatch is not None
+    assert result.dispatch.result is DispatchResult.STARTED
+    assert pipeline.greengrass.calls["StartBulkDeployment"] == 3
+    assert len(pipeline.greengrass.deployments) == 1
+
+
+def test_throttling_past_the_retries_leaves_the_file_to_the_next_dispatch_without_failing_the_message(
+    pipeline: Pipeline,
+) -> None:
+    ref = pipeline.upload("incoming/fleet.jsonl", valid_file())
+    throttled = client_error("TooManyRequestsException", "Rate exceeded", "StartBulkDeployment", 429)
+    pipeline.greengrass.fail_next["StartBulkDeployment"] = [throttled] * 6
+    result = pipeline.deliver_ref(ref)  # acknowledged: nothing held up behind it in the FIFO group
+    assert result.outcome is Outcome.QUEUED
+    assert result.dispatch is None
+    assert pipeline.slot.get().holder is None
+    outcome = pipeline.dispatcher().dispatch()  # what the tracker's next run does
+    assert outcome.result is DispatchResult.STARTED
     file = pipeline.ledger.get(client_token_for(ref))
     assert file is not None and file.state is FileState.STARTED
+    assert len(pipeline.greengrass.deployments) == 1
+
+
+@pytest.mark.parametrize("service_forgets_tokens", [False, True])
+def test_a_start_whose_answer_was_lost_is_found_by_its_tag_not_started_again(
+    pipeline: Pipeline, service_forgets_tokens: bool
+) -> None:
+    """The service did the work but the answer never came (a timeout, a 5xx). Repeating the call
+    could start a second bulk deployment once the token is forgotten and the first has ended, so
+    nothing repeats it blindly: the next dispatch finds the deployment by its token tag."""
+    pipeline.greengrass.forget_tokens = service_forgets_tokens
+    ref = pipeline.upload("incoming/fleet.jsonl", valid_file())
+    original = pipeline.greengrass.start_bulk_deployment
+
+    def lose_the_answer(**params: Any) -> dict[str, Any]:
+        pipeline.greengrass.start_bulk_deployment = original  # type: ignore[method-assign]
+        original(**params)
+        raise client_error("InternalServerErrorException", "upstream timeout", "StartBulkDeployment", 500)
+
+    pipeline.greengrass.start_bulk_deployment = lose_the_answer  # type: ignore[method-assign]
+    assert pipeline.deliver_ref(ref).dispatch is None  # deferred, not failed
+    file = pipeline.ledger.get(client_token_for(ref))
+    assert file is not None and file.state is FileState.STARTING
+    pipeline.greengrass.finish_all()  # the first deployment even ends before anyone looks again
+    outcome = pipeline.dispatcher().dispatch()  # the tracker's next run
+    assert outcome.result is DispatchResult.RECOVERED
+    assert pipeline.greengrass.calls["StartBulkDeployment"] == 1
     assert len(pipeline.greengrass.deployments) == 1
 
 

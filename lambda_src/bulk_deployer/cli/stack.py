@@ -22,7 +22,7 @@ import botocore.loaders
 import botocore.session
 from botocore.config import Config
 
-from bulk_deployer.aws import CLIENT_CONFIG
+from bulk_deployer.aws import CLIENT_CONFIG, START_CLIENT_CONFIG
 from bulk_deployer.cli.output import CliError
 from bulk_deployer.config import DEFAULT_INCOMING_PREFIX, DEFAULT_REPORTS_PREFIX, DEFAULT_STAGED_PREFIX
 from bulk_deployer.control import DispatchControl
@@ -150,16 +150,21 @@ class Target:
             raise CliError("no AWS region: pass --region or set AWS_REGION")
         return str(region)
 
-    def client(self, service: str) -> Any:
-        if service not in self._clients:
-            kwargs: dict[str, Any] = {"region_name": self.region_name, "config": _cli_config()}
+    def client(self, service: str, *, config: Config | None = None) -> Any:
+        """One client per service (and per config: starts use a client that never retries)."""
+        name = service if config is None else f"{service}+{id(config)}"
+        if name not in self._clients:
+            kwargs: dict[str, Any] = {
+                "region_name": self.region_name,
+                "config": _cli_config() if config is None else _cli_config().merge(config),
+            }
             if self.local:
                 env = dict(self._local_env.get("environment") or {})
                 endpoint = env.get(f"AWS_ENDPOINT_URL_{service.upper()}") or env.get("AWS_ENDPOINT_URL")
                 if endpoint:
                     kwargs["endpoint_url"] = endpoint
-            self._clients[service] = self.session.client(service, **kwargs)
-        return self._clients[service]
+            self._clients[name] = self.session.client(service, **kwargs)
+        return self._clients[name]
 
     @cached_property
     def resources(self) -> StackResources:
@@ -190,7 +195,9 @@ class Target:
 
     @cached_property
     def deployer(self) -> GreengrassV1Deployer:
-        return GreengrassV1Deployer(self.client("greengrass"))
+        return GreengrassV1Deployer(
+            self.client("greengrass"), self.client("greengrass", config=START_CLIENT_CONFIG)
+        )
 
     def describe(self) -> dict[str, Any]:
         return {
