@@ -335,3 +335,13 @@ def test_colons_and_names_inside_values_or_nested_objects_do_not_refuse_a_line()
         b'{"GroupId":"g2","GroupVersionId":"v1","DeploymentType":"NewDeployment","Meta":{"GroupId":"x"}}',
     ]
     assert validate_bytes(b"\n".join([record("a"), *lines])).valid
+
+
+def test_duplicates_are_found_within_and_across_the_slices_of_the_hash_array() -> None:
+    lines = [record(f"group-{i:06d}", "v") for i in range(16_000)]
+    lines.insert(10, record("group-000005", "v"))  # same slice as its first listing
+    lines.append(record("group-015000", "v"))  # a later slice than its first listing
+    result = validate_bytes(b"\n".join(lines))
+    assert codes(result) == [(11, "duplicate_group"), (16_002, "duplicate_group")]
+    assert "line 6" in result.errors[0].message
+    assert "line 15002" in result.errors[1].message
