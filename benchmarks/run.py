@@ -47,7 +47,7 @@ class Scale:
     burst_duplicates: int
 
 
-FULL = Scale(data.TARGET_BYTES, 5, 11, 700_000, 40.0, 300, 60)
+FULL = Scale(data.TARGET_BYTES, 5, 21, 700_000, 40.0, 300, 60)
 SMOKE = Scale(2_000_000, 1, 2, 3_000, 900.0, 6, 2)
 
 
