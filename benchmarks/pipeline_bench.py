@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import statistics
+import threading
 import time
 import uuid
 from collections import Counter
@@ -89,9 +90,18 @@ def duplicate_step(bench: Bench, pipeline: LocalPipeline) -> None:
     head = s3.head_object(Bucket=pipeline.bucket, Key=key)
 
     calls: Counter[str] = Counter()
+    me = threading.get_ident()  # the starter is invoked on this thread; the emulator has its own
+
+    def count(prefix: str) -> Callable[..., None]:
+        def hook(model: Any, **_: Any) -> None:
+            if threading.get_ident() == me:
+                calls.update([f"{prefix}:{model.name}"])
+
+        return hook
+
     session_events = boto3._get_default_session().events
-    session_events.register("before-call.s3.*", lambda model, **_: calls.update([f"s3:{model.name}"]))
-    session_events.register("before-call.greengrass.*", lambda model, **_: calls.update([f"gg:{model.name}"]))
+    session_events.register("before-call.s3.*", count("s3"))
+    session_events.register("before-call.greengrass.*", count("gg"))
     deliveries = 5
     starter = pipeline.starter
     assert starter is not None
