@@ -17,17 +17,12 @@ from typing import Any
 import boto3
 from bulk_deployer.aws import CLIENT_CONFIG
 from bulk_deployer.config import Settings
-from bulk_deployer.control import DispatchControl, RunLease
-from bulk_deployer.greengrass import GreengrassV1Deployer
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import Arrival, StartRequest, table_definition
 from bulk_deployer.objectref import ObjectRef
-from bulk_deployer.reconcile import Reconciler
-from bulk_deployer.reports import ReportStore
 from bulk_deployer.slot import DeploymentSlot
 from bulk_deployer.token import client_token_for
-from bulk_deployer.tracker import BulkDeploymentTracker
-from bulk_deployer.wiring import Clients, build_dispatcher
+from bulk_deployer.wiring import Clients, Effects, build_tracker
 
 from benchmarks.rss import PeakGrowth
 
@@ -109,21 +104,8 @@ def main(endpoint: str, records: int, budget_seconds: float, page_size: int) -> 
 
     greengrass = SyntheticGreengrass(records)
     clients = Clients(s3=s3, dynamodb=dynamodb, greengrass=greengrass, sns=None)
-    tracker = BulkDeploymentTracker(
-        settings,
-        ledger,
-        slot,
-        DispatchControl(dynamodb, TABLE),
-        RunLease(dynamodb, TABLE, "tracker"),
-        RunLease(dynamodb, TABLE, "reconcile"),
-        GreengrassV1Deployer(greengrass),
-        build_dispatcher(settings, clients, ledger),
-        s3,
-        ReportStore(s3, settings.reports_prefix),
-        Reconciler(s3, ledger, bucket=BUCKET, prefix="incoming/", lookback_days=1, min_age_seconds=0),
-        count=lambda name, value: None,
-        seconds=lambda name, value: None,
-    )
+    quiet = Effects(count=lambda name, value: None, seconds=lambda name, value: None)
+    tracker = build_tracker(settings, clients, quiet)
     peak = PeakGrowth()
     started = time.perf_counter()
     runs = 0

@@ -53,7 +53,7 @@ class Dispatcher:
         control: DispatchControl,
         deployer: Deployer,
         *,
-        count: Callable[[str], None],
+        count: Callable[[str, int], None],
         lease_seconds: int,
         max_rejections: int,
         retry_base_seconds: float,
@@ -129,7 +129,7 @@ class Dispatcher:
             extra={"bulk_deployment_id": found.bulk_deployment_id, "state": FileState.STARTED.value},
         )
         self._mark_started(holder, file.token, found.bulk_deployment_id, found.arn or "")
-        self._count("BulkDeploymentStarted")
+        self._count("BulkDeploymentStarted", 1)
         return DispatchOutcome(DispatchResult.RECOVERED, file.token, found.bulk_deployment_id)
 
     def _mark_started(self, holder: str, token: str, bulk_deployment_id: str, arn: str) -> None:
@@ -156,11 +156,11 @@ class Dispatcher:
                 extra={"bulk_deployment_id": latest.bulk_deployment_id, "state": FileState.STARTED.value},
             )
             self._mark_started(holder, file.token, latest.bulk_deployment_id, latest.arn or "")
-            self._count("BulkDeploymentStarted")
+            self._count("BulkDeploymentStarted", 1)
             return DispatchOutcome(DispatchResult.RECOVERED, file.token, latest.bulk_deployment_id)
         if file.state is FileState.STARTING:
             self._ledger.requeue(file.token)
-        self._count("WaitingForPreviousBulkDeployment")
+        self._count("WaitingForPreviousBulkDeployment", 1)
         logger.info(
             "another bulk deployment is running; the file stays queued",
             extra={"running_bulk_deployment_id": latest.bulk_deployment_id, "state": FileState.QUEUED.value},
@@ -186,7 +186,7 @@ class Dispatcher:
                     return outcome
                 continue
             self._mark_started(holder, file.token, started.bulk_deployment_id, started.arn)
-            self._count("BulkDeploymentStarted")
+            self._count("BulkDeploymentStarted", 1)
             logger.info(
                 "bulk deployment started",
                 extra={"bulk_deployment_id": started.bulk_deployment_id, "state": FileState.STARTED.value},
@@ -195,7 +195,7 @@ class Dispatcher:
 
     def _rejected(self, file: LedgerFile, exc: StartRejected) -> DispatchOutcome | None:
         """Count a refusal; after the last one, fail the file and pause dispatching."""
-        self._count("StartFailed")
+        self._count("StartFailed", 1)
         file = self._ledger.record_start_error(file.token, str(exc))
         if file.start_rejections < self._max_rejections:
             logger.warning(

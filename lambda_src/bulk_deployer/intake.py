@@ -60,7 +60,7 @@ class InputFileIntake:
         objects: InputObjectStore,
         reports: ReportStore,
         dispatcher: Dispatcher,
-        count: Callable[[str], None],
+        count: Callable[[str, int], None],
         *,
         outcomes: OutcomeSink | None = None,
     ) -> None:
@@ -130,7 +130,7 @@ class InputFileIntake:
         return self._process(file, ref)
 
     def _duplicate(self, file: LedgerFile) -> IntakeResult:
-        self._count("DuplicateEventIgnored")
+        self._count("DuplicateEventIgnored", 1)
         logger.info("duplicate event ignored", extra={"state": file.state.value})
         dispatched = None
         if file.state in WAITING_STATES:
@@ -176,7 +176,7 @@ class InputFileIntake:
             ),
         )
         queued = self._ledger.enqueue(file, request, records=result.records, staged_key=staged_key)
-        self._count("InputFileQueued")
+        self._count("InputFileQueued", 1)
         logger.info(
             "input file valid, staged and queued",
             extra={"state": FileState.QUEUED.value, "records": result.records, "staged_key": staged_key},
@@ -204,7 +204,7 @@ class InputFileIntake:
 
     def _superseded(self, file: LedgerFile, reason: str) -> IntakeResult:
         self._ledger.mark_superseded(file.token, reason=reason)
-        self._count("InputFileSuperseded")
+        self._count("InputFileSuperseded", 1)
         logger.info("input file superseded", extra={"state": FileState.SUPERSEDED.value, "reason": reason})
         self._outcomes.publish("superseded", file.ref.key, {"token": file.token, "reason": reason})
         return IntakeResult(Outcome.SUPERSEDED, file.token, reason)
@@ -218,7 +218,7 @@ class InputFileIntake:
             ref.bucket, file.token, "rejected.json", rejection_report(ref, file.token, result)
         )
         self._ledger.mark_rejected(file.token, report_key=report_key, error_count=result.error_count)
-        self._count("InputFileRejected")
+        self._count("InputFileRejected", 1)
         logger.info(
             "input file rejected",
             extra={

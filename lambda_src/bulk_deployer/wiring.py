@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,64 +45,91 @@ class Clients:
         )
 
 
-def build_ledger(settings: Settings, clients: Clients) -> BulkDeploymentLedger:
+@dataclass(frozen=True)
+class Effects:
+    """What the graph does to the world besides AWS calls: metrics, time, waiting, notifications.
+
+    Tests and benchmarks replace these and otherwise build the same graph as the functions.
+    """
+
+    count: Callable[[str, int], None] = count
+    seconds: Callable[[str, int], None] = seconds
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    outcomes: OutcomeSink | None = None  # None: the topic in the settings, if any
+
+
+LAMBDA = Effects()
+
+
+def build_ledger(settings: Settings, clients: Clients, effects: Effects = LAMBDA) -> BulkDeploymentLedger:
     return BulkDeploymentLedger(
-        clients.dynamodb, settings.ledger_table_name, ttl_days=settings.ledger_ttl_days
+        clients.dynamodb, settings.ledger_table_name, ttl_days=settings.ledger_ttl_days, clock=effects.clock
     )
 
 
-def build_outcomes(settings: Settings, clients: Clients) -> OutcomeSink:
+def build_outcomes(settings: Settings, clients: Clients, effects: Effects = LAMBDA) -> OutcomeSink:
+    if effects.outcomes is not None:
+        return effects.outcomes
     if settings.outcomes_topic_arn:
         return SnsOutcomes(clients.sns, settings.outcomes_topic_arn)
     return NoOutcomes()
 
 
-def build_dispatcher(settings: Settings, clients: Clients, ledger: BulkDeploymentLedger) -> Dispatcher:
+def build_dispatcher(
+    settings: Settings, clients: Clients, ledger: BulkDeploymentLedger, effects: Effects = LAMBDA
+) -> Dispatcher:
+    table = settings.ledger_table_name
     return Dispatcher(
         ledger,
-        DeploymentSlot(clients.dynamodb, settings.ledger_table_name),
-        DispatchControl(clients.dynamodb, settings.ledger_table_name),
-        GreengrassV1Deployer(clients.greengrass, clients.greengrass_start),
-        count=count,
+        DeploymentSlot(clients.dynamodb, table, clock=effects.clock),
+        DispatchControl(clients.dynamodb, table, clock=effects.clock),
+        GreengrassV1Deployer(clients.greengrass, clients.greengrass_start, sleep=effects.sleep),
+        count=effects.count,
         lease_seconds=settings.slot_lease_seconds,
         max_rejections=settings.start_max_attempts,
         retry_base_seconds=settings.start_retry_base_seconds,
-        outcomes=build_outcomes(settings, clients),
+        sleep=effects.sleep,
+        outcomes=build_outcomes(settings, clients, effects),
     )
 
 
-def build_intake(settings: Settings, clients: Clients | None = None) -> InputFileIntake:
+def build_intake(
+    settings: Settings, clients: Clients | None = None, effects: Effects = LAMBDA
+) -> InputFileIntake:
     clients = clients or Clients.create(settings)
-    ledger = build_ledger(settings, clients)
+    ledger = build_ledger(settings, clients, effects)
     return InputFileIntake(
         settings,
         ledger,
         InputObjectStore(clients.s3),
         ReportStore(clients.s3, settings.reports_prefix),
-        build_dispatcher(settings, clients, ledger),
-        count,
-        outcomes=build_outcomes(settings, clients),
+        build_dispatcher(settings, clients, ledger, effects),
+        effects.count,
+        outcomes=build_outcomes(settings, clients, effects),
     )
 
 
-def build_tracker(settings: Settings, clients: Clients | None = None) -> BulkDeploymentTracker:
+def build_tracker(
+    settings: Settings, clients: Clients | None = None, effects: Effects = LAMBDA
+) -> BulkDeploymentTracker:
     # Imported here so that the starter's cold start does not load the tracker's modules.
     from bulk_deployer.reconcile import Reconciler  # noqa: PLC0415
     from bulk_deployer.tracker import BulkDeploymentTracker  # noqa: PLC0415
 
     clients = clients or Clients.create(settings)
     bucket = settings.require_input_bucket()
-    ledger = build_ledger(settings, clients)
-    table = settings.ledger_table_name
+    ledger = build_ledger(settings, clients, effects)
+    table, clock = settings.ledger_table_name, effects.clock
     return BulkDeploymentTracker(
         settings,
         ledger,
-        DeploymentSlot(clients.dynamodb, table),
-        DispatchControl(clients.dynamodb, table),
-        RunLease(clients.dynamodb, table, "tracker"),
-        RunLease(clients.dynamodb, table, "reconcile"),
+        DeploymentSlot(clients.dynamodb, table, clock=clock),
+        DispatchControl(clients.dynamodb, table, clock=clock),
+        RunLease(clients.dynamodb, table, "tracker", clock=clock),
+        RunLease(clients.dynamodb, table, "reconcile", clock=clock),
         GreengrassV1Deployer(clients.greengrass),
-        build_dispatcher(settings, clients, ledger),
+        build_dispatcher(settings, clients, ledger, effects),
         clients.s3,
         ReportStore(clients.s3, settings.reports_prefix),
         Reconciler(
@@ -110,8 +139,10 @@ def build_tracker(settings: Settings, clients: Clients | None = None) -> BulkDep
             prefix=settings.incoming_prefix,
             lookback_days=settings.reconcile_lookback_days,
             min_age_seconds=settings.reconcile_min_age_seconds,
+            clock=clock,
         ),
-        count=count,
-        seconds=seconds,
-        outcomes=build_outcomes(settings, clients),
+        count=effects.count,
+        seconds=effects.seconds,
+        outcomes=build_outcomes(settings, clients, effects),
+        clock=clock,
     )

@@ -24,18 +24,10 @@ import pytest
 from botocore.config import Config
 from bulk_deployer.cli.main import main
 from bulk_deployer.config import Settings
-from bulk_deployer.control import DispatchControl, RunLease
-from bulk_deployer.dispatch import Dispatcher
-from bulk_deployer.greengrass import GreengrassV1Deployer
-from bulk_deployer.input_objects import InputObjectStore
-from bulk_deployer.intake import InputFileIntake
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import Arrival, table_definition
 from bulk_deployer.observability import logger
-from bulk_deployer.reconcile import Reconciler
-from bulk_deployer.reports import ReportStore
-from bulk_deployer.slot import DeploymentSlot
-from bulk_deployer.tracker import BulkDeploymentTracker
+from bulk_deployer.wiring import Clients, Effects, build_intake, build_tracker
 
 from local.greengrass_emulator import GreengrassEmulator
 from local.moto_server import MotoServer
@@ -301,39 +293,16 @@ class Runner:
             report_recheck_seconds=0,
             reconcile_every_seconds=3600,
         )
-        db, s3, gg = stack.client("dynamodb"), stack.client("s3"), stack.client("greengrass")
-        ledger = BulkDeploymentLedger(db, TABLE, ttl_days=400)
-        deployer = GreengrassV1Deployer(gg)
-        dispatcher = Dispatcher(
-            ledger,
-            DeploymentSlot(db, TABLE),
-            DispatchControl(db, TABLE),
-            deployer,
-            count=lambda _n: None,
-            lease_seconds=60,
-            max_rejections=settings.start_max_attempts,
-            retry_base_seconds=0,
-            sleep=lambda _s: None,
+        clients = Clients(
+            s3=stack.client("s3"),
+            dynamodb=stack.client("dynamodb"),
+            greengrass=stack.client("greengrass"),
+            sns=None,
         )
-        reports = ReportStore(s3, settings.reports_prefix)
-        self.intake = InputFileIntake(
-            settings, ledger, InputObjectStore(s3), reports, dispatcher, lambda _n: None
-        )
-        self.tracker = BulkDeploymentTracker(
-            settings,
-            ledger,
-            DeploymentSlot(db, TABLE),
-            DispatchControl(db, TABLE),
-            RunLease(db, TABLE, "tracker"),
-            RunLease(db, TABLE, "reconcile"),
-            deployer,
-            dispatcher,
-            s3,
-            reports,
-            Reconciler(s3, ledger, bucket=BUCKET, prefix="incoming/", lookback_days=3, min_age_seconds=300),
-            count=lambda _n, _v: None,
-            seconds=lambda _n, _v: None,
-        )
+        quiet = Effects(count=lambda _n, _v: None, seconds=lambda _n, _v: None, sleep=lambda _s: None)
+        # The functions' own wiring, against the stand-ins.
+        self.intake = build_intake(settings, clients, quiet)
+        self.tracker = build_tracker(settings, clients, quiet)
         self._sequence = itertools.count(time.time_ns())
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

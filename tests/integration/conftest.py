@@ -11,20 +11,18 @@ from typing import Any
 
 import boto3
 import pytest
+from bulk_deployer import wiring
 from bulk_deployer.config import Settings
-from bulk_deployer.control import DispatchControl, RunLease
+from bulk_deployer.control import DispatchControl
 from bulk_deployer.dispatch import Dispatcher
 from bulk_deployer.events import parse_message_body
-from bulk_deployer.greengrass import GreengrassV1Deployer
-from bulk_deployer.input_objects import InputObjectStore
 from bulk_deployer.intake import InputFileIntake, IntakeResult
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import Arrival, table_definition
 from bulk_deployer.objectref import ObjectRef
-from bulk_deployer.reconcile import Reconciler
-from bulk_deployer.reports import ReportStore
 from bulk_deployer.slot import DeploymentSlot
 from bulk_deployer.tracker import BulkDeploymentTracker
+from bulk_deployer.wiring import Clients, Effects
 from moto import mock_aws
 
 from tests.fakes.greengrass import FakeGreengrass
@@ -99,33 +97,12 @@ class Pipeline:
         )
 
     def tracker(self, *, clock: Callable[[], float] = time.time, **overrides: Any) -> BulkDeploymentTracker:
-        """The tracker as wiring.build_tracker makes it, with the fake Greengrass API."""
+        """wiring.build_tracker, with the fake Greengrass API."""
         settings = replace(self.settings, input_bucket=BUCKET, **overrides)
-        ledger = BulkDeploymentLedger(self.dynamodb, TABLE, ttl_days=settings.ledger_ttl_days, clock=clock)
-        return BulkDeploymentTracker(
+        return wiring.build_tracker(
             settings,
-            ledger,
-            DeploymentSlot(self.dynamodb, TABLE, clock=clock),
-            DispatchControl(self.dynamodb, TABLE, clock=clock),
-            RunLease(self.dynamodb, TABLE, "tracker", clock=clock),
-            RunLease(self.dynamodb, TABLE, "reconcile", clock=clock),
-            GreengrassV1Deployer(self.greengrass),
-            build_dispatcher(ledger, self.greengrass, settings, self.metrics, outcomes=self.outcomes),
-            self.s3,
-            ReportStore(self.s3, settings.reports_prefix),
-            Reconciler(
-                self.s3,
-                ledger,
-                bucket=BUCKET,
-                prefix=settings.incoming_prefix,
-                lookback_days=settings.reconcile_lookback_days,
-                min_age_seconds=settings.reconcile_min_age_seconds,
-                clock=clock,
-            ),
-            count=lambda name, value: self.metrics.update({name: value}),
-            seconds=self.gauges.__setitem__,
-            outcomes=self.outcomes,
-            clock=clock,
+            clients_for(self.s3, self.dynamodb, self.greengrass),
+            effects(self.metrics, clock=clock, outcomes=self.outcomes, gauges=self.gauges),
         )
 
     def dispatcher(self) -> Dispatcher:
@@ -177,25 +154,42 @@ def classic_body(ref: ObjectRef, *, encoded_key: str | None = None) -> str:
     )
 
 
+def effects(
+    metrics: Counter[str],
+    *,
+    count: Callable[..., None] | None = None,
+    clock: Callable[[], float] = time.time,
+    outcomes: RecordedOutcomes | None = None,
+    gauges: dict[str, int] | None = None,
+) -> Effects:
+    """The functions' graph with counters instead of EMF, no waiting, and a chosen clock."""
+    return Effects(
+        count=count or (lambda name, value=1: metrics.update({name: value})),
+        seconds=(gauges if gauges is not None else {}).__setitem__,
+        clock=clock,
+        sleep=lambda _: None,
+        outcomes=outcomes or RecordedOutcomes(),
+    )
+
+
+def clients_for(s3: Any, dynamodb: Any, greengrass: FakeGreengrass) -> Clients:
+    return Clients(s3=s3, dynamodb=dynamodb, greengrass=greengrass, sns=None)
+
+
 def build_dispatcher(
     ledger: BulkDeploymentLedger,
     greengrass: FakeGreengrass,
     settings: Settings,
     metrics: Counter[str],
-    count: Callable[[str], None] | None = None,
+    count: Callable[..., None] | None = None,
     outcomes: RecordedOutcomes | None = None,
 ) -> Dispatcher:
-    return Dispatcher(
+    """wiring.build_dispatcher on the given ledger (and its clock), with the fake Greengrass API."""
+    return wiring.build_dispatcher(
+        settings,
+        clients_for(None, ledger._db, greengrass),
         ledger,
-        DeploymentSlot(ledger._db, ledger._table),
-        DispatchControl(ledger._db, ledger._table),
-        GreengrassV1Deployer(greengrass, sleep=lambda _: None),
-        count=count or (lambda name: metrics.update([name])),
-        lease_seconds=settings.slot_lease_seconds,
-        max_rejections=settings.start_max_attempts,
-        retry_base_seconds=0,
-        sleep=lambda _: None,
-        outcomes=outcomes,
+        effects(metrics, count=count, clock=ledger._clock, outcomes=outcomes),
     )
 
 
@@ -205,19 +199,14 @@ def make_intake(
     greengrass: FakeGreengrass,
     settings: Settings,
     metrics: Counter[str],
-    count: Callable[[str], None] | None = None,
+    count: Callable[..., None] | None = None,
     outcomes: RecordedOutcomes | None = None,
 ) -> InputFileIntake:
-    """The intake as wiring.build_intake makes it, with the fake Greengrass API."""
-    count = count or (lambda name: metrics.update([name]))
-    return InputFileIntake(
+    """wiring.build_intake, with the fake Greengrass API and the ledger's clock."""
+    return wiring.build_intake(
         settings,
-        ledger,
-        InputObjectStore(s3),
-        ReportStore(s3, settings.reports_prefix),
-        build_dispatcher(ledger, greengrass, settings, metrics, count, outcomes),
-        count,
-        outcomes=outcomes,
+        clients_for(s3, ledger._db, greengrass),
+        effects(metrics, count=count, clock=ledger._clock, outcomes=outcomes),
     )
 
 

@@ -150,6 +150,11 @@ def resume_command(args: argparse.Namespace) -> int:
 def _dispatch(target: Target) -> dict[str, Any]:
     """One dispatch() like the functions do; errors are reported, not raised (the tracker retries)."""
     # Imported here: they load Powertools (logger, tracer, metrics), which only resume needs.
+    from bulk_deployer.config import (  # noqa: PLC0415
+        DEFAULT_SLOT_LEASE_SECONDS,
+        DEFAULT_START_MAX_ATTEMPTS,
+        DEFAULT_START_RETRY_BASE_SECONDS,
+    )
     from bulk_deployer.dispatch import Dispatcher  # noqa: PLC0415
     from bulk_deployer.observability import logger  # noqa: PLC0415
 
@@ -160,10 +165,10 @@ def _dispatch(target: Target) -> dict[str, Any]:
         target.slot,
         target.control,
         target.deployer,
-        count=lambda _name: None,
-        lease_seconds=300,
-        max_rejections=3,
-        retry_base_seconds=2,
+        count=lambda _name, _value: None,
+        lease_seconds=DEFAULT_SLOT_LEASE_SECONDS,
+        max_rejections=DEFAULT_START_MAX_ATTEMPTS,
+        retry_base_seconds=DEFAULT_START_RETRY_BASE_SECONDS,
         sleep=time.sleep,
     )
     try:
