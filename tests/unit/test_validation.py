@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +10,7 @@ from bulk_deployer.validation import (
     MAX_REPORTED_ERRORS,
     InputFileValidator,
     ValidationResult,
+    _GroupIdLedger,
     validate_bytes,
     validate_path,
     validate_stream,
@@ -337,11 +338,143 @@ def test_colons_and_names_inside_values_or_nested_objects_do_not_refuse_a_line()
     assert validate_bytes(b"\n".join([record("a"), *lines])).valid
 
 
-def test_duplicates_are_found_within_and_across_the_slices_of_the_hash_array() -> None:
+@pytest.fixture(params=["set", "sorted"])
+def duplicate_check(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways of finding repeated GroupIds: a set (small files) and a NumPy sort (large ones)."""
+    if request.param == "sorted":
+        monkeypatch.setattr(_GroupIdLedger, "_SET_LIMIT", 0)
+    return str(request.param)
+
+
+def test_duplicates_are_named_with_both_lines_by_either_check(duplicate_check: str) -> None:
     lines = [record(f"group-{i:06d}", "v") for i in range(16_000)]
-    lines.insert(10, record("group-000005", "v"))  # same slice as its first listing
-    lines.append(record("group-015000", "v"))  # a later slice than its first listing
+    lines.insert(10, record("group-000005", "v"))  # close to its first listing
+    lines.append(record("group-015000", "v"))  # far from it
+    lines.append(b'{"GroupId":"group-000007"}')  # a bad line (the JSON path) that is also a repeat
     result = validate_bytes(b"\n".join(lines))
-    assert codes(result) == [(11, "duplicate_group"), (16_002, "duplicate_group")]
+    assert codes(result) == [
+        (11, "duplicate_group"),
+        (16_002, "duplicate_group"),
+        (16_003, "missing_group_version_id"),
+        (16_003, "invalid_deployment_type"),
+        (16_003, "duplicate_group"),
+    ]
     assert "line 6" in result.errors[0].message
     assert "line 15002" in result.errors[1].message
+    assert validate_bytes(b"\n".join(lines[:10] + lines[11:-2])).valid
+
+
+def test_a_group_listed_three_times_names_the_first_listing_twice(duplicate_check: str) -> None:
+    lines = [record(g, "v") for g in ["a", "b", "a", "c", "a"]]
+    result = validate_bytes(b"\n".join(lines))
+    assert [(e.line, e.message) for e in result.errors] == [
+        (3, "the GroupId is already listed on line 1"),
+        (5, "the GroupId is already listed on line 1"),
+    ]
+
+
+# -- the record forms: whole chunks of common-writer records proved by one regex pass ----------
+
+
+def compact(group: str, version: str, deployment_type: str = "NewDeployment") -> bytes:
+    """A record as compact writers give it, the values written raw (unescaped)."""
+    return (
+        f'{{"GroupId":"{group}","GroupVersionId":"{version}","DeploymentType":"{deployment_type}"}}'.encode()
+    )
+
+
+def spaced(group: str, version: str, deployment_type: str = "NewDeployment") -> bytes:
+    """As json.dumps' default separators give it, the values written raw (unescaped)."""
+    return compact(group, version, deployment_type).replace(b'":"', b'": "').replace(b'","', b'", "')
+
+
+@pytest.mark.parametrize("form", [compact, spaced])
+def test_files_in_a_common_form_never_reach_the_json_paths(
+    form: Callable[[str, str], bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    json_paths: list[int] = []
+    original = InputFileValidator._check_lines
+
+    def spy(self: InputFileValidator, lines: list[bytes], data: bytes, end: int) -> None:
+        json_paths.append(len(lines))
+        original(self, lines, data, end)
+
+    monkeypatch.setattr(InputFileValidator, "_check_lines", spy)
+    data = b"".join(form(f"00000000-0000-4000-8000-{i:012d}", "v" * 91) + b"\n" for i in range(3000))
+    result = validate_stream([data[i : i + 4096] for i in range(0, len(data), 4096)])
+    assert (result.records, result.valid, json_paths) == (3000, True, [])
+    # The same records without their final newline: only the last line takes a JSON path.
+    assert validate_stream([data[:-1]]).valid and json_paths == [1]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (compact("g", "v" * 92), []),  # a longer id is still valid: it takes the JSON path
+        (compact("g" * 92, "v" * 92), []),
+        (compact("g" * 100, "v" * 100), [(2, "line_too_long")]),
+        (compact("", "v"), [(2, "missing_group_id")]),
+        (compact("g", ""), [(2, "missing_group_version_id")]),
+        (compact("g", "v", "Redeployment"), [(2, "invalid_deployment_type")]),
+        (compact('g\\"', "v"), []),  # an escaped quote: valid JSON, not the form
+        (compact("g\\u0041", "v"), []),
+        (compact('g"', "v"), [(2, "invalid_json")]),
+        (compact("g\x01", "v"), [(2, "invalid_json")]),
+        (compact("g\x7f", "v"), []),  # DEL need not be escaped in JSON
+        (compact("gé", "v"), []),
+        (compact("g", "v") + b"\r", []),
+        (compact("g", "v") + b" ", []),
+        (b" " + compact("g", "v"), []),
+        (compact("a", "v"), [(2, "duplicate_group")]),
+        (spaced("g", "v").replace(b": ", b":", 1), []),  # forms mixed within a line
+    ],
+)
+def test_lines_near_a_record_form_get_the_verdict_of_the_reference(
+    line: bytes, expected: list[tuple[int, str]]
+) -> None:
+    data = b"\n".join([compact("a", "v"), line, compact("b", "v")]) + b"\n"
+    reference = sorted((n, code) for n, found in line_errors(data).items() for code in found)
+    assert sorted(codes(validate_bytes(data))) == reference == sorted(expected)
+
+
+_ID_TEXT = st.text(
+    alphabet=st.one_of(
+        st.sampled_from('abc-09 "\\/\x00\x1f\x7féü€'), st.characters(exclude_categories=("Cs",))
+    ),
+    min_size=0,
+    max_size=100,
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    records=st.lists(
+        st.tuples(
+            st.sampled_from([compact, spaced]),
+            _ID_TEXT,
+            _ID_TEXT,
+            st.sampled_from(["NewDeployment", "NewDeployment", "Redeployment", "newdeployment"]),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    chunk=st.integers(min_value=1, max_value=2000),
+    tail=st.sampled_from([b"\n", b"", b"\r\n"]),
+)
+def test_records_in_and_near_the_common_forms_agree_with_the_strict_reference(
+    records: list[tuple[Callable[..., bytes], str, str, str]], chunk: int, tail: bytes
+) -> None:
+    # Ids are written raw (unescaped), so quotes, backslashes and control characters make lines
+    # that are invalid JSON, escapes, or valid JSON that is not one of the forms.
+    lines = [form(g.replace("\n", " "), v.replace("\n", " "), t) for form, g, v, t in records]
+    data = b"\n".join(lines) + tail
+    result = validate_stream([data[i : i + chunk] for i in range(0, len(data), chunk)])
+    expected = line_errors(data)
+    assert result.valid == (not expected)
+    reported = _reported_lines(result)
+    assert set(reported) == set(expected)
+    for line, reference_codes in expected.items():
+        if reference_codes & {"line_too_long", "invalid_encoding"}:
+            assert reported[line] & {"line_too_long", "invalid_encoding"}
+        else:
+            assert reported[line] == reference_codes, (line, data)
