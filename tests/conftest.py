@@ -14,7 +14,6 @@ FAKE_AWS_ENV = {
     "AWS_REGION": "us-east-1",
     "AWS_EC2_METADATA_DISABLED": "true",
     "POWERTOOLS_METRICS_NAMESPACE": "BulkDeployerTest",
-    "POWERTOOLS_TRACE_DISABLED": "true",
 }
 for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_GREENGRASS"):
     os.environ.pop(_name, None)

@@ -1,4 +1,11 @@
-"""The one place that creates the logger, tracer and metrics (configured by POWERTOOLS_* variables)."""
+"""The one place that creates the logger and the metrics (configured by POWERTOOLS_* variables).
+
+No tracer: the functions run with Lambda's active tracing, which records every invocation (its
+cold start, duration and errors) in X-Ray without an SDK in the function. The X-Ray SDK, which
+Powertools' Tracer wraps, is in maintenance mode since 2026-02-25 (end of support 2027-02-25)
+and cost a tenth of the starter's cold start; subsegments for the AWS calls, where wanted, come
+from the OpenTelemetry Lambda layer (ADOT) without a code change (docs/operations.md).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 SERVICE = "bulk-deployer"
 
 logger = Logger(service=SERVICE)
-# Only botocore is patched for X-Ray subsegments: the AWS calls are all this code makes, and
-# patching every library the X-Ray SDK knows would import a hundred modules at cold start.
-tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 metrics = Metrics(service=SERVICE)
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bulk_deployer.config import Settings
 from bulk_deployer.intake import InputFileIntake
 from bulk_deployer.ledger_model import Arrival
-from bulk_deployer.observability import logger, metrics, tracer
+from bulk_deployer.observability import logger, metrics
 from bulk_deployer.wiring import build_intake
 
 if TYPE_CHECKING:  # a type only: the typing utility costs ~15 ms of cold start to import
@@ -35,7 +35,6 @@ def _handle_record(record: Mapping[str, Any]) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Process the batch in order; from the first failure on, every record goes back to SQS.

@@ -6,7 +6,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from bulk_deployer.config import Settings
-from bulk_deployer.observability import logger, metrics, tracer
+from bulk_deployer.observability import logger, metrics
 from bulk_deployer.tracker import BulkDeploymentTracker
 from bulk_deployer.wiring import build_tracker
 
@@ -21,7 +21,6 @@ def _tracker() -> BulkDeploymentTracker:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     run = _tracker().run(lambda: context.get_remaining_time_in_millis() / 1000)
