@@ -75,7 +75,7 @@ def _sqs_event(body: str, sequence: str) -> dict[str, Any]:
 
 
 def duplicate_step(bench: Bench, pipeline: LocalPipeline) -> None:
-    print("4. duplicate fast path (botocore event hooks count the starter's calls)", flush=True)
+    bench.say("4. duplicate fast path (botocore event hooks count the starter's calls)")
     pipeline.reset(environment_overrides=QUIET)
     groups = pipeline.fleet().groups("dup-a", "dup-b")
     s3 = pipeline.aws_client("s3")
@@ -125,10 +125,7 @@ def duplicate_step(bench: Bench, pipeline: LocalPipeline) -> None:
 def burst_step(bench: Bench, pipeline: LocalPipeline) -> None:
     files, twice = bench.scale.burst_files, bench.scale.burst_duplicates
     period = BURST_TIMING.tracker_period_seconds
-    print(
-        f"5. burst: {files} files at once ({twice} also delivered twice), tracker period {period} s",
-        flush=True,
-    )
+    bench.say(f"5. burst: {files} files at once ({twice} also delivered twice), tracker period {period} s")
     pipeline.reset(emulator_settings=BURST_TIMING.emulator, environment_overrides=QUIET)
     groups = pipeline.fleet().groups("burst-a", "burst-b")
     s3, sqs = pipeline.aws_client("s3"), pipeline.aws_client("sqs")

@@ -7,6 +7,7 @@ python -m benchmarks.run --smoke    # a tiny run of every step (part of `make te
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -16,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from benchmarks import data
 from benchmarks.cold_start import cold_start
@@ -58,10 +59,15 @@ class Bench:
     summary: dict[str, Any] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)  # goals missed
     errors: list[str] = field(default_factory=list)  # wrong results, at any scale
+    # Where progress goes: the terminal, also while the functions' stdout (EMF) goes to a file.
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
 
     def row(self, measure: str, value: str, baseline: str = "", goal: str = "") -> None:
         self.rows.append((measure, value, baseline, goal))
-        print(f"  {measure}: {value}" + (f"  (baseline {baseline})" if baseline else ""), flush=True)
+        self.say(f"  {measure}: {value}" + (f"  (baseline {baseline})" if baseline else ""))
 
     def check(self, ok: bool, what: str) -> None:
         """A goal (judged at full scale)."""
@@ -86,7 +92,7 @@ def _subprocess_json(module: str, *args: str) -> dict[str, Any]:
 
 
 def validator_throughput(bench: Bench, payload: bytes) -> None:
-    print("1. validator throughput", flush=True)
+    bench.say("1. validator throughput")
     result = throughput(payload, rounds=bench.scale.throughput_rounds)
     bench.row(
         "validator MB/s",
@@ -101,7 +107,7 @@ def validator_throughput(bench: Bench, payload: bytes) -> None:
 
 
 def validator_memory(bench: Bench, payload: bytes, moto: MotoServer, config: DeployConfig) -> None:
-    print("2. validator memory (streamed from moto's S3 over HTTP, then staged)", flush=True)
+    bench.say("2. validator memory (streamed from moto's S3 over HTTP, then staged)")
     import boto3  # noqa: PLC0415 - only the orchestrator talks to moto directly
 
     s3 = boto3.client("s3", endpoint_url=moto.url, region_name="us-east-1")
@@ -125,7 +131,7 @@ def validator_memory(bench: Bench, payload: bytes, moto: MotoServer, config: Dep
 
 
 def cold_start_step(bench: Bench) -> None:
-    print("3. cold start (import of the starter handler in a fresh interpreter)", flush=True)
+    bench.say("3. cold start (import of the starter handler in a fresh interpreter)")
     result = cold_start(runs=bench.scale.cold_start_runs)
     bench.row(
         "import starter handler", f"{result.starter_ms:.0f} ms", f"{result.boto3_ms:.0f} ms (import boto3)"
@@ -137,10 +143,9 @@ def cold_start_step(bench: Bench) -> None:
 
 def report_step(bench: Bench, moto: MotoServer, config: DeployConfig) -> None:
     records = bench.scale.report_records
-    print(
+    bench.say(
         f"6. report of a {records:,}-group bulk deployment (per-run budget "
-        f"{bench.scale.report_budget_seconds:.0f} s)",
-        flush=True,
+        f"{bench.scale.report_budget_seconds:.0f} s)"
     )
     result = _subprocess_json(
         "benchmarks.report_bench",
@@ -174,7 +179,7 @@ def run(scale: Scale, steps: list[Callable[[Bench], None]] | None = None) -> Ben
     config = DeployConfig.from_context({})
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"generating a {scale.input_bytes / 1e6:.0f} MB input file ...", flush=True)
+        bench.say(f"generating a {scale.input_bytes / 1e6:.0f} MB input file ...")
         payload = data.write_input_file(Path(tmp) / "input.jsonl", scale.input_bytes).read_bytes()
         validator_throughput(bench, payload)
         with MotoServer() as moto:
@@ -185,7 +190,13 @@ def run(scale: Scale, steps: list[Callable[[Bench], None]] | None = None) -> Ben
             from local.pipeline import LocalPipeline  # noqa: PLC0415
 
             quiet = {"POWERTOOLS_LOG_LEVEL": "WARNING"}
-            with LocalPipeline(timing=BURST_TIMING, environment_overrides=quiet) as pipeline:
+            # The functions print their metrics (EMF) to stdout, as in Lambda: kept in a file here.
+            functions_stdout = Path(tmp) / "functions-stdout.log"
+            with (
+                functions_stdout.open("w") as sink,
+                contextlib.redirect_stdout(sink),
+                LocalPipeline(timing=BURST_TIMING, environment_overrides=quiet) as pipeline,
+            ):
                 duplicate_step(bench, pipeline)
                 burst_step(bench, pipeline)
             moto.reset()
