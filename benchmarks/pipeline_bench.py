@@ -171,7 +171,13 @@ def burst_step(bench: Bench, pipeline: LocalPipeline) -> None:
     )
     bench.row("burst_order_ok", str(order_ok).lower(), "", "starts in upload (arrival) order")
     bench.row("dispatch_latency_periods", f"{latency:.2f}", "", "<= 1.0 (median, terminal -> next start)")
-    bench.row("tracker run (median)", f"{run_periods:.2f} periods", "", "moto over HTTP: ~10-20 ms per call")
+    follow = BURST_TIMING.tracker_follow_seconds / period
+    bench.row(
+        "tracker run (median)",
+        f"{run_periods:.2f} periods",
+        "",
+        f"following on for up to {follow:.2f} periods; moto over HTTP: ~10-20 ms per call",
+    )
     bench.summary.update(
         burst_files=files,
         burst_started=unique_started,

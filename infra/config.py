@@ -31,6 +31,9 @@ from bulk_deployer.config import (
     DEFAULT_STAGED_PREFIX,
     DEFAULT_START_MAX_ATTEMPTS,
     DEFAULT_START_RETRY_BASE_SECONDS,
+    DEFAULT_TRACKER_FOLLOW_SECONDS,
+    DEFAULT_TRACKER_POLL_SECONDS,
+    TRACKER_FOLLOW_MARGIN_SECONDS,
     ConfigurationError,
     check_prefixes,
 )
@@ -201,6 +204,17 @@ CONTEXT_KEYS: Final[tuple[ContextKey, ...]] = (
         "Timeout of the tracker function (seconds, 60-900); also its run lease (TRACKER_LEASE_SECONDS).",
     ),
     ContextKey(
+        "trackerFollowSeconds",
+        DEFAULT_TRACKER_FOLLOW_SECONDS,
+        "After a tracker run starts a file while more wait, it keeps following the new bulk "
+        "deployment this long (0-60 s, less than a schedule period; 0: one look per run).",
+    ),
+    ContextKey(
+        "trackerPollSeconds",
+        DEFAULT_TRACKER_POLL_SECONDS,
+        "Seconds between two looks while a tracker run follows on (0.1-60).",
+    ),
+    ContextKey(
         "overdueAfterSeconds",
         DEFAULT_OVERDUE_AFTER_SECONDS,
         "A bulk deployment still running after this long is overdue (WARNING log, BulkDeploymentOverdue).",
@@ -287,6 +301,8 @@ class DeployConfig:
     tracker_schedule_minutes: int = _DEFAULTS["trackerScheduleMinutes"]
     tracker_memory_mb: int = _DEFAULTS["trackerMemoryMb"]
     tracker_timeout_seconds: int = _DEFAULTS["trackerTimeoutSeconds"]
+    tracker_follow_seconds: float = DEFAULT_TRACKER_FOLLOW_SECONDS
+    tracker_poll_seconds: float = DEFAULT_TRACKER_POLL_SECONDS
     overdue_after_seconds: int = DEFAULT_OVERDUE_AFTER_SECONDS
     report_settle_bound_seconds: int = DEFAULT_REPORT_SETTLE_BOUND_SECONDS
     report_recheck_seconds: int = DEFAULT_REPORT_RECHECK_SECONDS
@@ -305,6 +321,20 @@ class DeployConfig:
                 "intakeVisibilityTimeoutSeconds",
                 f"{self.intake_visibility_timeout_seconds} is less than {VISIBILITY_TIMEOUT_FACTOR} x "
                 f"starterTimeoutSeconds ({minimum_visibility})",
+            )
+        if self.tracker_follow_seconds >= 60 * self.tracker_schedule_minutes:
+            raise _error(
+                "trackerFollowSeconds",
+                f"{_number_text(self.tracker_follow_seconds)} is not less than one tracker period "
+                f"({60 * self.tracker_schedule_minutes} s, trackerScheduleMinutes)",
+            )
+        if self.tracker_follow_seconds + TRACKER_FOLLOW_MARGIN_SECONDS > self.tracker_timeout_seconds:
+            raise _error(
+                "trackerFollowSeconds",
+                f"{_number_text(self.tracker_follow_seconds)} leaves less than "
+                f"{TRACKER_FOLLOW_MARGIN_SECONDS} s of a tracker run (trackerTimeoutSeconds "
+                f"{self.tracker_timeout_seconds}) for its reports: lower it (0 switches following "
+                "off) or raise trackerTimeoutSeconds",
             )
 
     @classmethod
@@ -370,6 +400,8 @@ class DeployConfig:
             tracker_timeout_seconds=get(
                 "trackerTimeoutSeconds", _int_range(MIN_TRACKER_TIMEOUT_SECONDS, MAX_LAMBDA_TIMEOUT_SECONDS)
             ),
+            tracker_follow_seconds=get("trackerFollowSeconds", _float_range(0, 60)),
+            tracker_poll_seconds=get("trackerPollSeconds", _float_range(0.1, 60)),
             overdue_after_seconds=get("overdueAfterSeconds", _int_range(60, 30 * 86_400)),
             report_settle_bound_seconds=get("reportSettleBoundSeconds", _int_range(60, 30 * 86_400)),
             report_recheck_seconds=get("reportRecheckSeconds", _int_range(0, 86_400)),
@@ -437,6 +469,8 @@ class DeployConfig:
         ) | {
             "INPUT_BUCKET_NAME": input_bucket_name,
             "TRACKER_LEASE_SECONDS": str(self.tracker_lease_seconds),
+            "TRACKER_FOLLOW_SECONDS": _number_text(self.tracker_follow_seconds),
+            "TRACKER_POLL_SECONDS": _number_text(self.tracker_poll_seconds),
             "OVERDUE_AFTER_SECONDS": str(self.overdue_after_seconds),
             "REPORT_SETTLE_BOUND_SECONDS": str(self.report_settle_bound_seconds),
             "REPORT_RECHECK_SECONDS": str(self.report_recheck_seconds),

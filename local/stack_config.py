@@ -83,6 +83,16 @@ class LocalTiming:
     failed_message_visibility_seconds: int | None = None
     emulator: Mapping[str, float] = field(default_factory=dict)
 
+    @property
+    def tracker_follow_seconds(self) -> float:
+        """TRACKER_FOLLOW_SECONDS in the deployed stack's proportion: half a period (30 s of 60)."""
+        return self.tracker_period_seconds / 2
+
+    @property
+    def tracker_poll_seconds(self) -> float:
+        """TRACKER_POLL_SECONDS likewise: a twelfth of a period (5 s of 60)."""
+        return self.tracker_period_seconds / 12
+
     @classmethod
     def interactive(cls) -> LocalTiming:
         """``make local-up``: slow enough to watch, fast enough not to wait."""
@@ -155,6 +165,8 @@ def tracker_environment(
         **starter_environment(config, ids, region),
         "INPUT_BUCKET_NAME": ids.input_bucket,
         "TRACKER_LEASE_SECONDS": str(TRACKER_TIMEOUT_SECONDS),
+        "TRACKER_FOLLOW_SECONDS": str(timing.tracker_follow_seconds),
+        "TRACKER_POLL_SECONDS": str(timing.tracker_poll_seconds),
         "REPORT_RECHECK_SECONDS": str(timing.report_recheck_seconds),
     }
 

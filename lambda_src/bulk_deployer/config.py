@@ -22,6 +22,12 @@ DEFAULT_START_RETRY_BASE_SECONDS = 2.0
 DEFAULT_SLOT_LEASE_SECONDS = 300
 DEFAULT_PROCESSING_LEASE_SECONDS = 900
 DEFAULT_TRACKER_LEASE_SECONDS = 900
+# After a tracker run starts a file, it keeps following the new bulk deployment this long,
+# looking every DEFAULT_TRACKER_POLL_SECONDS, and starts the next queued file as soon as it ends.
+DEFAULT_TRACKER_FOLLOW_SECONDS = 30.0
+DEFAULT_TRACKER_POLL_SECONDS = 5.0
+# ... but stops following this long before the run's timeout: the reports need time too.
+TRACKER_FOLLOW_MARGIN_SECONDS = 60
 DEFAULT_OVERDUE_AFTER_SECONDS = 6 * 3600
 DEFAULT_REPORT_SETTLE_BOUND_SECONDS = 24 * 3600
 DEFAULT_REPORT_RECHECK_SECONDS = 300
@@ -75,6 +81,8 @@ class Settings:
     input_bucket: str | None = None
     outcomes_topic_arn: str | None = None
     tracker_lease_seconds: int = DEFAULT_TRACKER_LEASE_SECONDS
+    tracker_follow_seconds: float = DEFAULT_TRACKER_FOLLOW_SECONDS
+    tracker_poll_seconds: float = DEFAULT_TRACKER_POLL_SECONDS
     overdue_after_seconds: int = DEFAULT_OVERDUE_AFTER_SECONDS
     report_settle_bound_seconds: int = DEFAULT_REPORT_SETTLE_BOUND_SECONDS
     report_recheck_seconds: int = DEFAULT_REPORT_RECHECK_SECONDS
@@ -94,6 +102,8 @@ class Settings:
             raise ConfigurationError(f"EXECUTION_ROLE_ARN {self.execution_role_arn!r} is not an IAM role ARN")
         if not _REGION.match(self.region):
             raise ConfigurationError(f"AWS_REGION {self.region!r} is not an AWS region name")
+        if self.tracker_follow_seconds > 0 and self.tracker_poll_seconds <= 0:
+            raise ConfigurationError("TRACKER_POLL_SECONDS must be above 0 when TRACKER_FOLLOW_SECONDS is")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -121,6 +131,8 @@ class Settings:
             tracker_lease_seconds=_int(
                 env, "TRACKER_LEASE_SECONDS", DEFAULT_TRACKER_LEASE_SECONDS, minimum=1
             ),
+            tracker_follow_seconds=_float(env, "TRACKER_FOLLOW_SECONDS", DEFAULT_TRACKER_FOLLOW_SECONDS),
+            tracker_poll_seconds=_float(env, "TRACKER_POLL_SECONDS", DEFAULT_TRACKER_POLL_SECONDS),
             overdue_after_seconds=_int(
                 env, "OVERDUE_AFTER_SECONDS", DEFAULT_OVERDUE_AFTER_SECONDS, minimum=60
             ),

@@ -4,7 +4,10 @@ Runs on a schedule, one run at a time (a lease item in the ledger). Each run:
 
 1. follows the active bulk deployment (GetBulkDeploymentStatus) and, at its terminal state,
    releases the slot, so that
-2. ``dispatch()`` starts the next queued file within one schedule period;
+2. ``dispatch()`` starts the next queued file within one schedule period; while more files
+   wait, the run keeps following the bulk deployment it started (every TRACKER_POLL_SECONDS,
+   for up to TRACKER_FOLLOW_SECONDS) and starts the next one as soon as it ends, so a backlog
+   of small files drains at several files per period instead of one;
 3. follows the group deployments of terminal bulk deployments until each is Success or
    Failure (or a bound passes) and writes ``reports/<token>/report.json`` + ``groups.csv``,
    continuing across runs from a checkpoint;
@@ -22,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bulk_deployer.config import Settings
+from bulk_deployer.config import TRACKER_FOLLOW_MARGIN_SECONDS, Settings
 from bulk_deployer.control import DispatchControl, RunLease
 from bulk_deployer.dispatch import Dispatcher, DispatchOutcome, DispatchResult
 from bulk_deployer.greengrass import Deployer, DeploymentStatus
@@ -51,7 +54,8 @@ class TrackerRun:
     ran: bool = True
     followed: int = 0
     ended: list[str] = field(default_factory=list)
-    dispatched: DispatchOutcome | None = None
+    dispatched: DispatchOutcome | None = None  # the last dispatch of the run
+    started: list[str] = field(default_factory=list)  # tokens of the files this run started
     reports: dict[ReportStep, list[str]] = field(default_factory=lambda: {step: [] for step in ReportStep})
     unprocessed: int | None = None
 
@@ -87,6 +91,7 @@ class BulkDeploymentTracker:
         seconds: Callable[[str, int], None],
         outcomes: OutcomeSink | None = None,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._settings = settings
         self._ledger = ledger
@@ -106,6 +111,7 @@ class BulkDeploymentTracker:
         self._seconds = seconds
         self._outcomes = outcomes or NoOutcomes()
         self._clock = clock
+        self._sleep = sleep
 
     def run(self, remaining_seconds: Callable[[], float]) -> TrackerRun:
         holder = uuid.uuid4().hex
@@ -119,23 +125,13 @@ class BulkDeploymentTracker:
 
     def _run(self, remaining_seconds: Callable[[], float]) -> TrackerRun:
         result = TrackerRun()
+        follow_until = self._clock() + self._settings.tracker_follow_seconds
         waiting, tracked = self._ledger.work()
-        still_running = False
-        for file in tracked:
-            if file.state is FileState.STARTED:
-                result.followed += 1
-                if self._follow(file):
-                    result.ended.append(file.token)
-                else:
-                    still_running = True
-        if waiting:
-            try:
-                result.dispatched = self._dispatch(still_running)
-            except Exception:
-                # A start whose answer was lost, throttling past the retries, an outage: the file
-                # stays queued (or STARTING, to be recovered by its token tag) and the next run
-                # tries again; the reports below still make progress meanwhile.
-                logger.exception("dispatch failed; the next run tries again")
+        follow_on = self._follow_and_dispatch(result, waiting, tracked, first=True)
+        while follow_on and self._time_to_follow(follow_until, remaining_seconds):
+            self._sleep(self._settings.tracker_poll_seconds)
+            waiting, tracked = self._ledger.work()
+            follow_on = self._follow_and_dispatch(result, waiting, tracked, first=False)
         if tracked:
             for file in self._ledger.tracked():
                 if file.state is FileState.REPORTING:
@@ -149,6 +145,46 @@ class BulkDeploymentTracker:
         return result
 
     # -- the active bulk deployment --------------------------------------------------------
+
+    def _follow_and_dispatch(
+        self, result: TrackerRun, waiting: list[LedgerFile], tracked: list[LedgerFile], *, first: bool
+    ) -> bool:
+        """Follow our started bulk deployments, start the next file if the slot is free.
+
+        Returns whether following on is worth it: a bulk deployment of ours is running and
+        another file waits behind it.
+        """
+        running = False
+        for file in tracked:
+            if file.state is FileState.STARTED:
+                result.followed += 1
+                if self._follow(file):
+                    result.ended.append(file.token)
+                else:
+                    running = True
+        if not waiting or (running and not first):
+            return running and bool(waiting)
+        try:
+            outcome = self._dispatch(running)
+        except Exception:
+            # A start whose answer was lost, throttling past the retries, an outage: the file
+            # stays queued (or STARTING, to be recovered by its token tag) and the next run
+            # tries again; the reports below still make progress meanwhile.
+            logger.exception("dispatch failed; the next run tries again")
+            return False
+        result.dispatched = outcome
+        if outcome.result in (DispatchResult.STARTED, DispatchResult.RECOVERED):
+            result.started.append(str(outcome.token))
+            return len(waiting) > 1
+        # Nothing started: paused, busy, refused, or the slot is ours and still running (then
+        # following on is worth it unless dispatching is paused: nothing would start).
+        return running and outcome.result is DispatchResult.SLOT_TAKEN and self._control.paused() is None
+
+    def _time_to_follow(self, follow_until: float, remaining_seconds: Callable[[], float]) -> bool:
+        """Another look fits in the follow window and leaves the run time for its reports."""
+        poll = self._settings.tracker_poll_seconds
+        fits_window = self._clock() + poll <= follow_until
+        return fits_window and remaining_seconds() > poll + TRACKER_FOLLOW_MARGIN_SECONDS
 
     def _follow(self, file: LedgerFile) -> bool:
         """Update the ledger from the service; True when the bulk deployment has ended."""

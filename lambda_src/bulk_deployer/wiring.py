@@ -145,4 +145,5 @@ def build_tracker(
         seconds=effects.seconds,
         outcomes=build_outcomes(settings, clients, effects),
         clock=clock,
+        sleep=effects.sleep,
     )

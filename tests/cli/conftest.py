@@ -292,6 +292,7 @@ class Runner:
             start_retry_base_seconds=0,
             report_recheck_seconds=0,
             reconcile_every_seconds=3600,
+            tracker_follow_seconds=0,  # one look per run: the tests step runs by hand
         )
         clients = Clients(
             s3=stack.client("s3"),

@@ -189,11 +189,38 @@ def test_tracker_defaults_are_the_runtime_defaults() -> None:
     assert config.reconcile_lookback_days == runtime.DEFAULT_RECONCILE_LOOKBACK_DAYS
     assert config.reconcile_min_age_seconds == runtime.DEFAULT_RECONCILE_MIN_AGE_SECONDS
     assert (config.tracker_schedule_minutes, config.tracker_timeout_seconds) == (1, 300)
+    assert config.tracker_follow_seconds == runtime.DEFAULT_TRACKER_FOLLOW_SECONDS
+    assert config.tracker_poll_seconds == runtime.DEFAULT_TRACKER_POLL_SECONDS
+
+
+@pytest.mark.parametrize(
+    ("context", "problem"),
+    [
+        ({"trackerFollowSeconds": 60}, "not less than one tracker period"),
+        ({"trackerFollowSeconds": 45, "trackerTimeoutSeconds": 100}, "for its reports"),
+        ({"trackerFollowSeconds": 61, "trackerScheduleMinutes": 5}, "between"),
+        ({"trackerPollSeconds": 0}, "between"),
+    ],
+)
+def test_following_on_must_fit_a_period_and_leave_the_run_time_for_reports(
+    context: dict[str, object], problem: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=problem) as refused:
+        DeployConfig.from_context(context)
+    assert f"context key '{next(iter(context))}'" in str(refused.value)
+
+
+def test_following_on_can_be_switched_off_or_lengthened_with_the_period() -> None:
+    assert DeployConfig.from_context({"trackerFollowSeconds": 0}).tracker_follow_seconds == 0
+    longer = DeployConfig.from_context({"trackerFollowSeconds": "59.5", "trackerScheduleMinutes": 2})
+    env = longer.tracker_environment(ledger_table_name="t", execution_role_arn="a", input_bucket_name="b")
+    assert env["TRACKER_FOLLOW_SECONDS"] == "59.5"
 
 
 def test_tracker_lease_is_never_shorter_than_a_run() -> None:
     for timeout in (60, 300, 900):
-        config = DeployConfig.from_context({"trackerTimeoutSeconds": timeout})
+        follow = 0 if timeout == 60 else 30  # a 60 s run leaves no time to follow on
+        config = DeployConfig.from_context({"trackerTimeoutSeconds": timeout, "trackerFollowSeconds": follow})
         assert config.tracker_lease_seconds >= config.tracker_timeout_seconds
 
 
@@ -207,6 +234,8 @@ def test_tracker_environment_is_the_starters_plus_its_own() -> None:
     assert {k: tracker[k] for k in tracker.keys() - starter.keys()} == {
         "INPUT_BUCKET_NAME": "bucket",
         "TRACKER_LEASE_SECONDS": "600",
+        "TRACKER_FOLLOW_SECONDS": "30",
+        "TRACKER_POLL_SECONDS": "5",
         "OVERDUE_AFTER_SECONDS": "21600",
         "REPORT_SETTLE_BOUND_SECONDS": "86400",
         "REPORT_RECHECK_SECONDS": "300",

@@ -141,6 +141,8 @@ def test_tracker_environment(synth: Synth) -> None:
     assert env == starter_env | {
         "INPUT_BUCKET_NAME": {"Ref": synth.ids["bucket"]},
         "TRACKER_LEASE_SECONDS": "300",
+        "TRACKER_FOLLOW_SECONDS": "30",
+        "TRACKER_POLL_SECONDS": "5",
         "OVERDUE_AFTER_SECONDS": "21600",
         "REPORT_SETTLE_BOUND_SECONDS": "86400",
         "REPORT_RECHECK_SECONDS": "300",

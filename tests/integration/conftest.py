@@ -96,13 +96,19 @@ class Pipeline:
             n for op, n in self.s3_calls.items() if op in {"HeadObject", "GetObject", "GetObjectTagging"}
         )
 
-    def tracker(self, *, clock: Callable[[], float] = time.time, **overrides: Any) -> BulkDeploymentTracker:
+    def tracker(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] | None = None,
+        **overrides: Any,
+    ) -> BulkDeploymentTracker:
         """wiring.build_tracker, with the fake Greengrass API."""
         settings = replace(self.settings, input_bucket=BUCKET, **overrides)
         return wiring.build_tracker(
             settings,
             clients_for(self.s3, self.dynamodb, self.greengrass),
-            effects(self.metrics, clock=clock, outcomes=self.outcomes, gauges=self.gauges),
+            effects(self.metrics, clock=clock, sleep=sleep, outcomes=self.outcomes, gauges=self.gauges),
         )
 
     def dispatcher(self) -> Dispatcher:
@@ -159,15 +165,16 @@ def effects(
     *,
     count: Callable[..., None] | None = None,
     clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] | None = None,
     outcomes: RecordedOutcomes | None = None,
     gauges: dict[str, int] | None = None,
 ) -> Effects:
-    """The functions' graph with counters instead of EMF, no waiting, and a chosen clock."""
+    """The functions' graph with counters instead of EMF, no waiting (unless given), and a chosen clock."""
     return Effects(
         count=count or (lambda name, value=1: metrics.update({name: value})),
         seconds=(gauges if gauges is not None else {}).__setitem__,
         clock=clock,
-        sleep=lambda _: None,
+        sleep=sleep or (lambda _: None),
         outcomes=outcomes or RecordedOutcomes(),
     )
 
@@ -218,6 +225,8 @@ def settings() -> Settings:
         region="us-east-1",
         default_tags={"project": "fleet"},
         start_retry_base_seconds=0,
+        # One look per tracker run: the tests step runs by hand (follow-through: test_tracker.py).
+        tracker_follow_seconds=0,
     )
 
 

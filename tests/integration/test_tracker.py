@@ -142,6 +142,91 @@ def test_the_next_queued_file_starts_in_the_run_that_sees_the_active_one_end(pip
     assert pipeline.greengrass.calls["StartBulkDeployment"] == 2
 
 
+class FollowClock:
+    """A tracker run's clock and sleep: each wait advances time and lets Greengrass work."""
+
+    def __init__(self, pipeline: Pipeline, *, deployments_finish: bool) -> None:
+        self.now = time.time()
+        self.waits: list[float] = []
+        self._pipeline = pipeline
+        self._finish = deployments_finish
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+        if self._finish:
+            self._pipeline.greengrass.finish_all()
+
+
+def queue_files(pipeline: Pipeline, *names: str) -> list[str]:
+    tokens = []
+    for name in names:
+        ref = pipeline.upload(name, valid_file())
+        result = pipeline.deliver_ref(ref)
+        assert result.dispatch is not None and result.dispatch.result is DispatchResult.SLOT_TAKEN
+        tokens.append(client_token_for(ref))
+    return tokens
+
+
+def test_a_run_follows_through_a_backlog_of_quick_bulk_deployments(pipeline: Pipeline) -> None:
+    first, _ = start_one(pipeline, "incoming/a.jsonl")
+    queued = queue_files(pipeline, "incoming/b.jsonl", "incoming/c.jsonl", "incoming/d.jsonl")
+    time_ = FollowClock(pipeline, deployments_finish=True)
+    tracker = pipeline.tracker(
+        clock=time_.clock, sleep=time_.sleep, tracker_follow_seconds=30, tracker_poll_seconds=5
+    )
+    run = tracker.run(FOREVER)
+    # Each bulk deployment ended during a wait; the next file started at the following look.
+    assert run.started == queued
+    assert run.ended == [first, *queued[:2]]
+    assert time_.waits == [5, 5, 5]  # stops once nothing waits behind the running one
+    started = [d.token for d in pipeline.greengrass.deployments]
+    assert started == [first, *queued]  # one start each, in arrival order
+    assert pipeline.ledger.get(queued[-1]).state is FileState.STARTED  # type: ignore[union-attr]
+
+
+def test_following_stops_at_the_end_of_the_window(pipeline: Pipeline) -> None:
+    start_one(pipeline, "incoming/a.jsonl")
+    queue_files(pipeline, "incoming/b.jsonl")
+    time_ = FollowClock(pipeline, deployments_finish=False)
+    run = pipeline.tracker(
+        clock=time_.clock, sleep=time_.sleep, tracker_follow_seconds=30, tracker_poll_seconds=4
+    ).run(FOREVER)
+    assert time_.waits == [4] * 7  # 28 s: another look would end after the 30 s window
+    assert run.started == []
+    assert run.dispatched is not None and run.dispatched.result is DispatchResult.SLOT_TAKEN
+    assert pipeline.greengrass.calls["StartBulkDeployment"] == 1
+
+
+@pytest.mark.parametrize(
+    ("situation", "remaining", "follow_seconds"),
+    [
+        ("the reports need the rest of the run", 64.0, 30.0),
+        ("following is switched off", 900.0, 0.0),
+        ("nothing waits behind the running file", 900.0, 30.0),
+        ("dispatching is paused", 900.0, 30.0),
+    ],
+)
+def test_a_run_does_not_wait_when(
+    pipeline: Pipeline, situation: str, remaining: float, follow_seconds: float
+) -> None:
+    start_one(pipeline, "incoming/a.jsonl")
+    if situation != "nothing waits behind the running file":
+        queue_files(pipeline, "incoming/b.jsonl")
+    if situation == "dispatching is paused":
+        pipeline.control.pause("operator: maintenance window")
+    time_ = FollowClock(pipeline, deployments_finish=True)
+    tracker = pipeline.tracker(
+        clock=time_.clock, sleep=time_.sleep, tracker_follow_seconds=follow_seconds, tracker_poll_seconds=5
+    )
+    run = tracker.run(lambda: remaining)
+    assert time_.waits == []
+    assert run.started == []
+
+
 def test_2500_group_results_across_pages(pipeline: Pipeline) -> None:
     token, bulk_id = start_one(pipeline)
     statuses = ["Success"] * 2400 + ["Failure"] * 100

@@ -29,6 +29,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "followed": run.followed,
         "ended": run.ended,
         "dispatched": run.dispatched.result.value if run.dispatched else None,
+        "started": run.started,
         "reports_final": run.reports_final,
         "reports_interim": run.reports_interim,
         "reports_continuing": run.reports_continuing,
