@@ -21,7 +21,14 @@ print(json.dumps(sorted(set(sys.modules) - before)))
 """
 # Set as Lambda sets them: some libraries import differently outside Lambda.
 _LAMBDA_ENV = {"LAMBDA_TASK_ROOT": "/var/task", "AWS_LAMBDA_FUNCTION_NAME": "bulk-deployer-probe"}
-_ALLOWED_PACKAGES = {"aws_lambda_powertools", "boto3", "botocore", "bulk_deployer", "orjson", "typing_extensions"}
+_ALLOWED_PACKAGES = {
+    "aws_lambda_powertools",
+    "boto3",
+    "botocore",
+    "bulk_deployer",
+    "orjson",
+    "typing_extensions",
+}
 _NEVER = ("aws_xray_sdk", "numpy", "asyncio", "aws_lambda_powertools.utilities.batch")
 
 
