@@ -423,7 +423,12 @@ class DeployConfig:
         return self.tracker_timeout_seconds
 
     def starter_environment(
-        self, *, ledger_table_name: str, execution_role_arn: str, outcomes_topic_arn: str | None = None
+        self,
+        *,
+        ledger_table_name: str,
+        execution_role_arn: str,
+        outcomes_topic_arn: str | None = None,
+        intake_dead_letter_queue_url: str | None = None,
     ) -> dict[str, str]:
         """Every environment variable the starter reads (bulk_deployer.config.Settings.from_env).
 
@@ -431,6 +436,8 @@ class DeployConfig:
         ``outcomes_topic_arn`` the functions publish no outcome notifications.
         """
         outcomes = {"OUTCOMES_TOPIC_ARN": outcomes_topic_arn} if outcomes_topic_arn else {}
+        if intake_dead_letter_queue_url:
+            outcomes["INTAKE_DEAD_LETTER_QUEUE_URL"] = intake_dead_letter_queue_url
         environment = outcomes | {
             "LEDGER_TABLE_NAME": ledger_table_name,
             "EXECUTION_ROLE_ARN": execution_role_arn,

@@ -229,6 +229,7 @@ class Starter(Construct):
         bucket: s3.IBucket,
         ledger: dynamodb.ITable,
         intake_queue: sqs.IQueue,
+        intake_dead_letter_queue: sqs.IQueue,
         execution_role: iam.IRole,
         notifications: Notifications,
     ) -> None:
@@ -250,6 +251,7 @@ class Starter(Construct):
                 ledger_table_name=ledger.table_name,
                 execution_role_arn=execution_role.role_arn,
                 outcomes_topic_arn=notifications.outcomes_topic.topic_arn,
+                intake_dead_letter_queue_url=intake_dead_letter_queue.queue_url,
             ),
             # The single FIFO message group already runs one invocation at a time.
         )
@@ -262,6 +264,15 @@ class Starter(Construct):
             ledger=ledger,
             execution_role=execution_role,
             notifications=notifications,
+        )
+        # A message that can never succeed is parked in the dead-letter queue at once
+        # (bulk_deployer.parking) instead of holding up the FIFO group for five receives.
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ParkMessagesThatCanNeverSucceed",
+                actions=["sqs:SendMessage"],
+                resources=[intake_dead_letter_queue.queue_arn],
+            )
         )
         acknowledge(
             self.function,

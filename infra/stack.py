@@ -39,6 +39,7 @@ class BulkDeployerStack(Stack):
             bucket=self.storage.bucket,
             ledger=self.storage.ledger,
             intake_queue=self.intake.queue,
+            intake_dead_letter_queue=self.intake.dead_letter_queue,
             execution_role=self.execution_role.role,
             notifications=self.notifications,
         )

@@ -46,6 +46,7 @@ class Provisioned:
             execution_role_arn=self.execution_role_arn,
             input_bucket=self.names.bucket,
             outcomes_topic_arn=self.outcomes_topic_arn,
+            intake_dead_letter_queue_url=self.intake_dead_letter_queue_url,
         )
 
 

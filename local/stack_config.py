@@ -137,6 +137,7 @@ class ResourceIds:
     execution_role_arn: str
     input_bucket: str
     outcomes_topic_arn: str
+    intake_dead_letter_queue_url: str
 
 
 def runtime_environment(region: str = REGION) -> dict[str, str]:
@@ -147,7 +148,9 @@ def runtime_environment(region: str = REGION) -> dict[str, str]:
 def starter_environment(config: DeployConfig, ids: ResourceIds, region: str = REGION) -> dict[str, str]:
     """The starter's environment: infra's, plus the outcomes topic (assumed: the stack will set it)."""
     env = config.starter_environment(
-        ledger_table_name=ids.ledger_table_name, execution_role_arn=ids.execution_role_arn
+        ledger_table_name=ids.ledger_table_name,
+        execution_role_arn=ids.execution_role_arn,
+        intake_dead_letter_queue_url=ids.intake_dead_letter_queue_url,
     )
     env["OUTCOMES_TOPIC_ARN"] = ids.outcomes_topic_arn
     return {**runtime_environment(region), **env}
@@ -161,8 +164,10 @@ def tracker_environment(
     Everything the starter gets (same table, role, prefixes, leases), plus the tracker's own
     settings; those not listed keep bulk_deployer.config's defaults.
     """
+    starter = starter_environment(config, ids, region)
+    del starter["INTAKE_DEAD_LETTER_QUEUE_URL"]  # only the starter parks intake messages
     return {
-        **starter_environment(config, ids, region),
+        **starter,
         "INPUT_BUCKET_NAME": ids.input_bucket,
         "TRACKER_LEASE_SECONDS": str(TRACKER_TIMEOUT_SECONDS),
         "TRACKER_FOLLOW_SECONDS": str(timing.tracker_follow_seconds),

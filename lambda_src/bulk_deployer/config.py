@@ -77,6 +77,8 @@ class Settings:
     processing_lease_seconds: int = DEFAULT_PROCESSING_LEASE_SECONDS
     # The stack's allow-list of deployable GroupIds (None: any group the execution role may deploy).
     deployable_group_ids: frozenset[str] | None = None
+    # Where messages that can never succeed are parked at once (None: SQS's retries decide).
+    intake_dead_letter_queue_url: str | None = None
     # The tracker's settings (the starter ignores them).
     input_bucket: str | None = None
     outcomes_topic_arn: str | None = None
@@ -126,6 +128,7 @@ class Settings:
                 env, "PROCESSING_LEASE_SECONDS", DEFAULT_PROCESSING_LEASE_SECONDS, minimum=1
             ),
             deployable_group_ids=_group_ids(env, "DEPLOYABLE_GROUP_IDS"),
+            intake_dead_letter_queue_url=env.get("INTAKE_DEAD_LETTER_QUEUE_URL") or None,
             input_bucket=env.get("INPUT_BUCKET_NAME") or None,
             outcomes_topic_arn=env.get("OUTCOMES_TOPIC_ARN") or None,
             tracker_lease_seconds=_int(

@@ -17,6 +17,7 @@ from bulk_deployer.intake import InputFileIntake
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.observability import count, seconds
 from bulk_deployer.outcomes import NoOutcomes, OutcomeSink, SnsOutcomes
+from bulk_deployer.parking import DeadLetterParking
 from bulk_deployer.reports import ReportStore
 from bulk_deployer.slot import DeploymentSlot
 
@@ -60,6 +61,16 @@ class Effects:
 
 
 LAMBDA = Effects()
+
+
+def build_parking(settings: Settings, session: Any = None) -> DeadLetterParking | None:
+    """The starter's way to the intake dead-letter queue, if the stack names one."""
+    if not settings.intake_dead_letter_queue_url:
+        return None
+    return DeadLetterParking(
+        settings.intake_dead_letter_queue_url,
+        lambda: aws.client("sqs", region=settings.region, session=session),
+    )
 
 
 def build_ledger(settings: Settings, clients: Clients, effects: Effects = LAMBDA) -> BulkDeploymentLedger:

@@ -27,6 +27,7 @@ from botocore.config import Config
 from botocore.exceptions import ResponseStreamingError
 from bulk_deployer.control import DispatchControl
 from bulk_deployer.ledger_model import FileState
+from bulk_deployer.parking import REASON_ATTRIBUTE
 
 from local.fleet import input_file
 from local.observe import Observer, Upload, wait_for
@@ -419,47 +420,80 @@ def test_the_tracker_dying_mid_report_finishes_the_report_on_a_later_run(make_e2
     assert len(e2e.read_text(e2e.report_key(upload, "groups.csv")).strip().splitlines()) == 1 + 5
 
 
-def test_a_poison_message_is_dead_lettered_and_only_delays_the_files_behind_it(e2e: Observer) -> None:
-    """An intake message naming a bucket botocore refuses ("not a bucket!") fails every time.
+def _poison_from(e2e: Observer, template_upload: Upload, *, bucket: str | None, key: str) -> str:
+    """An intake message like the one EventBridge delivered for ``template_upload``, altered."""
+    (template,) = wait_for(lambda: e2e.intake_bodies(template_upload.key), timeout=5)
+    event = json.loads(template)
+    if bucket is not None:
+        event["detail"]["bucket"]["name"] = bucket
+    event["detail"]["object"]["key"] = key
+    return json.dumps(event)
 
-    With one FIFO message group the messages behind it are not delivered until it is
-    dead-lettered: maxReceiveCount receives, each after the visibility timeout. Locally a
-    failed message is visible again at once, so the wait is short; deployed it is
-    maxReceiveCount x visibility timeout = 5 x 1,800 s = 2.5 h.
+
+def _send(e2e: Observer, body: str) -> None:
+    e2e.sqs.send_message(
+        QueueUrl=e2e.pipeline.resources.intake_queue_url,
+        MessageBody=body,
+        MessageGroupId=MESSAGE_GROUP_ID,
+        MessageDeduplicationId=uuid.uuid4().hex,
+    )
+
+
+def test_a_message_that_can_never_succeed_is_parked_at_once_and_delays_nothing(e2e: Observer) -> None:
+    """An intake message naming a bucket botocore refuses ("not a bucket!") can never succeed.
+
+    The starter parks it in the intake dead-letter queue with the reason and acknowledges it, so
+    the single FIFO message group is not held up: deployed, letting SQS dead-letter it would
+    take maxReceiveCount x visibility timeout = 5 x 1,800 s = 2.5 h of the files behind it.
     """
     pipeline = e2e.pipeline
     good_before = e2e.upload("before.jsonl", input_file(pipeline.fleet().groups("p0")))
     e2e.wait_state(good_before, *TERMINAL)
-    (template,) = wait_for(lambda: e2e.intake_bodies(good_before.key), timeout=5)
-    event = json.loads(template)
-    event["detail"]["bucket"]["name"] = "not a bucket!"
-    event["detail"]["object"]["key"] = "incoming/poison.jsonl"
-    poison = json.dumps(event)
-
-    sent = time.monotonic()
-    e2e.sqs.send_message(
-        QueueUrl=pipeline.resources.intake_queue_url,
-        MessageBody=poison,
-        MessageGroupId=MESSAGE_GROUP_ID,
-        MessageDeduplicationId=uuid.uuid4().hex,
-    )
+    poison = _poison_from(e2e, good_before, bucket="not a bucket!", key="incoming/poison.jsonl")
+    _send(e2e, poison)
     good_after = e2e.upload("after.jsonl", input_file(pipeline.fleet().groups("p1")))
-    e2e.wait_state(good_after, FileState.QUEUED, FileState.STARTED, FileState.REPORTING, FileState.FINISHED)
-    behind_waited = time.monotonic() - sent
     e2e.wait_state(good_after, *TERMINAL)
     wait_for(lambda: e2e.dead_letters() == 1, timeout=5, what="the poison message in the DLQ")
+
+    poison_runs = [i for i in pipeline.history.items("starter") if poison in i.bodies]
+    assert len(poison_runs) == 1 and not poison_runs[0].failed  # received once, acknowledged
+    assert failed_invocations(e2e) == 0
+    (parked,) = e2e.sqs.receive_message(
+        QueueUrl=pipeline.resources.intake_dead_letter_queue_url, MessageAttributeNames=["All"]
+    )["Messages"]
+    assert parked["Body"] == poison
+    assert parked["MessageAttributes"][REASON_ATTRIBUTE]["StringValue"].startswith("ParamValidationError")
+    assert_accounted(e2e, {good_before: FileState.FINISHED, good_after: FileState.FINISHED})
+
+
+def test_a_message_that_keeps_failing_is_dead_lettered_after_max_receive_count(e2e: Observer) -> None:
+    """A message whose every receive fails with an error that might pass (S3 answering 500 for
+    its object, past botocore's retries) is dead-lettered by SQS after maxReceiveCount receives;
+    only it fails, and the files behind it wait for that (locally a failed message is visible
+    again at once)."""
+    pipeline = e2e.pipeline
+    good_before = e2e.upload("before.jsonl", input_file(pipeline.fleet().groups("k0")))
+    e2e.wait_state(good_before, *TERMINAL)
+    poison = _poison_from(e2e, good_before, bucket=None, key="incoming/stuck.jsonl")
+    always = Counter(fail_first=10_000)
+    hook = answer_error(
+        always, status=500, code="InternalError", protocol="xml", when=lambda r: "stuck.jsonl" in r.url
+    )
+    with Hooks(pipeline, ("before-send.s3.HeadObject", hook), ("before-send.s3.GetObject", hook)):
+        _send(e2e, poison)
+        good_after = e2e.upload("after.jsonl", input_file(pipeline.fleet().groups("k1")))
+        e2e.wait_state(good_after, *TERMINAL, timeout=30)
+    wait_for(lambda: e2e.dead_letters() == 1, timeout=5, what="the failing message in the DLQ")
 
     poison_runs = [i for i in pipeline.history.items("starter") if poison in i.bodies]
     max_receive = pipeline.config.max_receive_count
     assert len(poison_runs) == max_receive
     assert all(i.failed for i in poison_runs)
     assert [c for i in poison_runs for c in i.receive_counts] == list(range(1, max_receive + 1))
-    # Nothing else failed, and the file behind it was processed only after it was dead-lettered.
     assert failed_invocations(e2e) == max_receive
     after_runs = [i for i in pipeline.history.items("starter") if any("after.jsonl" in b for b in i.bodies)]
     assert after_runs and after_runs[0].started >= poison_runs[-1].started
     assert_accounted(e2e, {good_before: FileState.FINISHED, good_after: FileState.FINISHED})
-    print(f"\n[poison] {max_receive} receives; the file behind it waited {behind_waited:.2f} s locally")
 
 
 def test_a_lost_start_response_retried_after_the_first_deployment_ended_starts_once(

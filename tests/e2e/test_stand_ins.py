@@ -38,9 +38,14 @@ def test_the_stand_ins_use_the_stacks_configuration(e2e: Observer) -> None:
     expected = config.starter_environment(
         ledger_table_name=pipeline.resources.names.ledger_table,
         execution_role_arn=pipeline.resources.execution_role_arn,
+        intake_dead_letter_queue_url=pipeline.resources.intake_dead_letter_queue_url,
     )
     assert expected.items() <= pipeline.starter.environment.items()
-    assert pipeline.starter.environment.items() <= pipeline.tracker.environment.items()
+    # The tracker: the starter's, but for the dead-letter queue only the starter parks messages in.
+    starter = dict(pipeline.starter.environment)
+    assert starter.pop("INTAKE_DEAD_LETTER_QUEUE_URL") == pipeline.resources.intake_dead_letter_queue_url
+    assert starter.items() <= pipeline.tracker.environment.items()
+    assert "INTAKE_DEAD_LETTER_QUEUE_URL" not in pipeline.tracker.environment
     assert pipeline.tracker.environment["INPUT_BUCKET_NAME"] == pipeline.bucket
 
 

@@ -55,6 +55,8 @@ def starter_permissions(synth: Synth) -> dict[str, set[str]]:
         "sqs:ChangeMessageVisibility": queue,
         "sqs:GetQueueAttributes": queue,
         "sqs:GetQueueUrl": queue,
+        # SQS: park a message that can never succeed in the intake dead-letter queue
+        "sqs:SendMessage": {synth.arn("dlq")},
         # Logs to its own log group (EMF metrics are log lines), X-Ray active tracing
         "logs:CreateLogStream": {synth.arn("log_group")},
         "logs:PutLogEvents": {synth.arn("log_group")},
@@ -89,6 +91,7 @@ STARTER_ACTIONS = [
     "sqs:ChangeMessageVisibility",
     "sqs:GetQueueAttributes",
     "sqs:GetQueueUrl",
+    "sqs:SendMessage",
     "logs:CreateLogStream",
     "logs:PutLogEvents",
     "xray:PutTraceSegments",

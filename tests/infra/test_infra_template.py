@@ -300,6 +300,7 @@ def test_function_environment_has_every_setting(synth: Synth) -> None:
     env = synth.props("function")["Environment"]["Variables"]
     assert env == {
         "OUTCOMES_TOPIC_ARN": {"Ref": synth.ids["outcomes_topic"]},
+        "INTAKE_DEAD_LETTER_QUEUE_URL": {"Ref": synth.ids["dlq"]},
         "LEDGER_TABLE_NAME": {"Ref": synth.ids["ledger"]},
         "EXECUTION_ROLE_ARN": {"Fn::GetAtt": [synth.ids["execution_role"], "Arn"]},
         "INCOMING_PREFIX": "incoming/",

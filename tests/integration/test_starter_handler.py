@@ -6,10 +6,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 import pytest
 from bulk_deployer.config import ConfigurationError
 from bulk_deployer.handlers import starter
+from bulk_deployer.ledger_model import FileState
 from bulk_deployer.observability import count
+from bulk_deployer.parking import REASON_ATTRIBUTE, DeadLetterParking
+from bulk_deployer.token import client_token_for
 
 from tests.integration.conftest import Pipeline, eventbridge_body, make_intake, valid_file
 
@@ -53,6 +57,7 @@ def wired(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
         pipeline.s3, pipeline.ledger, pipeline.greengrass, pipeline.settings, pipeline.metrics, count
     )
     monkeypatch.setattr(starter, "_intake", lambda: intake)
+    monkeypatch.setattr(starter, "_parking", lambda: None)  # no dead-letter queue named
     return pipeline
 
 
@@ -90,6 +95,78 @@ def test_a_failing_record_and_the_rest_of_its_fifo_batch_go_back_and_only_it_is_
     assert metrics["InputFileQueued"] == [1.0]
 
 
+@pytest.fixture
+def dead_letter_queue(wired: Pipeline, monkeypatch: pytest.MonkeyPatch) -> str:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = str(
+        sqs.create_queue(
+            QueueName="intake-dlq.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+        )["QueueUrl"]
+    )
+    parking = DeadLetterParking(url, lambda: sqs)
+    monkeypatch.setattr(starter, "_parking", lambda: parking)
+    return url
+
+
+def parked(url: str) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+    return list(messages.get("Messages", []))
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("this is not an event", "UnrecognizedMessage"),
+        ('{"Records": "not a list"}', "UnrecognizedMessage"),
+        ("bucket name botocore refuses", "ParamValidationError"),
+    ],
+)
+def test_a_message_that_can_never_succeed_is_parked_at_once_and_the_batch_goes_on(
+    wired: Pipeline, dead_letter_queue: str, body: str, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    ref = wired.upload("incoming/fleet.jsonl", valid_file())
+    if reason == "ParamValidationError":
+        body = eventbridge_body(ref).replace('"fleet-input"', '"not a bucket!"')
+    event = {
+        "Records": [sqs_record("m-poison", body, "101"), sqs_record("m-good", eventbridge_body(ref), "102")]
+    }
+    response = starter.handler(event, FakeContext())  # type: ignore[arg-type]
+    assert response == {"batchItemFailures": []}  # nothing goes back to block the FIFO group
+    (message,) = parked(dead_letter_queue)
+    assert message["Body"] == body
+    assert message["MessageAttributes"][REASON_ATTRIBUTE]["StringValue"].startswith(reason)
+    started = wired.ledger.get(client_token_for(ref))
+    assert started is not None and started.state is FileState.STARTED  # the file behind it went on
+    (error,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "parked" in error.getMessage() and getattr(error, "message_id", None) == "m-poison"
+
+
+def test_a_message_that_may_succeed_later_is_not_parked(
+    wired: Pipeline, dead_letter_queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def outage(*_: Any, **__: Any) -> Any:
+        raise ConnectionError("S3 unreachable")
+
+    monkeypatch.setattr(starter, "_handle_record", outage)
+    ref = wired.upload("incoming/fleet.jsonl", valid_file())
+    response = starter.handler({"Records": [sqs_record("m-1", eventbridge_body(ref), "1")]}, FakeContext())  # type: ignore[arg-type]
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    assert parked(dead_letter_queue) == []
+
+
+def test_when_parking_fails_the_message_fails_and_sqs_retries_it(
+    wired: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Unreachable:
+        def send_message(self, **_: Any) -> Any:
+            raise ConnectionError("SQS unreachable")
+
+    monkeypatch.setattr(starter, "_parking", lambda: DeadLetterParking("https://sqs.invalid/q", Unreachable))
+    response = starter.handler({"Records": [sqs_record("m-1", "not an event", "1")]}, FakeContext())  # type: ignore[arg-type]
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+
+
 def test_a_batch_where_every_record_fails_still_answers_with_failures(wired: Pipeline) -> None:
     event = {"Records": [sqs_record("m-1", "{}", "1")]}
     response = starter.handler(event, FakeContext())  # type: ignore[arg-type]
@@ -105,7 +182,9 @@ def test_the_s3_test_event_is_acknowledged(wired: Pipeline) -> None:
 def test_a_missing_setting_fails_the_cold_start_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEDGER_TABLE_NAME", "ledger")
     monkeypatch.delenv("EXECUTION_ROLE_ARN", raising=False)
+    starter._settings.cache_clear()
     starter._intake.cache_clear()
     with pytest.raises(ConfigurationError, match="EXECUTION_ROLE_ARN"):
         starter.handler({"Records": []}, FakeContext())  # type: ignore[arg-type]
+    starter._settings.cache_clear()
     starter._intake.cache_clear()

@@ -14,17 +14,49 @@ from typing import TYPE_CHECKING, Any
 from bulk_deployer.config import Settings
 from bulk_deployer.intake import InputFileIntake
 from bulk_deployer.ledger_model import Arrival
-from bulk_deployer.observability import logger, metrics
-from bulk_deployer.wiring import build_intake
+from bulk_deployer.observability import count, logger, metrics
+from bulk_deployer.parking import PERMANENT_FAILURES, DeadLetterParking
+from bulk_deployer.wiring import build_intake, build_parking
 
 if TYPE_CHECKING:  # a type only: the typing utility costs ~15 ms of cold start to import
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @cache
+def _settings() -> Settings:
+    """Checked on the first (cold) invocation: a bad setting names itself in the error."""
+    return Settings.from_env()
+
+
+@cache
 def _intake() -> InputFileIntake:
-    """Settings are checked on the first (cold) invocation: a bad one names itself in the error."""
-    return build_intake(Settings.from_env())
+    return build_intake(_settings())
+
+
+@cache
+def _parking() -> DeadLetterParking | None:
+    return build_parking(_settings())
+
+
+def _park(record: Mapping[str, Any], message_id: str, error: Exception) -> bool:
+    """Park a message that can never succeed; False when that is not possible (it then fails)."""
+    parking = _parking()
+    if parking is None:
+        return False
+    reason = f"{type(error).__name__}: {error}"
+    try:
+        parking.park(str(record.get("body", "")), message_id=message_id, reason=reason)
+    except Exception:
+        logger.exception(
+            "could not park the message; SQS will deliver it again", extra={"message_id": message_id}
+        )
+        return False
+    logger.error(
+        "message can never succeed; parked in the intake dead-letter queue",
+        extra={"message_id": message_id, "reason": reason},
+    )
+    count("IntakeMessageParked")
+    return True
 
 
 def _handle_record(record: Mapping[str, Any]) -> None:
@@ -51,7 +83,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             continue
         try:
             _handle_record(record)
-        except Exception:
+        except Exception as error:
+            if isinstance(error, PERMANENT_FAILURES) and _park(record, message_id, error):
+                continue
             logger.exception(
                 "message failed; SQS will deliver it again, then dead-letter it",
                 extra={
