@@ -130,8 +130,14 @@ class BulkDeploymentTracker:
         follow_on = self._follow_and_dispatch(result, waiting, tracked, first=True)
         while follow_on and self._time_to_follow(follow_until, remaining_seconds):
             self._sleep(self._settings.tracker_poll_seconds)
-            waiting, tracked = self._ledger.work()
-            follow_on = self._follow_and_dispatch(result, waiting, tracked, first=False)
+            try:
+                waiting, tracked = self._ledger.work()
+                follow_on = self._follow_and_dispatch(result, waiting, tracked, first=False)
+            except Exception:
+                # Following on is a shortcut: the next scheduled run looks again. The reports
+                # below must not be lost to, say, throttling of one more status call.
+                logger.exception("following on failed; the next run looks again")
+                break
         if tracked:
             for file in self._ledger.tracked():
                 if file.state is FileState.REPORTING:

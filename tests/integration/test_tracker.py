@@ -15,6 +15,7 @@ from bulk_deployer.ledger_model import FileState
 from bulk_deployer.token import client_token_for
 from moto.s3 import models as moto_s3_models
 
+from tests.fakes.greengrass import client_error
 from tests.integration.conftest import BUCKET, Pipeline, valid_file
 
 FOREVER = lambda: 900.0  # noqa: E731 - a run with all the time in the world
@@ -199,6 +200,25 @@ def test_following_stops_at_the_end_of_the_window(pipeline: Pipeline) -> None:
     assert run.started == []
     assert run.dispatched is not None and run.dispatched.result is DispatchResult.SLOT_TAKEN
     assert pipeline.greengrass.calls["StartBulkDeployment"] == 1
+
+
+def test_an_error_while_following_on_ends_the_wait_not_the_run(pipeline: Pipeline) -> None:
+    start_one(pipeline, "incoming/a.jsonl")
+    queue_files(pipeline, "incoming/b.jsonl")
+    time_ = FollowClock(pipeline, deployments_finish=False)
+
+    def sleep_then_throttled(seconds: float) -> None:
+        time_.sleep(seconds)
+        throttled = client_error("ThrottlingException", "Rate exceeded", "GetBulkDeploymentStatus")
+        pipeline.greengrass.fail_next["GetBulkDeploymentStatus"] = [throttled]
+
+    tracker = pipeline.tracker(
+        clock=time_.clock, sleep=sleep_then_throttled, tracker_follow_seconds=30, tracker_poll_seconds=5
+    )
+    run = tracker.run(FOREVER)  # the look after the first wait fails: the run still ends normally
+    assert run.ran and time_.waits == [5]
+    assert run.dispatched is not None and run.dispatched.result is DispatchResult.SLOT_TAKEN
+    assert pipeline.metrics["QueuedFiles"] == 1  # the rest of the run (queue health) happened
 
 
 @pytest.mark.parametrize(
