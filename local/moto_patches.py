@@ -319,6 +319,21 @@ def _size(original: Callable[[DynamoType], int]) -> Callable[[DynamoType], int]:
     return size
 
 
+def _item_size(original: Callable[[Item], int]) -> Callable[[Item], int]:
+    @functools.wraps(original)
+    def size(self: Item) -> int:
+        total = 0
+        for key, value in self.attrs.items():
+            total += bytesize(key)
+            if value.type == "S" and type(value.value) is str:
+                total += len(value.value.encode("utf-8"))
+            else:
+                total += value.size()
+        return total
+
+    return size
+
+
 class _NotString(Exception):
     pass
 
@@ -352,6 +367,7 @@ _PATCHES = (
     _Patch(Table, "sorted_items", _sorted_items),
     _Patch(Table, "all_items", _all_items),
     _Patch(DynamoType, "size", _size),
+    _Patch(Item, "size", _item_size),
 )
 _originals: dict[tuple[int, str], Any] = {}
 _install_lock = threading.Lock()
