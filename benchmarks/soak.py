@@ -21,6 +21,7 @@ Prints a table and exits 1 when any count is wrong.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import sys
@@ -44,7 +45,7 @@ from local.stack_config import MESSAGE_GROUP_ID, LocalTiming
 # One bulk deployment at a time: throughput is about one start per tracker run, so the tracker
 # runs often and a bulk deployment of one record takes a few milliseconds.
 SOAK_TIMING = LocalTiming(
-    tracker_period_seconds=0.2,
+    tracker_period_seconds=0.1,
     report_recheck_seconds=0,
     failed_message_visibility_seconds=0,
     emulator={
@@ -317,13 +318,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--uploads", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument(
+        "--tracker-period",
+        type=float,
+        default=SOAK_TIMING.tracker_period_seconds,
+        help="the tracker's schedule, seconds (default %(default)s)",
+    )
     args = parser.parse_args(argv)
+    timing = dataclasses.replace(SOAK_TIMING, tracker_period_seconds=args.tracker_period)
     print(
-        f"soak: {args.uploads} uploads, tracker period {SOAK_TIMING.tracker_period_seconds} s, "
-        f"emulator {dict(SOAK_TIMING.emulator)}",
+        f"soak: {args.uploads} uploads, tracker period {timing.tracker_period_seconds} s, "
+        f"emulator {dict(timing.emulator)}",
         flush=True,
     )
-    with LocalPipeline(timing=SOAK_TIMING, environment_overrides=QUIET) as pipeline:
+    with LocalPipeline(timing=timing, environment_overrides=QUIET) as pipeline:
         result = run_soak(pipeline, args.uploads, args.seed, timeout=args.timeout)
     print(result.table())
     print(json.dumps(result.summary()))

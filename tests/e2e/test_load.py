@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def soak_pipeline(stand_ins: LocalPipeline) -> Iterator[LocalPipeline]:
-    """The package's stand-ins at the soak's pace (tracker every 0.02 s, a near-instant emulator)."""
+    """The package's stand-ins at the soak's pace (its tracker period, a near-instant emulator)."""
     saved = stand_ins.timing
     stand_ins.timing = dataclasses.replace(saved, tracker_period_seconds=SOAK_TIMING.tracker_period_seconds)
     try:
