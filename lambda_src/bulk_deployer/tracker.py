@@ -131,6 +131,10 @@ class BulkDeploymentTracker:
         while follow_on and self._time_to_follow(follow_until, remaining_seconds):
             self._sleep(self._settings.tracker_poll_seconds)
             try:
+                # While the bulk deployment runs, a look reads only the tracked files (a few
+                # items), not the whole work list.
+                if self._follow_started(result, self._ledger.tracked()):
+                    continue
                 waiting, tracked = self._ledger.work()
                 follow_on = self._follow_and_dispatch(result, waiting, tracked, first=False)
             except Exception:
@@ -160,14 +164,7 @@ class BulkDeploymentTracker:
         Returns whether following on is worth it: a bulk deployment of ours is running and
         another file waits behind it.
         """
-        running = False
-        for file in tracked:
-            if file.state is FileState.STARTED:
-                result.followed += 1
-                if self._follow(file):
-                    result.ended.append(file.token)
-                else:
-                    running = True
+        running = self._follow_started(result, tracked)
         if not waiting or (running and not first):
             return running and bool(waiting)
         try:
@@ -185,6 +182,18 @@ class BulkDeploymentTracker:
         # Nothing started: paused, busy, refused, or the slot is ours and still running (then
         # following on is worth it unless dispatching is paused: nothing would start).
         return running and outcome.result is DispatchResult.SLOT_TAKEN and self._control.paused() is None
+
+    def _follow_started(self, result: TrackerRun, tracked: list[LedgerFile]) -> bool:
+        """Follow each STARTED file; True while one of them is still running."""
+        running = False
+        for file in tracked:
+            if file.state is FileState.STARTED:
+                result.followed += 1
+                if self._follow(file):
+                    result.ended.append(file.token)
+                else:
+                    running = True
+        return running
 
     def _time_to_follow(self, follow_until: float, remaining_seconds: Callable[[], float]) -> bool:
         """Another look fits in the follow window and leaves the run time for its reports."""

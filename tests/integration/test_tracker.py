@@ -193,10 +193,15 @@ def test_following_stops_at_the_end_of_the_window(pipeline: Pipeline) -> None:
     start_one(pipeline, "incoming/a.jsonl")
     queue_files(pipeline, "incoming/b.jsonl")
     time_ = FollowClock(pipeline, deployments_finish=False)
+    queries: list[int] = []  # Limit of each ledger query: 200 for the work list, 100 for tracked files
+    pipeline.dynamodb.meta.events.register(
+        "provide-client-params.dynamodb.Query", lambda params, **_: queries.append(params.get("Limit"))
+    )
     run = pipeline.tracker(
         clock=time_.clock, sleep=time_.sleep, tracker_follow_seconds=30, tracker_poll_seconds=4
     ).run(FOREVER)
     assert time_.waits == [4] * 7  # 28 s: another look would end after the 30 s window
+    assert queries.count(200) == 1  # while it runs, a look reads the tracked files, not the work list
     assert run.started == []
     assert run.dispatched is not None and run.dispatched.result is DispatchResult.SLOT_TAKEN
     assert pipeline.greengrass.calls["StartBulkDeployment"] == 1
