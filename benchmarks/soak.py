@@ -21,10 +21,12 @@ Prints a table and exits 1 when any count is wrong.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import random
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter, deque
@@ -331,8 +333,16 @@ def main(argv: list[str] | None = None) -> int:
         f"emulator {dict(timing.emulator)}",
         flush=True,
     )
-    with LocalPipeline(timing=timing, environment_overrides=QUIET) as pipeline:
+    # The functions print their metrics (EMF) to stdout, as in Lambda: kept in a file here.
+    with (
+        tempfile.NamedTemporaryFile(
+            "w", prefix="soak-functions-stdout-", suffix=".log", delete=False
+        ) as sink,
+        contextlib.redirect_stdout(sink),
+        LocalPipeline(timing=timing, environment_overrides=QUIET) as pipeline,
+    ):
         result = run_soak(pipeline, args.uploads, args.seed, timeout=args.timeout)
+    print(f"(the functions' stdout: {sink.name})")
     print(result.table())
     print(json.dumps(result.summary()))
     return 0 if result.ok else 1
