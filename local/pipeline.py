@@ -29,7 +29,6 @@ from local.runner import History, Runner, Schedule, SqsEventSource
 from local.stack_config import (
     FAKE_CREDENTIALS,
     REGION,
-    TRACKER_TIMEOUT_SECONDS,
     LocalTiming,
     endpoint_environment,
     load_deploy_config,
@@ -135,7 +134,8 @@ class LocalPipeline:
                 **endpoints,
                 **self._overrides,
             },
-            timeout_seconds=TRACKER_TIMEOUT_SECONDS,
+            timeout_seconds=self.config.tracker_timeout_seconds,
+            memory_mb=self.config.tracker_memory_mb,
             account_id=self._resources.account_id,
         )
         self.cold_start()

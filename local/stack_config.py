@@ -21,8 +21,6 @@ CDK_JSON: Final = REPO_ROOT / "cdk.json"
 REGION: Final = "us-east-1"
 # infra.intake.MESSAGE_GROUP_ID (a CDK module; tests/e2e checks the two agree).
 MESSAGE_GROUP_ID: Final = "intake"
-# The tracker is not in the stack yet: locally it gets the starter's timeout and a lease to match.
-TRACKER_TIMEOUT_SECONDS: Final = 300
 # Fake credentials: moto accepts any; they must merely exist so botocore signs requests.
 FAKE_CREDENTIALS: Final = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -141,35 +139,35 @@ class ResourceIds:
 
 
 def runtime_environment(region: str = REGION) -> dict[str, str]:
-    """What Lambda itself sets (and what local runs must add: no X-Ray daemon here)."""
-    return {"AWS_REGION": region, "AWS_DEFAULT_REGION": region, "POWERTOOLS_TRACE_DISABLED": "true"}
+    """What Lambda itself sets."""
+    return {"AWS_REGION": region, "AWS_DEFAULT_REGION": region}
 
 
 def starter_environment(config: DeployConfig, ids: ResourceIds, region: str = REGION) -> dict[str, str]:
-    """The starter's environment: infra's, plus the outcomes topic (assumed: the stack will set it)."""
+    """The starter's environment, exactly as infra gives it to the deployed function."""
     env = config.starter_environment(
         ledger_table_name=ids.ledger_table_name,
         execution_role_arn=ids.execution_role_arn,
+        outcomes_topic_arn=ids.outcomes_topic_arn,
         intake_dead_letter_queue_url=ids.intake_dead_letter_queue_url,
     )
-    env["OUTCOMES_TOPIC_ARN"] = ids.outcomes_topic_arn
     return {**runtime_environment(region), **env}
 
 
 def tracker_environment(
     config: DeployConfig, ids: ResourceIds, timing: LocalTiming, region: str = REGION
 ) -> dict[str, str]:
-    """The tracker's environment, built here until infra/config.py offers one.
-
-    Everything the starter gets (same table, role, prefixes, leases), plus the tracker's own
-    settings; those not listed keep bulk_deployer.config's defaults.
-    """
-    starter = starter_environment(config, ids, region)
-    del starter["INTAKE_DEAD_LETTER_QUEUE_URL"]  # only the starter parks intake messages
+    """The tracker's environment as infra gives it, with the schedule-bound settings compressed
+    like the schedule itself (``timing``)."""
+    env = config.tracker_environment(
+        ledger_table_name=ids.ledger_table_name,
+        execution_role_arn=ids.execution_role_arn,
+        input_bucket_name=ids.input_bucket,
+        outcomes_topic_arn=ids.outcomes_topic_arn,
+    )
     return {
-        **starter,
-        "INPUT_BUCKET_NAME": ids.input_bucket,
-        "TRACKER_LEASE_SECONDS": str(TRACKER_TIMEOUT_SECONDS),
+        **runtime_environment(region),
+        **env,
         "TRACKER_FOLLOW_SECONDS": str(timing.tracker_follow_seconds),
         "TRACKER_POLL_SECONDS": str(timing.tracker_poll_seconds),
         "REPORT_RECHECK_SECONDS": str(timing.report_recheck_seconds),
