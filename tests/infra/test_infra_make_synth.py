@@ -78,3 +78,5 @@ def test_make_synth_bundles_the_pinned_dependencies_for_arm64(make_synth: Path) 
     assert header[:4] == b"\x7fELF"
     assert int.from_bytes(header[18:20], "little") == EM_AARCH64
     assert not list(asset.rglob("*.cpython-311.pyc"))
+    # Lambda's active tracing, no tracing SDK (docs/operations.md#traces): not even as a dependency.
+    assert not (asset / "aws_xray_sdk").exists()
