@@ -13,6 +13,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from bulk_deployer.events import object_created_event
+from bulk_deployer.objectref import ObjectRef
 
 from local.fleet import input_file
 from local.pipeline import LocalPipeline
@@ -41,22 +43,21 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 def _eventbridge_body(bucket: str, key: str, head: dict[str, Any]) -> str:
     """An S3 "Object Created" event as EventBridge delivers it (a redelivery of the real one)."""
-    obj = {"key": key, "size": head["ContentLength"], "etag": head["ETag"].strip('"')}
-    if head.get("VersionId"):
-        obj["version-id"] = head["VersionId"]
-    return json.dumps(
-        {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Object Created",
-            "source": "aws.s3",
-            "account": "123456789012",
-            "time": "2026-11-27T12:00:00Z",
-            "region": "us-east-1",
-            "resources": [f"arn:aws:s3:::{bucket}"],
-            "detail": {"version": "0", "bucket": {"name": bucket}, "object": obj, "reason": "PutObject"},
-        }
+    ref = ObjectRef(
+        bucket,
+        key,
+        etag=head["ETag"].strip('"'),
+        version_id=head.get("VersionId"),
+        size=head["ContentLength"],
     )
+    event = object_created_event(
+        ref,
+        event_id=str(uuid.uuid4()),
+        time="2026-11-27T12:00:00Z",
+        region="us-east-1",
+        account="123456789012",
+    )
+    return json.dumps(event)
 
 
 def _sqs_event(body: str, sequence: str) -> dict[str, Any]:

@@ -24,14 +24,13 @@ from benchmarks.cold_start import cold_start
 from benchmarks.validator import throughput
 from infra.config import DeployConfig
 from local.moto_server import MotoServer
+from local.stack_config import FAKE_CREDENTIALS, REGION
 
 LAMBDA_FULL_CPU_MB = 1769  # at this memory a Lambda function has one full vCPU
 FAKE_AWS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
+    **FAKE_CREDENTIALS,
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
     "AWS_EC2_METADATA_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }

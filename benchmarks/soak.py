@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from bulk_deployer.events import object_created_event
 from bulk_deployer.ledger_model import FileState
 from bulk_deployer.reconcile import Reconciler
 from bulk_deployer.token import client_token_for
@@ -134,27 +135,14 @@ class SoakResult:
 
 def _eventbridge_body(upload: Upload) -> str:
     """The "Object Created" event EventBridge delivers for this version (as a redelivery would)."""
-    obj: dict[str, Any] = {"key": upload.key, "size": len(upload.body), "etag": upload.etag}
-    if upload.version_id:
-        obj["version-id"] = upload.version_id
-    return json.dumps(
-        {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Object Created",
-            "source": "aws.s3",
-            "account": "123456789012",
-            "time": "2026-11-28T00:00:00Z",
-            "region": "us-east-1",
-            "resources": [f"arn:aws:s3:::{upload.bucket}"],
-            "detail": {
-                "version": "0",
-                "bucket": {"name": upload.bucket},
-                "object": obj,
-                "reason": "PutObject",
-            },
-        }
+    event = object_created_event(
+        dataclasses.replace(upload.ref, size=len(upload.body)),
+        event_id=str(uuid.uuid4()),
+        time="2026-11-28T00:00:00Z",
+        region="us-east-1",
+        account="123456789012",
     )
+    return json.dumps(event)
 
 
 def _invalid_body(n: int, group: Group) -> bytes:

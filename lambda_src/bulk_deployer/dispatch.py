@@ -128,9 +128,13 @@ class Dispatcher:
             "recovered a bulk deployment started by an interrupted attempt",
             extra={"bulk_deployment_id": found.bulk_deployment_id, "state": FileState.STARTED.value},
         )
-        self._mark_started(holder, file.token, found.bulk_deployment_id, found.arn or "")
+        return self._recovered(holder, file.token, found.bulk_deployment_id, found.arn or "")
+
+    def _recovered(self, holder: str, token: str, bulk_deployment_id: str, arn: str) -> DispatchOutcome:
+        """Record a bulk deployment an earlier attempt started unseen, as if this one had."""
+        self._mark_started(holder, token, bulk_deployment_id, arn)
         self._count("BulkDeploymentStarted", 1)
-        return DispatchOutcome(DispatchResult.RECOVERED, file.token, found.bulk_deployment_id)
+        return DispatchOutcome(DispatchResult.RECOVERED, token, bulk_deployment_id)
 
     def _mark_started(self, holder: str, token: str, bulk_deployment_id: str, arn: str) -> None:
         file = self._ledger.mark_started(
@@ -155,9 +159,7 @@ class Dispatcher:
                 "the running bulk deployment is this file's: its start succeeded unseen",
                 extra={"bulk_deployment_id": latest.bulk_deployment_id, "state": FileState.STARTED.value},
             )
-            self._mark_started(holder, file.token, latest.bulk_deployment_id, latest.arn or "")
-            self._count("BulkDeploymentStarted", 1)
-            return DispatchOutcome(DispatchResult.RECOVERED, file.token, latest.bulk_deployment_id)
+            return self._recovered(holder, file.token, latest.bulk_deployment_id, latest.arn or "")
         if file.state is FileState.STARTING:
             self._ledger.requeue(file.token)
         self._count("WaitingForPreviousBulkDeployment", 1)

@@ -18,6 +18,29 @@ from bulk_deployer.objectref import ObjectRef
 EventKind = Literal["eventbridge", "s3", "test", "ignored"]
 
 
+def object_created_event(
+    ref: ObjectRef, *, event_id: str, time: str, region: str, account: str = ""
+) -> dict[str, Any]:
+    """The EventBridge "Object Created" event S3 sends for ``ref``: the shape parsed below.
+
+    For everything that injects an event by hand: the CLI's reconcile, tests and benchmarks.
+    """
+    obj: dict[str, Any] = {"key": ref.key, "size": ref.size, "etag": ref.etag, "sequencer": "0"}
+    if ref.version_id:
+        obj["version-id"] = ref.version_id
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": account,
+        "time": time,
+        "region": region,
+        "resources": [f"arn:aws:s3:::{ref.bucket}"],
+        "detail": {"version": "0", "bucket": {"name": ref.bucket}, "object": obj, "reason": "PutObject"},
+    }
+
+
 class UnrecognizedMessage(ValueError):
     """The message is not an event this tool knows; it is kept (dead-lettered), not dropped."""
 

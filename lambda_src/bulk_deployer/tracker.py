@@ -142,7 +142,7 @@ class BulkDeploymentTracker:
                 # below must not be lost to, say, throttling of one more status call.
                 logger.exception("following on failed; the next run looks again")
                 break
-        if tracked:
+        if tracked or result.ended:
             for file in self._ledger.tracked():
                 if file.state is FileState.REPORTING:
                     keys = {"bulk_deployment_id": file.bulk_deployment_id, **file.ref.log_keys()}

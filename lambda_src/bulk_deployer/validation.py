@@ -44,7 +44,7 @@ _ID = r"[ !#-\[\]-~]{1,91}"
 
 @dataclass(frozen=True)
 class _RecordForm:
-    opening: str  # how every line of the form starts
+    opening: bytes  # how every line of the form starts
     records: re.Pattern[str]  # any number of whole lines of the form
     group_ids: re.Pattern[str]  # the GroupId of each line
 
@@ -59,7 +59,9 @@ def _record_form(colon: str, comma: str) -> _RecordForm:
         + re.escape(f'"{comma}"DeploymentType"{colon}"{DEPLOYMENT_TYPE}"}}')
         + r"\n"
     )
-    return _RecordForm(opening, re.compile(f"(?:{record})*+"), re.compile(re.escape(opening) + '([^"]*)"'))
+    return _RecordForm(
+        opening.encode(), re.compile(f"(?:{record})*+"), re.compile(re.escape(opening) + '([^"]*)"')
+    )
 
 
 _RECORD_FORMS = (_record_form(":", ","), _record_form(": ", ", "))
@@ -254,7 +256,7 @@ class InputFileValidator:
 
     def _all_in_a_record_form(self, data: bytes, end: int) -> bool:
         """The fastest path: every line of ``data[:end]`` is a valid record in one common form."""
-        form = next((f for f in _RECORD_FORMS if data.startswith(f.opening.encode())), None)
+        form = next((f for f in _RECORD_FORMS if data.startswith(f.opening)), None)
         if form is None:
             return False
         try:

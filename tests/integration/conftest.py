@@ -15,7 +15,7 @@ from bulk_deployer import wiring
 from bulk_deployer.config import Settings
 from bulk_deployer.control import DispatchControl
 from bulk_deployer.dispatch import Dispatcher
-from bulk_deployer.events import parse_message_body
+from bulk_deployer.events import object_created_event, parse_message_body
 from bulk_deployer.intake import InputFileIntake, IntakeResult
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import Arrival, table_definition
@@ -116,22 +116,14 @@ class Pipeline:
 
 
 def eventbridge_body(ref: ObjectRef, *, key: str | None = None) -> str:
-    obj: dict[str, Any] = {"key": key or ref.key, "size": ref.size, "etag": ref.etag, "sequencer": "00"}
-    if ref.version_id:
-        obj["version-id"] = ref.version_id
-    return json.dumps(
-        {
-            "version": "0",
-            "id": "e1",
-            "detail-type": "Object Created",
-            "source": "aws.s3",
-            "account": "123456789012",
-            "time": ref.event_time or "2026-11-27T12:00:00Z",
-            "region": "us-east-1",
-            "resources": [f"arn:aws:s3:::{ref.bucket}"],
-            "detail": {"version": "0", "bucket": {"name": ref.bucket}, "object": obj, "reason": "PutObject"},
-        }
+    event = object_created_event(
+        ref.with_key(key) if key else ref,
+        event_id="e1",
+        time=ref.event_time or "2026-11-27T12:00:00Z",
+        region="us-east-1",
+        account="123456789012",
     )
+    return json.dumps(event)
 
 
 def classic_body(ref: ObjectRef, *, encoded_key: str | None = None) -> str:

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from bulk_deployer.cli.output import EXIT_FAILED, EXIT_OK, Output, table
 from bulk_deployer.cli.stack import INTAKE_MESSAGE_GROUP_ID, Target
-from bulk_deployer.events import UnrecognizedMessage, parse_message_body
+from bulk_deployer.events import UnrecognizedMessage, object_created_event, parse_message_body
 from bulk_deployer.ledger_model import FileState
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.reconcile import Reconciler
@@ -250,20 +250,12 @@ def _submit(target: Target, s3: Any, key: str, etag: str) -> bool:
         bucket, key, etag=etag, version_id=head.get("VersionId"), size=int(head.get("ContentLength", 0))
     )
     token = client_token_for(ref)
-    obj: dict[str, Any] = {"key": key, "size": ref.size, "etag": etag, "sequencer": "0"}
-    if ref.version_id:
-        obj["version-id"] = ref.version_id
-    event = {
-        "version": "0",
-        "id": f"reconcile-{token[:32]}",
-        "detail-type": "Object Created",
-        "source": "aws.s3",
-        "account": "",
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": target.region_name,
-        "resources": [f"arn:aws:s3:::{bucket}"],
-        "detail": {"version": "0", "bucket": {"name": bucket}, "object": obj, "reason": "PutObject"},
-    }
+    event = object_created_event(
+        ref,
+        event_id=f"reconcile-{token[:32]}",
+        time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        region=target.region_name,
+    )
     target.client("sqs").send_message(
         QueueUrl=target.resources.require("IntakeQueueUrl"),
         MessageBody=json.dumps(event),
