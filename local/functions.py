@@ -2,9 +2,12 @@
 
 Why one invocation at a time: both handlers share this process's Powertools Logger and Metrics
 (module-level objects in bulk_deployer.observability) and ``os.environ``; in AWS each function
-has its own execution environment. Serializing keeps each invocation in exactly its function's
-environment and its metrics in its own EMF flush. Correctness under concurrency is the ledger's
-job (conditional writes) and is tested elsewhere, deterministically.
+has its own execution environment. Serializing keeps each invocation's metrics in its own EMF
+flush. Correctness under concurrency is the ledger's job (conditional writes) and is tested
+elsewhere, deterministically.
+
+Why a function's variables stay in ``os.environ`` after its invocation (until
+``restore_process_environment``): see ``_ProcessEnvironment``.
 """
 
 from __future__ import annotations
@@ -15,8 +18,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -64,8 +66,8 @@ class Function:
         """Imported inside the function's environment, as Lambda's init phase does (Powertools
         reads POWERTOOLS_* variables when bulk_deployer.observability is first imported)."""
         if self._module is None:
-            with environment(self.environment):
-                self._module = importlib.import_module(self.handler_path.rsplit(".", 1)[0])
+            _PROCESS_ENVIRONMENT.apply(self.environment)
+            self._module = importlib.import_module(self.handler_path.rsplit(".", 1)[0])
         return self._module
 
     @property
@@ -102,7 +104,7 @@ class Function:
 
 
 class Invoker:
-    """Runs handlers one at a time, each inside its function's environment variables."""
+    """Runs handlers one at a time, each with its function's environment variables in force."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -112,25 +114,50 @@ class Invoker:
         return self._lock
 
     def invoke(self, function: Function, event: dict[str, Any]) -> Any:
-        with self._lock, environment(function.environment):
+        with self._lock:
+            _PROCESS_ENVIRONMENT.apply(function.environment)
             return function.handler(event, function.context())
 
 
-_ENV_LOCK = threading.Lock()
+class _ProcessEnvironment:
+    """``os.environ`` as the functions need it: variables are added or overwritten while functions
+    may run, and only removed by ``restore`` once none runs.
 
+    CPython's os.environ cannot be iterated while another thread removes a key: ``items()`` lists
+    the keys, then looks each one up, and a key gone in between raises KeyError (cpython#74626
+    leaves the locking to applications). Every boto3 client created anywhere in the process
+    iterates it (urllib's proxy lookup), so a test thread creating a client while the tracker's
+    thread put the environment back failed at random. The price: between restores, a function
+    also sees the variables only the other has (the tracker's are a superset of the starter's,
+    which adds its dead-letter queue's URL); each function's own set is checked by infra's tests.
+    """
 
-@contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set ``values`` in os.environ for the duration, then put back what was there."""
-    with _ENV_LOCK:
-        saved = {name: os.environ.get(name) for name in values}
-        os.environ.update(values)
-    try:
-        yield
-    finally:
-        with _ENV_LOCK:
-            for name, old in saved.items():
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._saved: dict[str, str | None] = {}
+
+    def apply(self, values: Mapping[str, str]) -> None:
+        with self._lock:
+            for name, value in values.items():
+                current = os.environ.get(name)
+                if current != value:
+                    self._saved.setdefault(name, current)
+                    os.environ[name] = value
+
+    def restore(self) -> None:
+        with self._lock:
+            for name, old in self._saved.items():
                 if old is None:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = old
+            self._saved.clear()
+
+
+_PROCESS_ENVIRONMENT = _ProcessEnvironment()
+
+
+def restore_process_environment() -> None:
+    """Put back the variables the functions changed. Only when no function runs (the runner is
+    stopped) and no other thread creates clients."""
+    _PROCESS_ENVIRONMENT.restore()

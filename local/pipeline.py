@@ -21,7 +21,13 @@ from bulk_deployer.ledger import BulkDeploymentLedger
 from infra.config import DeployConfig
 from local import moto_patches
 from local.fleet import Fleet
-from local.functions import STARTER_HANDLER, TRACKER_HANDLER, Function, Invoker
+from local.functions import (
+    STARTER_HANDLER,
+    TRACKER_HANDLER,
+    Function,
+    Invoker,
+    restore_process_environment,
+)
 from local.greengrass_emulator import EmulatorConfig, GreengrassEmulator
 from local.moto_server import MotoServer
 from local.provision import Provisioned, provision
@@ -82,9 +88,7 @@ class LocalPipeline:
         return self
 
     def stop(self) -> None:
-        if self._runner is not None:
-            self._runner.stop()
-            self._runner = None
+        self.stop_functions()
         if self._emulator is not None:
             self._emulator.stop()
             self._emulator = None
@@ -100,9 +104,7 @@ class LocalPipeline:
         run: bool = True,
     ) -> None:
         """Empty moto and the emulator, create the resources again, cold-start both functions."""
-        if self._runner is not None:
-            self._runner.stop()
-            self._runner = None
+        self.stop_functions()
         self.emulator.reset()
         defaults = EmulatorConfig().to_dict()
         self.emulator.configure(
@@ -161,6 +163,15 @@ class LocalPipeline:
         self._runner = Runner(source, schedule)
         if self._run:
             self._runner.start()
+
+    def stop_functions(self) -> None:
+        """No more invocations (intake and schedule stop); the process's environment variables
+        are the ones it had before the functions ran (local.functions._ProcessEnvironment)."""
+        if self._runner is not None:
+            self._runner.stop()
+            self._runner = None
+        with self.invoker.lock:
+            restore_process_environment()
 
     def cold_start(self) -> None:
         """The next invocation of each function builds its clients and settings again."""

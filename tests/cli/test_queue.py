@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
+
+import pytest
 
 from tests.cli.conftest import ACCOUNT, BUCKET, TRUST, Runner, Stack, role_policy
 
@@ -79,3 +82,37 @@ def test_stop_needs_confirmation_and_notes_the_queue(stack: Stack, runner: Runne
     assert live["status"] in ("Stopping", "Stopped")
     code, _, err = stack.cli("stop", "no-such-id", "--yes")
     assert code == 2 and err.count("\n") == 1 and "refused to stop" in err
+
+
+class _BrokenSlot:
+    def acquire(self, holder: str, *, lease_seconds: int) -> bool:
+        raise RuntimeError("the ledger went away")
+
+
+class _Target:
+    """What resume's dispatch reads from the deployment; building the Greengrass client fails."""
+
+    ledger = control = object()
+    slot = _BrokenSlot()
+
+    def __init__(self, *, deployer_fails: bool) -> None:
+        self._deployer_fails = deployer_fails
+
+    @property
+    def deployer(self) -> object:
+        if self._deployer_fails:
+            raise KeyError("AWS_ENDPOINT_URL")
+        return object()
+
+
+@pytest.mark.parametrize("deployer_fails", [True, False], ids=["connecting fails", "dispatch fails"])
+def test_resume_leaves_the_process_logger_at_its_level_whatever_fails(deployer_fails: bool) -> None:
+    """The CLI silences the functions' logger while it dispatches. In-process (the local stand-ins,
+    tests) that logger is shared: an error must not leave it silenced for everyone else."""
+    from bulk_deployer.cli.queue import _dispatch
+    from bulk_deployer.observability import logger
+
+    logger.setLevel("INFO")  # this suite silences it for every test (conftest); put back after
+    with pytest.raises((KeyError, RuntimeError)):
+        _dispatch(_Target(deployer_fails=deployer_fails))  # type: ignore[arg-type]
+    assert logger.log_level == logging.INFO

@@ -48,7 +48,7 @@ def make_e2e(stand_ins: LocalPipeline) -> Iterator[E2EFactory]:
         return Observer(stand_ins)
 
     yield make
-    stand_ins.runner.stop()
+    stand_ins.stop_functions()
     stand_ins.emulator.clear_faults()
 
 

@@ -26,7 +26,7 @@ def soak_pipeline(stand_ins: LocalPipeline) -> Iterator[LocalPipeline]:
     try:
         yield stand_ins
     finally:
-        stand_ins.runner.stop()
+        stand_ins.stop_functions()
         stand_ins.timing = saved
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+from itertools import pairwise
+from types import ModuleType
 from typing import Any
 
 import pytest
 
 from local import moto_patches
 from local.fleet import input_file
+from local.functions import Function, Invoker, restore_process_environment
 from local.observe import Observer, wait_for
 from local.runner import History, SqsEventSource
 from local.stack_config import MESSAGE_GROUP_ID, REGION, load_deploy_config
@@ -135,3 +139,30 @@ def test_the_fleet_helper_makes_deployable_groups(e2e: Observer) -> None:
     groups = e2e.pipeline.fleet().groups("x", "y")
     body = input_file(groups).decode()
     assert [json.loads(line)["GroupId"] for line in body.splitlines()] == [g.group_id for g in groups]
+
+
+def test_invocations_only_add_variables_and_stopping_the_functions_puts_the_environment_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Removing a variable while another thread iterates os.environ (every boto3 client creation
+    does) raises KeyError there, so invocations never remove one; stop_functions restores."""
+    monkeypatch.setenv("PROBE_SHARED", "before")
+    monkeypatch.delenv("PROBE_A_ONLY", raising=False)
+    monkeypatch.delenv("PROBE_B_ONLY", raising=False)
+    seen: list[dict[str, str]] = []
+    probe = ModuleType("probe")
+    probe.handler = lambda event, context: seen.append(dict(os.environ))  # type: ignore[attr-defined]
+    a = Function("a", "probe.handler", {"PROBE_SHARED": "a", "PROBE_A_ONLY": "1"}, 3, _module=probe)
+    b = Function("b", "probe.handler", {"PROBE_SHARED": "b", "PROBE_B_ONLY": "2"}, 3, _module=probe)
+    invoker = Invoker()
+    before = dict(os.environ)
+    names = [set(os.environ)]
+    for function in (a, b, a):
+        invoker.invoke(function, {})
+        names.append(set(os.environ))
+
+    assert all(earlier <= later for earlier, later in pairwise(names))
+    assert [env["PROBE_SHARED"] for env in seen] == ["a", "b", "a"]
+    assert seen[0]["PROBE_A_ONLY"] == "1" and seen[1]["PROBE_B_ONLY"] == "2"
+    restore_process_environment()
+    assert dict(os.environ) == before

@@ -158,8 +158,6 @@ def _dispatch(target: Target) -> dict[str, Any]:
     from bulk_deployer.dispatch import Dispatcher  # noqa: PLC0415
     from bulk_deployer.observability import logger  # noqa: PLC0415
 
-    level = logger.log_level
-    logger.setLevel("CRITICAL")  # the CLI reports the outcome itself; no JSON logs on stdout
     dispatcher = Dispatcher(
         target.ledger,
         target.slot,
@@ -171,12 +169,14 @@ def _dispatch(target: Target) -> dict[str, Any]:
         retry_base_seconds=DEFAULT_START_RETRY_BASE_SECONDS,
         sleep=time.sleep,
     )
+    level = logger.log_level
+    logger.setLevel("CRITICAL")  # the CLI reports the outcome itself; no JSON logs on stdout
     try:
         outcome = dispatcher.dispatch()
     except (ClientError, StaleTransition) as exc:
         return {"result": "error", "detail": describe(exc)}
     finally:
-        logger.setLevel(level)
+        logger.setLevel(level)  # whatever happened: the logger is the process's, not the CLI's
     return {
         "result": outcome.result.value,
         "token": outcome.token,
