@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from bulk_deployer.events import object_created_event
-from bulk_deployer.objectref import ObjectRef
+from bulk_deployer.input_objects import InputObjectStore
 
 from local.fleet import input_file
 from local.pipeline import LocalPipeline
@@ -41,17 +41,13 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def _eventbridge_body(bucket: str, key: str, head: dict[str, Any]) -> str:
-    """An S3 "Object Created" event as EventBridge delivers it (a redelivery of the real one)."""
-    ref = ObjectRef(
-        bucket,
-        key,
-        etag=head["ETag"].strip('"'),
-        version_id=head.get("VersionId"),
-        size=head["ContentLength"],
-    )
+def _eventbridge_body(s3: Any, bucket: str, key: str) -> str:
+    """The S3 "Object Created" event of the key's current version as EventBridge delivers it
+    (a redelivery of the real one)."""
+    head = InputObjectStore(s3).head(bucket, key)
+    assert head is not None, f"s3://{bucket}/{key} is not there"
     event = object_created_event(
-        ref,
+        head.ref(bucket, key),
         event_id=str(uuid.uuid4()),
         time="2026-11-27T12:00:00Z",
         region="us-east-1",
@@ -88,7 +84,7 @@ def duplicate_step(bench: Bench, pipeline: LocalPipeline) -> None:
         30,
         "the first delivery never started",
     )
-    head = s3.head_object(Bucket=pipeline.bucket, Key=key)
+    body = _eventbridge_body(s3, pipeline.bucket, key)
 
     calls: Counter[str] = Counter()
     me = threading.get_ident()  # the starter is invoked on this thread; the emulator has its own
@@ -109,7 +105,6 @@ def duplicate_step(bench: Bench, pipeline: LocalPipeline) -> None:
     with pipeline.runner.paused():
         pipeline.cold_start()  # the starter builds its clients again, now with the hooks
         for n in range(deliveries):
-            body = _eventbridge_body(pipeline.bucket, key, head)
             pipeline.invoker.invoke(starter, _sqs_event(body, str(10**6 + n)))
     s3_reads = sum(v for k, v in calls.items() if k.startswith("s3:"))
     gg_calls = sum(v for k, v in calls.items() if k.startswith("gg:"))
@@ -135,10 +130,9 @@ def burst_step(bench: Bench, pipeline: LocalPipeline) -> None:
     for key in keys:
         s3.put_object(Bucket=pipeline.bucket, Key=key, Body=input_file(groups))
     for key in keys[:twice]:  # a late redelivery, past FIFO's five-minute deduplication window
-        head = s3.head_object(Bucket=pipeline.bucket, Key=key)
         sqs.send_message(
             QueueUrl=pipeline.resources.intake_queue_url,
-            MessageBody=_eventbridge_body(pipeline.bucket, key, head),
+            MessageBody=_eventbridge_body(s3, pipeline.bucket, key),
             MessageGroupId="intake",
             MessageDeduplicationId=str(uuid.uuid4()),
         )

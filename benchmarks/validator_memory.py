@@ -13,7 +13,6 @@ import time
 import boto3
 from bulk_deployer.aws import CLIENT_CONFIG
 from bulk_deployer.input_objects import InputObjectStore
-from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.validation import validate_stream
 
 from benchmarks.rss import PeakGrowth
@@ -21,15 +20,10 @@ from benchmarks.rss import PeakGrowth
 
 def main(endpoint: str, bucket: str, key: str) -> None:
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", config=CLIENT_CONFIG)
-    head = s3.head_object(Bucket=bucket, Key=key)
-    ref = ObjectRef(
-        bucket,
-        key,
-        etag=head["ETag"].strip('"'),
-        version_id=head.get("VersionId"),
-        size=head["ContentLength"],
-    )
     store = InputObjectStore(s3)
+    head = store.head(bucket, key)
+    assert head is not None, f"s3://{bucket}/{key} is not there"
+    ref = head.ref(bucket, key)
     peak = PeakGrowth()
     start = time.perf_counter()
     result = validate_stream(store.chunks(ref), size=ref.size)

@@ -40,6 +40,11 @@ class ObjectHead:
             return True
         return normalize_version_id(self.version_id) == normalize_version_id(ref.version_id)
 
+    def ref(self, bucket: str, key: str) -> ObjectRef:
+        """This version as an S3 event names it (bare ETag), e.g. to redeliver its event."""
+        etag = normalize_etag(self.etag)
+        return ObjectRef(bucket, key, etag=etag, version_id=self.version_id, size=self.size)
+
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))

@@ -59,3 +59,15 @@ def test_token_is_64_lowercase_hex_and_stable(bucket: str, key: str, etag: str, 
     token = client_token_for(ref)
     assert re.fullmatch(r"[0-9a-f]{64}", token)
     assert token == client_token_for(ObjectRef(bucket, key, etag=etag, version_id=version))
+
+
+def test_a_head_gives_the_reference_and_token_its_event_would() -> None:
+    """HEAD answers a quoted ETag, events carry it bare: a redelivered event must keep the token."""
+    from bulk_deployer.input_objects import ObjectHead
+
+    head = ObjectHead(etag='"ABC123"', version_id="v1", size=42, server_side_encryption=None)
+    from_event = ObjectRef("my-bucket", "incoming/a.jsonl", etag="abc123", version_id="v1", size=42)
+    ref = head.ref("my-bucket", "incoming/a.jsonl")
+    assert ref == from_event
+    assert client_token_for(ref) == client_token_for(from_event)
+    assert head.is_version_of(ref)

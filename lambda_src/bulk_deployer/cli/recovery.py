@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from bulk_deployer.cli.output import EXIT_FAILED, EXIT_OK, Output, table
 from bulk_deployer.cli.stack import INTAKE_MESSAGE_GROUP_ID, Target
 from bulk_deployer.events import UnrecognizedMessage, object_created_event, parse_message_body
+from bulk_deployer.input_objects import InputObjectStore
 from bulk_deployer.ledger_model import FileState
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.reconcile import Reconciler
@@ -164,11 +165,10 @@ def _check(target: Target, message: dict[str, Any]) -> dict[str, Any]:
 def _current(target: Target, ref: ObjectRef) -> bool:
     """Whether the key still holds this version (otherwise the starter marks it superseded)."""
     try:
-        head = target.client("s3").head_object(Bucket=ref.bucket, Key=ref.key)
+        head = InputObjectStore(target.client("s3")).head(ref.bucket, ref.key)
     except ClientError:
         return False
-    same_version = not ref.s3_version_id or head.get("VersionId") == ref.s3_version_id
-    return same_version and normalize_etag(str(head.get("ETag", ""))) == normalize_etag(ref.etag)
+    return head is not None and head.is_version_of(ref)
 
 
 def _resend(sqs: Any, queue_url: str, message: dict[str, Any]) -> None:
@@ -243,12 +243,10 @@ def reconcile_command(args: argparse.Namespace) -> int:
 def _submit(target: Target, s3: Any, key: str, etag: str) -> bool:
     """Send the object's current version to the intake as an EventBridge "Object Created" event."""
     bucket = target.resources.bucket
-    head = s3.head_object(Bucket=bucket, Key=key)
-    if normalize_etag(str(head.get("ETag", ""))) != etag:
-        return False  # replaced since it was listed: its own event covers it
-    ref = ObjectRef(
-        bucket, key, etag=etag, version_id=head.get("VersionId"), size=int(head.get("ContentLength", 0))
-    )
+    head = InputObjectStore(s3).head(bucket, key)
+    if head is None or normalize_etag(head.etag) != etag:
+        return False  # replaced or deleted since it was listed: its own event covers it
+    ref = head.ref(bucket, key)
     token = client_token_for(ref)
     event = object_created_event(
         ref,
