@@ -2,8 +2,11 @@
 
 Two shapes reach the starter through its SQS queue: S3 "Object Created" events delivered
 by EventBridge (the production path) and classic S3 notifications (``Records[].s3``).
-Parsing is pure: no AWS call. Where a shape is ambiguous (whether EventBridge encodes the
-key is not documented) the parser says so and the caller confirms against S3.
+Reading is pure: no AWS call. It turns a message into object references *and their client
+tokens*, so whatever fails while reading fails the same way on every receive: it all ends as
+``UnreadableMessage``, which the starter parks at once instead of retrying. Where a shape is
+ambiguous (whether EventBridge encodes the key is not documented) the parser offers both
+spellings, each with its token, and the caller confirms against the ledger and S3.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any, Literal
 from urllib.parse import unquote_plus
 
 from bulk_deployer.objectref import ObjectRef
+from bulk_deployer.token import client_token_for
 
 EventKind = Literal["eventbridge", "s3", "test", "ignored"]
 
@@ -41,8 +45,25 @@ def object_created_event(
     }
 
 
-class UnrecognizedMessage(ValueError):
-    """The message is not an event this tool knows; it is kept (dead-lettered), not dropped."""
+class UnreadableMessage(ValueError):
+    """Reading the message into object references and tokens failed: no later receive can succeed.
+
+    Reading is pure, so the cause is the message itself whatever the exception was (a lone
+    surrogate in a key cannot be encoded for its token, say). The message is parked, not dropped.
+    """
+
+
+class UnrecognizedMessage(UnreadableMessage):
+    """The message is not an event this tool knows."""
+
+
+@dataclass(frozen=True)
+class KeySpelling:
+    """One way to read an event's key, with the client token that reading gives."""
+
+    ref: ObjectRef
+    token: str
+    form_decoded: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,6 +74,21 @@ class EventObject:
     # EventBridge keys are taken as delivered; if that key names no object with this ETag,
     # the form-decoded spelling is tried (emulators and the classic shape encode keys).
     alternative_key: str | None = None
+    # Every reading of the key with its token, as delivered first: computed while reading, so a
+    # key that cannot give a token fails the message there (and it is parked).
+    spellings: tuple[KeySpelling, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        spellings = [KeySpelling(self.ref, client_token_for(self.ref))]
+        if self.alternative_key is not None:
+            decoded = self.ref.with_key(self.alternative_key)
+            spellings.append(KeySpelling(decoded, client_token_for(decoded), form_decoded=True))
+        object.__setattr__(self, "spellings", tuple(spellings))
+
+    @property
+    def ambiguous(self) -> bool:
+        """Whether only S3 can tell which spelling of the key is the object's."""
+        return len(self.spellings) > 1
 
 
 @dataclass(frozen=True)
@@ -71,6 +107,16 @@ def parse_message_body(body: str) -> ParsedEvent:
 
 
 def parse_event(document: Any) -> ParsedEvent:
+    """Object references and tokens of a decoded event; ``UnreadableMessage`` whatever fails."""
+    try:
+        return _parse_event(document)
+    except UnreadableMessage:
+        raise
+    except Exception as exc:
+        raise UnreadableMessage(f"the event cannot be read: {type(exc).__name__}: {exc}") from exc
+
+
+def _parse_event(document: Any) -> ParsedEvent:
     if not isinstance(document, dict):
         raise UnrecognizedMessage("the event is not a JSON object")
     if "detail-type" in document and "detail" in document:

@@ -1,9 +1,11 @@
 """The starter's logic: one uploaded object version → rejected, superseded or queued (then dispatched).
 
 Knows nothing of SQS or Lambda; the handler gives it message bodies and arrival order.
-Every permanent condition ends in an outcome recorded in the ledger; only transient
-errors (throttling, 5xx, a file another invocation is processing right now) raise, so the
-message is retried and, in the end, dead-lettered, never dropped.
+Every permanent condition of a file ends in an outcome recorded in the ledger. A message that
+cannot be read into object references and tokens raises ``UnreadableMessage`` before any I/O
+(the handler parks it); after that, only transient errors (throttling, 5xx, a file another
+invocation is processing right now) raise, so the message is retried and, in the end,
+dead-lettered, never dropped.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from bulk_deployer.dispatch import Dispatcher, DispatchOutcome
 from bulk_deployer.events import EventObject, parse_message_body
 from bulk_deployer.greengrass import TOKEN_TAG, input_file_uri
 from bulk_deployer.input_objects import InputObjectStore, ObjectChanged, ObjectUnreadable
+from bulk_deployer.key_spelling import KeySpellingResolver
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import WAITING_STATES, Arrival, FileState, LedgerFile, StartRequest
 from bulk_deployer.objectref import ObjectRef
@@ -26,7 +29,6 @@ from bulk_deployer.observability import file_log_context, logger
 from bulk_deployer.outcomes import NoOutcomes, OutcomeSink
 from bulk_deployer.reports import ReportStore, rejection_report
 from bulk_deployer.tags import merge_tags
-from bulk_deployer.token import client_token_for
 from bulk_deployer.validation import ValidationError, ValidationResult, validate_stream
 
 _KMS_ENCRYPTIONS = frozenset({"aws:kms", "aws:kms:dsse"})
@@ -71,8 +73,10 @@ class InputFileIntake:
         self._dispatcher = dispatcher
         self._count = count
         self._outcomes = outcomes or NoOutcomes()
+        self._resolver = KeySpellingResolver(ledger, objects)
 
     def handle_message(self, body: str, arrival: Arrival) -> list[IntakeResult]:
+        """``UnreadableMessage`` when the body cannot be read into references and tokens."""
         parsed = parse_message_body(body)
         if parsed.kind == "test":
             logger.info("S3 test event acknowledged", extra={"note": parsed.note})
@@ -83,34 +87,15 @@ class InputFileIntake:
         return [self.handle_object(obj, arrival) for obj in parsed.objects]
 
     def handle_object(self, obj: EventObject, arrival: Arrival) -> IntakeResult:
-        if not (self._in_scope(obj.ref.key) or (obj.alternative_key and self._in_scope(obj.alternative_key))):
+        if not any(self._in_scope(spelling.ref.key) for spelling in obj.spellings):
             logger.debug("key outside the incoming prefix or a folder marker", extra=obj.ref.log_keys())
             return IntakeResult(Outcome.IGNORED, detail=f"{obj.ref.key!r} is not an input file key")
-        ref = self._resolve_key(obj)
-        token = client_token_for(ref)
-        with file_log_context(token, **ref.log_keys()):
-            return self._handle(token, ref, arrival)
+        spelling = self._resolver.resolve(obj).spelling
+        with file_log_context(spelling.token, **spelling.ref.log_keys()):
+            return self._handle(spelling.token, spelling.ref, arrival)
 
     def _in_scope(self, key: str) -> bool:
         return key.startswith(self._settings.incoming_prefix) and not key.endswith("/")
-
-    def _resolve_key(self, obj: EventObject) -> ObjectRef:
-        """Pick the real key of an EventBridge event whose key may or may not be form-encoded.
-
-        The ledger is asked first, so a duplicate costs no S3 read.
-        """
-        ref = obj.ref
-        if obj.alternative_key is None:
-            return ref
-        candidates = [ref, ref.with_key(obj.alternative_key)]
-        for candidate in candidates:
-            if self._ledger.get(client_token_for(candidate)) is not None:
-                return candidate
-        for candidate in candidates:
-            head = self._objects.head(candidate.bucket, candidate.key, candidate.s3_version_id)
-            if head is not None and head.is_version_of(candidate):
-                return candidate
-        return ref
 
     def _handle(self, token: str, ref: ObjectRef, arrival: Arrival) -> IntakeResult:
         registration = self._ledger.register(

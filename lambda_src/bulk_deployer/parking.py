@@ -2,27 +2,40 @@
 
 The intake queue has one FIFO message group: a message that fails holds up every file behind
 it for a visibility timeout per receive (30 minutes deployed), ``maxReceiveCount`` times, before
-SQS moves it to the dead-letter queue — 2.5 hours. A message no receive can ever process (a body
-that is not an S3 event, or one botocore refuses to send, such as an invalid bucket name) is
+SQS moves it to the dead-letter queue — 2.5 hours. A message no receive can ever process is
 parked there at once instead, with the reason as a message attribute, and acknowledged. The
 dead-letter queue's alarm tells the operator; ``bulk-deployer redrive`` puts it back after a fix.
-Everything else that fails keeps SQS's retries: it may succeed next time.
+
+Permanence is decided by *where* the failure happened, not by its exception type: everything
+that fails while the body is read into object references and tokens (pure work: parsing and
+identity) is ``UnreadableMessage``, and so is a request botocore refuses before sending it (such
+as an invalid bucket name: no I/O happened, the same message is refused the same way). Failures
+of I/O keep SQS's retries: they may succeed next time.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, Final
 
 from botocore.exceptions import ParamValidationError
 
-from bulk_deployer.events import UnrecognizedMessage
+from bulk_deployer.events import UnreadableMessage
 
-# Failures no later receive of the same message can avoid.
-PERMANENT_FAILURES: Final = (UnrecognizedMessage, ParamValidationError)
+# Failures no later receive of the same message can avoid: reading it, or a request refused unsent.
+PERMANENT_FAILURES: Final = (UnreadableMessage, ParamValidationError)
 PARKED_GROUP_ID: Final = "parked"
 REASON_ATTRIBUTE: Final = "bulk-deployer-parked-reason"
 _MAX_REASON_CHARS: Final = 1000
+# What SQS accepts in a message attribute string; anything else (a control character or a lone
+# surrogate quoted from the message) would make the park itself fail.
+_NOT_SQS_TEXT: Final = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def attribute_text(text: str) -> str:
+    """``text`` as an SQS attribute value: disallowed characters as ``\\x``/``\\u`` escapes."""
+    return _NOT_SQS_TEXT.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 class DeadLetterParking:
@@ -43,6 +56,9 @@ class DeadLetterParking:
             # The original message id: a repeated park of the same delivery is one message.
             MessageDeduplicationId=message_id[:128] or "unknown",
             MessageAttributes={
-                REASON_ATTRIBUTE: {"DataType": "String", "StringValue": reason[:_MAX_REASON_CHARS] or "-"}
+                REASON_ATTRIBUTE: {
+                    "DataType": "String",
+                    "StringValue": attribute_text(reason)[:_MAX_REASON_CHARS] or "-",
+                }
             },
         )

@@ -120,6 +120,11 @@ def parked(url: str) -> list[dict[str, Any]]:
         ("this is not an event", "UnrecognizedMessage"),
         ('{"Records": "not a list"}', "UnrecognizedMessage"),
         ("bucket name botocore refuses", "ParamValidationError"),
+        # A lone surrogate (a JSON escape) in the key, the ETag or the bucket: the token cannot be
+        # computed. Whatever the exception, failing while reading the message is permanent.
+        ('"incoming/fleet.jsonl"', "UnreadableMessage"),
+        ('"etag"', "UnreadableMessage"),
+        ('"fleet-input"', "UnreadableMessage"),
     ],
 )
 def test_a_message_that_can_never_succeed_is_parked_at_once_and_the_batch_goes_on(
@@ -128,6 +133,12 @@ def test_a_message_that_can_never_succeed_is_parked_at_once_and_the_batch_goes_o
     ref = wired.upload("incoming/fleet.jsonl", valid_file())
     if reason == "ParamValidationError":
         body = eventbridge_body(ref).replace('"fleet-input"', '"not a bucket!"')
+    if reason == "UnreadableMessage":
+        good = eventbridge_body(ref)
+        if body == '"etag"':
+            body = f'"{ref.etag}"'
+        assert body in good
+        body = good.replace(body, body[:-1] + '\\udc80"')
     event = {
         "Records": [sqs_record("m-poison", body, "101"), sqs_record("m-good", eventbridge_body(ref), "102")]
     }

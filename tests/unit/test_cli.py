@@ -139,3 +139,66 @@ def test_the_installed_console_script_prints_help() -> None:
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False)
     assert result.returncode == 0
     assert "validate" in result.stdout and "inspect-event" in result.stdout and "Exit codes" in result.stdout
+
+
+def _eventbridge_with_key(tmp_path: Path, key: str) -> Path:
+    event = json.loads((EVENTS / "eventbridge-object-created-aws-docs.json").read_text())
+    event["detail"]["object"]["key"] = key
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps(event))
+    return path
+
+
+def test_inspect_event_prints_both_candidates_of_a_key_that_may_be_form_encoded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Offline, nothing tells whether `a%2Bb` is the object's key or the encoding of `a+b`: the
+    starter asks S3. One printed token could be the wrong one, so both are printed, marked."""
+    code, out, _ = run(capsys, "inspect-event", str(_eventbridge_with_key(tmp_path, "incoming/a%2Bb.jsonl")))
+    assert code == 0
+    (item,) = json.loads(out)
+    assert item["ambiguous_key"] is True and "S3" in item["note"]
+    assert "token" not in item and "key" not in item  # no single answer that may be wrong
+    base = ObjectRef(
+        "example-bucket",
+        "",
+        etag="b1946ac92492d2347c6235b4d2611184",
+        version_id="IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
+    )
+    expected = [
+        ("incoming/a%2Bb.jsonl", "as delivered"),
+        ("incoming/a+b.jsonl", "form-decoded"),
+    ]
+    assert [(c["key"], c["spelling"]) for c in item["candidates"]] == expected
+    for candidate in item["candidates"]:
+        token = client_token_for(base.with_key(candidate["key"]))
+        assert candidate["token"] == token
+        assert candidate["input_file_uri"].endswith(f"/staged/{token}.jsonl")
+
+
+def test_inspect_event_of_a_plain_key_stays_one_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(
+        capsys, "inspect-event", str(_eventbridge_with_key(tmp_path, "incoming/plain-name.jsonl"))
+    )
+    (item,) = json.loads(out)
+    assert code == 0 and item["key"] == "incoming/plain-name.jsonl" and "candidates" not in item
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_inspect_event_with_a_lone_surrogate_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], wrapped: bool
+) -> None:
+    text = (
+        _eventbridge_with_key(tmp_path, "incoming/x.jsonl")
+        .read_text()
+        .replace("incoming/x", "incoming/x\\udc80")
+    )
+    if wrapped:
+        text = json.dumps({"Records": [{"eventSource": "aws:sqs", "messageId": "m", "body": text}]})
+    path = tmp_path / "surrogate.json"
+    path.write_text(text)
+    code, out, err = run(capsys, "inspect-event", str(path))
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "UnicodeEncodeError" in err and "Traceback" not in err

@@ -5,7 +5,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bulk_deployer.events import UnrecognizedMessage, parse_event, parse_message_body, unwrap_sqs
+from bulk_deployer.events import (
+    UnreadableMessage,
+    UnrecognizedMessage,
+    parse_event,
+    parse_message_body,
+    unwrap_sqs,
+)
+from bulk_deployer.parking import attribute_text
+from bulk_deployer.token import client_token_for
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -155,12 +163,56 @@ _EVENTISH = st.fixed_dictionaries(
 
 
 @given(document=_JSON | _EVENTISH)
-def test_the_parser_never_raises_anything_but_unrecognized(document: Any) -> None:
+def test_the_parser_never_raises_anything_but_unreadable(document: Any) -> None:
     try:
         parsed = parse_event(document)
-    except UnrecognizedMessage as exc:
+    except UnreadableMessage as exc:
         assert str(exc)
         return
     assert parsed.kind in {"eventbridge", "s3", "test", "ignored"}
     for obj in parsed.objects:
         assert obj.ref.bucket and obj.ref.key and obj.ref.etag
+
+
+# Any code point, lone surrogates and control characters included (hypothesis leaves surrogates
+# out of text() by default): what a JSON escape can put into a key, an ETag or a bucket name.
+_HOSTILE = st.text(st.characters(codec=None, categories=None), min_size=1, max_size=12)
+
+
+@given(bucket=_HOSTILE, key=_HOSTILE, etag=_HOSTILE, version=_HOSTILE, encoded=st.booleans())
+def test_reading_an_event_either_yields_every_token_or_fails_as_unreadable(
+    bucket: str, key: str, etag: str, version: str, encoded: bool
+) -> None:
+    """Whatever fails while reading is permanent: the starter parks UnreadableMessage at once."""
+    obj: dict[str, Any] = {"key": ("incoming/" + key) if not encoded else "incoming/%2B" + key}
+    obj |= {"etag": etag, "version-id": version}
+    document = {"detail-type": "Object Created", "source": "aws.s3"}
+    document |= {"detail": {"bucket": {"name": bucket}, "object": obj}}
+    body = json.dumps(document)  # escapes lone surrogates as JSON does: \udc80
+    try:
+        parsed = parse_message_body(body)
+    except UnreadableMessage as exc:
+        assert str(exc)
+        assert any(0xD800 <= ord(c) <= 0xDFFF for c in bucket + key + etag + version)
+        return
+    for event_object in parsed.objects:
+        for spelling in event_object.spellings:
+            assert spelling.token == client_token_for(spelling.ref)
+        assert event_object.ambiguous == encoded or "+" in key or "%" in key
+
+
+@pytest.mark.parametrize("field", ["bucket", "key", "etag"])
+def test_a_lone_surrogate_in_an_event_is_unreadable_not_a_unicode_error(field: str) -> None:
+    document = load("eventbridge-object-created-aws-docs.json")
+    detail = document["detail"]
+    target = detail["bucket"] if field == "bucket" else detail["object"]
+    target["name" if field == "bucket" else field] += "\udc80"
+    with pytest.raises(UnreadableMessage, match="UnicodeEncodeError"):
+        parse_event(document)
+
+
+def test_a_parking_reason_is_text_sqs_accepts() -> None:
+    reason = attribute_text("UnreadableMessage: key 'a\udc80\x00b\x1f' ü 😀 \x7f\t")
+    assert "\\udc80" in reason and "\\x00" in reason and "\\x1f" in reason
+    assert "ü 😀 \x7f\t" in reason
+    reason.encode("utf-8")  # no lone surrogate left

@@ -11,9 +11,8 @@ from typing import Any
 
 from bulk_deployer.cli.output import EXIT_FAILED, EXIT_OK, CliError
 from bulk_deployer.config import DEFAULT_STAGED_PREFIX
-from bulk_deployer.events import UnrecognizedMessage, parse_event, unwrap_sqs
+from bulk_deployer.events import KeySpelling, UnreadableMessage, parse_event, unwrap_sqs
 from bulk_deployer.greengrass import input_file_uri
-from bulk_deployer.token import client_token_for
 from bulk_deployer.validation import ValidationResult, validate_path
 
 
@@ -89,29 +88,45 @@ def inspect_event(args: argparse.Namespace) -> int:
     for doc in documents:
         try:
             parsed = parse_event(doc)
-        except UnrecognizedMessage as exc:
-            raise CliError(f"{args.file} is not an S3 event: {exc}") from None
+        except UnreadableMessage as exc:
+            raise CliError(f"{args.file} is not an S3 event the starter can read: {exc}") from None
         for obj in parsed.objects:
             ref = obj.ref
             region = ref.region or args.region or os.environ.get("AWS_REGION")
             if not region:
                 raise CliError("the event names no region: pass --region or set AWS_REGION")
-            token = client_token_for(ref)
-            output.append(
-                {
-                    "bucket": ref.bucket,
-                    "key": ref.key,
-                    "etag": ref.etag,
-                    "version_id": ref.version_id,
-                    "size": ref.size,
-                    "token": token,
-                    "input_file_uri": input_file_uri(
-                        ref.bucket, f"{args.staged_prefix}{token}.jsonl", region
-                    ),
-                }
-            )
+            spellings = [_spelling(s, region, args.staged_prefix) for s in obj.spellings]
+            entry: dict[str, Any] = {
+                "bucket": ref.bucket,
+                "etag": ref.etag,
+                "version_id": ref.version_id,
+                "size": ref.size,
+            }
+            if obj.ambiguous:
+                # Offline, nothing tells which spelling is real; the starter asks S3. Printing one
+                # token would be printing a token the starter may not use.
+                entry |= {"ambiguous_key": True, "note": _AMBIGUOUS_NOTE, "candidates": spellings}
+            else:
+                entry |= {k: v for k, v in spellings[0].items() if k != "spelling"}
+            output.append(entry)
     print(json.dumps(output, indent=2, ensure_ascii=False))
     return EXIT_OK
+
+
+_AMBIGUOUS_NOTE = (
+    "EventBridge may or may not form-encode keys: the starter uses the candidate whose key holds an "
+    "object with this ETag (and version) in S3, and that candidate's token"
+)
+
+
+def _spelling(spelling: KeySpelling, region: str, staged_prefix: str) -> dict[str, Any]:
+    staged_key = f"{staged_prefix}{spelling.token}.jsonl"
+    return {
+        "key": spelling.ref.key,
+        "spelling": "form-decoded" if spelling.form_decoded else "as delivered",
+        "token": spelling.token,
+        "input_file_uri": input_file_uri(spelling.ref.bucket, staged_key, region),
+    }
 
 
 def _read_json(path: Path) -> Any:

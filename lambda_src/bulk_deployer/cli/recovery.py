@@ -20,8 +20,9 @@ from botocore.exceptions import ClientError
 
 from bulk_deployer.cli.output import EXIT_FAILED, EXIT_OK, Output, table
 from bulk_deployer.cli.stack import INTAKE_MESSAGE_GROUP_ID, Target
-from bulk_deployer.events import UnrecognizedMessage, object_created_event, parse_message_body
+from bulk_deployer.events import UnreadableMessage, object_created_event, parse_message_body
 from bulk_deployer.input_objects import InputObjectStore
+from bulk_deployer.key_spelling import KeySpellingResolver
 from bulk_deployer.ledger_model import FileState
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.reconcile import Reconciler
@@ -135,18 +136,19 @@ def _check(target: Target, message: dict[str, Any]) -> dict[str, Any]:
     }
     try:
         parsed = parse_message_body(str(message.get("Body", "")))
-    except UnrecognizedMessage as exc:
-        check["note"] = f"not an S3 event ({exc}); redriving lets the starter drop it"
+    except UnreadableMessage as exc:
+        check["note"] = f"not a readable S3 event ({exc}); redriven, the starter parks it again"
         return check
     started = target.ledger.started_since(arrived)
+    resolver = KeySpellingResolver(target.ledger, InputObjectStore(target.client("s3")))
     tokens = set()
     for obj in parsed.objects:
-        candidates = [obj.ref] + ([obj.ref.with_key(obj.alternative_key)] if obj.alternative_key else [])
-        found = [(ref, target.ledger.get(client_token_for(ref))) for ref in candidates]
-        ref, file = next(((r, f) for r, f in found if f is not None), found[0])
-        if file is None:  # an EventBridge key may or may not be encoded: take the one that exists
-            ref = next((r for r in candidates if _current(target, r)), ref)
-        token = client_token_for(ref)
+        try:
+            resolved = resolver.resolve(obj)
+            spelling, file = resolved.spelling, resolved.file
+        except ClientError:
+            spelling, file = obj.spellings[0], None
+        ref, token = spelling.ref, spelling.token
         tokens.add(token)
         state = file.state.value if file else None
         deploys = (file is None or file.state is FileState.RECEIVED) and _current(target, ref)

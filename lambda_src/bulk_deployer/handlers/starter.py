@@ -15,7 +15,7 @@ from bulk_deployer.config import Settings
 from bulk_deployer.intake import InputFileIntake
 from bulk_deployer.ledger_model import Arrival
 from bulk_deployer.observability import count, logger, metrics
-from bulk_deployer.parking import PERMANENT_FAILURES, DeadLetterParking
+from bulk_deployer.parking import PERMANENT_FAILURES, DeadLetterParking, attribute_text
 from bulk_deployer.wiring import build_intake, build_parking
 
 if TYPE_CHECKING:  # a type only: the typing utility costs ~15 ms of cold start to import
@@ -43,7 +43,7 @@ def _park(record: Mapping[str, Any], message_id: str, error: Exception) -> bool:
     parking = _parking()
     if parking is None:
         return False
-    reason = f"{type(error).__name__}: {error}"
+    reason = attribute_text(f"{type(error).__name__}: {error}")
     try:
         parking.park(str(record.get("body", "")), message_id=message_id, reason=reason)
     except Exception:
