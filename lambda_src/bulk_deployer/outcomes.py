@@ -1,7 +1,9 @@
 """One message per file outcome on the "outcomes" SNS topic, for people and chat-ops.
 
 Operators subscribe (e-mail, chat, a queue) with filter policies on the message
-attributes ``outcome`` and ``key`` instead of watching alarms. Publishing is best effort
+attributes ``outcome`` and ``key`` instead of watching alarms. The subject and the ``key``
+attribute are made text SNS accepts (a key may hold line breaks and control characters); the
+message body keeps the exact key. Publishing is best effort
 by design: the ledger and the reports are the record; a lost notification loses nothing.
 """
 
@@ -11,6 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from bulk_deployer.aws_text import attribute_text, subject_text
 from bulk_deployer.observability import logger
 
 
@@ -35,11 +38,11 @@ class SnsOutcomes:
         try:
             self._sns.publish(
                 TopicArn=self._topic_arn,
-                Subject=f"bulk-deployer: {outcome} {key}"[:99],
+                Subject=subject_text(f"bulk-deployer: {outcome} {key}"),
                 Message=json.dumps(message, default=str, ensure_ascii=False),
                 MessageAttributes={
                     "outcome": {"DataType": "String", "StringValue": outcome},
-                    "key": {"DataType": "String", "StringValue": key[:256] or "-"},
+                    "key": {"DataType": "String", "StringValue": attribute_text(key)[:256] or "-"},
                 },
             )
         except Exception:

@@ -15,12 +15,12 @@ of I/O keep SQS's retries: they may succeed next time.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any, Final
 
 from botocore.exceptions import ParamValidationError
 
+from bulk_deployer.aws_text import attribute_text
 from bulk_deployer.events import UnreadableMessage
 
 # Failures no later receive of the same message can avoid: reading it, or a request refused unsent.
@@ -28,14 +28,6 @@ PERMANENT_FAILURES: Final = (UnreadableMessage, ParamValidationError)
 PARKED_GROUP_ID: Final = "parked"
 REASON_ATTRIBUTE: Final = "bulk-deployer-parked-reason"
 _MAX_REASON_CHARS: Final = 1000
-# What SQS accepts in a message attribute string; anything else (a control character or a lone
-# surrogate quoted from the message) would make the park itself fail.
-_NOT_SQS_TEXT: Final = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def attribute_text(text: str) -> str:
-    """``text`` as an SQS attribute value: disallowed characters as ``\\x``/``\\u`` escapes."""
-    return _NOT_SQS_TEXT.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 class DeadLetterParking:

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bulk_deployer.aws_text import attribute_text
 from bulk_deployer.events import (
     UnreadableMessage,
     UnrecognizedMessage,
@@ -12,7 +13,6 @@ from bulk_deployer.events import (
     parse_message_body,
     unwrap_sqs,
 )
-from bulk_deployer.parking import attribute_text
 from bulk_deployer.token import client_token_for
 from hypothesis import given
 from hypothesis import strategies as st

@@ -11,11 +11,12 @@ from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from bulk_deployer.aws_text import attribute_text
 from bulk_deployer.config import Settings
 from bulk_deployer.intake import InputFileIntake
 from bulk_deployer.ledger_model import Arrival
 from bulk_deployer.observability import count, logger, metrics
-from bulk_deployer.parking import PERMANENT_FAILURES, DeadLetterParking, attribute_text
+from bulk_deployer.parking import PERMANENT_FAILURES, DeadLetterParking
 from bulk_deployer.wiring import build_intake, build_parking
 
 if TYPE_CHECKING:  # a type only: the typing utility costs ~15 ms of cold start to import
