@@ -1,4 +1,11 @@
-"""Reconciliation: input objects with no ledger entry — the last line of defence against a lost event."""
+"""Reconciliation: input object versions with no ledger entry — the last line of defence against a lost event.
+
+An input file is one *version* of an object: the same bytes uploaded again to the same key are
+a new version with the same ETag, a new client token, and a file of their own. So current
+versions are compared with the ledger by their identity (bucket, key, version id and ETag: the
+client token), never by ETag alone; for an unversioned object (version ``null``) that identity
+is the ETag. Noncurrent versions are not reported: the starter would find them superseded.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from bulk_deployer.ledger import BulkDeploymentLedger
-from bulk_deployer.token import normalize_etag
+from bulk_deployer.objectref import ObjectRef
+from bulk_deployer.token import client_token_for, normalize_etag
 
 
 @dataclass(frozen=True)
@@ -17,8 +25,15 @@ class UnprocessedObject:
     bucket: str
     key: str
     etag: str
+    # "null" for an object uploaded while the bucket was unversioned.
+    version_id: str
     size: int
     last_modified: datetime
+
+    @property
+    def ref(self) -> ObjectRef:
+        """This version as an S3 event names it."""
+        return ObjectRef(self.bucket, self.key, etag=self.etag, version_id=self.version_id, size=self.size)
 
 
 class Reconciler:
@@ -42,25 +57,28 @@ class Reconciler:
         self._clock = clock
 
     def unprocessed(self) -> list[UnprocessedObject]:
-        """Current objects under the prefix, modified in the lookback window and older than a few
-        minutes, whose key has no ledger entry with the same ETag."""
-        return [obj for obj in self._candidates() if not self._known(obj)]
+        """Current versions under the prefix, modified in the lookback window and older than a few
+        minutes, that the ledger has no entry for (by client token: the version's identity)."""
+        return [obj for obj in self._candidates() if self._ledger.get(client_token_for(obj.ref)) is None]
 
     def _candidates(self) -> Iterator[UnprocessedObject]:
         now = self._clock()
-        paginator = self._s3.get_paginator("list_objects_v2")
+        paginator = self._s3.get_paginator("list_object_versions")
         for page in paginator.paginate(Bucket=self._bucket, Prefix=self._prefix):
-            for entry in page.get("Contents", []):
+            # Delete markers are listed apart (DeleteMarkers): a deleted key has no current version here.
+            for entry in page.get("Versions", []):
                 key = str(entry["Key"])
                 modified: datetime = entry["LastModified"]
                 age = now - modified.timestamp()
-                if key.endswith("/") or age < self._min_age_seconds or age > self._lookback_seconds:
+                if not entry.get("IsLatest") or key.endswith("/"):
+                    continue
+                if age < self._min_age_seconds or age > self._lookback_seconds:
                     continue
                 yield UnprocessedObject(
-                    self._bucket, key, normalize_etag(str(entry["ETag"])), int(entry.get("Size", 0)), modified
+                    self._bucket,
+                    key,
+                    normalize_etag(str(entry["ETag"])),
+                    str(entry.get("VersionId") or "null"),
+                    int(entry.get("Size", 0)),
+                    modified,
                 )
-
-    def _known(self, obj: UnprocessedObject) -> bool:
-        return any(
-            normalize_etag(f.ref.etag) == obj.etag for f in self._ledger.files_for_key(obj.bucket, obj.key)
-        )

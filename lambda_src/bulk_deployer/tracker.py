@@ -286,6 +286,7 @@ class BulkDeploymentTracker:
                 extra={
                     "bucket": obj.bucket,
                     "key": obj.key,
+                    "version_id": obj.version_id,
                     "etag": obj.etag,
                     "last_modified": obj.last_modified,
                 },

@@ -64,3 +64,24 @@ def test_reconcile_finds_and_submits_objects_the_ledger_never_saw(stack: Stack, 
     runner.step()
     assert stack.cli_json("status", "lost.jsonl")[1]["file"]["state"] in STARTED
     assert stack.cli_json("reconcile", "--min-age-seconds", "0")[0] == 0
+
+
+def test_reconcile_finds_identical_bytes_uploaded_again_by_their_version(
+    stack: Stack, runner: Runner
+) -> None:
+    group, (version,) = stack.group()
+    body = line(group, version) + "\n"
+    s3 = stack.client("s3")
+    s3.put_object(Bucket=BUCKET, Key="incoming/same.jsonl", Body=body)
+    runner.step()  # the first version's event arrives and it starts
+    again = s3.put_object(Bucket=BUCKET, Key="incoming/same.jsonl", Body=body)
+    stack.take_intake_messages()  # the second version's event is lost
+    code, data = stack.cli_json("reconcile", "--min-age-seconds", "0")
+    assert code == 1
+    assert [(r["key"], r["version_id"]) for r in data["unprocessed"]] == [
+        ("incoming/same.jsonl", again["VersionId"])
+    ]
+    code, data = stack.cli_json("reconcile", "--min-age-seconds", "0", "--submit")
+    assert code == 0 and data["submitted"] == 1
+    runner.step()
+    assert stack.cli_json("reconcile", "--min-age-seconds", "0")[0] == 0  # that version has a state now

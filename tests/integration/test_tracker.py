@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from bulk_deployer import group_report
 from bulk_deployer.dispatch import DispatchResult
-from bulk_deployer.ledger_model import FileState
+from bulk_deployer.ledger_model import Arrival, FileState
+from bulk_deployer.objectref import ObjectRef
+from bulk_deployer.reconcile import Reconciler, UnprocessedObject
 from bulk_deployer.token import client_token_for
 from moto.s3 import models as moto_s3_models
 
@@ -448,3 +450,48 @@ def test_reconciliation_finds_an_input_file_whose_event_was_lost(pipeline: Pipel
     assert pipeline.metrics["UnprocessedInputFiles"] == 1
     # Hourly, not every run.
     assert pipeline.tracker(clock=lambda: clock["now"] + 60).run(FOREVER).unprocessed is None
+
+
+def test_reconciliation_compares_versions_so_identical_bytes_uploaded_again_are_found(
+    pipeline: Pipeline,
+) -> None:
+    """The same bytes uploaded again are a new version (same ETag, new token): if its event is
+    lost, the ledger's entry for the first version must not hide it."""
+    token, _ = start_one(pipeline, "incoming/again.jsonl")
+    again = pipeline.upload("incoming/again.jsonl", valid_file())  # identical bytes; event lost
+    first = pipeline.ledger.get(token)
+    assert first is not None and again.etag == first.ref.etag and again.version_id != first.ref.version_id
+    run = pipeline.tracker(clock=lambda: time.time() + 600).run(FOREVER)
+    assert run.unprocessed == 1
+    (obj,) = _unprocessed(pipeline)
+    assert (obj.key, obj.version_id, obj.etag) == ("incoming/again.jsonl", again.version_id, again.etag)
+    # Once its event arrives, the version has its own state and reconciliation is quiet.
+    pipeline.deliver_ref(again)
+    assert _unprocessed(pipeline) == []
+
+
+def test_reconciliation_of_an_unversioned_bucket_compares_etags(pipeline: Pipeline) -> None:
+    pipeline.s3.create_bucket(Bucket="plain-input")
+    pipeline.s3.put_object(Bucket="plain-input", Key="incoming/a.jsonl", Body=valid_file())
+    pipeline.s3.put_object(Bucket="plain-input", Key="incoming/b.jsonl", Body=valid_file("g-b"))
+    head = pipeline.s3.head_object(Bucket="plain-input", Key="incoming/a.jsonl")
+    # An unversioned object's event carries no version id (or "null"): the ledger knows a.jsonl.
+    ref = ObjectRef(
+        "plain-input", "incoming/a.jsonl", etag=head["ETag"].strip('"'), size=head["ContentLength"]
+    )
+    pipeline.ledger.register(client_token_for(ref), ref, Arrival("1"), lease_seconds=60)
+    found = _unprocessed(pipeline, bucket="plain-input")
+    assert [(o.key, o.version_id) for o in found] == [("incoming/b.jsonl", "null")]
+
+
+def _unprocessed(pipeline: Pipeline, *, bucket: str = BUCKET) -> list[UnprocessedObject]:
+    reconciler = Reconciler(
+        pipeline.s3,
+        pipeline.ledger,
+        bucket=bucket,
+        prefix="incoming/",
+        lookback_days=3,
+        min_age_seconds=300,
+        clock=lambda: time.time() + 600,
+    )
+    return reconciler.unprocessed()

@@ -27,10 +27,10 @@ from bulk_deployer.ledger_model import FileState
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.reconcile import Reconciler
 from bulk_deployer.timefmt import iso_utc
-from bulk_deployer.token import client_token_for, normalize_etag
+from bulk_deployer.token import client_token_for
 
 _SOURCES = {"intake": "IntakeDeadLetterQueueUrl", "events": "EventDeadLetterQueueUrl"}
-_RECONCILE_COLUMNS = ("key", "etag", "size", "last_modified", "submitted")
+_RECONCILE_COLUMNS = ("key", "version_id", "etag", "size", "last_modified", "submitted")
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -226,13 +226,14 @@ def reconcile_command(args: argparse.Namespace) -> int:
     for obj in reconciler.unprocessed():
         row = {
             "key": obj.key,
+            "version_id": obj.version_id,
             "etag": obj.etag,
             "size": obj.size,
             "last_modified": obj.last_modified.isoformat(),
             "submitted": False,
         }
         if args.submit:
-            row["submitted"] = _submit(target, s3, obj.key, obj.etag)
+            row["submitted"] = _submit(target, s3, obj.ref)
         rows.append(row)
     data = {"unprocessed": rows, "submitted": sum(1 for r in rows if r["submitted"])}
     out.result(
@@ -242,13 +243,12 @@ def reconcile_command(args: argparse.Namespace) -> int:
     return EXIT_FAILED if rows and not args.submit else EXIT_OK
 
 
-def _submit(target: Target, s3: Any, key: str, etag: str) -> bool:
-    """Send the object's current version to the intake as an EventBridge "Object Created" event."""
-    bucket = target.resources.bucket
-    head = InputObjectStore(s3).head(bucket, key)
-    if head is None or normalize_etag(head.etag) != etag:
+def _submit(target: Target, s3: Any, listed: ObjectRef) -> bool:
+    """Send the listed version, if still current, to the intake as an EventBridge "Object Created" event."""
+    head = InputObjectStore(s3).head(listed.bucket, listed.key)
+    if head is None or not head.is_version_of(listed):
         return False  # replaced or deleted since it was listed: its own event covers it
-    ref = head.ref(bucket, key)
+    ref = head.ref(listed.bucket, listed.key)
     token = client_token_for(ref)
     event = object_created_event(
         ref,
