@@ -4,6 +4,11 @@ Called by the starter after it queues a file and by the tracker when a bulk depl
 ends. Greengrass runs one bulk deployment at a time per account and region; the ledger's
 slot item makes sure only one dispatcher acts at a time, and the frozen start request and
 client token make every retry send the identical request.
+
+A queued file may wait for hours. When its turn comes, its key is looked at once more: if the
+key now holds another version (the operator replaced the file) or nothing (the operator deleted
+it), the file is SUPERSEDED instead of started — deploying what the operator already replaced,
+and then the replacement, would deploy every group twice, the first time with the wrong thing.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from enum import StrEnum
 
 from bulk_deployer.control import DispatchControl
 from bulk_deployer.greengrass import TOKEN_TAG, Deployer, StartRejected
+from bulk_deployer.input_objects import InputObjectStore
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import WAITING_STATES, FileState, LedgerFile, StaleTransition
 from bulk_deployer.observability import file_log_context, logger
@@ -52,6 +58,7 @@ class Dispatcher:
         slot: DeploymentSlot,
         control: DispatchControl,
         deployer: Deployer,
+        objects: InputObjectStore,
         *,
         count: Callable[[str, int], None],
         lease_seconds: int,
@@ -64,6 +71,7 @@ class Dispatcher:
         self._slot = slot
         self._control = control
         self._deployer = deployer
+        self._objects = objects
         self._count = count
         self._lease_seconds = lease_seconds
         self._max_rejections = max_rejections
@@ -93,19 +101,46 @@ class Dispatcher:
         reason = self._control.paused()
         if reason is not None:
             return DispatchOutcome(DispatchResult.PAUSED, detail=reason)
-        file = self._oldest_waiting(candidate)
-        if file is None:
-            return DispatchOutcome(DispatchResult.EMPTY)
-        # Logs name the file being dispatched, which need not be the one that triggered dispatch().
-        with file_log_context(file.token, **file.ref.log_keys()):
-            if file.state is FileState.STARTING:
-                recovered = self._recover(holder, file)
-                if recovered is not None:
-                    return recovered
-            busy = self._busy(holder, file)
-            if busy is not None:
-                return busy
-            return self._start(holder, file)
+        while True:
+            file = self._oldest_waiting(candidate)
+            if file is None:
+                return DispatchOutcome(DispatchResult.EMPTY)
+            # Logs name the file being dispatched, which need not be the one that triggered dispatch().
+            with file_log_context(file.token, **file.ref.log_keys()):
+                if file.state is FileState.STARTING:
+                    recovered = self._recover(holder, file)
+                    if recovered is not None:
+                        return recovered
+                busy = self._busy(holder, file)
+                if busy is not None:
+                    return busy
+                if file.state is FileState.QUEUED and self._superseded(file):
+                    continue  # the next file in line
+                return self._start(holder, file)
+
+    def _superseded(self, file: LedgerFile) -> bool:
+        """SUPERSEDED if the key no longer holds this file's version, just before it would start."""
+        ref = file.ref
+        head = self._objects.head(ref.bucket, ref.key)
+        if head is not None and head.is_version_of(ref):
+            return False
+        if head is None:
+            reason, current = "the key was deleted while the file was queued", None
+        else:
+            current = head.version_id
+            reason = (
+                f"the key received a newer version while the file was queued (now version "
+                f"{current or 'null'}, ETag {head.etag.strip(chr(34))})"
+            )
+        self._ledger.supersede_queued(file.token, reason=reason, current_version_id=current)
+        self._count("InputFileSuperseded", 1)
+        logger.info(
+            "queued input file superseded before its start",
+            extra={"state": FileState.SUPERSEDED.value, "reason": reason, "current_version_id": current},
+        )
+        details = {"token": file.token, "reason": reason, "current_version_id": current}
+        self._outcomes.publish("superseded", ref.key, details)
+        return True
 
     def _oldest_waiting(self, candidate: LedgerFile | None) -> LedgerFile | None:
         seen: dict[str, LedgerFile] = {f.token: f for f in self._ledger.waiting()}

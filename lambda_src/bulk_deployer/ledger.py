@@ -121,6 +121,21 @@ class BulkDeploymentLedger:
     def mark_superseded(self, token: str, *, reason: str) -> LedgerFile:
         return self._transition(token, (FileState.RECEIVED,), FileState.SUPERSEDED, {"reason": reason})
 
+    def supersede_queued(self, token: str, *, reason: str, current_version_id: str | None) -> LedgerFile:
+        """QUEUED → SUPERSEDED, off the work list: the key received a newer version (or was deleted)
+        before this file's turn came. Only QUEUED: a STARTING file may have a start in flight."""
+        return self._transition(
+            token,
+            (FileState.QUEUED,),
+            FileState.SUPERSEDED,
+            {
+                "reason": reason,
+                "superseded_by_version_id": current_version_id,
+                "superseded_at": self._now_iso(),
+            },
+            remove=("queue_pk", "queue_sk"),
+        )
+
     def enqueue(
         self, file: LedgerFile, request: StartRequest, *, records: int, staged_key: str
     ) -> LedgerFile:

@@ -96,6 +96,7 @@ def build_dispatcher(
         DeploymentSlot(clients.dynamodb, table, clock=effects.clock),
         DispatchControl(clients.dynamodb, table, clock=effects.clock),
         GreengrassV1Deployer(clients.greengrass, clients.greengrass_start, sleep=effects.sleep),
+        InputObjectStore(clients.s3),
         count=effects.count,
         lease_seconds=settings.slot_lease_seconds,
         max_rejections=settings.start_max_attempts,

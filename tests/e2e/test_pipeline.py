@@ -162,6 +162,30 @@ def test_an_overwrite_before_processing_is_superseded(e2e: Observer) -> None:
     assert wait_for(lambda: outcomes.outcomes(older.key)[:1], timeout=5) == ["superseded"]
 
 
+def test_an_overwrite_while_queued_supersedes_the_queued_version_when_its_turn_comes(
+    make_e2e: E2EFactory,
+) -> None:
+    """The older version was valid and queued; the newer one arrived before its turn. Only the
+    newer one starts: deploying both would deploy every group twice, first with the stale file."""
+    e2e = make_e2e(emulator_settings={"record_seconds": 0.3})
+    outcomes = e2e.tap_outcomes()
+    fleet = e2e.pipeline.fleet()
+    running = e2e.upload("running.jsonl", input_file(fleet.groups("r1", "r2", "r3")))
+    older = e2e.upload("fleet.jsonl", input_file(fleet.groups("old")))
+    e2e.wait_state(older, FileState.QUEUED)  # behind the running one
+    newer = e2e.upload("fleet.jsonl", input_file(fleet.groups("new-1", "new-2")))
+
+    superseded = e2e.wait_state(older, FileState.SUPERSEDED, timeout=15)
+    e2e.wait_state(newer, FileState.FINISHED, timeout=15)
+    e2e.wait_state(running, FileState.FINISHED)
+
+    assert superseded.item["superseded_by_version_id"] == newer.version_id
+    assert e2e.bulk_deployments(older) == [] and e2e.start_calls(older) == 0
+    assert len(e2e.bulk_deployments(newer)) == 1
+    assert e2e.pipeline.emulator.start_calls() == 2  # the running file and the newer version
+    assert wait_for(lambda: outcomes.outcomes(older.key)[:1], timeout=5) == ["superseded"]
+
+
 @pytest.mark.parametrize("forget_tokens", [False, True], ids=["tokens-kept", "tokens-forgotten"])
 def test_a_crash_after_the_start_call_does_not_start_twice(make_e2e: E2EFactory, forget_tokens: bool) -> None:
     """The starter dies after StartBulkDeployment returned, before the ledger says STARTED.

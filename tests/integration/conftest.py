@@ -112,7 +112,7 @@ class Pipeline:
         )
 
     def dispatcher(self) -> Dispatcher:
-        return build_dispatcher(self.ledger, self.greengrass, self.settings, self.metrics)
+        return build_dispatcher(self.ledger, self.greengrass, self.settings, self.metrics, s3=self.s3)
 
 
 def eventbridge_body(ref: ObjectRef, *, key: str | None = None) -> str:
@@ -182,11 +182,13 @@ def build_dispatcher(
     metrics: Counter[str],
     count: Callable[..., None] | None = None,
     outcomes: RecordedOutcomes | None = None,
+    *,
+    s3: Any,
 ) -> Dispatcher:
     """wiring.build_dispatcher on the given ledger (and its clock), with the fake Greengrass API."""
     return wiring.build_dispatcher(
         settings,
-        clients_for(None, ledger._db, greengrass),
+        clients_for(s3, ledger._db, greengrass),
         ledger,
         effects(metrics, count=count, clock=ledger._clock, outcomes=outcomes),
     )

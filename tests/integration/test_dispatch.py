@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 import pytest
-from bulk_deployer.dispatch import DispatchResult
+from bulk_deployer.dispatch import DispatchOutcome, DispatchResult
 from bulk_deployer.intake import FileInFlight, Outcome
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import Arrival, FileState
@@ -272,7 +272,9 @@ def test_a_stale_queue_index_entry_is_skipped(pipeline: Pipeline) -> None:
         {":s": "START_FAILED", ":q": "QUEUED"},
     )
     pipeline.greengrass.finish_all()
-    dispatcher = build_dispatcher(pipeline.ledger, pipeline.greengrass, pipeline.settings, pipeline.metrics)
+    dispatcher = build_dispatcher(
+        pipeline.ledger, pipeline.greengrass, pipeline.settings, pipeline.metrics, s3=pipeline.s3
+    )
     outcome = dispatcher.dispatch()
     assert outcome.token == client_token_for(second)
 
@@ -307,3 +309,80 @@ def test_dispatch_logs_name_the_file_it_dispatches_not_the_one_that_arrived(pipe
     (queued,) = [line for line in formatted if line["message"] == "input file valid, staged and queued"]
     assert queued["key"] == "incoming/second.jsonl"
     assert queued["token"] == client_token_for(second)
+
+
+def _queue_behind_a_running_deployment(pipeline: Pipeline) -> str:
+    running = pipeline.deliver_ref(pipeline.upload("incoming/running.jsonl", valid_file("g-running")))
+    assert running.dispatch is not None and running.dispatch.result is DispatchResult.STARTED
+    return str(running.dispatch.bulk_deployment_id)
+
+
+def _dispatched_after_the_running_one_ends(pipeline: Pipeline) -> DispatchOutcome | None:
+    """The tracker's run: it sees the running bulk deployment end, frees the slot, dispatches."""
+    return pipeline.tracker().run(lambda: 900.0).dispatched
+
+
+def test_a_queued_file_whose_key_was_overwritten_is_superseded_not_deployed(pipeline: Pipeline) -> None:
+    """Deploying the stale version first, then its replacement, would deploy every group twice."""
+    running_id = _queue_behind_a_running_deployment(pipeline)
+    old = pipeline.upload("incoming/fleet.jsonl", valid_file("g-old"))
+    assert pipeline.deliver_ref(old).outcome is Outcome.QUEUED
+    new = pipeline.upload("incoming/fleet.jsonl", valid_file("g-new"))
+    assert pipeline.deliver_ref(new).outcome is Outcome.QUEUED
+    pipeline.greengrass.finish(running_id)
+
+    outcome = _dispatched_after_the_running_one_ends(pipeline)
+
+    assert outcome.result is DispatchResult.STARTED and outcome.token == client_token_for(new)
+    stale = pipeline.ledger.get(client_token_for(old))
+    assert stale is not None and stale.state is FileState.SUPERSEDED
+    assert stale.item["superseded_by_version_id"] == new.version_id
+    assert str(new.version_id) in stale.item["reason"]
+    assert "queue_sk" not in stale.item  # off the work list
+    assert pipeline.greengrass.started_per_token() == {
+        client_token_for(
+            pipeline.ledger.get(pipeline.greengrass.deployments[0].tags["bulk-deployer:token"]).ref
+        ): 1,
+        client_token_for(new): 1,
+    }
+    superseded = [m for m in pipeline.outcomes.messages if m[0] == "superseded"]
+    assert superseded == [
+        (
+            "superseded",
+            "incoming/fleet.jsonl",
+            {
+                "token": client_token_for(old),
+                "reason": stale.item["reason"],
+                "current_version_id": new.version_id,
+            },
+        )
+    ]
+    assert pipeline.metrics["InputFileSuperseded"] == 1
+
+
+def test_a_queued_file_whose_key_was_deleted_is_superseded_and_nothing_starts(pipeline: Pipeline) -> None:
+    running_id = _queue_behind_a_running_deployment(pipeline)
+    ref = pipeline.upload("incoming/fleet.jsonl", valid_file("g-1"))
+    assert pipeline.deliver_ref(ref).outcome is Outcome.QUEUED
+    pipeline.s3.delete_object(Bucket=ref.bucket, Key=ref.key)  # a delete marker: the key has no object
+    pipeline.greengrass.finish(running_id)
+    starts = pipeline.greengrass.calls["StartBulkDeployment"]
+
+    outcome = _dispatched_after_the_running_one_ends(pipeline)
+
+    assert outcome is not None and outcome.result is DispatchResult.EMPTY
+    file = pipeline.ledger.get(client_token_for(ref))
+    assert file is not None and file.state is FileState.SUPERSEDED and "deleted" in file.item["reason"]
+    assert file.item.get("superseded_by_version_id") is None
+    assert pipeline.greengrass.calls["StartBulkDeployment"] == starts
+    assert pipeline.slot.get().holder is None  # nothing started: the slot is free
+
+
+def test_a_queued_file_still_current_starts_as_before(pipeline: Pipeline) -> None:
+    running_id = _queue_behind_a_running_deployment(pipeline)
+    ref = pipeline.upload("incoming/fleet.jsonl", valid_file("g-1"))
+    pipeline.deliver_ref(ref)
+    pipeline.upload("incoming/other.jsonl", valid_file("g-2"))  # another key changing is no reason
+    pipeline.greengrass.finish(running_id)
+    outcome = _dispatched_after_the_running_one_ends(pipeline)
+    assert outcome.result is DispatchResult.STARTED and outcome.token == client_token_for(ref)

@@ -156,6 +156,7 @@ def _dispatch(target: Target) -> dict[str, Any]:
         DEFAULT_START_RETRY_BASE_SECONDS,
     )
     from bulk_deployer.dispatch import Dispatcher  # noqa: PLC0415
+    from bulk_deployer.input_objects import InputObjectStore  # noqa: PLC0415
     from bulk_deployer.observability import logger  # noqa: PLC0415
 
     dispatcher = Dispatcher(
@@ -163,6 +164,7 @@ def _dispatch(target: Target) -> dict[str, Any]:
         target.slot,
         target.control,
         target.deployer,
+        InputObjectStore(target.client("s3")),
         count=lambda _name, _value: None,
         lease_seconds=DEFAULT_SLOT_LEASE_SECONDS,
         max_rejections=DEFAULT_START_MAX_ATTEMPTS,
