@@ -1,9 +1,17 @@
-"""The tracker writing the report of a 700,000-group bulk deployment, under a per-run time budget.
+"""The tracker writing the report of a 700,000-group bulk deployment, cut off and resumed across runs.
 
-Run as its own process (python -m benchmarks.report_bench ENDPOINT RECORDS BUDGET PAGE_SIZE) so
-that ru_maxrss measures the tracker alone; moto (S3, DynamoDB) runs in another process.
-Greengrass is a synthetic, deterministic source of detailed-report pages: the emulator would
-have to create 700,000 group deployments in moto first, which measures moto, not the tracker.
+Run as its own process (python -m benchmarks.report_bench ENDPOINT RECORDS ROWS_PER_RUN PAGE_SIZE
+TIMEOUT_SECONDS) so that ru_maxrss measures the tracker alone; moto (S3, DynamoDB) runs in
+another process. Greengrass is a synthetic, deterministic source of detailed-report pages: the
+emulator would have to create 700,000 group deployments in moto first, which measures moto, not
+the tracker.
+
+Each run's remaining time is a simulated Lambda clock that runs out after ROWS_PER_RUN rows
+read, not after wall-clock seconds: with a wall-clock budget a fast machine writes the whole
+report in one run, and the cut-off and resume this step exists to show never happen. The clock
+goes in where the handler passes ``context.get_remaining_time_in_millis``, so the cut-offs are
+the production ones, at the same rows on every machine. The figure (rows/s) is the wall-clock
+time of all the runs, the pages re-read after each cut-off included.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import boto3
@@ -20,8 +29,10 @@ from bulk_deployer.config import Settings
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import Arrival, StartRequest, table_definition
 from bulk_deployer.objectref import ObjectRef
+from bulk_deployer.report_pass import REPORT_TIME_MARGIN_SECONDS
 from bulk_deployer.slot import DeploymentSlot
 from bulk_deployer.token import client_token_for
+from bulk_deployer.tracker import BulkDeploymentTracker
 from bulk_deployer.wiring import Clients, Effects, build_tracker
 
 from benchmarks.rss import PeakGrowth
@@ -37,7 +48,8 @@ class SyntheticGreengrass:
 
     def __init__(self, records: int) -> None:
         self.records = records
-        self.pages = 0
+        self.page_starts: list[int] = []  # the first row of every page served, in order
+        self.rows_served = 0
 
     def get_bulk_deployment_status(self, **_: Any) -> dict[str, Any]:
         return {
@@ -46,9 +58,10 @@ class SyntheticGreengrass:
         }
 
     def list_bulk_deployment_detailed_reports(self, **params: Any) -> dict[str, Any]:
-        self.pages += 1
         start = int(params.get("NextToken") or 0)
         end = min(start + int(params["MaxResults"]), self.records)
+        self.page_starts.append(start)
+        self.rows_served += end - start
         groups = "arn:aws:greengrass:us-east-1:123456789012:/greengrass/groups"
         rows = [
             {
@@ -68,13 +81,106 @@ class SyntheticGreengrass:
         return response
 
 
-def _budget(seconds: float) -> Callable[[], float]:
-    """What Lambda's context.get_remaining_time_in_millis() tells a run of that length."""
-    started = time.perf_counter()
-    return lambda: seconds - (time.perf_counter() - started)
+def simulated_lambda_clock(
+    greengrass: SyntheticGreengrass, timeout_seconds: float, rows_per_run: int
+) -> Callable[[], float]:
+    """A run's remaining seconds if every row read took the same time: rows_per_run of them fill the run.
+
+    Once rows_per_run rows are read only the report pass's margin is left, so the pass stops at
+    its next page check: the cut-off depends on rows read, never on the machine's speed.
+    """
+    seconds_per_row = (timeout_seconds - REPORT_TIME_MARGIN_SECONDS) / rows_per_run
+    rows_before = greengrass.rows_served
+    return lambda: (
+        REPORT_TIME_MARGIN_SECONDS + (rows_per_run - (greengrass.rows_served - rows_before)) * seconds_per_row
+    )
 
 
-def main(endpoint: str, records: int, budget_seconds: float, page_size: int) -> None:
+@dataclass(frozen=True)
+class RunRecord:
+    """One tracker run of the report: where its checkpoint stood, where it started reading, what it did."""
+
+    checkpoint_rows: int  # rows the ledger's checkpoint held when the run began
+    first_row: int | None  # the first row the run asked Greengrass for
+    rows_read: int
+    seconds: float
+    cut_off: bool
+
+
+def _checkpoint_rows(ledger: BulkDeploymentLedger, token: str) -> int:
+    file = ledger.get(token)
+    progress = file.item.get("report_progress") if file else None
+    return int(progress["rows"]) if progress else 0
+
+
+def write_report(
+    tracker: BulkDeploymentTracker,
+    greengrass: SyntheticGreengrass,
+    ledger: BulkDeploymentLedger,
+    token: str,
+    *,
+    rows_per_run: int,
+    timeout_seconds: float,
+    wall_clock: Callable[[], float],
+) -> list[RunRecord]:
+    """Run the tracker, each run on a fresh simulated clock, until the report is final."""
+    log: list[RunRecord] = []
+    while True:
+        checkpoint = _checkpoint_rows(ledger, token)
+        if log and log[-1].cut_off and checkpoint <= log[-1].checkpoint_rows:
+            raise RuntimeError(
+                f"run {len(log)} was cut off before its first checkpoint: {rows_per_run} rows per "
+                "run is less than one report part (5 MiB of CSV, about 15,000 rows)"
+            )
+        pages_before, rows_before = len(greengrass.page_starts), greengrass.rows_served
+        started = wall_clock()
+        run = tracker.run(simulated_lambda_clock(greengrass, timeout_seconds, rows_per_run))
+        seconds = wall_clock() - started
+        first_row = (
+            greengrass.page_starts[pages_before] if len(greengrass.page_starts) > pages_before else None
+        )
+        cut_off = token in run.reports_continuing
+        log.append(RunRecord(checkpoint, first_row, greengrass.rows_served - rows_before, seconds, cut_off))
+        if token in run.reports_final:
+            return log
+        if not cut_off:
+            raise RuntimeError(f"run {len(log)} neither finished the report nor was cut off: {run}")
+
+
+def check_report(s3: Any, token: str) -> dict[str, Any]:
+    """Read the report back: every row once and in order in groups.csv, the count in report.json."""
+    rows = 0
+    first_wrong_row: int | None = None
+    body = s3.get_object(Bucket=BUCKET, Key=f"reports/{token}/groups.csv")["Body"]
+    for index, line in enumerate(body.iter_lines()):
+        if index == 0:
+            continue
+        if first_wrong_row is None and not line.startswith(f"{rows:08d}".encode()):
+            first_wrong_row = rows  # a row missing, repeated or out of order
+        rows += 1
+    size = s3.head_object(Bucket=BUCKET, Key=f"reports/{token}/report.json")["ContentLength"]
+    tail = s3.get_object(
+        Bucket=BUCKET, Key=f"reports/{token}/report.json", Range=f"bytes={max(0, size - 65536)}-"
+    )["Body"].read()
+    footer_count = int(tail.split(b'"group_count": ')[1].split(b",")[0])
+    return {
+        "rows_in_csv": rows,
+        "csv_first_wrong_row": first_wrong_row,
+        "group_count_in_json": footer_count,
+        "report_json_mb": size / 1e6,
+    }
+
+
+def measure(
+    endpoint: str,
+    records: int,
+    rows_per_run: int,
+    page_size: int,
+    timeout_seconds: float,
+    *,
+    wall_clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, Any]:
+    """Write the report of a records-group bulk deployment through the tracker; its figures and proof."""
     session = boto3.session.Session(region_name="us-east-1")
     s3 = session.client("s3", endpoint_url=endpoint, config=CLIENT_CONFIG)
     dynamodb = session.client("dynamodb", endpoint_url=endpoint, config=CLIENT_CONFIG)
@@ -94,7 +200,8 @@ def main(endpoint: str, records: int, budget_seconds: float, page_size: int) -> 
     file = ledger.register(token, ref, Arrival("1"), lease_seconds=60).file
     ledger.enqueue(file, StartRequest(ROLE, "https://x/staged.jsonl", {}), records=records, staged_key="s")
     ledger.mark_starting(token)
-    assert slot.acquire("bench", lease_seconds=60)
+    if not slot.acquire("bench", lease_seconds=60):
+        raise RuntimeError("the deployment slot of a fresh table is taken")
     ledger.mark_started(
         token,
         bulk_deployment_id=BULK_ID,
@@ -107,53 +214,39 @@ def main(endpoint: str, records: int, budget_seconds: float, page_size: int) -> 
     quiet = Effects(count=lambda name, value: None, seconds=lambda name, value: None)
     tracker = build_tracker(settings, clients, quiet)
     peak = PeakGrowth()
-    started = time.perf_counter()
-    runs = 0
-    cut_off = 0
-    while True:
-        runs += 1
-        run = tracker.run(_budget(budget_seconds))
-        cut_off += len(run.reports_continuing)
-        if run.reports_final:
-            break
-        if runs > 1000:
-            raise RuntimeError("the report never finished")
-    seconds = time.perf_counter() - started
+    runs = write_report(
+        tracker,
+        greengrass,
+        ledger,
+        token,
+        rows_per_run=rows_per_run,
+        timeout_seconds=timeout_seconds,
+        wall_clock=wall_clock,
+    )
     growth = peak.growth_mb()
+    seconds = sum(run.seconds for run in runs)
+    return {
+        "records": records,
+        **check_report(s3, token),
+        "rows_per_run": rows_per_run,
+        "runs": len(runs),
+        "runs_cut_off": sum(run.cut_off for run in runs),
+        "run_log": [asdict(run) for run in runs],
+        "rows_read": greengrass.rows_served,
+        "seconds": seconds,
+        "longest_run_seconds": max(run.seconds for run in runs),
+        "records_per_second": records / seconds if seconds > 0 else float("inf"),
+        "pages": len(greengrass.page_starts),
+        "rss_growth_mb": growth,
+    }
 
-    # Proof: every row is there once, in order; the JSON's footer counts them all.
-    rows = 0
-    body = s3.get_object(Bucket=BUCKET, Key=f"reports/{token}/groups.csv")["Body"]
-    expected_prefix = 0
-    for index, line in enumerate(body.iter_lines()):
-        if index == 0:
-            continue
-        if not line.startswith(f"{expected_prefix:08d}".encode()):
-            raise AssertionError(f"row {index} out of order: {line[:40]!r}")
-        expected_prefix += 1
-        rows += 1
-    size = s3.head_object(Bucket=BUCKET, Key=f"reports/{token}/report.json")["ContentLength"]
-    tail = s3.get_object(
-        Bucket=BUCKET, Key=f"reports/{token}/report.json", Range=f"bytes={max(0, size - 65536)}-"
-    )["Body"].read()
-    footer_count = int(tail.split(b'"group_count": ')[1].split(b",")[0])
+
+def main(argv: list[str]) -> None:
+    endpoint, records, rows_per_run, page_size, timeout_seconds = argv
     print(
-        json.dumps(
-            {
-                "records": records,
-                "rows_in_csv": rows,
-                "group_count_in_json": footer_count,
-                "runs": runs,
-                "runs_cut_off": cut_off,
-                "seconds": seconds,
-                "records_per_second": records / seconds,
-                "pages": greengrass.pages,
-                "rss_growth_mb": growth,
-                "report_json_mb": size / 1e6,
-            }
-        )
+        json.dumps(measure(endpoint, int(records), int(rows_per_run), int(page_size), float(timeout_seconds)))
     )
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]))
+    main(sys.argv[1:])

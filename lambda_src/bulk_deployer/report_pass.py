@@ -25,7 +25,7 @@ from bulk_deployer.reports import ReportStore
 from bulk_deployer.timefmt import epoch_of, iso_utc
 
 # Stop starting new report pages when less than this is left of the run's time.
-_TIME_MARGIN_SECONDS = 30.0
+REPORT_TIME_MARGIN_SECONDS = 30.0
 
 
 class ReportStep(StrEnum):
@@ -77,7 +77,7 @@ class GroupReportPass:
         writer.begin(header)
         next_token = progress.next_token
         while not writer.read_all:
-            if remaining_seconds() < _TIME_MARGIN_SECONDS:
+            if remaining_seconds() < REPORT_TIME_MARGIN_SECONDS:
                 logger.info(
                     "report continues in the next run", extra={"token": file.token, "rows": progress.rows}
                 )

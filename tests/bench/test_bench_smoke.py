@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks.report_bench import measure
+from local.moto_server import MotoServer
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -31,3 +34,23 @@ def test_the_benchmark_runs_every_step_and_ends_with_its_summary_line() -> None:
         last,
     ), last
     assert "WRONG RESULT" not in result.stdout
+    # The report step shows, at this scale too, a run cut off and the next one resuming at its checkpoint.
+    cut_off = re.search(r"(\d+) cut off and resumed", result.stdout)
+    assert cut_off and int(cut_off[1]) >= 1, result.stdout[-3000:]
+    assert re.search(r"run 2: checkpoint at row ([1-9][\d,]*), first row read \1,", result.stdout)
+
+
+def test_the_report_is_cut_off_and_resumed_even_on_a_machine_where_nothing_takes_time() -> None:
+    """The cut-off comes from rows read: a wall clock that never moves (an infinitely fast machine) changes nothing."""
+    with MotoServer() as moto:
+        result = measure(moto.url, 20_000, 16_000, 100, 300, wall_clock=lambda: 0.0)
+    runs = result["run_log"]
+    assert [run["cut_off"] for run in runs] == [True, False]
+    # The first run reads 16,000 rows and the page that starts past them; the second starts reading
+    # where the first one's last checkpoint (one 5 MiB part of CSV, about 15,000 rows) stood.
+    checkpoint = runs[1]["checkpoint_rows"]
+    assert 0 < checkpoint <= 16_000
+    assert runs[1]["first_row"] == checkpoint
+    assert [run["rows_read"] for run in runs] == [16_100, 20_000 - checkpoint]
+    assert result["rows_in_csv"] == result["group_count_in_json"] == 20_000
+    assert result["csv_first_wrong_row"] is None
