@@ -104,6 +104,9 @@ class _Target:
             raise KeyError("AWS_ENDPOINT_URL")
         return object()
 
+    def client(self, service: str) -> object:
+        return object()
+
 
 @pytest.mark.parametrize("deployer_fails", [True, False], ids=["connecting fails", "dispatch fails"])
 def test_resume_leaves_the_process_logger_at_its_level_whatever_fails(deployer_fails: bool) -> None:
