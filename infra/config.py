@@ -69,6 +69,8 @@ MAX_REPORT_PAGE_SIZE: Final = 1000
 MAX_DEPLOYABLE_GROUP_IDS_JSON_CHARS: Final = 2000
 # A bucket policy may be 20 KB; each principal ARN is one entry of one condition.
 MAX_UPLOADER_PRINCIPALS: Final = 100
+# CloudWatch evaluates an alarm over at most seven days (Period x EvaluationPeriods, PutMetricAlarm).
+MAX_ALARM_EVALUATION_SECONDS: Final = 7 * 86_400
 
 _STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 _NAMESPACE = re.compile(r"^[0-9A-Za-z.\-_/#:]{1,255}$")
@@ -144,7 +146,9 @@ CONTEXT_KEYS: Final[tuple[ContextKey, ...]] = (
     ContextKey(
         "executionRoleSourceAccountCondition",
         True,
-        "Whether the Greengrass execution role's trust policy requires aws:SourceAccount to be this account.",
+        "Whether the Greengrass execution role's trust policy requires aws:SourceAccount (this account) "
+        "and aws:SourceArn (a Greengrass resource of this account and region), as the Greengrass V1 "
+        "guide recommends for bulk deployment execution roles (confused-deputy prevention).",
     ),
     ContextKey(
         "uploaderPrincipalArns",
@@ -167,7 +171,8 @@ CONTEXT_KEYS: Final[tuple[ContextKey, ...]] = (
     ContextKey(
         "alarmEmail",
         None,
-        "E-mail address for alarm notifications (used by the monitoring resources); null for none.",
+        "E-mail address subscribed to the alarm topic; null for none (synthesis then warns: the "
+        "alarms reach nobody until someone subscribes to the topic).",
     ),
     ContextKey("metricsNamespace", "BulkDeployer", "CloudWatch namespace of the EMF metrics."),
     ContextKey("logLevel", "INFO", "Log level of the functions (POWERTOOLS_LOG_LEVEL)."),
@@ -337,6 +342,23 @@ class DeployConfig:
                 "off) or raise trackerTimeoutSeconds",
             )
 
+        if self.reconciliation_alarm_period_seconds > MAX_ALARM_EVALUATION_SECONDS:
+            raise _error(
+                "reconcileEverySeconds",
+                f"{self.reconcile_every_seconds} plus one tracker period and one tracker run "
+                f"({self.reconciliation_alarm_period_seconds} s, the UnprocessedInputFiles alarm's period) "
+                f"is more than CloudWatch evaluates an alarm over ({MAX_ALARM_EVALUATION_SECONDS} s)",
+            )
+        if self.deployable_group_tag is not None:
+            tag_key, tag_value = self.deployable_group_tag
+            if self.default_tags.get(tag_key) == tag_value:
+                raise _error(
+                    "defaultTags",
+                    f"{tag_key}={tag_value} is the deployableGroupTag: the functions may not put it on "
+                    "anything (it would let them widen the groups the execution role may deploy), so "
+                    "every start would be refused",
+                )
+
     @classmethod
     def from_context(cls, context: Mapping[str, Any] | None = None) -> DeployConfig:
         """Validate the context values (missing or null keys take their defaults).
@@ -411,6 +433,18 @@ class DeployConfig:
             reconcile_min_age_seconds=get("reconcileMinAgeSeconds", _int_range(0, 86_400)),
             oldest_queued_file_alarm_seconds=get("oldestQueuedFileAlarmSeconds", _int_range(60, 30 * 86_400)),
         )
+
+    @property
+    def reconciliation_alarm_period_seconds(self) -> int:
+        """The longest a healthy tracker goes between two reconciliations, in whole minutes.
+
+        The interval, plus up to one schedule period until the next run, plus up to one run's
+        length before that run reaches reconciliation (its last step). UnprocessedInputFiles is
+        emitted once per reconciliation: with this as its alarm period every period holds an
+        emission, so the alarm cannot go OK between two of them while the problem persists.
+        """
+        gap = self.reconcile_every_seconds + 60 * self.tracker_schedule_minutes + self.tracker_timeout_seconds
+        return -(-gap // 60) * 60
 
     @property
     def processing_lease_seconds(self) -> int:

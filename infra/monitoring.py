@@ -63,6 +63,9 @@ class EmfAlarm:
     threshold: float
     comparison: cloudwatch.ComparisonOperator
     description: str
+    # A period without data: an idle system is quiet. A gauge emitted less often than the
+    # alarm evaluates keeps its state instead (IGNORE).
+    missing_data: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING
 
 
 _GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
@@ -153,7 +156,7 @@ class Monitoring(Construct):
                         "Alarm": CustomThreshold(
                             threshold=alarm.threshold,
                             comparison_operator=alarm.comparison,
-                            treat_missing_data_override=cloudwatch.TreatMissingData.NOT_BREACHING,
+                            treat_missing_data_override=alarm.missing_data,
                             alarm_description_override=alarm.description,
                         )
                     },
@@ -259,8 +262,12 @@ class Monitoring(Construct):
                                 "Reconciliation found objects under the incoming prefix that have no "
                                 "ledger entry (a lost event?). Copy each object onto itself to "
                                 "trigger a new event.",
+                                # Emitted once per reconciliation, not per run: between two of
+                                # them the alarm keeps its state rather than going OK.
+                                missing_data=cloudwatch.TreatMissingData.IGNORE,
                             ),
-                            EVENT_PERIOD,
+                            # Every period holds one reconciliation's figure (see there).
+                            Duration.seconds(config.reconciliation_alarm_period_seconds),
                         )
                     ],
                 ),

@@ -7,9 +7,9 @@ changed to admit cloudwatch.amazonaws.com): the notifications would be dropped s
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
-from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import Annotations, Aws, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -24,9 +24,23 @@ CLOUDWATCH_PRINCIPAL: Final = "cloudwatch.amazonaws.com"
 PUBLISH_KEY_ACTIONS: Final = ("kms:GenerateDataKey", "kms:Decrypt")
 
 
+# The synth-time warning when no alarm subscription is configured (its annotation id).
+NO_ALARM_SUBSCRIBER_WARNING: Final = "bulk-deployer:alarm-topic-without-subscriber"
+
+
 def alarm_name_prefix(config: DeployConfig) -> str:
     """Every alarm of the stack is named ``<stackName>-...``; the alarm topic admits only those."""
     return f"{config.stack_name}-"
+
+
+def alarm_source_conditions(config: DeployConfig) -> dict[str, Any]:
+    """What CloudWatch may do for this stack's alarms only (confused-deputy prevention): the
+    alarm topic's policy and the key's CloudWatch statement share them."""
+    alarms = f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:"
+    return {
+        "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+        "ArnLike": {"aws:SourceArn": f"{alarms}{alarm_name_prefix(config)}*"},
+    }
 
 
 class Notifications(Construct):
@@ -45,13 +59,14 @@ class Notifications(Construct):
         )
         # CloudWatch encrypts the alarm notification it publishes: it needs the key. (AWS's
         # documented statement for CloudWatch alarms -> SSE-KMS topics; the key encrypts nothing
-        # but these two topics' messages.)
+        # but these two topics' messages.) Only for this stack's alarms, like the topic policy.
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchAlarmsToPublishToEncryptedTopics",
                 principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
+                conditions=alarm_source_conditions(config),
             )
         )
 
@@ -72,20 +87,25 @@ class Notifications(Construct):
         )
         # enforce_ssl gives the topic a policy of its own, which replaces SNS's default policy
         # (the one that lets same-account services publish): admit this stack's alarms explicitly.
-        alarms = f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:"
         self.alarm_topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowThisStacksAlarmsToPublish",
                 principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
                 actions=["sns:Publish"],
                 resources=[self.alarm_topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                    "ArnLike": {"aws:SourceArn": f"{alarms}{alarm_name_prefix(config)}*"},
-                },
+                conditions=alarm_source_conditions(config),
             )
         )
-        if config.alarm_email:
+        if not config.alarm_email:
+            # Nothing fails without a subscriber: the alarms go to ALARM and nobody hears of it.
+            Annotations.of(self.alarm_topic).add_warning_v2(
+                NO_ALARM_SUBSCRIBER_WARNING,
+                "alarmEmail is not set: every alarm of the stack publishes to the alarm topic (output "
+                "AlarmTopicArn) and reaches nobody until someone subscribes. Deploy with "
+                "-c alarmEmail=you@example.com and confirm the e-mail, or subscribe your own endpoint; "
+                "`bulk-deployer doctor` checks for a confirmed subscription.",
+            )
+        else:
             subscription = self.alarm_topic.add_subscription(
                 subscriptions.EmailSubscription(config.alarm_email)
             )

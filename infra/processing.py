@@ -6,7 +6,7 @@ The helpers below (function, role, dispatch statements) are shared with the trac
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from aws_cdk import Aws, Duration, Fn, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
@@ -16,6 +16,7 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
+from bulk_deployer.greengrass import TOKEN_TAG
 from constructs import Construct, IConstruct
 
 from infra import bundling
@@ -102,8 +103,11 @@ def python_function(
     return function
 
 
-def dispatch_statements(execution_role: iam.IRole) -> list[iam.PolicyStatement]:
-    """What ``dispatch()`` calls: find a running bulk deployment, start the next one, tag it."""
+def dispatch_statements(
+    config: DeployConfig, bucket: s3.IBucket, execution_role: iam.IRole
+) -> list[iam.PolicyStatement]:
+    """What ``dispatch()`` calls: check the queued file is still its key's current version, find a
+    running bulk deployment, start the next one with its tags."""
     return [
         # StartBulkDeployment and ListBulkDeployments have no resource type: "*" is the only
         # resource IAM matches for them.
@@ -113,10 +117,21 @@ def dispatch_statements(execution_role: iam.IRole) -> list[iam.PolicyStatement]:
             resources=["*"],
         ),
         iam.PolicyStatement(
-            sid="ReadAndTagBulkDeployments",
-            actions=["greengrass:GetBulkDeploymentStatus", "greengrass:TagResource"],
+            sid="ReadBulkDeploymentStatus",
+            actions=["greengrass:GetBulkDeploymentStatus"],
             resources=[Fn.sub(BULK_DEPLOYMENTS_ARN)],
         ),
+        tag_on_create_statement(config),
+        # Just before starting a queued file: HeadObject of its key without VersionId (is the
+        # queued version still the current one?).
+        iam.PolicyStatement(
+            sid="HeadQueuedInputFiles",
+            actions=["s3:GetObject"],
+            resources=[bucket.arn_for_objects(_prefix_pattern(config.incoming_prefix))],
+        ),
+        # Without ListBucket a deleted key answers 403 instead of 404. HeadObject carries no
+        # s3:prefix, so a prefix condition would take the 404 away again: the bucket, unconditioned.
+        iam.PolicyStatement(sid="ListBucket", actions=["s3:ListBucket"], resources=[bucket.bucket_arn]),
         iam.PolicyStatement(
             sid="PassExecutionRoleToGreengrass",
             actions=["iam:PassRole"],
@@ -126,19 +141,44 @@ def dispatch_statements(execution_role: iam.IRole) -> list[iam.PolicyStatement]:
     ]
 
 
+def tag_on_create_statement(config: DeployConfig) -> iam.PolicyStatement:
+    """``greengrass:TagResource`` for the tags StartBulkDeployment puts on the bulk deployment it
+    creates (tag on create).
+
+    Granted on ``*``, as AWS's Greengrass V1 tagging guide grants tag on create: which resource
+    the service authorizes the tags against at creation is not documented, and a grant limited
+    to bulk-deployment ARNs that does not match refuses every start. Narrowed by what is in the
+    request instead: the tags must include the stack's token tag (every start carries it), and
+    with ``deployableGroupTag`` they must not set that key to that value, so neither function can
+    tag a group into the set the execution role may deploy.
+    """
+    conditions: dict[str, Any] = {"Null": {f"aws:RequestTag/{TOKEN_TAG}": "false"}}
+    if config.deployable_group_tag is not None:
+        tag_key, tag_value = config.deployable_group_tag
+        conditions["StringNotEquals"] = {f"aws:RequestTag/{tag_key}": tag_value}
+    return iam.PolicyStatement(
+        sid="TagBulkDeploymentsOnCreate",
+        actions=["greengrass:TagResource"],
+        resources=["*"],
+        conditions=conditions,
+    )
+
+
 def acknowledge_shared_wildcards(default_policy: IConstruct, ledger: dynamodb.ITable, who: str) -> None:
     """The wildcard resources every function role here has, each with its reason."""
     for rule, reason in (
         (
             "AwsSolutions-IAM5[Resource::*]",
             f"The {who}: StartBulkDeployment and ListBulkDeployments have no IAM resource type, and "
-            "X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) none either: only '*' matches.",
+            "X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) none either: only '*' matches. "
+            "TagResource (tag on create) is granted on '*' as AWS's Greengrass V1 tagging guide does, "
+            "only for requests carrying the stack's token tag.",
         ),
         (
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:greengrass:<AWS::Region>:<AWS::AccountId>"
             ":/greengrass/bulk/deployments/*]",
-            f"The {who}: bulk deployment ids are created by StartBulkDeployment at run time; limited "
-            "to this account's and region's bulk deployments.",
+            f"The {who} reads the status of bulk deployments, whose ids StartBulkDeployment creates "
+            "at run time; limited to this account's and region's bulk deployments.",
         ),
         (
             f"AwsSolutions-IAM5[Resource::{arn_ref(ledger)}/index/*]",
@@ -168,6 +208,19 @@ def create_deployment_statement(config: DeployConfig) -> iam.PolicyStatement:
     )
 
 
+def trust_conditions(config: DeployConfig) -> dict[str, Any] | None:
+    """Confused-deputy conditions on the execution role's trust, as the Greengrass V1 guide's
+    "Cross-service confused deputy prevention" page recommends for exactly this role (bulk
+    deployment execution role): the request must come from this account, on behalf of a
+    Greengrass resource of this account and region."""
+    if not config.execution_role_source_account_condition:
+        return None
+    return {
+        "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+        "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:greengrass:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"},
+    }
+
+
 class GreengrassExecutionRole(Construct):
     """The role Greengrass assumes to run a bulk deployment: read the staged file, deploy groups."""
 
@@ -175,16 +228,11 @@ class GreengrassExecutionRole(Construct):
         self, scope: Construct, construct_id: str, *, config: DeployConfig, bucket: s3.IBucket
     ) -> None:
         super().__init__(scope, construct_id)
-        conditions = (
-            {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
-            if config.execution_role_source_account_condition
-            else None
-        )
         self.role = iam.Role(
             self,
             "Role",
             description="Assumed by AWS IoT Greengrass to run bulk deployments started by bulk-deployer",
-            assumed_by=iam.ServicePrincipal(GREENGRASS_PRINCIPAL, conditions=conditions),
+            assumed_by=iam.ServicePrincipal(GREENGRASS_PRINCIPAL, conditions=trust_conditions(config)),
         )
         staged_objects = bucket.arn_for_objects(_prefix_pattern(config.staged_prefix))
         policy = iam.Policy(
@@ -298,10 +346,12 @@ class Starter(Construct):
     ) -> None:
         incoming_objects = bucket.arn_for_objects(_prefix_pattern(config.incoming_prefix))
         statements = [
-            # HeadObject/GetObject of the current object and of a given version.
+            # HeadObject/GetObject of the version an event names. The current object's
+            # (s3:GetObject) and the 404 for a missing key (s3:ListBucket) come with
+            # dispatch_statements(): dispatch() needs exactly those on the same objects.
             iam.PolicyStatement(
-                sid="ReadIncomingObjects",
-                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                sid="ReadIncomingObjectVersions",
+                actions=["s3:GetObjectVersion"],
                 resources=[incoming_objects],
             ),
             # GetObjectTagging with VersionId: per-file bulk-deployment tags.
@@ -310,8 +360,6 @@ class Starter(Construct):
                 actions=["s3:GetObjectTagging", "s3:GetObjectVersionTagging"],
                 resources=[incoming_objects],
             ),
-            # Without ListBucket a missing key answers 403 instead of 404.
-            iam.PolicyStatement(sid="ListBucket", actions=["s3:ListBucket"], resources=[bucket.bucket_arn]),
             # CopyObject to staged/<token>.jsonl and PutObject of reports/<token>/rejected.json.
             iam.PolicyStatement(
                 sid="WriteStagedCopiesAndReports",
@@ -321,7 +369,7 @@ class Starter(Construct):
                     bucket.arn_for_objects(_prefix_pattern(config.reports_prefix)),
                 ],
             ),
-            *dispatch_statements(execution_role),
+            *dispatch_statements(config, bucket, execution_role),
             # Outcome notifications: rejected, superseded, started, start_failed.
             *notifications.publish_statements(),
         ]

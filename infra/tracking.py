@@ -135,10 +135,12 @@ class Tracker(Construct):
             iam.PolicyStatement(
                 sid="AbortReportUploads", actions=["s3:AbortMultipartUpload"], resources=[reports]
             ),
-            # Reconciliation lists the incoming prefix, and nothing else of the bucket.
+            # Reconciliation lists the versions under the incoming prefix, and nothing else of the
+            # bucket. (Its unconditioned s3:ListBucket comes with dispatch_statements(): the 404
+            # of a deleted queued key needs it, see there.)
             iam.PolicyStatement(
-                sid="ListIncomingObjects",
-                actions=["s3:ListBucket"],
+                sid="ListIncomingObjectVersions",
+                actions=["s3:ListBucketVersions"],
                 resources=[bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [f"{config.incoming_prefix}*"]}},
             ),
@@ -149,7 +151,7 @@ class Tracker(Construct):
                 resources=[Fn.sub(BULK_DEPLOYMENTS_ARN)],
             ),
             # The tracker starts the next queued file with the starter's dispatch().
-            *dispatch_statements(execution_role),
+            *dispatch_statements(config, bucket, execution_role),
             # Outcome notifications: finished (with counts), and those of dispatch().
             *notifications.publish_statements(),
         ]
@@ -159,9 +161,17 @@ class Tracker(Construct):
 
         default_policy = self.role.node.find_child("DefaultPolicy")
         acknowledge_shared_wildcards(default_policy, ledger, "tracker")
-        acknowledge(
-            default_policy,
-            f"AwsSolutions-IAM5[Resource::{arn_ref(bucket)}/{config.reports_prefix}*]",
-            "The tracker writes one report folder per file (report.json, groups.csv), named by the "
-            "file's token, only under the reports prefix.",
-        )
+        bucket_arn = arn_ref(bucket)
+        for rule, reason in (
+            (
+                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{config.reports_prefix}*]",
+                "The tracker writes one report folder per file (report.json, groups.csv), named by the "
+                "file's token, only under the reports prefix.",
+            ),
+            (
+                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{config.incoming_prefix}*]",
+                "dispatch() in the tracker HEADs a queued file's key under the incoming prefix (is it "
+                "still the current version?) just before starting it; HeadObject needs s3:GetObject.",
+            ),
+        ):
+            acknowledge(default_policy, rule, reason)

@@ -250,3 +250,29 @@ def test_starter_environment_without_a_topic_is_unchanged() -> None:
     # The local stand-ins call it without the topic: no OUTCOMES_TOPIC_ARN, no notifications.
     env = DeployConfig().starter_environment(ledger_table_name="ledger", execution_role_arn="arn")
     assert "OUTCOMES_TOPIC_ARN" not in env
+
+
+def test_the_unprocessed_files_alarm_period_spans_one_reconciliation_and_fits_cloudwatch() -> None:
+    # Default: every 3600 s, a tracker run every minute that may take 300 s to reach reconciliation.
+    assert DeployConfig().reconciliation_alarm_period_seconds == 3600 + 60 + 300
+    odd = DeployConfig.from_context({"reconcileEverySeconds": 1000, "trackerTimeoutSeconds": 90})
+    assert odd.reconciliation_alarm_period_seconds == 1200  # 1150 rounded up to whole minutes
+    # CloudWatch evaluates an alarm over at most seven days.
+    longest = 7 * 86_400 - 60 - 300
+    assert DeployConfig.from_context(
+        {"reconcileEverySeconds": longest}
+    ).reconciliation_alarm_period_seconds == (7 * 86_400)
+    with pytest.raises(ConfigurationError, match=r"context key 'reconcileEverySeconds'.*604800 s"):
+        DeployConfig.from_context({"reconcileEverySeconds": longest + 1})
+
+
+def test_default_tags_may_not_carry_the_deployable_group_tag() -> None:
+    # The functions may not put that tag on anything (IAM), so every start would be refused.
+    with pytest.raises(ConfigurationError, match=r"context key 'defaultTags'.*fleet=eu-west"):
+        DeployConfig.from_context(
+            {"deployableGroupTag": "fleet=eu-west", "defaultTags": {"fleet": "eu-west"}}
+        )
+    allowed = DeployConfig.from_context(
+        {"deployableGroupTag": "fleet=eu-west", "defaultTags": {"fleet": "us"}}
+    )
+    assert allowed.default_tags == {"fleet": "us"}

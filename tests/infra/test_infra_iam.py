@@ -20,7 +20,8 @@ def starter_permissions(synth: Synth) -> dict[str, set[str]]:
     ledger = {table, f"{table}/index/*"}
     queue = {synth.arn("queue")}
     return {
-        # S3: HeadObject/GetObject (also with VersionId) of incoming objects
+        # S3: HeadObject/GetObject of incoming objects: the version an event names; the current
+        # one (dispatch() checks a queued file is still its key's current version)
         "s3:GetObject": {f"{bucket}/incoming/*"},
         "s3:GetObjectVersion": {f"{bucket}/incoming/*"},
         # S3: GetObjectTagging (with VersionId) of incoming objects
@@ -42,11 +43,12 @@ def starter_permissions(synth: Synth) -> dict[str, set[str]]:
         "sns:Publish": {f"${{{synth.ids['outcomes_topic']}}}"},
         "kms:GenerateDataKey": {synth.arn("key")},
         "kms:Decrypt": {synth.arn("key")},
-        # Greengrass: Start/List have no resource type; status and tagging are per bulk deployment
+        # Greengrass: Start/List have no resource type; status is per bulk deployment; tag on
+        # create on "*" as AWS's tagging guide grants it (conditions tested separately)
         "greengrass:StartBulkDeployment": {"*"},
         "greengrass:ListBulkDeployments": {"*"},
         "greengrass:GetBulkDeploymentStatus": {GREENGRASS_BULK},
-        "greengrass:TagResource": {GREENGRASS_BULK},
+        "greengrass:TagResource": {"*"},
         # IAM: pass the execution role to Greengrass (condition tested separately)
         "iam:PassRole": {synth.arn("execution_role")},
         # SQS event source mapping (granted by CDK's SqsEventSource)
@@ -148,7 +150,12 @@ def tracker_permissions(synth: Synth) -> dict[str, set[str]]:
         # Complete are authorized by s3:PutObject) and their abort
         "s3:PutObject": {f"{bucket}/reports/*"},
         "s3:AbortMultipartUpload": {f"{bucket}/reports/*"},
-        # S3: reconciliation lists incoming/ (prefix condition tested separately)
+        # S3: reconciliation lists the object versions under incoming/ (prefix condition tested
+        # separately)
+        "s3:ListBucketVersions": {bucket},
+        # S3: dispatch() HEADs a queued file's key (no VersionId), and a deleted key must answer
+        # 404, not 403
+        "s3:GetObject": {f"{bucket}/incoming/*"},
         "s3:ListBucket": {bucket},
         # DynamoDB: the ledger, slot, controls and run leases (TransactWriteItems -> per item)
         "dynamodb:GetItem": ledger,
@@ -163,7 +170,7 @@ def tracker_permissions(synth: Synth) -> dict[str, set[str]]:
         # Greengrass + IAM: dispatch() starts the next queued file, like the starter
         "greengrass:StartBulkDeployment": {"*"},
         "greengrass:ListBulkDeployments": {"*"},
-        "greengrass:TagResource": {GREENGRASS_BULK},
+        "greengrass:TagResource": {"*"},
         "iam:PassRole": {synth.arn("execution_role")},
         # SNS: outcome notifications on the KMS-encrypted outcomes topic
         "sns:Publish": {f"${{{synth.ids['outcomes_topic']}}}"},
@@ -180,6 +187,8 @@ def tracker_permissions(synth: Synth) -> dict[str, set[str]]:
 TRACKER_ACTIONS = [
     "s3:PutObject",
     "s3:AbortMultipartUpload",
+    "s3:ListBucketVersions",
+    "s3:GetObject",
     "s3:ListBucket",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -218,19 +227,68 @@ def test_tracker_has_no_other_permission(synth: Synth) -> None:
     assert set(synth.grants("tracker_role")) == set(TRACKER_ACTIONS)
 
 
-def test_tracker_lists_only_the_incoming_prefix(synth: Synth, variant: Synth) -> None:
-    statement = synth.statement_granting("tracker_role", "s3:ListBucket")
+def test_tracker_lists_object_versions_only_under_the_incoming_prefix(synth: Synth, variant: Synth) -> None:
+    # Reconciliation compares object versions (ListObjectVersions), not ETags.
+    statement = synth.statement_granting("tracker_role", "s3:ListBucketVersions")
     assert statement["Condition"] == {"StringLike": {"s3:prefix": ["incoming/*"]}}
-    assert variant.statement_granting("tracker_role", "s3:ListBucket")["Condition"] == {
+    assert as_list(statement["Action"]) == ["s3:ListBucketVersions"]
+    assert variant.statement_granting("tracker_role", "s3:ListBucketVersions")["Condition"] == {
         "StringLike": {"s3:prefix": ["drop/*"]}
     }
 
 
-def test_tracker_reads_and_writes_no_input_or_staged_object(synth: Synth) -> None:
+@pytest.mark.parametrize("role", ["starter_role", "tracker_role"])
+def test_dispatch_may_list_the_whole_bucket(synth: Synth, role: str) -> None:
+    # dispatch() HEADs the queued key: a deleted key must answer 404, and HeadObject carries no
+    # s3:prefix, so any prefix condition here would turn that 404 into a 403.
+    statement = synth.statement_granting(role, "s3:ListBucket")
+    assert "Condition" not in statement
+    assert [render(r) for r in as_list(statement["Resource"])] == [synth.arn("bucket")]
+
+
+@pytest.mark.parametrize("role", ["starter_role", "tracker_role"])
+def test_dispatch_may_head_incoming_objects(synth: Synth, variant: Synth, role: str) -> None:
+    assert synth.grants(role)["s3:GetObject"] == {f"{synth.arn('bucket')}/incoming/*"}
+    assert variant.grants(role)["s3:GetObject"] == {f"{variant.arn('bucket')}/drop/*"}
+
+
+def test_tracker_reads_only_incoming_and_writes_only_reports(synth: Synth) -> None:
     bucket = synth.arn("bucket")
     for action, resources in synth.grants("tracker_role").items():
-        if action.startswith("s3:") and action != "s3:ListBucket":
+        if action == "s3:GetObject":
+            assert resources == {f"{bucket}/incoming/*"}
+        elif action.startswith("s3:") and action not in ("s3:ListBucket", "s3:ListBucketVersions"):
             assert resources == {f"{bucket}/reports/*"}, action
+
+
+@pytest.mark.parametrize("role", ["starter_role", "tracker_role"])
+def test_tag_on_create_only_with_the_token_tag(synth: Synth, role: str) -> None:
+    # StartBulkDeployment tags the bulk deployment it creates. AWS's V1 tagging guide grants tag
+    # on create on "*": a grant on bulk-deployment ARNs alone may match nothing at creation.
+    statement = synth.statement_granting(role, "greengrass:TagResource")
+    assert as_list(statement["Action"]) == ["greengrass:TagResource"]
+    assert statement["Resource"] == "*"
+    assert statement["Condition"] == {"Null": {"aws:RequestTag/bulk-deployer:token": "false"}}
+
+
+@pytest.mark.parametrize("role", ["starter_role", "tracker_role"])
+def test_tag_on_create_cannot_put_the_deployable_group_tag(variant: Synth, role: str) -> None:
+    # With deployableGroupTag (fleet=eu-west) a function that could set that tag on a group
+    # would widen what the execution role may deploy.
+    statement = variant.statement_granting(role, "greengrass:TagResource")
+    assert statement["Condition"] == {
+        "Null": {"aws:RequestTag/bulk-deployer:token": "false"},
+        "StringNotEquals": {"aws:RequestTag/fleet": "eu-west"},
+    }
+
+
+def test_the_token_tag_of_the_condition_is_the_one_every_start_sends() -> None:
+    from bulk_deployer.greengrass import TOKEN_TAG
+    from bulk_deployer.tags import merge_tags
+
+    assert TOKEN_TAG == "bulk-deployer:token"
+    tags = merge_tags({TOKEN_TAG: "forged"}, {"team": "iot"}, required={TOKEN_TAG: "t"})
+    assert tags[TOKEN_TAG] == "t"
 
 
 def test_tracker_role_has_no_managed_policies_and_is_assumed_by_lambda(synth: Synth) -> None:
@@ -259,7 +317,17 @@ def test_execution_role_trusts_greengrass_with_source_account(synth: Synth) -> N
     (statement,) = synth.props("execution_role")["AssumeRolePolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "greengrass.amazonaws.com"}
     assert statement["Action"] == "sts:AssumeRole"
-    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+
+
+def test_execution_role_trusts_only_this_accounts_greengrass_resources(synth: Synth) -> None:
+    # The Greengrass V1 guide's confused-deputy page: aws:SourceArn is the Greengrass resource
+    # behind the sts:AssumeRole; its bulk-deployment tutorial uses arn:...:greengrass:region:account:*
+    # together with aws:SourceAccount (the same account) on exactly this role.
+    (statement,) = synth.props("execution_role")["AssumeRolePolicyDocument"]["Statement"]
+    assert set(statement["Condition"]) == {"StringEquals", "ArnLike"}
+    source = render(statement["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert source == "arn:${AWS::Partition}:greengrass:${AWS::Region}:${AWS::AccountId}:*"
 
 
 def test_execution_role_source_account_condition_can_be_switched_off(variant: Synth) -> None:

@@ -205,14 +205,31 @@ def test_both_topics_use_the_customer_managed_key(synth: Synth) -> None:
     assert synth.props("key")["EnableKeyRotation"] is True
 
 
-def test_key_policy_admits_cloudwatch(synth: Synth) -> None:
+def _key_statement_for_cloudwatch(synth: Synth) -> dict[str, Any]:
     statements = synth.props("key")["KeyPolicy"]["Statement"]
     (cloudwatch,) = [s for s in statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+    return dict(cloudwatch)
+
+
+def test_key_policy_admits_cloudwatch(synth: Synth) -> None:
+    cloudwatch = _key_statement_for_cloudwatch(synth)
     assert cloudwatch["Effect"] == "Allow"
     assert set(as_list(cloudwatch["Action"])) == {"kms:Decrypt", "kms:GenerateDataKey*"}
     # Nobody else but the account (which delegates to IAM) is named in the key policy.
-    principals = [s["Principal"] for s in statements]
+    principals = [s["Principal"] for s in synth.props("key")["KeyPolicy"]["Statement"]]
     assert len(principals) == 2
+
+
+def test_key_admits_cloudwatch_only_for_this_stacks_alarms(synth: Synth, variant: Synth) -> None:
+    # Confused-deputy prevention, the same conditions as the alarm topic's policy.
+    for stack in (synth, variant):
+        key = _key_statement_for_cloudwatch(stack)
+        (topic,) = [s for s in _topic_policy(stack, "alarm_topic") if s["Effect"] == "Allow"]
+        assert key["Condition"] == topic["Condition"]
+        assert key["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        assert render(key["Condition"]["ArnLike"]["aws:SourceArn"]).endswith(
+            f":alarm:{stack.stack.stack_name}-*"
+        )
 
 
 def _topic_policy(synth: Synth, topic: str) -> list[dict[str, Any]]:
@@ -252,6 +269,29 @@ def test_outcomes_topic_admits_no_service_principal(synth: Synth) -> None:
     assert [s for s in _topic_policy(synth, "outcomes_topic") if s["Effect"] == "Allow"] == []
 
 
+def _warnings(synth: Synth) -> list[tuple[str, str]]:
+    """(construct path, message) of every synthesis warning, from the cloud assembly's manifest."""
+    artifact = json.loads((synth.outdir / "manifest.json").read_text())["artifacts"][synth.stack.stack_name]
+    metadata = dict(artifact.get("metadata", {}))
+    if "additionalMetadataFile" in artifact:
+        metadata |= json.loads((synth.outdir / artifact["additionalMetadataFile"]).read_text())
+    return [
+        (path, str(entry["data"]))
+        for path, entries in metadata.items()
+        for entry in entries
+        if entry["type"] == "aws:cdk:warning"
+    ]
+
+
+def test_synthesis_warns_when_the_alarms_reach_nobody(synth: Synth, variant: Synth) -> None:
+    # cdk.json leaves alarmEmail unset: the alarm topic gets no subscription, and nothing else fails.
+    topic_path = f"/{synth.stack.notifications.alarm_topic.node.path}"
+    (warning,) = [(path, message) for path, message in _warnings(synth) if "alarmEmail" in message]
+    assert warning[0] == topic_path
+    assert "reaches nobody" in warning[1] and "-c alarmEmail=" in warning[1] and "doctor" in warning[1]
+    assert not [message for _, message in _warnings(variant) if "alarmEmail" in message]
+
+
 def test_alarm_email_subscription_only_when_configured(synth: Synth, variant: Synth) -> None:
     synth.assertions.resource_count_is("AWS::SNS::Subscription", 0)
     variant.assertions.resource_count_is("AWS::SNS::Subscription", 1)
@@ -269,15 +309,49 @@ def test_exactly_the_expected_alarms(synth: Synth, variant: Synth) -> None:
     assert set(alarms(variant)) == set(ALARMS)
 
 
+# Emitted less often than an event count: a period without data keeps the alarm's state.
+KEEPS_STATE_WITHOUT_DATA = {"Queue-UnprocessedInputFiles-Alarm"}
+
+
 @pytest.mark.parametrize("name", sorted(ALARMS))
-def test_alarm_notifies_the_alarm_topic_and_ignores_missing_data(synth: Synth, name: str) -> None:
+def test_alarm_notifies_the_alarm_topic_and_missing_data_never_alarms(synth: Synth, name: str) -> None:
     alarm = alarms(synth)[name]
     topic = [{"Ref": synth.ids["alarm_topic"]}]
     assert alarm["ActionsEnabled"] is True
     assert alarm["AlarmActions"] == topic
     assert alarm["OKActions"] == topic
-    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["TreatMissingData"] == ("ignore" if name in KEEPS_STATE_WITHOUT_DATA else "notBreaching")
     assert alarm["AlarmDescription"]
+
+
+@pytest.mark.parametrize("which", ["synth", "variant"])
+def test_unprocessed_input_files_alarm_spans_the_reconciliation_interval(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    # The metric is emitted once per reconciliation (RECONCILE_EVERY_SECONDS, at the end of a
+    # tracker run): a shorter period would alarm, then go OK one period later while the
+    # objects are still unprocessed. Every period must hold one emission: the interval, plus
+    # up to one schedule period until the next run, plus up to one run until it reconciles.
+    synth: Synth = request.getfixturevalue(which)
+    env = synth.props("tracker_function")["Environment"]["Variables"]
+    rate = re.fullmatch(r"rate\((\d+) minutes?\)", synth.props("schedule")["ScheduleExpression"])
+    assert rate
+    longest_gap = (
+        int(env["RECONCILE_EVERY_SECONDS"])
+        + 60 * int(rate.group(1))
+        + int(synth.props("tracker_function")["Timeout"])
+    )
+    alarm = alarms(synth)["Queue-UnprocessedInputFiles-Alarm"]
+    stat = single_metric(alarm)
+    assert stat["Metric"]["MetricName"] == "UnprocessedInputFiles"
+    assert stat["Stat"] == "Maximum"
+    assert longest_gap <= stat["Period"] < longest_gap + 60
+    assert stat["Period"] % 60 == 0  # CloudWatch: 10, 20, 30 or a multiple of 60
+    assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (1, 1)
+    assert stat["Period"] * alarm["EvaluationPeriods"] <= 7 * 86_400  # CloudWatch's longest range
+    # Between reconciliations (or while the tracker fails, which has its own alarm) keep the state.
+    assert alarm["TreatMissingData"] == "ignore"
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
 
 
 @pytest.mark.parametrize(
@@ -287,7 +361,6 @@ def test_alarm_notifies_the_alarm_topic_and_ignores_missing_data(synth: Synth, n
         ("Files-StartFailed-Alarm", "Sum", "GreaterThanThreshold", 0),
         ("Queue-OldestQueuedFileAgeSeconds-Alarm", "Maximum", "GreaterThanThreshold", 21600),
         ("Queue-DispatchPaused-Alarm", "Maximum", "GreaterThanOrEqualToThreshold", 1),
-        ("Queue-UnprocessedInputFiles-Alarm", "Maximum", "GreaterThanThreshold", 0),
         ("BulkDeployments-BulkDeploymentFailed-Alarm", "Sum", "GreaterThanThreshold", 0),
         ("BulkDeployments-BulkDeploymentOverdue-Alarm", "Sum", "GreaterThanThreshold", 0),
         ("BulkDeployments-GroupDeploymentsFailed-Alarm", "Sum", "GreaterThanThreshold", 0),

@@ -22,6 +22,8 @@ from bulk_deployer.cli.output import EXIT_FAILED, EXIT_OK, check_mark
 from bulk_deployer.cli.stack import Target
 
 GREENGRASS_PRINCIPAL = "greengrass.amazonaws.com"
+# ListSubscriptionsByTopic: the SubscriptionArn of a subscription nobody has confirmed yet.
+PENDING_CONFIRMATION = "PendingConfirmation"
 
 
 @dataclass
@@ -39,8 +41,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help="preflight: the stack's resources, roles, permissions, the deployment slot, paused or not",
         description="Check the stack's resources, the Greengrass service role, the execution role and "
         "its trust, whether the caller may upload, the account's bulk deployment slot (one per account "
-        "and region, shared with every other tool) and whether dispatching is paused. Exit 1 if a "
-        "check fails.",
+        "and region, shared with every other tool), whether dispatching is paused and whether the "
+        "alarms reach anyone (a confirmed subscription to the alarm topic). Exit 1 if a check fails.",
     )
     doctor.set_defaults(run=doctor_command)
 
@@ -60,6 +62,7 @@ def doctor_command(args: argparse.Namespace) -> int:
             ("caller may upload", _may_upload),
             ("bulk deployment slot", _slot),
             ("dispatching", _paused),
+            ("alarm notifications", _alarm_subscribers),
         ):
             checks.append(_guard(name, lambda check=check: check(target)))  # type: ignore[misc]
     failed = sum(1 for c in checks if c.ok is False)
@@ -211,3 +214,50 @@ def _paused(target: Target) -> Check:
     if reason.startswith("START_FAILED"):
         return Check("", False, f"PAUSED: {reason}", "fix the cause, then `bulk-deployer resume`")
     return Check("", None, f"PAUSED: {reason}", "`bulk-deployer resume` when ready")
+
+
+def _alarm_subscribers(target: Target) -> Check:
+    topic_arn = target.resources.optional("AlarmTopicArn")
+    if not topic_arn:
+        return Check("", None, "not checked: the stack has no output AlarmTopicArn")
+    pages = target.client("sns").get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn)
+    try:
+        found = [subscription for page in pages for subscription in page.get("Subscriptions", [])]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("AuthorizationError", "AccessDenied"):
+            return Check("", None, f"not checked: {describe(exc)}")
+        raise
+    return alarm_subscribers_check(topic_arn, found)
+
+
+def alarm_subscribers_check(topic_arn: str, subscriptions: list[dict[str, Any]]) -> Check:
+    """Whether the alarms reach anyone: at least one confirmed subscription to the alarm topic.
+
+    Why: nothing fails without one; every alarm goes to ALARM and nobody hears of it. A
+    subscription nobody confirmed (SubscriptionArn ``PendingConfirmation``) delivers nothing.
+    """
+    pending = [s for s in subscriptions if s.get("SubscriptionArn") == PENDING_CONFIRMATION]
+    confirmed = [s for s in subscriptions if str(s.get("SubscriptionArn", "")).startswith("arn:")]
+    subscribe = (
+        f"aws sns subscribe --topic-arn {topic_arn} --protocol email --notification-endpoint you@example.com"
+    )
+    if confirmed:
+        protocols = ", ".join(sorted({str(s.get("Protocol", "?")) for s in confirmed}))
+        waiting = f"; {len(pending)} pending confirmation" if pending else ""
+        return Check("", True, f"{len(confirmed)} confirmed subscription(s) ({protocols}){waiting}")
+    if pending:
+        endpoints = ", ".join(str(s.get("Endpoint", "?")) for s in pending)
+        return Check(
+            "",
+            False,
+            f"no confirmed subscription, {len(pending)} pending confirmation ({endpoints}): "
+            "the alarms reach nobody",
+            "confirm it with the link in the e-mail AWS sent (check the spam folder); subscribing "
+            f"the address again sends a new one: {subscribe}",
+        )
+    return Check(
+        "",
+        False,
+        "no subscription to the alarm topic: the alarms reach nobody",
+        f"deploy with `cdk deploy -c alarmEmail=you@example.com` and confirm the e-mail, or: {subscribe}",
+    )
