@@ -264,6 +264,7 @@ class LocalPipeline:
             "EventDeadLetterQueueUrl": resources.event_dead_letter_queue_url,
             "LedgerTableName": resources.names.ledger_table,
             "OutcomesTopicArn": resources.outcomes_topic_arn,
+            "AlarmTopicArn": resources.alarm_topic_arn,
         }
 
     def exports(self) -> dict[str, str]:

@@ -23,6 +23,7 @@ from local.stack_config import MESSAGE_GROUP_ID, REGION, LocalNames, ResourceIds
 GREENGRASS_PRINCIPAL = "greengrass.amazonaws.com"
 EVENT_RETRY_ATTEMPTS = 185  # infra.intake: EventBridge's maximum
 EVENT_MAX_AGE_SECONDS = 24 * 3600
+LOCAL_ALARM_EMAIL = "operator@example.com"  # when the local config sets no alarmEmail
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Provisioned:
     intake_dead_letter_queue_url: str
     event_dead_letter_queue_url: str
     outcomes_topic_arn: str
+    alarm_topic_arn: str
     execution_role_arn: str
 
     @property
@@ -133,7 +135,14 @@ def provision(clients: Any, config: DeployConfig, region: str = REGION) -> Provi
             }
         ],
     )
-    topic_arn = str(clients("sns").create_topic(Name=names.outcomes_topic)["TopicArn"])
+    sns = clients("sns")
+    topic_arn = str(sns.create_topic(Name=names.outcomes_topic)["TopicArn"])
+    # The alarms' topic, subscribed as a deploy with alarmEmail is (moto confirms at once), so
+    # `bulk-deployer doctor` finds someone receives the alarms.
+    alarm_topic_arn = str(sns.create_topic(Name=names.alarm_topic)["TopicArn"])
+    sns.subscribe(
+        TopicArn=alarm_topic_arn, Protocol="email", Endpoint=config.alarm_email or LOCAL_ALARM_EMAIL
+    )
     role_arn = _role(clients("iam"), names, config, account_id, region)
     return Provisioned(
         names=names,
@@ -144,6 +153,7 @@ def provision(clients: Any, config: DeployConfig, region: str = REGION) -> Provi
         intake_dead_letter_queue_url=dlq_url,
         event_dead_letter_queue_url=event_dlq_url,
         outcomes_topic_arn=topic_arn,
+        alarm_topic_arn=alarm_topic_arn,
         execution_role_arn=role_arn,
     )
 

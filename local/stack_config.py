@@ -47,6 +47,7 @@ class LocalNames:
     event_dead_letter_queue: str
     rule: str
     outcomes_topic: str
+    alarm_topic: str
     execution_role: str
 
     @classmethod
@@ -60,6 +61,7 @@ class LocalNames:
             event_dead_letter_queue=f"{stack_name}-event-dlq",
             rule=f"{stack_name}-object-created",
             outcomes_topic=f"{stack_name}-outcomes",
+            alarm_topic=f"{stack_name}-alarms",
             execution_role=f"{stack_name}-greengrass-bulk-execution",
         )
 
