@@ -2,7 +2,10 @@
 
 It shares no code with bulk_deployer.validation: standard-library json with the strict
 rules spelled out (no NaN/Infinity, no overflowing numbers, no lone surrogates), and the
-file split into lines in the most obvious way.
+file split into lines in the most obvious way. The line rules are a Java reader's or
+stricter: a line ends with LF or CRLF and any other CR is an error (Java would end a line
+there); a line's length is its number of UTF-16 code units; blank means empty or only spaces
+and tabs (JSON's whitespace; a vertical tab or form feed is not).
 """
 
 from __future__ import annotations
@@ -46,17 +49,36 @@ def _strings_encodable(value: Any) -> None:
             _strings_encodable(item)
 
 
+def _lines(data: bytes) -> list[tuple[bytes, bool]]:
+    """Each line's bytes before its LF, and whether an LF ends it (only the last may lack one)."""
+    lines: list[tuple[bytes, bool]] = []
+    start = 0
+    while start < len(data):
+        line_feed = data.find(b"\n", start)
+        if line_feed == -1:
+            lines.append((data[start:], False))
+            break
+        lines.append((data[start:line_feed], True))
+        start = line_feed + 1
+    return lines
+
+
+def _java_length(text: str) -> int:
+    return sum(2 if ord(character) > 0xFFFF else 1 for character in text)
+
+
 def line_errors(data: bytes) -> dict[int, set[str]]:
     """Line number → error codes, for every line with an error (file-level errors at line 0)."""
     errors: dict[int, set[str]] = {}
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()  # one final newline ends the last line
     seen: set[str] = set()
     records = 0
-    for number, raw in enumerate(lines, start=1):
-        body = raw[:-1] if raw.endswith(b"\r") else raw
+    for number, (raw, ended_by_line_feed) in enumerate(_lines(data), start=1):
+        body = raw[:-1] if ended_by_line_feed and raw.endswith(b"\r") else raw
         codes = errors.setdefault(number, set())
+        if b"\r" in body:
+            codes.add("stray_carriage_return")
+            records += 1
+            continue
         if body.startswith(b"\xef\xbb\xbf"):
             codes.add("invalid_encoding")
             records += 1
@@ -71,11 +93,11 @@ def line_errors(data: bytes) -> dict[int, set[str]]:
             codes.add("invalid_encoding")
             records += 1
             continue
-        if len(text) >= 256:
+        if _java_length(text) >= 256:
             codes.add("line_too_long")
             records += 1
             continue
-        if not body.strip():
+        if all(byte in b" \t" for byte in body):
             codes.add("blank_line")
             continue
         records += 1

@@ -5,6 +5,12 @@ whole bulk deployment at the first bad line. We check every line first, with rul
 least as strict as the service's, and report every problem at once, so an operator fixes
 a file in one round trip and nothing starts for a file the service would refuse.
 
+The service's line reader is not documented; the rules are those of a Java one or stricter. A
+line ends with LF or CRLF, and any other carriage return is an error: a Java reader ends a line
+at a lone CR too, so the service could read other lines than the ones checked here. A line's
+length is counted in UTF-16 code units, as Java's ``String.length()`` counts: a character
+outside the Basic Multilingual Plane (an emoji) counts twice.
+
 The validator consumes bytes chunk by chunk and keeps only the current partial line and a
 compact table of GroupId hashes, so a 100 MB file (about 700,000 lines) validates in
 bounded memory inside a Lambda function.
@@ -26,11 +32,13 @@ from typing import Any
 import orjson
 
 MAX_FILE_BYTES = 100_000_000  # the service accepts files *smaller* than 100 MB
-MAX_LINE_CHARS = 256  # the service accepts lines *shorter* than 256 characters
+MAX_LINE_CHARS = 256  # the service accepts lines *shorter* than 256 characters (UTF-16 code units)
 MAX_REPORTED_ERRORS = 100
 DEPLOYMENT_TYPE = "NewDeployment"
 
 _BOM = b"\xef\xbb\xbf"
+_JSON_WHITESPACE = b" \t\n\r"  # RFC 8259's only whitespace: a vertical tab or form feed is not blank
+_STRAY_CR = re.compile(rb"\r(?!\n)")  # a CR that is not the first half of a CRLF line end
 _GROUP_ID = operator.itemgetter("GroupId")
 _GROUP_VERSION_ID = operator.itemgetter("GroupVersionId")
 _DEPLOYMENT_TYPE = operator.itemgetter("DeploymentType")
@@ -65,8 +73,8 @@ def _record_form(colon: str, comma: str) -> _RecordForm:
 
 
 _RECORD_FORMS = (_record_form(":", ","), _record_form(": ", ", "))
-# A UTF-8 character is at most 4 bytes: a line this long in bytes is too long in characters
-# without decoding it, and its bytes need not be kept.
+# A UTF-16 code unit takes at most 3 UTF-8 bytes (a 4-byte character is 2 units): a line this long
+# in bytes is too long without decoding it, and its bytes need not be kept.
 _SURELY_TOO_LONG_BYTES = 4 * MAX_LINE_CHARS
 
 
@@ -180,6 +188,46 @@ class _GroupIdLedger:
         return sorted(found)
 
 
+@dataclass
+class _LongLine:
+    """What is kept of a line too long to keep: its length so far and where its first stray CR is."""
+
+    length: int = 0
+    stray_cr: int | None = None  # 1-based byte of the first CR that is followed by another byte
+    ends_with_cr: bool = False  # the last byte seen so far is a CR
+
+    def see(self, part: bytes) -> None:
+        """The next bytes of the line (no LF among them)."""
+        if not part:
+            return
+        if self.stray_cr is None:
+            if self.ends_with_cr:
+                self.stray_cr = self.length
+            elif (at := part.find(b"\r", 0, len(part) - 1)) >= 0:
+                self.stray_cr = self.length + at + 1
+        self.ends_with_cr = part.endswith(b"\r")
+        self.length += len(part)
+
+    def first_stray_cr(self, *, ended_by_line_feed: bool) -> int | None:
+        """The 1-based byte of the first CR not part of a CRLF line end, or None."""
+        if self.stray_cr is None and self.ends_with_cr and not ended_by_line_feed:
+            return self.length
+        return self.stray_cr
+
+
+def _stray_cr(raw: bytes, *, ended_by_line_feed: bool) -> int:
+    """The 1-based byte of the line's first CR that is not part of a CRLF line end, or 0."""
+    at = raw.find(b"\r")
+    if at < 0 or (ended_by_line_feed and at == len(raw) - 1):
+        return 0
+    return at + 1
+
+
+def _utf16_units(text: str) -> int:
+    """The length Java gives a string: a character outside the BMP is two code units."""
+    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
+
+
 class InputFileValidator:
     """Feed the file's bytes in chunks of any size, then call finish() for the verdict.
 
@@ -191,7 +239,7 @@ class InputFileValidator:
     def __init__(self, allowed_groups: frozenset[str] | None = None) -> None:
         self._allowed = allowed_groups
         self._pending = b""
-        self._skipping_long_line = False  # inside a line already known to be too long
+        self._long_line: _LongLine | None = None  # inside a line already known to be too long
         self._line_no = 0
         self._records = 0
         self._bytes = 0
@@ -207,21 +255,21 @@ class InputFileValidator:
         if self._bytes >= MAX_FILE_BYTES:
             self._too_large(self._bytes, counted=False)
             return
-        if self._skipping_long_line:
+        if self._long_line is not None:
             end = chunk.find(b"\n")
             if end < 0:
+                self._long_line.see(chunk)
                 return
-            self._skipping_long_line = False
-            self._line_no += 1
-            self._records += 1
-            self._line_too_long(self._line_no, None)
+            self._long_line.see(chunk[:end])
+            self._end_long_line(ended_by_line_feed=True)
             chunk = chunk[end + 1 :]
         data = self._pending + chunk if self._pending else chunk
         end = data.rfind(b"\n") + 1  # data[:end] holds the complete lines
         self._pending = data[end:]
         if len(self._pending) >= _SURELY_TOO_LONG_BYTES:
+            self._long_line = _LongLine()
+            self._long_line.see(self._pending)
             self._pending = b""
-            self._skipping_long_line = True
         if end and not self._all_in_a_record_form(data, end):
             lines = data.split(b"\n")
             del lines[-1]  # the partial line, kept as pending
@@ -229,12 +277,11 @@ class InputFileValidator:
 
     def finish(self) -> ValidationResult:
         if not self._stopped:
-            if self._skipping_long_line:
-                self._line_no += 1
-                self._records += 1
-                self._line_too_long(self._line_no, None)
+            if self._long_line is not None:
+                self._end_long_line(ended_by_line_feed=False)
             elif self._pending:
-                self._check_lines([self._pending], self._pending, len(self._pending))
+                # The last line, without a line end: a CR at its end is not part of a CRLF.
+                self._check_lines([self._pending], self._pending, len(self._pending), last=True)
             self._pending = b""
             self._add_duplicate_errors()
             if self._records == 0:
@@ -246,13 +293,25 @@ class InputFileValidator:
             bytes_read=self._bytes,
         )
 
-    def _check_lines(self, lines: list[bytes], data: bytes, end: int) -> None:
+    def _end_long_line(self, *, ended_by_line_feed: bool) -> None:
+        assert self._long_line is not None
+        stray_cr = self._long_line.first_stray_cr(ended_by_line_feed=ended_by_line_feed)
+        self._long_line = None
+        self._line_no += 1
+        self._records += 1
+        if stray_cr is not None:
+            self._stray_carriage_return(self._line_no, stray_cr)
+        else:
+            self._line_too_long(self._line_no, None)
+
+    def _check_lines(self, lines: list[bytes], data: bytes, end: int, *, last: bool = False) -> None:
         """The JSON paths: every line not proved valid by a record form, a chunk's worth at a time.
 
-        ``data[:end]`` holds exactly ``lines`` (with their newlines), for whole-chunk checks.
+        ``data[:end]`` holds exactly ``lines`` (with their newlines, unless ``last``: the file's
+        last line, not ended by a line feed), for whole-chunk checks.
         """
         if lines and not self._all_valid(lines, data, end):
-            self._check_each_line(lines)
+            self._check_each_line(lines, last=last)
 
     def _all_in_a_record_form(self, data: bytes, end: int) -> bool:
         """The fastest path: every line of ``data[:end]`` is a valid record in one common form."""
@@ -277,7 +336,11 @@ class InputFileValidator:
         outside strings, so as many colons in the text as distinct keys parsed means no repeats
         (colons inside strings or nested objects only make the count larger: then line by line).
         """
+        # A line has no more UTF-16 code units than UTF-8 bytes: fewer bytes than this is short enough.
         if max(map(len, lines)) >= MAX_LINE_CHARS:
+            return False
+        # orjson takes a CR for whitespace: a stray one must send the chunk line by line.
+        if data.find(b"\r", 0, end) >= 0 and _STRAY_CR.search(data, 0, end):
             return False
         try:
             objects = list(map(orjson.loads, lines))
@@ -303,14 +366,21 @@ class InputFileValidator:
         self._records += lines
         return True
 
-    def _check_each_line(self, lines: list[bytes]) -> None:
-        """The slow path, for chunks with at least one problem: name every problem with its line."""
+    def _check_each_line(self, lines: list[bytes], *, last: bool = False) -> None:
+        """The slow path, for chunks with at least one problem: name every problem with its line.
+
+        A stray CR comes first: where it is, a Java reader would see other lines than these.
+        """
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
         line_no = self._line_no
         records = self._records
         for raw in lines:
             line_no += 1
+            if stray_cr := _stray_cr(raw, ended_by_line_feed=not last):
+                self._stray_carriage_return(line_no, stray_cr)
+                records += 1
+                continue
             if len(raw) >= MAX_LINE_CHARS and self._long_or_undecodable(line_no, raw):
                 records += 1
                 continue
@@ -382,14 +452,15 @@ class InputFileValidator:
         except UnicodeDecodeError as exc:
             self._error(line_no, "invalid_encoding", f"the line is not valid UTF-8 (byte {exc.start + 1})")
             return True
-        if len(text) >= MAX_LINE_CHARS:
-            self._line_too_long(line_no, len(text))
+        units = _utf16_units(text)
+        if units >= MAX_LINE_CHARS:
+            self._line_too_long(line_no, units, len(text))
             return True
         return False
 
     def _unparsable(self, line_no: int, raw: bytes, exc: Exception) -> bool:
         """Classify a line orjson refused; return whether it counts as a record."""
-        if not raw.strip():
+        if not raw.strip(_JSON_WHITESPACE):
             self._error(
                 line_no,
                 "blank_line",
@@ -413,12 +484,28 @@ class InputFileValidator:
         self._error(line_no, "invalid_json", f"the line is not strict JSON: {exc}")
         return True
 
-    def _line_too_long(self, line_no: int, chars: int | None) -> None:
-        length = f"{chars} characters" if chars is not None else f"at least {MAX_LINE_CHARS} characters"
+    def _line_too_long(self, line_no: int, units: int | None, chars: int | None = None) -> None:
+        if units is None:
+            length = f"at least {MAX_LINE_CHARS} characters long"
+        elif units == chars:
+            length = f"{units} characters long"
+        else:  # counted as Java counts: a character outside the BMP is two UTF-16 code units
+            length = (
+                f"{units} UTF-16 code units long ({chars} characters; one outside the BMP, "
+                "such as an emoji, counts twice)"
+            )
         self._error(
             line_no,
             "line_too_long",
-            f"the line is {length} long; Greengrass accepts lines shorter than {MAX_LINE_CHARS}",
+            f"the line is {length}; Greengrass accepts lines shorter than {MAX_LINE_CHARS}",
+        )
+
+    def _stray_carriage_return(self, line_no: int, byte: int) -> None:
+        self._error(
+            line_no,
+            "stray_carriage_return",
+            f"a carriage return (CR) not followed by a line feed at byte {byte} of the line; "
+            "a Java line reader would end the line there: use LF or CRLF line ends only",
         )
 
     @property

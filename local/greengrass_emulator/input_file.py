@@ -3,6 +3,11 @@
 Why a separate, pure module: the rules are the part of the emulator most worth getting exactly
 right (the product's own validator is compared against it), and they need no AWS at all.
 Wording of the messages is the documented wording; see docs/local.md for what is assumed.
+
+Where the documentation is silent, the emulator is as strict as a Java line reader would make the
+service, and as strict as the product's validator: a line ends with LF or CRLF, any other CR fails
+the line (a Java reader ends a line at a lone CR), a line's length is counted in UTF-16 code units
+(Java's ``String.length()``: an emoji counts twice), and only JSON whitespace is blank.
 """
 
 from __future__ import annotations
@@ -10,7 +15,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-MAX_LINE_CHARS = 256  # "Each line must be shorter than 256 characters."
+MAX_LINE_CHARS = 256  # "Each line must be shorter than 256 characters." (counted as Java counts)
+BLANK = b" \t"  # JSON's whitespace within a line (not a vertical tab or form feed)
 VALID_DEPLOYMENT_TYPE = "NewDeployment"
 BOM = b"\xef\xbb\xbf"
 
@@ -45,29 +51,38 @@ def check_size(size: int, max_bytes: int) -> None:
 
 
 def split_lines(data: bytes, *, skip_blank: bool, strip_bom: bool) -> list[tuple[int, bytes]]:
-    """Physical lines with their 1-based numbers; a final newline does not start a new line."""
+    """Lines without their LF or CRLF ends, with their 1-based numbers.
+
+    A final line end does not start a new line. A CR that is not part of a CRLF stays in its
+    line, for check_line to refuse.
+    """
     if strip_bom and data.startswith(BOM):
         data = data[len(BOM) :]
     pieces = data.split(b"\n")
-    if pieces and pieces[-1] == b"":
-        pieces.pop()
+    last = pieces.pop()  # after the last LF: b"" when the file ends with one
+    bodies = [piece[:-1] if piece.endswith(b"\r") else piece for piece in pieces]
+    if last:
+        bodies.append(last)  # no line end: a CR at its end is not part of a CRLF
     lines: list[tuple[int, bytes]] = []
-    for number, raw in enumerate(pieces, start=1):
-        if skip_blank and not raw.strip():
+    for number, body in enumerate(bodies, start=1):
+        if skip_blank and not body.strip(BLANK):
             continue
-        lines.append((number, raw))
+        lines.append((number, body))
     return lines
 
 
-def check_line(line_number: int, raw: bytes) -> InputRecord:
-    """Apply the documented per-line rules, in order: length, JSON, ids, deployment type."""
-    if raw.endswith(b"\r"):  # CRLF: the CR is part of the line end, not of the line
-        raw = raw[:-1]
+def check_line(line_number: int, body: bytes) -> InputRecord:
+    """Apply the per-line rules, in order: no stray CR, length, JSON, ids, deployment type.
+
+    ``body`` is the line without its line end (as split_lines gives it).
+    """
+    if b"\r" in body:  # a Java reader would end the line here: not the line the file means
+        raise _parse_error(line_number)
     try:
-        text = raw.decode("utf-8")
+        text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise _parse_error(line_number) from None
-    if len(text) >= MAX_LINE_CHARS:
+    if len(text.encode("utf-16-le")) // 2 >= MAX_LINE_CHARS:
         raise InputFileError(
             f"Line {line_number} is too long in S3 File. Valid line is less than {MAX_LINE_CHARS} chars.",
             line_number,

@@ -221,8 +221,8 @@ class BulkDeploymentService:
         lines = split_lines(data, skip_blank=cfg.blank_lines == "skip", strip_bom=cfg.strip_bom)
         if cfg.validate_before_deploying:
             try:
-                for number, raw in lines:
-                    check_line(number, raw)
+                for number, body in lines:
+                    check_line(number, body)
             except InputFileError as exc:
                 self._end(bulk, "Failed", at, exc.message)
                 return
@@ -238,10 +238,10 @@ class BulkDeploymentService:
             due = bulk.run_started_at + (bulk.next_index + 1) * step
             if now < due:
                 return False
-            number, raw = bulk.pending[bulk.next_index]
+            number, body = bulk.pending[bulk.next_index]
             bulk.next_index += 1
             try:
-                record = check_line(number, raw)
+                record = check_line(number, body)
             except InputFileError as exc:  # only when lines are checked as they come
                 self._end(bulk, "Failed", due, exc.message)
                 return True

@@ -92,6 +92,47 @@ def test_line_length_counts_characters_not_bytes(gg: Any, world: World) -> None:
     assert run(gg, world, record + "\n")["BulkDeploymentStatus"] == "Completed"
 
 
+def _emoji_line(units: int) -> str:
+    """A well-formed record of ``units`` UTF-16 code units, most of them emoji (two units each)."""
+    fields = {"GroupId": "g", "GroupVersionId": "v", "DeploymentType": "NewDeployment", "Note": ""}
+    emoji, odd = divmod(units - len(json.dumps(fields)), 2)
+    fields["Note"] = "\U0001f600" * emoji + "x" * odd
+    return json.dumps(fields, ensure_ascii=False)
+
+
+def test_line_length_counts_utf16_code_units_as_java_does(gg: Any, world: World) -> None:
+    longest, too_long = _emoji_line(255), _emoji_line(256)
+    assert len(too_long) < 200  # characters: only Java's count, an emoji as two units, reaches 256
+    assert run(gg, world, longest + "\n", "ok.jsonl")["BulkDeploymentStatus"] == "Completed"
+    status = run(gg, world, too_long + "\n", "long.jsonl")
+    assert status["ErrorMessage"] == "Line 1 is too long in S3 File. Valid line is less than 256 chars."
+
+
+@pytest.mark.parametrize(
+    ("between", "after", "bad_line"),
+    [
+        ("\n", "\r\n", 3),  # a CR where JSON allows whitespace, inside line 3 (below)
+        ("\r", "\r", 1),  # CR-only line ends: one line, holding two records and two CRs
+        ("\r\r\n", "\n", 1),  # the first CR is not part of the CRLF
+        ("\n", "\r", 2),  # the last line ends with a CR and no LF
+    ],
+)
+def test_a_carriage_return_outside_a_crlf_fails_its_line(
+    gg: Any, world: World, between: str, after: str, bad_line: int
+) -> None:
+    groups = world.groups(2)
+    body = line(*groups[0]) + between + line(*groups[1]) + after
+    if bad_line == 3:
+        body += line(*GOOD).replace(": ", ":\r", 1) + "\n"
+    status = run(gg, world, body)
+    assert (status["BulkDeploymentStatus"], status["ErrorMessage"]) == (
+        "Failed",
+        f"Failed to parse input file at line number: {bad_line}",
+    )
+    for group_id, _ in groups:
+        assert world.moto_gg.list_deployments(GroupId=group_id)["Deployments"] == []
+
+
 def test_invalid_utf8_is_a_parse_failure(gg: Any, world: World) -> None:
     status = run(
         gg, world, b'{"GroupId": "\xff", "GroupVersionId": "v", "DeploymentType": "NewDeployment"}\n'
@@ -125,10 +166,14 @@ def test_empty_file_completes_with_no_records(gg: Any, world: World) -> None:
 
 def test_blank_lines_switch(make_emulator: Any, world: World) -> None:
     gg = client_for(make_emulator(blank_lines="skip"))
-    body = "\n" + line(*GOOD) + "\n   \n" + line(*GOOD) + "\n"
+    body = "\n" + line(*GOOD) + "\n \t \r\n" + line(*GOOD) + "\n"
     status = run(gg, world, body)
     assert status["BulkDeploymentStatus"] == "Completed"
     assert status["BulkDeploymentMetrics"]["RecordsProcessed"] == 2
+    # Only JSON whitespace is blank: a vertical tab or form feed is not skipped but fails its line.
+    for blank_looking in ("\x0b", " \x0c\t"):
+        status = run(gg, world, line(*GOOD) + "\n" + blank_looking + "\n", "vt-ff.jsonl")
+        assert status["ErrorMessage"] == "Failed to parse input file at line number: 2"
 
 
 @pytest.mark.parametrize(("strip_bom", "expected"), [(False, "Failed"), (True, "Completed")])

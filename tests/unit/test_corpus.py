@@ -76,6 +76,7 @@ def test_every_input_file_has_an_expected_outcome_and_there_are_enough() -> None
         "invalid_encoding",
         "line_too_long",
         "blank_line",
+        "stray_carriage_return",
         "invalid_json",
         "missing_group_id",
         "missing_group_version_id",
@@ -128,7 +129,10 @@ def test_a_file_of_100_mb_is_refused_unread(tmp_path: Path) -> None:
     [
         "valid-single-record.jsonl",
         "valid-line-255-chars-multibyte.jsonl",
+        "valid-line-255-utf16-units-emoji.jsonl",
         "bom-utf8.jsonl",
+        "stray-cr-as-whitespace.jsonl",
+        "line-256-utf16-units-emoji.jsonl",
         "utf16-le-with-bom.jsonl",
         "duplicate-groups.jsonl",
         "only-newlines.jsonl",

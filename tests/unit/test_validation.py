@@ -128,6 +128,97 @@ def test_line_length_counts_characters_not_bytes_and_excludes_the_terminator() -
     assert "256 characters" in result.errors[0].message
 
 
+def test_line_length_counts_utf16_code_units_as_java_does() -> None:
+    # Fewer than 170 characters, but an emoji is outside the BMP: two UTF-16 code units in Java.
+    longest, too_long = _emoji_record(255), _emoji_record(256)
+    assert len(too_long.decode()) < 170
+    for data in (longest + b"\n", longest + b"\r\n", longest):
+        assert validate_bytes(data).valid
+    result = validate_bytes(too_long + b"\r\n")
+    assert codes(result) == [(1, "line_too_long")]
+    assert f"256 UTF-16 code units long ({len(too_long.decode())} characters" in result.errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "byte", "records"),
+    [
+        # A CR where JSON allows whitespace: strict JSON would accept the line, Java would split it.
+        (b'{"GroupId":\r"g","GroupVersionId":"v","DeploymentType":"NewDeployment"}\n', 1, 12, 1),
+        (record("a") + b"\r" + record("b") + b"\r", 1, 77, 1),  # CR-only line ends: one line to us
+        (record("a") + b"\r\r\n" + record("b") + b"\r\n", 1, 77, 2),
+        (record("a") + b"\n" + record("b") + b"\r", 2, 77, 2),  # the last line, with no LF after its CR
+        (record("a") + b"\n \r \n" + record("b"), 2, 2, 3),  # a line with a stray CR is not blank
+        (b"\r", 1, 1, 1),
+    ],
+)
+def test_a_carriage_return_not_ending_a_crlf_is_its_own_error(
+    data: bytes, line: int, byte: int, records: int
+) -> None:
+    for chunk in (1, 2, 76, 77, 78, len(data)):
+        result = validate_stream([data[i : i + chunk] for i in range(0, len(data), chunk)])
+        assert (codes(result), result.records) == ([(line, "stray_carriage_return")], records), chunk
+        assert f"at byte {byte} of the line" in result.errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("line", "ending", "expected"),
+    [
+        (b"x" * 1500 + b"\r" + b"y" * 1500, b"\n", (2, "stray_carriage_return", "at byte 1501 ")),
+        (b"\r" + b"x" * 3000, b"\n", (2, "stray_carriage_return", "at byte 1 ")),
+        (b"x" * 1023 + b"\r" + b"y", b"\n", (2, "stray_carriage_return", "at byte 1024 ")),
+        (b"x" * 3000 + b"\r", b"", (2, "stray_carriage_return", "at byte 3001 ")),  # no LF after it
+        (b"x" * 3000 + b"\r", b"\n", (2, "line_too_long", "at least 256 characters")),  # CRLF
+    ],
+)
+def test_a_stray_carriage_return_is_found_in_a_line_too_long_to_keep(
+    line: bytes, ending: bytes, expected: tuple[int, str, str]
+) -> None:
+    data = record("a") + b"\n" + line + ending
+    for chunk in (1, 7, 1000, 1024, 1090, 1091, 1092, 4096, len(data)):
+        result = validate_stream([data[i : i + chunk] for i in range(0, len(data), chunk)])
+        assert [(e.line, e.code) for e in result.errors] == [expected[:2]], chunk
+        assert expected[2] in result.errors[0].message
+        assert result.records == 2
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        (b"\x0b", "invalid_json"),
+        (b"\x0c", "invalid_json"),
+        (b" \x0b\t", "invalid_json"),
+        (b"\t \x0c ", "invalid_json"),
+        (b"\x1c", "invalid_json"),
+        (b" \t ", "blank_line"),
+        (b"\r", "blank_line"),  # the CR of a CRLF line end
+    ],
+)
+def test_only_json_whitespace_makes_a_blank_line(line: bytes, code: str) -> None:
+    result = validate_bytes(record("a") + b"\n" + line + b"\n" + record("b") + b"\n")
+    assert codes(result) == [(2, code)]
+    assert result.records == (3 if code == "invalid_json" else 2)
+
+
+def test_valid_crlf_and_emoji_files_stay_on_the_whole_chunk_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stray-CR and UTF-16 checks cost the whole-chunk path a byte scan, never a line-by-line pass."""
+    line_by_line: list[int] = []
+    original = InputFileValidator._check_each_line
+
+    def spy(self: InputFileValidator, lines: list[bytes], *, last: bool = False) -> None:
+        line_by_line.append(len(lines))
+        original(self, lines, last=last)
+
+    monkeypatch.setattr(InputFileValidator, "_check_each_line", spy)
+    lines = [
+        f'{{"GroupId":"g-{i}","GroupVersionId":"v-\U0001f600-é","DeploymentType":"NewDeployment"}}'.encode()
+        for i in range(2000)
+    ]
+    for ending in (b"\r\n", b"\n"):
+        data = ending.join(lines) + ending
+        result = validate_stream([data[i : i + 65536] for i in range(0, len(data), 65536)])
+        assert (result.valid, result.records, line_by_line) == (True, 2000, [])
+
+
 def test_a_huge_line_is_too_long_without_being_kept_in_memory() -> None:
     validator = InputFileValidator()
     validator.feed(record("a") + b"\n" + b"x" * 10_000)
@@ -232,6 +323,16 @@ _RECORDS = st.fixed_dictionaries(
         "Extra": st.text(max_size=20),
     },
 ).map(lambda d: json.dumps(d, ensure_ascii=False).encode())
+
+
+def _emoji_record(units: int) -> bytes:
+    """A valid record of ``units`` UTF-16 code units, most of them emoji (two units each)."""
+    fields = {"GroupId": "e", "GroupVersionId": "v-1", "DeploymentType": "NewDeployment"}
+    emoji, pad = divmod(units - len(json.dumps(fields)), 2)
+    fields["GroupId"] += "\U0001f600" * emoji + "x" * pad
+    return json.dumps(fields, ensure_ascii=False).encode()
+
+
 _NOISE = st.sampled_from(
     [
         b"",
@@ -253,8 +354,14 @@ _NOISE = st.sampled_from(
         b"x" * 300,
         b"\xc3\xa9" * 200,
         b"\x0b",
+        b"\x0c",
+        b" \x0b\t\x0c ",
         b"\r",
+        b"\r\r",
+        b'{"GroupId":\r"g"}',
+        b"x" * 1500 + b"\r" + b"y" * 600,
         b'{"a":"\x01"}',
+        *(_emoji_record(units) for units in (254, 255, 256, 257)),
     ]
 )
 _LINES = st.lists(st.one_of(_RECORDS, _NOISE, st.binary(max_size=40)), max_size=12)
@@ -268,15 +375,20 @@ def _reported_lines(result: ValidationResult) -> dict[int, set[str]]:
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
-@given(lines=_LINES, crlf=st.booleans(), final_newline=st.booleans())
+@given(
+    lines=_LINES,
+    terminator=st.sampled_from([b"\n", b"\r\n", b"\r"]),
+    final_newline=st.booleans(),
+    chunk=st.integers(min_value=1, max_value=2000),
+)
 def test_agrees_with_the_strict_reference_on_every_line(
-    lines: list[bytes], crlf: bool, final_newline: bool
+    lines: list[bytes], terminator: bytes, final_newline: bool, chunk: int
 ) -> None:
     # Embedded newlines would change the line structure the generator intended; keep them out.
     lines = [line.replace(b"\n", b" ") for line in lines]
-    terminator = b"\r\n" if crlf else b"\n"
     data = terminator.join(lines) + (terminator if final_newline and lines else b"")
     result = validate_bytes(data)
+    assert validate_stream([data[i : i + chunk] for i in range(0, len(data), chunk)]) == result
     expected = line_errors(data)
     assert set(_reported_lines(result)) == set(expected)
     assert result.valid == (not expected)
@@ -395,9 +507,11 @@ def test_files_in_a_common_form_never_reach_the_json_paths(
     json_paths: list[int] = []
     original = InputFileValidator._check_lines
 
-    def spy(self: InputFileValidator, lines: list[bytes], data: bytes, end: int) -> None:
+    def spy(
+        self: InputFileValidator, lines: list[bytes], data: bytes, end: int, *, last: bool = False
+    ) -> None:
         json_paths.append(len(lines))
-        original(self, lines, data, end)
+        original(self, lines, data, end, last=last)
 
     monkeypatch.setattr(InputFileValidator, "_check_lines", spy)
     data = b"".join(form(f"00000000-0000-4000-8000-{i:012d}", "v" * 91) + b"\n" for i in range(3000))
