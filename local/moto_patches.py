@@ -1,7 +1,10 @@
 """moto 5.2.5 bridged for this pipeline: one missing behaviour, and the hot paths of a long queue.
 
-Applied only to the moto server running in this process (``MotoServer`` is a ThreadedMotoServer,
-so the backends are shared), by ``install()``; ``unpatched()`` puts moto's own code back for a
+Applied to the moto running in this process (``MotoServer`` is a ThreadedMotoServer, so the
+backends are shared) only while someone holds ``applied()``: ``LocalPipeline`` enters it on start
+and leaves it on stop, so nothing after a pipeline (other tests, other stand-ins) runs on patched
+moto. ``applied()`` refuses a moto other than ``WRITTEN_FOR``: each patch copies or replaces a
+piece of moto's code as it is in that version. ``unpatched()`` puts moto's own code back for a
 while, so tests can compare the two on the same data (tests/e2e/test_moto_patches.py).
 
 Behaviour — FIFO sequence numbers. Real SQS gives every message of a FIFO queue a
@@ -48,6 +51,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib.metadata
 import itertools
 import threading
 import time
@@ -65,6 +69,9 @@ from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.models.utilities import bytesize
 from moto.sqs.models import Message, Queue, SQSBackend
+
+WRITTEN_FOR = "5.2.5"
+"""The moto version every patch was read against (requirements-dev.txt pins it)."""
 
 _lock = threading.Lock()
 # Starts at the current time in nanoseconds, so numbers keep growing across moto resets and
@@ -369,38 +376,81 @@ _PATCHES = (
     _Patch(DynamoType, "size", _size),
     _Patch(Item, "size", _item_size),
 )
-_originals: dict[tuple[int, str], Any] = {}
-_install_lock = threading.Lock()
 
 
-def install() -> None:
-    """Idempotent: patch moto once per process."""
-    with _install_lock:
-        if _originals:
-            return
+class MotoVersionError(RuntimeError):
+    """The installed moto is not the one the patches were written for."""
+
+
+def targets() -> tuple[tuple[Any, str], ...]:
+    """Every (owner, attribute name) the patches replace."""
+    return tuple((patch.owner, patch.name) for patch in _PATCHES)
+
+
+def check_moto_version() -> None:
+    installed_version = importlib.metadata.version("moto")
+    if installed_version != WRITTEN_FOR:
+        raise MotoVersionError(
+            f"local/moto_patches.py was written for moto {WRITTEN_FOR}, and moto {installed_version} "
+            f"is installed: install moto[server]=={WRITTEN_FOR} (requirements-dev.txt), or check each "
+            "patch against the new moto's code, run tests/e2e/test_moto_patches.py and change WRITTEN_FOR"
+        )
+
+
+class _State:
+    """moto's own attributes while patched, and how many ``applied()`` are open."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.originals: dict[tuple[int, str], Any] = {}
+        self.holders = 0
+
+    def swap(self, replacements: dict[tuple[int, str], Any]) -> dict[tuple[int, str], Any]:
+        """Set every target to its replacement; what was there before."""
+        before: dict[tuple[int, str], Any] = {}
         for patch in _PATCHES:
-            original = patch.owner.__dict__[patch.name]
-            _originals[(id(patch.owner), patch.name)] = original
-            setattr(patch.owner, patch.name, patch.make(original))
+            key = (id(patch.owner), patch.name)
+            before[key] = patch.owner.__dict__[patch.name]
+            setattr(patch.owner, patch.name, replacements[key])
+        return before
+
+
+_state = _State()
+
+
+@contextmanager
+def applied() -> Iterator[None]:
+    """moto patched for the duration; nests (and across threads): the last holder to leave restores
+    moto's own code. Refuses (MotoVersionError) a moto version the patches were not written for."""
+    with _state.lock:
+        if _state.holders == 0:
+            check_moto_version()
+            _state.originals = _state.swap(
+                {(id(p.owner), p.name): p.make(p.owner.__dict__[p.name]) for p in _PATCHES}
+            )
+        _state.holders += 1
+    try:
+        yield
+    finally:
+        with _state.lock:
+            _state.holders -= 1
+            if _state.holders == 0:
+                _state.swap(_state.originals)
+                _state.originals = {}
 
 
 def installed() -> bool:
-    return bool(_originals)
+    return bool(_state.originals)
 
 
 @contextmanager
 def unpatched() -> Iterator[None]:
     """moto's own code for the duration (tests compare results; not while a server is serving)."""
-    if not _originals:
-        yield
-        return
-    with _install_lock:
-        saved = {(id(p.owner), p.name): p.owner.__dict__[p.name] for p in _PATCHES}
-        for patch in _PATCHES:
-            setattr(patch.owner, patch.name, _originals[(id(patch.owner), patch.name)])
+    with _state.lock:
+        patched = _state.swap(_state.originals) if _state.originals else None
     try:
         yield
     finally:
-        with _install_lock:
-            for patch in _PATCHES:
-                setattr(patch.owner, patch.name, saved[(id(patch.owner), patch.name)])
+        with _state.lock:
+            if patched is not None and _state.originals:  # else the last applied() left meanwhile
+                _state.swap(patched)

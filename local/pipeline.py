@@ -8,6 +8,7 @@ the schedule — and tests need to reset it between cases without restarting the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Mapping
@@ -70,6 +71,7 @@ class LocalPipeline:
         self._clients_lock = threading.Lock()
         self.history = History()
         self.invoker = Invoker()
+        self._patches = contextlib.ExitStack()
         self._moto: MotoServer | None = None
         self._emulator: GreengrassEmulator | None = None
         self._resources: Provisioned | None = None
@@ -79,12 +81,20 @@ class LocalPipeline:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalPipeline:
-        moto_patches.install()
-        self._moto = MotoServer(port=self._moto_port).start()
-        self._emulator = GreengrassEmulator(
-            self._moto.url, port=self._emulator_port, region=REGION, **self._emulator_settings
-        ).start()
-        self._set_up()
+        """moto is patched (local.moto_patches) from here until ``stop()``, and only then."""
+        self._patches.enter_context(moto_patches.applied())
+        try:
+            self._moto = MotoServer(port=self._moto_port).start()
+            # moto's backends are per process, not per server: start from an empty account even
+            # if an earlier pipeline (or server) in this process left the stack's resources there.
+            self._moto.reset()
+            self._emulator = GreengrassEmulator(
+                self._moto.url, port=self._emulator_port, region=REGION, **self._emulator_settings
+            ).start()
+            self._set_up()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
@@ -95,6 +105,7 @@ class LocalPipeline:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+        self._patches.close()
 
     def reset(
         self,

@@ -33,8 +33,9 @@ Transcript = list[Any]
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _installed() -> None:
-    moto_patches.install()
+def _applied() -> Iterator[None]:
+    with moto_patches.applied():
+        yield
 
 
 @contextlib.contextmanager
