@@ -46,19 +46,8 @@ from local.pipeline import LocalPipeline
 from local.stack_config import MESSAGE_GROUP_ID, LocalTiming
 
 # One bulk deployment at a time: throughput is about one start per tracker run, so the tracker
-# runs often and a bulk deployment of one record takes a few milliseconds.
-SOAK_TIMING = LocalTiming(
-    tracker_period_seconds=0.1,
-    report_recheck_seconds=0,
-    failed_message_visibility_seconds=0,
-    emulator={
-        "init_seconds": 0.001,
-        "record_seconds": 0.001,
-        "settle_seconds": 0.001,
-        "stop_seconds": 0.001,
-        "tick_seconds": 0.005,
-    },
-)
+# runs often (fast()'s period) and a bulk deployment of one record takes a few milliseconds.
+SOAK_TIMING = LocalTiming.load()
 QUIET = {"POWERTOOLS_LOG_LEVEL": "WARNING"}
 GROUP_POOL = 8
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -114,7 +114,8 @@ class LocalTiming:
 
     @classmethod
     def fast(cls) -> LocalTiming:
-        """Tests: everything within a fraction of a second."""
+        """Tests (e2e, CLI, emulator): everything within a fraction of a second, yet each state of
+        a bulk deployment lasts long enough (tens of milliseconds) for a test to see it."""
         return cls(
             tracker_period_seconds=0.1,
             report_recheck_seconds=0,
@@ -127,6 +128,24 @@ class LocalTiming:
                 "tick_seconds": 0.01,
             },
         )
+
+    @classmethod
+    def load(cls) -> LocalTiming:
+        """``fast()`` with a near-instant emulator, for load runs (``make soak``, ``make bench``):
+        they start hundreds of files one after another, and ``fast()``'s ~0.3 s per bulk
+        deployment would be most of their run time; no one watches the states go by."""
+        instant = 0.001
+        return cls.fast().with_emulator(
+            init_seconds=instant,
+            record_seconds=instant,
+            settle_seconds=instant,
+            stop_seconds=instant,
+            tick_seconds=0.005,
+        )
+
+    def with_emulator(self, **pace: float) -> LocalTiming:
+        """This timing with some emulator switches changed."""
+        return replace(self, emulator={**self.emulator, **pace})
 
 
 @dataclass(frozen=True)

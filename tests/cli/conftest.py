@@ -31,6 +31,7 @@ from bulk_deployer.wiring import Clients, Effects, build_intake, build_tracker
 
 from local.greengrass_emulator import GreengrassEmulator
 from local.moto_server import MotoServer
+from local.stack_config import LocalTiming
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -38,13 +39,7 @@ STACK = "CliTest"
 BUCKET = "clitest-input"
 TABLE = "CliTest-ledger"
 ROLE_NAME = "CliTest-greengrass-bulk-execution"
-FAST = {
-    "init_seconds": 0.05,
-    "record_seconds": 0.002,
-    "stop_seconds": 0.05,
-    "settle_seconds": 0.1,
-    "tick_seconds": 0.01,
-}
+FAST = dict(LocalTiming.fast().emulator)  # the tests' one pace (the e2e tests' too)
 TRUST = {
     "Version": "2012-10-17",
     "Statement": [

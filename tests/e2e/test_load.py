@@ -7,7 +7,6 @@ arrival order, every message consumed once, reconciliation 0.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -22,7 +21,7 @@ pytestmark = pytest.mark.e2e
 def soak_pipeline(stand_ins: LocalPipeline) -> Iterator[LocalPipeline]:
     """The package's stand-ins at the soak's pace (its tracker period, a near-instant emulator)."""
     saved = stand_ins.timing
-    stand_ins.timing = dataclasses.replace(saved, tracker_period_seconds=SOAK_TIMING.tracker_period_seconds)
+    stand_ins.timing = SOAK_TIMING
     try:
         yield stand_ins
     finally:

@@ -20,16 +20,11 @@ from botocore.config import Config
 
 from local.greengrass_emulator import GreengrassEmulator, ManualClock
 from local.moto_server import MotoServer
+from local.stack_config import LocalTiming
 
 REGION = "us-east-1"
 BUCKET = "bulk-input"
-FAST = {
-    "init_seconds": 0.05,
-    "record_seconds": 0.002,
-    "stop_seconds": 0.05,
-    "settle_seconds": 0.1,
-    "tick_seconds": 0.01,
-}
+FAST = dict(LocalTiming.fast().emulator)  # the tests' one pace (the e2e tests' too)
 TRUST_GREENGRASS = {
     "Version": "2012-10-17",
     "Statement": [

@@ -13,14 +13,14 @@ import pytest
 
 from local.greengrass_emulator import EmulatorControlClient, GreengrassEmulator
 
-from .conftest import World, aws_client, wait_status
+from .conftest import FAST, World, aws_client, wait_status
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def emulator_process(moto_url: str) -> Iterator[str]:
-    settings = json.dumps({"init_seconds": 0.05, "record_seconds": 0.002, "tick_seconds": 0.01})
+    settings = json.dumps(FAST)
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "local.greengrass_emulator", "--port", "0", "--aws-endpoint", moto_url),
@@ -50,7 +50,7 @@ def test_runs_as_a_process(emulator_process: str, world: World) -> None:
     )["BulkDeploymentId"]
     assert wait_status(gg, bulk_id, "Completed")["BulkDeploymentMetrics"]["RecordsProcessed"] == 2
     control = EmulatorControlClient(emulator_process)
-    assert control.config()["record_seconds"] == 0.002
+    assert control.config()["record_seconds"] == FAST["record_seconds"]
     assert control.start_counts()["by_client_token"] == {"t": 1}
 
 
