@@ -263,20 +263,7 @@ class LocalPipeline:
 
     def stack_outputs(self) -> dict[str, str]:
         """The deployed stack's CloudFormation outputs, as the stand-ins have them (for the CLI's --local)."""
-        resources, config = self.resources, self.config
-        return {
-            "BucketName": resources.names.bucket,
-            "IncomingPrefix": config.incoming_prefix,
-            "StagedPrefix": config.staged_prefix,
-            "ReportsPrefix": config.reports_prefix,
-            "ExecutionRoleArn": resources.execution_role_arn,
-            "IntakeQueueUrl": resources.intake_queue_url,
-            "IntakeDeadLetterQueueUrl": resources.intake_dead_letter_queue_url,
-            "EventDeadLetterQueueUrl": resources.event_dead_letter_queue_url,
-            "LedgerTableName": resources.names.ledger_table,
-            "OutcomesTopicArn": resources.outcomes_topic_arn,
-            "AlarmTopicArn": resources.alarm_topic_arn,
-        }
+        return self.resources.outputs(self.config)
 
     def exports(self) -> dict[str, str]:
         """What a shell needs to reach the stand-ins (CLI, AWS CLI) and find the resources."""

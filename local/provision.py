@@ -41,6 +41,23 @@ class Provisioned:
     alarm_topic_arn: str
     execution_role_arn: str
 
+    def outputs(self, config: DeployConfig) -> dict[str, str]:
+        """The deployed stack's CloudFormation outputs (infra's CfnOutputs), as the stand-ins have
+        them: what ``bulk-deployer --local`` reads."""
+        return {
+            "BucketName": self.names.bucket,
+            "IncomingPrefix": config.incoming_prefix,
+            "StagedPrefix": config.staged_prefix,
+            "ReportsPrefix": config.reports_prefix,
+            "ExecutionRoleArn": self.execution_role_arn,
+            "IntakeQueueUrl": self.intake_queue_url,
+            "IntakeDeadLetterQueueUrl": self.intake_dead_letter_queue_url,
+            "EventDeadLetterQueueUrl": self.event_dead_letter_queue_url,
+            "LedgerTableName": self.names.ledger_table,
+            "OutcomesTopicArn": self.outcomes_topic_arn,
+            "AlarmTopicArn": self.alarm_topic_arn,
+        }
+
     @property
     def ids(self) -> ResourceIds:
         return ResourceIds(

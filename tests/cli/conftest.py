@@ -25,41 +25,33 @@ from botocore.config import Config
 from bulk_deployer.cli.main import main
 from bulk_deployer.config import Settings
 from bulk_deployer.ledger import BulkDeploymentLedger
-from bulk_deployer.ledger_model import Arrival, table_definition
+from bulk_deployer.ledger_model import Arrival
 from bulk_deployer.observability import logger
 from bulk_deployer.wiring import Clients, Effects, build_intake, build_tracker
 
 from local.greengrass_emulator import GreengrassEmulator
 from local.moto_server import MotoServer
-from local.stack_config import LocalTiming
+from local.provision import execution_policy, trust_policy
+from local.provision import provision as provision_stack
+from local.stack_config import REGION, LocalNames, LocalTiming, endpoint_environment, load_deploy_config
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
+ACCOUNT = "123456789012"  # moto's
 STACK = "CliTest"
-BUCKET = "clitest-input"
-TABLE = "CliTest-ledger"
-ROLE_NAME = "CliTest-greengrass-bulk-execution"
+# The stack as cdk.json configures it, under another name (local/provision.py creates it).
+CONFIG = load_deploy_config({"stackName": STACK})
+NAMES = LocalNames.for_stack(STACK)
+BUCKET = NAMES.bucket
+TABLE = NAMES.ledger_table
+ROLE_NAME = NAMES.execution_role
 FAST = dict(LocalTiming.fast().emulator)  # the tests' one pace (the e2e tests' too)
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "greengrass.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ],
-}
 
 
-def role_policy(bucket: str = BUCKET) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/staged/*"},
-            {
-                "Effect": "Allow",
-                "Action": "greengrass:CreateDeployment",
-                "Resource": f"arn:aws:greengrass:{REGION}:{ACCOUNT}:/greengrass/groups/*",
-            },
-        ],
-    }
+def execution_role_documents() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The stack's execution role's trust and permission policies (another role, same rights)."""
+    return (
+        trust_policy(ACCOUNT, CONFIG.execution_role_source_account_condition),
+        execution_policy(BUCKET, CONFIG.staged_prefix, ACCOUNT, REGION),
+    )
 
 
 def line(group_id: str, version_id: str) -> str:
@@ -187,50 +179,8 @@ class Stack:
 
 
 def provision(stack: Stack) -> None:
-    s3, sqs, events, iam = (stack.client(s) for s in ("s3", "sqs", "events", "iam"))
-    s3.create_bucket(Bucket=BUCKET)
-    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_notification_configuration(
-        Bucket=BUCKET, NotificationConfiguration={"EventBridgeConfiguration": {}}
-    )
-    stack.client("dynamodb").create_table(**table_definition(TABLE))
-    fifo = {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
-    dlq = sqs.create_queue(QueueName=f"{STACK}-intake-dlq.fifo", Attributes=fifo)["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5})
-    intake = sqs.create_queue(
-        QueueName=f"{STACK}-intake.fifo",
-        Attributes={**fifo, "VisibilityTimeout": "1", "RedrivePolicy": redrive},
-    )["QueueUrl"]
-    intake_arn = sqs.get_queue_attributes(QueueUrl=intake, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    event_dlq = sqs.create_queue(QueueName=f"{STACK}-event-dlq")["QueueUrl"]
-    pattern = {
-        "source": ["aws.s3"],
-        "detail-type": ["Object Created"],
-        "detail": {"bucket": {"name": [BUCKET]}, "object": {"key": [{"prefix": "incoming/"}]}},
-    }
-    events.put_rule(Name=f"{STACK}-object-created", EventPattern=json.dumps(pattern), State="ENABLED")
-    events.put_targets(
-        Rule=f"{STACK}-object-created",
-        Targets=[{"Id": "IntakeQueue", "Arn": intake_arn, "SqsParameters": {"MessageGroupId": "intake"}}],
-    )
-    role_arn = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
-    iam.put_role_policy(RoleName=ROLE_NAME, PolicyName="Policy", PolicyDocument=json.dumps(role_policy()))
-    stack.outputs.update(
-        {
-            "BucketName": BUCKET,
-            "IncomingPrefix": "incoming/",
-            "StagedPrefix": "staged/",
-            "ReportsPrefix": "reports/",
-            "ExecutionRoleArn": role_arn,
-            "IntakeQueueUrl": intake,
-            "IntakeDeadLetterQueueUrl": dlq,
-            "EventDeadLetterQueueUrl": event_dlq,
-            "LedgerTableName": TABLE,
-        }
-    )
+    """The stack's resources, as the local pipeline creates them, and its outputs."""
+    stack.outputs.update(provision_stack(stack.client, CONFIG).outputs(CONFIG))
 
 
 def write_env_file(path: Path, moto_url: str, greengrass_url: str, outputs: dict[str, str]) -> None:
@@ -239,15 +189,7 @@ def write_env_file(path: Path, moto_url: str, greengrass_url: str, outputs: dict
         json.dumps(
             {
                 "stack_name": STACK,
-                "environment": {
-                    "AWS_ENDPOINT_URL": moto_url,
-                    "AWS_ENDPOINT_URL_GREENGRASS": greengrass_url,
-                    "AWS_ACCESS_KEY_ID": "testing",
-                    "AWS_SECRET_ACCESS_KEY": "testing",
-                    "AWS_SESSION_TOKEN": "testing",
-                    "AWS_REGION": REGION,
-                    "AWS_DEFAULT_REGION": REGION,
-                },
+                "environment": endpoint_environment(moto_url, greengrass_url),
                 "outputs": outputs,
             }
         )

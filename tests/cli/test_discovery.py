@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError, NoCredenti
 from bulk_deployer.cli.errors import describe
 from bulk_deployer.cli.stack import INTAKE_MESSAGE_GROUP_ID, default_stack_name
 
-from tests.cli.conftest import Stack
+from tests.cli.conftest import CONFIG, Stack
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,6 +41,17 @@ def test_resources_come_from_the_stack_outputs(stack: Stack, monkeypatch: pytest
     assert "Stack with id Nope does not exist" in err and "--stack" in err
     code, out, err = stack.cli("--stack", "Fleet-Prod", "doctor", local=False)
     assert "✓ stack: Fleet-Prod (region us-east-1)" in out
+
+
+def test_the_stand_in_stack_is_the_one_the_local_pipeline_provisions(stack: Stack) -> None:
+    """Configured like the deployed stack (cdk.json), with every output the stack has."""
+    attributes = stack.client("sqs").get_queue_attributes(
+        QueueUrl=stack.outputs["IntakeQueueUrl"], AttributeNames=["All"]
+    )["Attributes"]
+    assert int(attributes["VisibilityTimeout"]) == CONFIG.intake_visibility_timeout_seconds
+    assert json.loads(attributes["RedrivePolicy"])["maxReceiveCount"] == CONFIG.max_receive_count
+    assert {"OutcomesTopicArn", "AlarmTopicArn"} <= stack.outputs.keys()
+    assert stack.client("sns").get_topic_attributes(TopicArn=stack.outputs["OutcomesTopicArn"])
 
 
 def test_doctor_on_the_local_stand_ins(stack: Stack) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import ACCOUNT, BUCKET, TRUST, Runner, Stack, role_policy
+from tests.cli.conftest import ACCOUNT, Runner, Stack, execution_role_documents
 
 
 def _upload(stack: Stack, tmp_path: Path, name: str) -> str:
@@ -58,8 +58,9 @@ def test_resume_retries_a_start_failed_file_first(stack: Stack, tmp_path: Path) 
     assert code == 1 and any(c["name"] == "dispatching" and c["ok"] is False for c in doctor["checks"])
 
     iam = stack.client("iam")  # the operator fixes the cause ...
-    iam.create_role(RoleName="late-role", AssumeRolePolicyDocument=json.dumps(TRUST))
-    iam.put_role_policy(RoleName="late-role", PolicyName="p", PolicyDocument=json.dumps(role_policy(BUCKET)))
+    trust, permissions = execution_role_documents()
+    iam.create_role(RoleName="late-role", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.put_role_policy(RoleName="late-role", PolicyName="p", PolicyDocument=json.dumps(permissions))
     code, out, _ = stack.cli("resume")  # ... and resumes
     assert (
         code == 0
