@@ -27,7 +27,7 @@ import boto3
 from bulk_deployer.aws import CLIENT_CONFIG
 from bulk_deployer.config import Settings
 from bulk_deployer.ledger import BulkDeploymentLedger
-from bulk_deployer.ledger_model import Arrival, StartRequest, table_definition
+from bulk_deployer.ledger_model import Arrival, StartRequest
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.report_pass import REPORT_TIME_MARGIN_SECONDS
 from bulk_deployer.slot import DeploymentSlot
@@ -36,6 +36,7 @@ from bulk_deployer.tracker import BulkDeploymentTracker
 from bulk_deployer.wiring import Clients, Effects, build_tracker
 
 from benchmarks.rss import PeakGrowth
+from local.provision import create_input_bucket, create_ledger_table
 
 BUCKET = "bench-reports"
 TABLE = "bench-ledger"
@@ -184,8 +185,8 @@ def measure(
     session = boto3.session.Session(region_name="us-east-1")
     s3 = session.client("s3", endpoint_url=endpoint, config=CLIENT_CONFIG)
     dynamodb = session.client("dynamodb", endpoint_url=endpoint, config=CLIENT_CONFIG)
-    s3.create_bucket(Bucket=BUCKET)
-    dynamodb.create_table(**table_definition(TABLE))
+    create_input_bucket(s3, BUCKET)
+    create_ledger_table(dynamodb, TABLE)
     settings = Settings(
         ledger_table_name=TABLE,
         execution_role_arn=ROLE,

@@ -114,8 +114,8 @@ def provision(clients: Any, config: DeployConfig, region: str = REGION) -> Provi
     """Create every resource (in an empty moto); ``clients(service)`` returns a boto3 client."""
     names = LocalNames.for_stack(config.stack_name)
     account_id = str(clients("sts").get_caller_identity()["Account"])
-    _bucket(clients("s3"), names.bucket)
-    _table(clients("dynamodb"), names.ledger_table)
+    create_input_bucket(clients("s3"), names.bucket)
+    create_ledger_table(clients("dynamodb"), names.ledger_table)
     sqs = clients("sqs")
     dlq_url, dlq_arn = _queue(sqs, names.intake_dead_letter_queue, _fifo())
     intake_url, intake_arn = _queue(
@@ -179,7 +179,8 @@ def _fifo() -> dict[str, str]:
     return {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
 
 
-def _bucket(s3: Any, name: str) -> None:
+def create_input_bucket(s3: Any, name: str) -> None:
+    """The stack's input bucket (infra/storage.py): also for tests that need only S3 and the ledger."""
     s3.create_bucket(Bucket=name)  # us-east-1: no location constraint
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_encryption(
@@ -202,7 +203,8 @@ def _bucket(s3: Any, name: str) -> None:
     )
 
 
-def _table(dynamodb: Any, name: str) -> None:
+def create_ledger_table(dynamodb: Any, name: str) -> None:
+    """The stack's ledger table (infra/storage.py's, from the same table definition) with its TTL."""
     dynamodb.create_table(**table_definition(name))
     dynamodb.update_time_to_live(
         TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}

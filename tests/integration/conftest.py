@@ -18,13 +18,14 @@ from bulk_deployer.dispatch import Dispatcher
 from bulk_deployer.events import object_created_event, parse_message_body
 from bulk_deployer.intake import InputFileIntake, IntakeResult
 from bulk_deployer.ledger import BulkDeploymentLedger
-from bulk_deployer.ledger_model import Arrival, table_definition
+from bulk_deployer.ledger_model import Arrival
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.slot import DeploymentSlot
 from bulk_deployer.tracker import BulkDeploymentTracker
 from bulk_deployer.wiring import Clients, Effects
 from moto import mock_aws
 
+from local.provision import create_input_bucket, create_ledger_table
 from tests.fakes.greengrass import FakeGreengrass
 
 BUCKET = "fleet-input"
@@ -229,9 +230,8 @@ def pipeline(settings: Settings) -> Iterator[Pipeline]:
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        s3.create_bucket(Bucket=BUCKET)
-        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        dynamodb.create_table(**table_definition(TABLE))
+        create_input_bucket(s3, BUCKET)
+        create_ledger_table(dynamodb, TABLE)
         greengrass = FakeGreengrass()
         metrics: Counter[str] = Counter()
         outcomes = RecordedOutcomes()
