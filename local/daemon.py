@@ -30,7 +30,7 @@ STATE_DIR = REPO_ROOT / "local" / ".state"
 STATE_FILE = STATE_DIR / "pipeline.json"
 LOG_FILE = STATE_DIR / "pipeline.log"
 ENV_FILE = STATE_DIR / "env.sh"
-# What `bulk-deployer --local` reads (lambda_src/bulk_deployer/cli/stack.py): outputs + endpoints.
+# What `bulk-deployer --local` reads (lambda_src/bulk_deployer_cli/stack.py): outputs + endpoints.
 CLI_ENV_FILE = STATE_DIR / "env.json"
 READY_TIMEOUT_SECONDS = 60.0
 

@@ -22,12 +22,12 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from bulk_deployer.cli.main import main
 from bulk_deployer.config import Settings
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import Arrival, table_definition
 from bulk_deployer.observability import logger
 from bulk_deployer.wiring import Clients, Effects, build_intake, build_tracker
+from bulk_deployer_cli.main import main
 
 from local.greengrass_emulator import GreengrassEmulator
 from local.moto_server import MotoServer

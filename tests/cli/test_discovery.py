@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
-from bulk_deployer.cli.errors import describe
-from bulk_deployer.cli.stack import INTAKE_MESSAGE_GROUP_ID, default_stack_name
+from bulk_deployer_cli.errors import describe
+from bulk_deployer_cli.stack import INTAKE_MESSAGE_GROUP_ID, default_stack_name
 
 from tests.cli.conftest import Stack
 
@@ -109,8 +109,3 @@ def test_default_stack_name_and_the_intake_group(tmp_path: Path, monkeypatch: py
     assert (
         f'MESSAGE_GROUP_ID: Final = "{INTAKE_MESSAGE_GROUP_ID}"' in (REPO / "infra" / "intake.py").read_text()
     )
-
-
-def test_handlers_do_not_import_the_cli() -> None:
-    for handler in (REPO / "lambda_src" / "bulk_deployer" / "handlers").glob("*.py"):
-        assert "bulk_deployer.cli" not in handler.read_text()

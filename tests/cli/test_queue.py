@@ -112,8 +112,8 @@ class _Target:
 def test_resume_leaves_the_process_logger_at_its_level_whatever_fails(deployer_fails: bool) -> None:
     """The CLI silences the functions' logger while it dispatches. In-process (the local stand-ins,
     tests) that logger is shared: an error must not leave it silenced for everyone else."""
-    from bulk_deployer.cli.queue import _dispatch
     from bulk_deployer.observability import logger
+    from bulk_deployer_cli.queue import _dispatch
 
     logger.setLevel("INFO")  # this suite silences it for every test (conftest); put back after
     with pytest.raises((KeyError, RuntimeError)):

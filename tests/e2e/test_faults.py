@@ -196,7 +196,7 @@ def test_an_unknown_bad_request_at_start_pauses_dispatching_until_resumed(
     BadRequest that is not "busy". START_MAX_ATTEMPTS (3) refusals → START_FAILED, dispatching
     paused, StartFailed and DispatchPaused metrics; the file behind it waits. The operator fixes
     the role and runs `bulk-deployer resume`: both start, once each."""
-    from bulk_deployer.cli.main import main
+    from bulk_deployer_cli.main import main
 
     e2e = make_e2e(environment_overrides={"START_RETRY_BASE_SECONDS": "0.01"})
     pipeline = e2e.pipeline

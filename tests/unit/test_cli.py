@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from bulk_deployer.cli.main import main
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.token import client_token_for
+from bulk_deployer_cli.main import main
 
 EVENTS = Path(__file__).parent.parent / "data" / "events"
 GOOD = b'{"GroupId":"g1","GroupVersionId":"v1","DeploymentType":"NewDeployment"}\n'

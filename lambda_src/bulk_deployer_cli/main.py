@@ -13,12 +13,12 @@ from collections.abc import Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
-
 from bulk_deployer import __version__
-from bulk_deployer.cli import authoring, doctor, files, offline, queue, recovery
-from bulk_deployer.cli.errors import describe
-from bulk_deployer.cli.output import EXIT_CODES_HELP, EXIT_ERROR, CliError, Output
-from bulk_deployer.cli.stack import (
+
+from bulk_deployer_cli import authoring, doctor, files, offline, queue, recovery
+from bulk_deployer_cli.errors import describe
+from bulk_deployer_cli.output import EXIT_CODES_HELP, EXIT_ERROR, CliError, Output
+from bulk_deployer_cli.stack import (
     DEFAULT_LOCAL_ENV,
     LOCAL_ENV_VARIABLE,
     Target,

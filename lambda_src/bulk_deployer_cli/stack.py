@@ -4,7 +4,8 @@ Why: operators should name a stack (``--stack``, ``--region``, ``--profile``) an
 else; every bucket, queue and table name comes from the stack's outputs (DescribeStacks).
 ``--local`` (or ``BULK_DEPLOYER_LOCAL=1``) reads the same outputs, plus the endpoints of the
 stand-ins, from the JSON file ``make local-up`` writes (``$BULK_DEPLOYER_LOCAL_ENV``,
-default ``local/.state/env.json``). Nothing here imports aws_cdk: this package ships in Lambda.
+default ``local/.state/env.json``). Nothing here imports aws_cdk: an operator's machine needs no
+CDK to run the CLI.
 """
 
 from __future__ import annotations
@@ -21,14 +22,14 @@ import boto3
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
-
 from bulk_deployer.aws import CLIENT_CONFIG, START_CLIENT_CONFIG
-from bulk_deployer.cli.output import CliError
 from bulk_deployer.config import DEFAULT_INCOMING_PREFIX, DEFAULT_REPORTS_PREFIX, DEFAULT_STAGED_PREFIX
 from bulk_deployer.control import DispatchControl
 from bulk_deployer.greengrass import GreengrassV1Deployer
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.slot import DeploymentSlot
+
+from bulk_deployer_cli.output import CliError
 
 DEFAULT_STACK_NAME = "BulkDeployer"
 LOCAL_ENV_VARIABLE = "BULK_DEPLOYER_LOCAL_ENV"

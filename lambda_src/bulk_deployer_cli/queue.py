@@ -15,12 +15,12 @@ import time
 from typing import Any
 
 from botocore.exceptions import ClientError
-
-from bulk_deployer.cli.errors import describe
-from bulk_deployer.cli.lookup import file_summary, find_file
-from bulk_deployer.cli.output import EXIT_FAILED, EXIT_OK, CliError, table
-from bulk_deployer.cli.stack import Target
 from bulk_deployer.ledger_model import FileState, StaleTransition
+
+from bulk_deployer_cli.errors import describe
+from bulk_deployer_cli.lookup import file_summary, find_file
+from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError, table
+from bulk_deployer_cli.stack import Target
 
 _FAILED_TOKEN = re.compile(r"\(token ([0-9a-f]{64})\)")
 _QUEUE_COLUMNS = ("position", "key", "state", "records", "registered_at", "token")
