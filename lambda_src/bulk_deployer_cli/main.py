@@ -50,6 +50,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+def run() -> None:
+    """The console script: the CLI's own process, configured once for a command line.
+
+    The functions' logger (``bulk_deployer.observability``) is set to CRITICAL, a level they never
+    log at: the CLI reports what ``resume``'s dispatch did itself, and stdout carries the CLI's
+    result (one JSON document with ``--json``). ``main`` changes no logging: in-process callers (tests, the
+    local tools) keep theirs.
+    """
+    from bulk_deployer.observability import logger  # noqa: PLC0415 - only this process's setup
+
+    logger.setLevel("CRITICAL")
+    sys.exit(main())
+
+
 def _fail(message: str) -> int:
     print(f"bulk-deployer: {message}", file=sys.stderr)
     return EXIT_ERROR
@@ -97,4 +111,4 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

@@ -180,6 +180,20 @@ class Target:
             resources.require(name)
         return resources
 
+    def function_environment(self, function_name: str) -> dict[str, str]:
+        """A deployed function's environment variables (``lambda:GetFunctionConfiguration``); with
+        ``--local``, the env file's ``functions`` map, which ``make local-up`` fills the same way."""
+        if self.local:
+            functions = self._local_env.get("functions") or {}
+            if function_name not in functions:
+                raise CliError(
+                    f"--local: the env file has no environment for function {function_name} "
+                    "(written by an older `make local-up`? run `make local-down local-up`)"
+                )
+            return {str(k): str(v) for k, v in functions[function_name].items()}
+        configuration = self.client("lambda").get_function_configuration(FunctionName=function_name)
+        return dict(configuration.get("Environment", {}).get("Variables", {}))
+
     # -- the product's own data access, on this deployment ---------------------------------
 
     @cached_property

@@ -231,18 +231,7 @@ def test_an_unknown_bad_request_at_start_pauses_dispatching_until_resumed(
 
     iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(trust))
     env_file = tmp_path / "env.json"
-    env_file.write_text(
-        json.dumps(
-            {
-                "stack_name": pipeline.config.stack_name,
-                "environment": {
-                    k: v for k, v in pipeline.exports().items() if k.startswith("AWS_ENDPOINT_URL")
-                },
-                "outputs": pipeline.stack_outputs(),
-            }
-        ),
-        encoding="utf-8",
-    )
+    env_file.write_text(json.dumps(pipeline.cli_environment()), encoding="utf-8")
     monkeypatch.setenv("BULK_DEPLOYER_LOCAL_ENV", str(env_file))
     assert main(["--local", "--json", "resume"]) == 0
 
