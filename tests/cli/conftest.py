@@ -149,6 +149,14 @@ class Stack:
         assert out, err
         return code, json.loads(out)
 
+    def deploy_to_cloudformation(self, name: str) -> None:
+        """A CloudFormation stack with these outputs, for the CLI without --local."""
+        template = {
+            "Resources": {"Handle": {"Type": "AWS::SNS::Topic"}},
+            "Outputs": {key: {"Value": value} for key, value in self.outputs.items()},
+        }
+        self.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))
+
     # -- fleet ------------------------------------------------------------------------------
 
     def group(self, name: str | None = None, *, versions: int = 1) -> tuple[str, list[str]]:

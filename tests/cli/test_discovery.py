@@ -15,16 +15,8 @@ from tests.cli.conftest import Stack
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _deploy_stack(stack: Stack, name: str) -> None:
-    template = {
-        "Resources": {"Handle": {"Type": "AWS::SNS::Topic"}},
-        "Outputs": {key: {"Value": value} for key, value in stack.outputs.items()},
-    }
-    stack.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))
-
-
 def test_resources_come_from_the_stack_outputs(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    _deploy_stack(stack, "Fleet-Prod")
+    stack.deploy_to_cloudformation("Fleet-Prod")
     monkeypatch.setenv("AWS_ENDPOINT_URL", stack.moto_url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_GREENGRASS", stack.emulator.url)
     code, out, err = stack.cli(

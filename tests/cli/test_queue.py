@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import subprocess
 import sys
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.cli.conftest import (
     ACCOUNT,
@@ -172,6 +176,56 @@ def test_resume_refuses_a_start_as_often_as_the_deployed_limit_says(stack: Stack
     assert file is not None and file.state.value == "START_FAILED" and file.start_rejections == 2
     assert [m["token"] for m in _outcomes(stack, subscriber) if m["outcome"] == "start_failed"] == [token]
     assert _metric_sum(stack, "BulkDeployer", "StartFailed") == 2
+
+
+def _create_tracker_function(stack: Stack, environment: dict[str, str]) -> None:
+    lambda_trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role = stack.client("iam").create_role(
+        RoleName="tracker-role", AssumeRolePolicyDocument=json.dumps(lambda_trust)
+    )["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return None\n")
+    stack.client("lambda").create_function(
+        FunctionName=TRACKER_FUNCTION,
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": code.getvalue()},
+        Environment={"Variables": environment},
+    )
+
+
+def test_resume_reads_the_deployed_trackers_settings_from_lambda(
+    stack: Stack, runner: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployed stack (not --local): GetFunctionConfiguration on the TrackerFunctionName output."""
+    stack.deploy_to_cloudformation("Fleet-Prod")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stack.moto_url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_GREENGRASS", stack.emulator.url)
+    deployed = ("--stack", "Fleet-Prod", "--region", "us-east-1")
+    stack.cli("pause")
+    token = _upload(stack, tmp_path, "a.jsonl")
+    runner.step()
+
+    code, out, err = stack.cli("resume", "--json", *deployed, local=False)  # no such function yet
+    dispatch = json.loads(out)["dispatch"]
+    assert code == 0 and dispatch["result"] == "error", err
+    assert "cannot read the deployed settings" in dispatch["detail"]
+    assert "GetFunctionConfiguration" in dispatch["detail"]
+    assert stack.ledger().get(token).state.value == "QUEUED"  # type: ignore[union-attr]
+
+    environment = tracker_environment(stack.outputs["ExecutionRoleArn"], metricsNamespace="Prod/Deployer")
+    _create_tracker_function(stack, environment)
+    stack.cli("pause")
+    code, out, err = stack.cli("resume", "--json", *deployed, local=False)
+    assert code == 0 and json.loads(out)["dispatch"]["token"] == token, err
+    assert _metric_sum(stack, "Prod/Deployer", "BulkDeploymentStarted") == 1
 
 
 def test_resume_in_process_leaves_the_functions_logger_as_its_caller_set_it(
