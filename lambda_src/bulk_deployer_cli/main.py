@@ -1,8 +1,9 @@
-"""``bulk-deployer``: the operator's command line (shares validator, token and ledger code).
+"""``bulk-deployer``: the operator's command line (shares validator, token, ledger and wiring code).
 
 Each command group lives in its own module and registers its subcommands here; this module
 only parses the command line, connects to the deployment, and turns every error into one
-line on stderr. Nothing in handlers/ imports this package.
+line on stderr. This package imports the functions' package ``bulk_deployer``, never the other
+way round, and is not in the Lambda asset (docs/cli.md, Layout).
 """
 
 from __future__ import annotations
