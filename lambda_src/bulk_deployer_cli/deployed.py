@@ -109,10 +109,11 @@ def dispatch_once(target: Target) -> dict[str, Any]:
     except (CliError, ClientError, BotoCoreError) as exc:
         detail = str(exc) if isinstance(exc, CliError) else describe(exc)
         return {"result": "error", "detail": f"cannot read the deployed settings: {detail}"}
-    settings, graph = deployed.settings, clients(target)
+    settings, aws_clients = deployed.settings, clients(target)
     metrics = CloudWatchMetrics(target.client("cloudwatch"), deployed.metrics_namespace)
     effects = Effects(count=metrics.count, seconds=metrics.seconds)
-    dispatcher = build_dispatcher(settings, graph, build_ledger(settings, graph, effects), effects)
+    ledger = build_ledger(settings, aws_clients, effects)
+    dispatcher = build_dispatcher(settings, aws_clients, ledger, effects)
     result: dict[str, Any]
     try:
         outcome = dispatcher.dispatch()
