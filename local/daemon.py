@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from local.pipeline import LocalPipeline
-from local.stack_config import REPO_ROOT, LocalTiming, endpoint_environment
+from local.stack_config import REPO_ROOT, LocalTiming
 
 STATE_DIR = REPO_ROOT / "local" / ".state"
 STATE_FILE = STATE_DIR / "pipeline.json"
 LOG_FILE = STATE_DIR / "pipeline.log"
 ENV_FILE = STATE_DIR / "env.sh"
-# What `bulk-deployer --local` reads (lambda_src/bulk_deployer/cli/stack.py): outputs + endpoints.
+# What `bulk-deployer --local` reads (LocalPipeline.cli_environment): outputs, endpoints, functions.
 CLI_ENV_FILE = STATE_DIR / "env.json"
 READY_TIMEOUT_SECONDS = 60.0
 
@@ -165,12 +165,7 @@ def serve() -> int:
             "started_at": time.time(),
         }
         ENV_FILE.write_text(exports(environment), encoding="utf-8")
-        cli_environment = {
-            "stack_name": pipeline.config.stack_name,
-            "environment": endpoint_environment(pipeline.moto.url, pipeline.emulator.url),
-            "outputs": pipeline.stack_outputs(),
-        }
-        CLI_ENV_FILE.write_text(json.dumps(cli_environment, indent=2), encoding="utf-8")
+        CLI_ENV_FILE.write_text(json.dumps(pipeline.cli_environment(), indent=2), encoding="utf-8")
         temporary = STATE_FILE.with_suffix(".tmp")
         temporary.write_text(json.dumps(state, indent=2), encoding="utf-8")
         temporary.replace(STATE_FILE)  # atomic: `up` never reads half a file

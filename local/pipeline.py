@@ -263,7 +263,23 @@ class LocalPipeline:
 
     def stack_outputs(self) -> dict[str, str]:
         """The deployed stack's CloudFormation outputs, as the stand-ins have them (for the CLI's --local)."""
-        return self.resources.outputs(self.config)
+        outputs = self.resources.outputs(self.config)
+        return outputs | {output: function.name for output, function in self._functions().items()}
+
+    def _functions(self) -> dict[str, Function]:
+        """The stand-in functions, by the stack output that names each."""
+        named = {"StarterFunctionName": self.starter, "TrackerFunctionName": self.tracker}
+        return {output: function for output, function in named.items() if function is not None}
+
+    def cli_environment(self) -> dict[str, Any]:
+        """What `bulk-deployer --local` reads (docs/cli.md): the stack's name and outputs, the
+        stand-ins' endpoints, and each function's environment (in AWS: GetFunctionConfiguration)."""
+        return {
+            "stack_name": self.config.stack_name,
+            "environment": endpoint_environment(self.moto.url, self.emulator.url),
+            "outputs": self.stack_outputs(),
+            "functions": {f.name: dict(f.environment) for f in self._functions().values()},
+        }
 
     def exports(self) -> dict[str, str]:
         """What a shell needs to reach the stand-ins (CLI, AWS CLI) and find the resources."""

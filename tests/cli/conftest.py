@@ -22,12 +22,12 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from bulk_deployer.cli.main import main
 from bulk_deployer.config import Settings
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import Arrival
 from bulk_deployer.observability import logger
 from bulk_deployer.wiring import Clients, Effects, build_intake, build_tracker
+from bulk_deployer_cli.main import main
 
 from local.greengrass_emulator import GreengrassEmulator
 from local.moto_server import MotoServer
@@ -51,6 +51,32 @@ def execution_role_documents() -> tuple[dict[str, Any], dict[str, Any]]:
     return (
         trust_policy(ACCOUNT, CONFIG.execution_role_source_account_condition),
         execution_policy(BUCKET, CONFIG.staged_prefix, ACCOUNT, REGION),
+    )
+
+
+TRACKER_FUNCTION = f"{STACK}-tracker"
+# The stand-in stack's tracker runs as fast as tests step it: no waits between refused starts, one
+# look per run (the tests step runs by hand), reports at once.
+FAST_TRACKER = {
+    "START_RETRY_BASE_SECONDS": "0",
+    "REPORT_RECHECK_SECONDS": "0",
+    "TRACKER_FOLLOW_SECONDS": "0",
+}
+
+
+def tracker_environment(
+    execution_role_arn: str, *, outcomes_topic_arn: str | None = None, **context: Any
+) -> dict[str, str]:
+    """The tracker's environment as infra gives it (cdk.json's context, ``context`` overriding it),
+    made fast: what the Runner runs with and what `resume` reads as the deployed settings."""
+    return (
+        load_deploy_config(context).tracker_environment(
+            ledger_table_name=TABLE,
+            execution_role_arn=execution_role_arn,
+            input_bucket_name=BUCKET,
+            outcomes_topic_arn=outcomes_topic_arn,
+        )
+        | FAST_TRACKER
     )
 
 
@@ -108,6 +134,14 @@ class Stack:
         code, out, err = self.cli(*argv, "--json")
         assert out, err
         return code, json.loads(out)
+
+    def deploy_to_cloudformation(self, name: str) -> None:
+        """A CloudFormation stack with these outputs, for the CLI without --local."""
+        template = {
+            "Resources": {"Handle": {"Type": "AWS::SNS::Topic"}},
+            "Outputs": {key: {"Value": value} for key, value in self.outputs.items()},
+        }
+        self.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))
 
     # -- fleet ------------------------------------------------------------------------------
 
@@ -181,14 +215,22 @@ class Stack:
 def provision(stack: Stack) -> None:
     """The stack's resources, as the local pipeline creates them, and its outputs."""
     stack.outputs.update(provision_stack(stack.client, CONFIG).outputs(CONFIG))
+    stack.outputs["TrackerFunctionName"] = TRACKER_FUNCTION
 
 
-def write_env_file(path: Path, moto_url: str, greengrass_url: str, outputs: dict[str, str]) -> None:
+def write_env_file(
+    path: Path,
+    moto_url: str,
+    greengrass_url: str,
+    outputs: dict[str, str],
+    functions: dict[str, dict[str, str]] | None = None,
+) -> None:
     """The --local env file, as `make local-up` writes it (documented in docs/cli.md)."""
     path.write_text(
         json.dumps(
             {
                 "stack_name": STACK,
+                "functions": functions or {},
                 "environment": endpoint_environment(moto_url, greengrass_url),
                 "outputs": outputs,
             }
@@ -210,7 +252,8 @@ def stack(
     env_file = tmp_path / "env.json"
     made = Stack(moto.url, emulator, env_file, capsys)
     provision(made)
-    write_env_file(env_file, moto.url, emulator.url, made.outputs)
+    tracker = tracker_environment(made.outputs["ExecutionRoleArn"])
+    write_env_file(env_file, moto.url, emulator.url, made.outputs, {TRACKER_FUNCTION: tracker})
     monkeypatch.setenv("BULK_DEPLOYER_LOCAL_ENV", str(env_file))
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     return made
@@ -221,16 +264,8 @@ class Runner:
 
     def __init__(self, stack: Stack, *, execution_role_arn: str | None = None) -> None:
         self._stack = stack
-        settings = Settings(
-            ledger_table_name=TABLE,
-            execution_role_arn=execution_role_arn or stack.outputs["ExecutionRoleArn"],
-            region=REGION,
-            input_bucket=BUCKET,
-            start_retry_base_seconds=0,
-            report_recheck_seconds=0,
-            reconcile_every_seconds=3600,
-            tracker_follow_seconds=0,  # one look per run: the tests step runs by hand
-        )
+        environment = tracker_environment(execution_role_arn or stack.outputs["ExecutionRoleArn"])
+        settings = Settings.from_env({**environment, "AWS_REGION": REGION})
         clients = Clients(
             s3=stack.client("s3"),
             dynamodb=stack.client("dynamodb"),

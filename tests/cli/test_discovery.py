@@ -7,24 +7,16 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
-from bulk_deployer.cli.errors import describe
-from bulk_deployer.cli.stack import INTAKE_MESSAGE_GROUP_ID, default_stack_name
+from bulk_deployer_cli.errors import describe
+from bulk_deployer_cli.stack import INTAKE_MESSAGE_GROUP_ID, default_stack_name
 
 from tests.cli.conftest import CONFIG, Stack
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _deploy_stack(stack: Stack, name: str) -> None:
-    template = {
-        "Resources": {"Handle": {"Type": "AWS::SNS::Topic"}},
-        "Outputs": {key: {"Value": value} for key, value in stack.outputs.items()},
-    }
-    stack.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))
-
-
 def test_resources_come_from_the_stack_outputs(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    _deploy_stack(stack, "Fleet-Prod")
+    stack.deploy_to_cloudformation("Fleet-Prod")
     monkeypatch.setenv("AWS_ENDPOINT_URL", stack.moto_url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_GREENGRASS", stack.emulator.url)
     code, out, err = stack.cli(
@@ -120,8 +112,3 @@ def test_default_stack_name_and_the_intake_group(tmp_path: Path, monkeypatch: py
     assert (
         f'MESSAGE_GROUP_ID: Final = "{INTAKE_MESSAGE_GROUP_ID}"' in (REPO / "infra" / "intake.py").read_text()
     )
-
-
-def test_handlers_do_not_import_the_cli() -> None:
-    for handler in (REPO / "lambda_src" / "bulk_deployer" / "handlers").glob("*.py"):
-        assert "bulk_deployer.cli" not in handler.read_text()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bulk_deployer.cli.doctor import PENDING_CONFIRMATION, alarm_subscribers_check
+from bulk_deployer_cli.doctor import PENDING_CONFIRMATION, alarm_subscribers_check
 
 from tests.cli.conftest import Stack, write_env_file
 

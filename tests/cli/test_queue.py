@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import os
+import subprocess
+import sys
+import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.cli.conftest import ACCOUNT, Runner, Stack, execution_role_documents
+from tests.cli.conftest import (
+    ACCOUNT,
+    STACK,
+    TRACKER_FUNCTION,
+    Runner,
+    Stack,
+    execution_role_documents,
+    tracker_environment,
+    write_env_file,
+)
 
 
 def _upload(stack: Stack, tmp_path: Path, name: str) -> str:
@@ -85,38 +101,172 @@ def test_stop_needs_confirmation_and_notes_the_queue(stack: Stack, runner: Runne
     assert code == 2 and err.count("\n") == 1 and "refused to stop" in err
 
 
-class _BrokenSlot:
-    def acquire(self, holder: str, *, lease_seconds: int) -> bool:
-        raise RuntimeError("the ledger went away")
+def _deploy_tracker(stack: Stack, *, outcomes: bool = False, **context: Any) -> Any:
+    """Deploy the stand-in tracker with these settings (cdk.json context keys); with ``outcomes``,
+    the stack's outcomes topic too, and a queue subscribed to it (returned)."""
+    topic = queue = None
+    if outcomes:
+        sns, sqs = stack.client("sns"), stack.client("sqs")
+        topic = sns.create_topic(Name=f"{STACK}-outcomes")["TopicArn"]
+        queue = sqs.create_queue(QueueName="outcomes-subscriber")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
+        sns.subscribe(
+            TopicArn=topic,
+            Protocol="sqs",
+            Endpoint=queue_arn["QueueArn"],
+            Attributes={"RawMessageDelivery": "true"},
+        )
+        stack.outputs["OutcomesTopicArn"] = topic
+    environment = tracker_environment(stack.outputs["ExecutionRoleArn"], outcomes_topic_arn=topic, **context)
+    functions = {TRACKER_FUNCTION: environment}
+    write_env_file(stack.env_file, stack.moto_url, stack.emulator.url, stack.outputs, functions)
+    return queue
 
 
-class _Target:
-    """What resume's dispatch reads from the deployment; building the Greengrass client fails."""
-
-    ledger = control = object()
-    slot = _BrokenSlot()
-
-    def __init__(self, *, deployer_fails: bool) -> None:
-        self._deployer_fails = deployer_fails
-
-    @property
-    def deployer(self) -> object:
-        if self._deployer_fails:
-            raise KeyError("AWS_ENDPOINT_URL")
-        return object()
-
-    def client(self, service: str) -> object:
-        return object()
+def _outcomes(stack: Stack, queue: str) -> list[dict[str, Any]]:
+    messages = stack.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+    return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
 
 
-@pytest.mark.parametrize("deployer_fails", [True, False], ids=["connecting fails", "dispatch fails"])
-def test_resume_leaves_the_process_logger_at_its_level_whatever_fails(deployer_fails: bool) -> None:
-    """The CLI silences the functions' logger while it dispatches. In-process (the local stand-ins,
-    tests) that logger is shared: an error must not leave it silenced for everyone else."""
-    from bulk_deployer.cli.queue import _dispatch
-    from bulk_deployer.observability import logger
+def _metric_sum(stack: Stack, namespace: str, name: str) -> float:
+    now = datetime.now(UTC)
+    points = stack.client("cloudwatch").get_metric_statistics(
+        Namespace=namespace,
+        MetricName=name,
+        Dimensions=[{"Name": "service", "Value": "bulk-deployer"}],
+        StartTime=now - timedelta(minutes=5),
+        EndTime=now + timedelta(minutes=5),
+        Period=60,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    return float(sum(point["Sum"] for point in points))
 
-    logger.setLevel("INFO")  # this suite silences it for every test (conftest); put back after
-    with pytest.raises((KeyError, RuntimeError)):
-        _dispatch(_Target(deployer_fails=deployer_fails))  # type: ignore[arg-type]
+
+def test_resume_starts_a_file_as_the_deployed_tracker_does_outcome_and_metric(
+    stack: Stack, runner: Runner, tmp_path: Path
+) -> None:
+    subscriber = _deploy_tracker(stack, outcomes=True, metricsNamespace="CliTest/Deployed")
+    stack.cli("pause")
+    token = _upload(stack, tmp_path, "a.jsonl")
+    runner.step()  # registered and queued by the starter; paused: not started
+    code, resumed = stack.cli_json("resume")
+    assert code == 0 and resumed["dispatch"]["result"] == "started" and resumed["dispatch"]["token"] == token
+    bulk_id = resumed["dispatch"]["bulk_deployment_id"]
+
+    (started,) = [m for m in _outcomes(stack, subscriber) if m["outcome"] == "started"]
+    assert started["key"] == "incoming/a.jsonl" and started["token"] == token
+    assert started["bulk_deployment_id"] == bulk_id
+    assert _metric_sum(stack, "CliTest/Deployed", "BulkDeploymentStarted") == 1
+
+
+def test_resume_refuses_a_start_as_often_as_the_deployed_limit_says(stack: Stack, tmp_path: Path) -> None:
+    """startMaxAttempts is 2 in the deployed tracker (3 is the default)."""
+    subscriber = _deploy_tracker(stack, outcomes=True, startMaxAttempts=2)
+    late_role = f"arn:aws:iam::{ACCOUNT}:role/late-role"  # does not exist: every start is refused
+    token = _upload(stack, tmp_path, "a.jsonl")
+    Runner(stack, execution_role_arn=late_role).step()
+    file = stack.ledger().get(token)
+    assert file is not None and file.state.value == "START_FAILED"
+
+    code, resumed = stack.cli_json("resume")  # the role is still missing
+    assert code == 0 and resumed["retried"] == [token]
+    assert resumed["dispatch"]["result"] == "start_failed"
+    file = stack.ledger().get(token)
+    assert file is not None and file.state.value == "START_FAILED" and file.start_rejections == 2
+    assert [m["token"] for m in _outcomes(stack, subscriber) if m["outcome"] == "start_failed"] == [token]
+    assert _metric_sum(stack, "BulkDeployer", "StartFailed") == 2
+
+
+def _create_tracker_function(stack: Stack, environment: dict[str, str]) -> None:
+    lambda_trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role = stack.client("iam").create_role(
+        RoleName="tracker-role", AssumeRolePolicyDocument=json.dumps(lambda_trust)
+    )["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return None\n")
+    stack.client("lambda").create_function(
+        FunctionName=TRACKER_FUNCTION,
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": code.getvalue()},
+        Environment={"Variables": environment},
+    )
+
+
+def test_resume_reads_the_deployed_trackers_settings_from_lambda(
+    stack: Stack, runner: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployed stack (not --local): GetFunctionConfiguration on the TrackerFunctionName output."""
+    stack.deploy_to_cloudformation("Fleet-Prod")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stack.moto_url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_GREENGRASS", stack.emulator.url)
+    deployed = ("--stack", "Fleet-Prod", "--region", "us-east-1")
+    stack.cli("pause")
+    token = _upload(stack, tmp_path, "a.jsonl")
+    runner.step()
+
+    code, out, err = stack.cli("resume", "--json", *deployed, local=False)  # no such function yet
+    dispatch = json.loads(out)["dispatch"]
+    assert code == 0 and dispatch["result"] == "error", err
+    assert "cannot read the deployed settings" in dispatch["detail"]
+    assert "GetFunctionConfiguration" in dispatch["detail"]
+    assert stack.ledger().get(token).state.value == "QUEUED"  # type: ignore[union-attr]
+
+    environment = tracker_environment(stack.outputs["ExecutionRoleArn"], metricsNamespace="Prod/Deployer")
+    _create_tracker_function(stack, environment)
+    stack.cli("pause")
+    code, out, err = stack.cli("resume", "--json", *deployed, local=False)
+    assert code == 0 and json.loads(out)["dispatch"]["token"] == token, err
+    assert _metric_sum(stack, "Prod/Deployer", "BulkDeploymentStarted") == 1
+
+
+def test_resume_in_process_leaves_the_functions_logger_as_its_caller_set_it(
+    stack: Stack, runner: Runner, tmp_path: Path
+) -> None:
+    """No logger surgery: in-process (tests, the local tools) the functions' logger is shared,
+    and the dispatch `resume` runs logs as the caller configured it."""
+    from bulk_deployer.observability import SERVICE, logger
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger.setLevel("INFO")  # this suite quiets it for every test (conftest); put back after
+    logging.getLogger(SERVICE).addHandler(handler)
+    try:
+        stack.cli("pause")
+        _upload(stack, tmp_path, "a.jsonl")
+        runner.step()
+        records.clear()
+        code, resumed = stack.cli_json("resume")
+    finally:
+        logging.getLogger(SERVICE).removeHandler(handler)
+    assert code == 0 and resumed["dispatch"]["result"] == "started"
+    assert "bulk deployment started" in [r.getMessage() for r in records]
     assert logger.log_level == logging.INFO
+
+
+def test_the_console_script_keeps_the_functions_logs_off_its_stdout(
+    stack: Stack, runner: Runner, tmp_path: Path
+) -> None:
+    """The console entry point quiets the functions' logger for its own process: stdout is the
+    CLI's one JSON document, though the dispatcher logs at INFO."""
+    stack.cli("pause")
+    token = _upload(stack, tmp_path, "a.jsonl")
+    runner.step()
+    result = subprocess.run(
+        [sys.executable, "-m", "bulk_deployer_cli", "--local", "--json", "resume"],
+        env={**os.environ, "POWERTOOLS_LOG_LEVEL": "INFO"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["dispatch"]["token"] == token

@@ -196,7 +196,7 @@ def test_an_unknown_bad_request_at_start_pauses_dispatching_until_resumed(
     BadRequest that is not "busy". START_MAX_ATTEMPTS (3) refusals → START_FAILED, dispatching
     paused, StartFailed and DispatchPaused metrics; the file behind it waits. The operator fixes
     the role and runs `bulk-deployer resume`: both start, once each."""
-    from bulk_deployer.cli.main import main
+    from bulk_deployer_cli.main import main
 
     e2e = make_e2e(environment_overrides={"START_RETRY_BASE_SECONDS": "0.01"})
     pipeline = e2e.pipeline
@@ -231,18 +231,7 @@ def test_an_unknown_bad_request_at_start_pauses_dispatching_until_resumed(
 
     iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(trust))
     env_file = tmp_path / "env.json"
-    env_file.write_text(
-        json.dumps(
-            {
-                "stack_name": pipeline.config.stack_name,
-                "environment": {
-                    k: v for k, v in pipeline.exports().items() if k.startswith("AWS_ENDPOINT_URL")
-                },
-                "outputs": pipeline.stack_outputs(),
-            }
-        ),
-        encoding="utf-8",
-    )
+    env_file.write_text(json.dumps(pipeline.cli_environment()), encoding="utf-8")
     monkeypatch.setenv("BULK_DEPLOYER_LOCAL_ENV", str(env_file))
     assert main(["--local", "--json", "resume"]) == 0
 

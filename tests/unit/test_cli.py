@@ -4,11 +4,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from bulk_deployer.cli.main import main
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.token import client_token_for
+from bulk_deployer_cli.main import main
 
 EVENTS = Path(__file__).parent.parent / "data" / "events"
 GOOD = b'{"GroupId":"g1","GroupVersionId":"v1","DeploymentType":"NewDeployment"}\n'
@@ -202,3 +203,59 @@ def test_inspect_event_with_a_lone_surrogate_is_a_one_line_error(
     code, out, err = run(capsys, "inspect-event", str(path))
     assert (code, out) == (2, "")
     assert err.count("\n") == 1 and "UnicodeEncodeError" in err and "Traceback" not in err
+
+
+class _CloudWatch:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    def put_metric_data(self, **request: Any) -> None:
+        self.requests.append(request)
+
+
+def test_resumes_metrics_are_put_once_at_the_end_in_requests_cloudwatch_accepts() -> None:
+    from bulk_deployer_cli.deployed import CloudWatchMetrics
+
+    cloudwatch = _CloudWatch()
+    metrics = CloudWatchMetrics(cloudwatch, "Ops/BulkDeployer")
+    for _ in range(1001):
+        metrics.count("StartFailed", 1)
+    metrics.seconds("Waited", 7)
+    assert cloudwatch.requests == []  # nothing before dispatch has returned
+    metrics.publish()
+    assert [len(r["MetricData"]) for r in cloudwatch.requests] == [1000, 2]
+    assert {r["Namespace"] for r in cloudwatch.requests} == {"Ops/BulkDeployer"}
+    assert cloudwatch.requests[1]["MetricData"][1] == {
+        "MetricName": "Waited",
+        "Value": 7,
+        "Unit": "Seconds",
+        "Dimensions": [{"Name": "service", "Value": "bulk-deployer"}],
+    }
+    metrics.publish()
+    assert len(cloudwatch.requests) == 2  # published once
+
+
+def test_the_deployed_settings_name_the_function_when_they_cannot_be_used() -> None:
+    from bulk_deployer_cli.deployed import settings_from_environment
+    from bulk_deployer_cli.output import CliError
+
+    environment = {
+        "LEDGER_TABLE_NAME": "t",
+        "EXECUTION_ROLE_ARN": "arn:aws:iam::123456789012:role/r",
+        "START_MAX_ATTEMPTS": "5",
+        "POWERTOOLS_METRICS_NAMESPACE": "Ops",
+        "AWS_REGION": "us-west-2",  # not in a function's configuration; the stack's region wins
+    }
+    deployed = settings_from_environment(environment, region="eu-west-1", source="Prod-tracker")
+    assert (deployed.settings.start_max_attempts, deployed.settings.region) == (5, "eu-west-1")
+    assert deployed.metrics_namespace == "Ops"
+    with pytest.raises(CliError, match=r"Prod-tracker: .*START_MAX_ATTEMPTS"):
+        settings_from_environment(
+            {**environment, "START_MAX_ATTEMPTS": "0"}, region="eu-west-1", source="Prod-tracker"
+        )
+    with pytest.raises(CliError, match="POWERTOOLS_METRICS_NAMESPACE is not set"):
+        settings_from_environment(
+            {k: v for k, v in environment.items() if not k.startswith("POWERTOOLS")},
+            region="eu-west-1",
+            source="Prod-tracker",
+        )

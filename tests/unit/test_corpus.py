@@ -15,13 +15,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from bulk_deployer.cli.main import main
 from bulk_deployer.events import EventObject, UnreadableMessage, parse_message_body
 from bulk_deployer.intake import InputFileIntake, Outcome
 from bulk_deployer.ledger_model import Arrival
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.token import client_token_for
 from bulk_deployer.validation import MAX_FILE_BYTES, ValidationResult, validate_bytes, validate_path
+from bulk_deployer_cli.main import main
 
 from tests.reference_checker import line_errors
 

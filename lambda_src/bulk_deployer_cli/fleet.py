@@ -13,7 +13,6 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from botocore.exceptions import ClientError
-
 from bulk_deployer.timefmt import epoch_of
 
 PAGE_SIZE = 100

@@ -9,11 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bulk_deployer.cli.output import EXIT_FAILED, EXIT_OK, CliError
 from bulk_deployer.config import DEFAULT_STAGED_PREFIX
 from bulk_deployer.events import KeySpelling, UnreadableMessage, parse_event, unwrap_sqs
 from bulk_deployer.greengrass import input_file_uri
 from bulk_deployer.validation import ValidationResult, validate_path
+
+from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:

@@ -1,9 +1,9 @@
 """Steering the queue: ``queue``, ``pause``, ``resume``, ``cancel``, ``stop``.
 
 Why the CLI may dispatch: after ``resume`` an operator wants to see the next file start now,
-not at the tracker's next run. It calls the same ``Dispatcher`` the functions use (the slot
-makes concurrent dispatchers safe); if the caller may not start bulk deployments, the
-tracker starts the file within its schedule period anyway.
+not at the tracker's next run. It builds the dispatcher as the functions do, from the deployed
+tracker's settings (``deployed.py``; the slot makes concurrent dispatchers safe); if the caller
+may not start bulk deployments, the tracker starts the file within its schedule period anyway.
 """
 
 from __future__ import annotations
@@ -11,16 +11,14 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import time
 from typing import Any
 
 from botocore.exceptions import ClientError
-
-from bulk_deployer.cli.errors import describe
-from bulk_deployer.cli.lookup import file_summary, find_file
-from bulk_deployer.cli.output import EXIT_FAILED, EXIT_OK, CliError, table
-from bulk_deployer.cli.stack import Target
 from bulk_deployer.ledger_model import FileState, StaleTransition
+
+from bulk_deployer_cli.lookup import file_summary, find_file
+from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError, table
+from bulk_deployer_cli.stack import Target
 
 _FAILED_TOKEN = re.compile(r"\(token ([0-9a-f]{64})\)")
 _QUEUE_COLUMNS = ("position", "key", "state", "records", "registered_at", "token")
@@ -148,43 +146,10 @@ def resume_command(args: argparse.Namespace) -> int:
 
 
 def _dispatch(target: Target) -> dict[str, Any]:
-    """One dispatch() like the functions do; errors are reported, not raised (the tracker retries)."""
-    # Imported here: they load Powertools (logger, tracer, metrics), which only resume needs.
-    from bulk_deployer.config import (  # noqa: PLC0415
-        DEFAULT_SLOT_LEASE_SECONDS,
-        DEFAULT_START_MAX_ATTEMPTS,
-        DEFAULT_START_RETRY_BASE_SECONDS,
-    )
-    from bulk_deployer.dispatch import Dispatcher  # noqa: PLC0415
-    from bulk_deployer.input_objects import InputObjectStore  # noqa: PLC0415
-    from bulk_deployer.observability import logger  # noqa: PLC0415
+    # Imported here: the functions' graph loads Powertools, which only resume needs.
+    from bulk_deployer_cli.deployed import dispatch_once  # noqa: PLC0415
 
-    dispatcher = Dispatcher(
-        target.ledger,
-        target.slot,
-        target.control,
-        target.deployer,
-        InputObjectStore(target.client("s3")),
-        count=lambda _name, _value: None,
-        lease_seconds=DEFAULT_SLOT_LEASE_SECONDS,
-        max_rejections=DEFAULT_START_MAX_ATTEMPTS,
-        retry_base_seconds=DEFAULT_START_RETRY_BASE_SECONDS,
-        sleep=time.sleep,
-    )
-    level = logger.log_level
-    logger.setLevel("CRITICAL")  # the CLI reports the outcome itself; no JSON logs on stdout
-    try:
-        outcome = dispatcher.dispatch()
-    except (ClientError, StaleTransition) as exc:
-        return {"result": "error", "detail": describe(exc)}
-    finally:
-        logger.setLevel(level)  # whatever happened: the logger is the process's, not the CLI's
-    return {
-        "result": outcome.result.value,
-        "token": outcome.token,
-        "bulk_deployment_id": outcome.bulk_deployment_id,
-        "detail": outcome.detail,
-    }
+    return dispatch_once(target)
 
 
 _DISPATCH_TEXT = {
@@ -208,6 +173,8 @@ def _resume_text(data: dict[str, Any]) -> str:
         lines.append(
             "  dispatch: " + text.format(id=dispatch.get("bulk_deployment_id"), detail=dispatch.get("detail"))
         )
+        if dispatch.get("metrics_error"):
+            lines.append(f"  metrics: not published ({dispatch['metrics_error']})")
     return "\n".join(lines)
 
 

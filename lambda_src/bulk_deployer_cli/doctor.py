@@ -17,9 +17,9 @@ from urllib.parse import unquote
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from bulk_deployer.cli.errors import describe
-from bulk_deployer.cli.output import EXIT_FAILED, EXIT_OK, check_mark
-from bulk_deployer.cli.stack import Target
+from bulk_deployer_cli.errors import describe
+from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, check_mark
+from bulk_deployer_cli.stack import Target
 
 GREENGRASS_PRINCIPAL = "greengrass.amazonaws.com"
 # ListSubscriptionsByTopic: the SubscriptionArn of a subscription nobody has confirmed yet.

@@ -11,16 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
-
-from bulk_deployer.cli import offline
-from bulk_deployer.cli.lookup import file_summary, find_by_bulk_deployment, find_file
-from bulk_deployer.cli.output import EXIT_FAILED, EXIT_OK, CliError, Output, table
-from bulk_deployer.cli.progress import Progress
-from bulk_deployer.cli.stack import Target
-from bulk_deployer.cli.watch import follow, queue_position
 from bulk_deployer.ledger_model import FileState, LedgerFile
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.token import client_token_for
+
+from bulk_deployer_cli import offline
+from bulk_deployer_cli.lookup import file_summary, find_by_bulk_deployment, find_file
+from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError, Output, table
+from bulk_deployer_cli.progress import Progress
+from bulk_deployer_cli.stack import Target
+from bulk_deployer_cli.watch import follow, queue_position
 
 _LIST_COLUMNS = ("registered_at", "key", "state", "bulk_deployment_id", "bulk_status", "records", "groups")
 

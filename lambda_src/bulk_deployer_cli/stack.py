@@ -4,7 +4,8 @@ Why: operators should name a stack (``--stack``, ``--region``, ``--profile``) an
 else; every bucket, queue and table name comes from the stack's outputs (DescribeStacks).
 ``--local`` (or ``BULK_DEPLOYER_LOCAL=1``) reads the same outputs, plus the endpoints of the
 stand-ins, from the JSON file ``make local-up`` writes (``$BULK_DEPLOYER_LOCAL_ENV``,
-default ``local/.state/env.json``). Nothing here imports aws_cdk: this package ships in Lambda.
+default ``local/.state/env.json``). Nothing here imports aws_cdk: an operator's machine needs no
+CDK to run the CLI.
 """
 
 from __future__ import annotations
@@ -21,14 +22,14 @@ import boto3
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
-
 from bulk_deployer.aws import CLIENT_CONFIG, START_CLIENT_CONFIG
-from bulk_deployer.cli.output import CliError
 from bulk_deployer.config import DEFAULT_INCOMING_PREFIX, DEFAULT_REPORTS_PREFIX, DEFAULT_STAGED_PREFIX
 from bulk_deployer.control import DispatchControl
 from bulk_deployer.greengrass import GreengrassV1Deployer
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.slot import DeploymentSlot
+
+from bulk_deployer_cli.output import CliError
 
 DEFAULT_STACK_NAME = "BulkDeployer"
 LOCAL_ENV_VARIABLE = "BULK_DEPLOYER_LOCAL_ENV"
@@ -178,6 +179,20 @@ class Target:
         for name in REQUIRED_OUTPUTS:
             resources.require(name)
         return resources
+
+    def function_environment(self, function_name: str) -> dict[str, str]:
+        """A deployed function's environment variables (``lambda:GetFunctionConfiguration``); with
+        ``--local``, the env file's ``functions`` map, which ``make local-up`` fills the same way."""
+        if self.local:
+            functions = self._local_env.get("functions") or {}
+            if function_name not in functions:
+                raise CliError(
+                    f"--local: the env file has no environment for function {function_name} "
+                    "(written by an older `make local-up`? run `make local-down local-up`)"
+                )
+            return {str(k): str(v) for k, v in functions[function_name].items()}
+        configuration = self.client("lambda").get_function_configuration(FunctionName=function_name)
+        return dict(configuration.get("Environment", {}).get("Variables", {}))
 
     # -- the product's own data access, on this deployment ---------------------------------
 

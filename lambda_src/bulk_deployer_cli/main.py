@@ -1,8 +1,9 @@
-"""``bulk-deployer``: the operator's command line (shares validator, token and ledger code).
+"""``bulk-deployer``: the operator's command line (shares validator, token, ledger and wiring code).
 
 Each command group lives in its own module and registers its subcommands here; this module
 only parses the command line, connects to the deployment, and turns every error into one
-line on stderr. Nothing in handlers/ imports this package.
+line on stderr. This package imports the functions' package ``bulk_deployer``, never the other
+way round, and is not in the Lambda asset (docs/cli.md, Layout).
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from collections.abc import Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
-
 from bulk_deployer import __version__
-from bulk_deployer.cli import authoring, doctor, files, offline, queue, recovery
-from bulk_deployer.cli.errors import describe
-from bulk_deployer.cli.output import EXIT_CODES_HELP, EXIT_ERROR, CliError, Output
-from bulk_deployer.cli.stack import (
+
+from bulk_deployer_cli import authoring, doctor, files, offline, queue, recovery
+from bulk_deployer_cli.errors import describe
+from bulk_deployer_cli.output import EXIT_CODES_HELP, EXIT_ERROR, CliError, Output
+from bulk_deployer_cli.stack import (
     DEFAULT_LOCAL_ENV,
     LOCAL_ENV_VARIABLE,
     Target,
@@ -48,6 +49,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bulk-deployer: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def run() -> None:
+    """The console script: the CLI's own process, configured once for a command line.
+
+    The functions' logger (``bulk_deployer.observability``) is set to CRITICAL, a level they never
+    log at: the CLI reports what ``resume``'s dispatch did itself, and stdout carries the CLI's
+    result (one JSON document with ``--json``). ``main`` changes no logging: in-process callers (tests, the
+    local tools) keep theirs.
+    """
+    from bulk_deployer.observability import logger  # noqa: PLC0415 - only this process's setup
+
+    logger.setLevel("CRITICAL")
+    sys.exit(main())
 
 
 def _fail(message: str) -> int:
@@ -97,4 +112,4 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

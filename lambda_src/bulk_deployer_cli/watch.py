@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
-
-from bulk_deployer.cli.lookup import file_summary
-from bulk_deployer.cli.output import EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
-from bulk_deployer.cli.progress import Progress
-from bulk_deployer.cli.stack import Target
 from bulk_deployer.ledger_model import FileState, LedgerFile
+
+from bulk_deployer_cli.lookup import file_summary
+from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
+from bulk_deployer_cli.progress import Progress
+from bulk_deployer_cli.stack import Target
 
 _ENDED_BADLY = {
     FileState.REJECTED: "rejected: the starter found invalid lines",

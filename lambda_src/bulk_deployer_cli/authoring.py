@@ -16,15 +16,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bulk_deployer.cli import offline
-from bulk_deployer.cli.fleet import DEPLOY_ACTION, Groups, RolePolicies, record
-from bulk_deployer.cli.lookup import find_file
-from bulk_deployer.cli.output import EXIT_FAILED, EXIT_OK, CliError, Output, table
-from bulk_deployer.cli.stack import Target
 from bulk_deployer.group_report import group_id_from_arn
 from bulk_deployer.ledger_model import FileState
 from bulk_deployer.timefmt import epoch_of
 from bulk_deployer.validation import validate_bytes
+
+from bulk_deployer_cli import offline
+from bulk_deployer_cli.fleet import DEPLOY_ACTION, Groups, RolePolicies, record
+from bulk_deployer_cli.lookup import find_file
+from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError, Output, table
+from bulk_deployer_cli.stack import Target
 
 _PLAN_COLUMNS = ("line", "group_id", "name", "current_version", "new_version", "change", "problem")
 

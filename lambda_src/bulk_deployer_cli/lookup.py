@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bulk_deployer.cli.output import CliError
-from bulk_deployer.cli.stack import Target
 from bulk_deployer.ledger_model import LedgerFile
+
+from bulk_deployer_cli.output import CliError
+from bulk_deployer_cli.stack import Target
 
 _TOKEN = re.compile(r"^[0-9a-f]{64}$")
 
