@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from bulk_deployer.config import Settings
+from bulk_deployer.contract import Metric
 from bulk_deployer.greengrass import Deployer
 from bulk_deployer.group_report import GroupReportWriter, ReportProgress
 from bulk_deployer.ledger import BulkDeploymentLedger
@@ -44,7 +45,7 @@ class GroupReportPass:
         s3: Any,
         reports: ReportStore,
         *,
-        count: Callable[[str, int], None],
+        count: Callable[[Metric, int], None],
         outcomes: OutcomeSink | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -95,7 +96,7 @@ class GroupReportPass:
             self._ledger.mark_finished(file.token, report_key=report_key, summary=summary)
             failed = progress.counts.get("Failure", 0)
             if failed:
-                self._count("GroupDeploymentsFailed", failed)
+                self._count(Metric.GROUP_DEPLOYMENTS_FAILED, failed)
             logger.info(
                 "final report written", extra={"token": file.token, "report_key": report_key, **summary}
             )
