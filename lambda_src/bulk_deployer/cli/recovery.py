@@ -19,7 +19,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bulk_deployer.cli.output import EXIT_FAILED, EXIT_OK, Output, table
-from bulk_deployer.cli.stack import INTAKE_MESSAGE_GROUP_ID, Target
+from bulk_deployer.cli.stack import Target
+from bulk_deployer.contract import INTAKE_MESSAGE_GROUP_ID
 from bulk_deployer.events import UnreadableMessage, object_created_event, parse_message_body
 from bulk_deployer.input_objects import InputObjectStore
 from bulk_deployer.key_spelling import KeySpellingResolver
