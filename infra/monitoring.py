@@ -4,11 +4,13 @@ Dashboards and alarms come from cdk-monitoring-constructs (``MonitoringFacade``)
 and SQS monitors render the standard widgets, and every alarm — also those on our own EMF
 metrics (``monitor_custom``) — goes through one alarm factory with one naming scheme and one
 SNS action strategy. Plain ``aws_cloudwatch`` / ``aws_logs`` are used where the library has
-nothing: the metric filter that counts failed intake messages and the query definitions.
+nothing: the starter's errors plus failed messages (a metric math expression) and the query
+definitions.
 
 EMF metrics are emitted by ``bulk_deployer.observability`` with the dimension
 ``service=bulk-deployer`` in the configured namespace; an alarm must use exactly those or it
-never leaves INSUFFICIENT_DATA (tests/infra compares them with real EMF output).
+never leaves INSUFFICIENT_DATA (tests/infra compares them with real EMF output). Their names,
+and the log messages the saved queries select, come from ``bulk_deployer.contract``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
+from bulk_deployer.contract import SERVICE, LogEvent, Metric
 from cdk_monitoring_constructs import (
     AlarmFactoryDefaults,
     CustomMetricGroup,
@@ -39,26 +42,17 @@ from constructs import Construct
 from infra.config import DeployConfig
 from infra.notifications import alarm_name_prefix
 
-# The EMF dimension Powertools adds (observability.SERVICE; POWERTOOLS_SERVICE_NAME).
-SERVICE: Final = "bulk-deployer"
+# The EMF dimension Powertools adds (POWERTOOLS_SERVICE_NAME).
 EMF_DIMENSIONS: Final = {"service": SERVICE}
 # Counts of events: "did it happen in the last 5 minutes".
 EVENT_PERIOD: Final = Duration.minutes(5)
-# The starter logs this (at ERROR) for each message it fails; SQS delivers the message again.
-# Failed messages are partial batch failures, not Lambda errors: a metric filter counts them.
-FAILED_MESSAGE_LOG: Final = "message failed; SQS will deliver it again, then dead-letter it"
-FAILED_MESSAGES_METRIC: Final = "IntakeMessagesFailed"
-# Logs Insights: the log lines the saved queries select (bulk_deployer's logger messages).
-REJECTED_LOG: Final = "input file rejected"
-STARTED_LOGS: Final = (
-    "bulk deployment started",
-    "recovered a bulk deployment started by an interrupted attempt",
-)
+# Logs Insights: the log lines the starts query selects.
+STARTED_LOGS: Final = (LogEvent.BULK_DEPLOYMENT_STARTED, LogEvent.BULK_DEPLOYMENT_RECOVERED)
 
 
 @dataclass(frozen=True)
 class EmfAlarm:
-    metric: str
+    metric: Metric
     statistic: str
     threshold: float
     comparison: cloudwatch.ComparisonOperator
@@ -72,14 +66,14 @@ _GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
 _GTE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 
 
-def emf_metric(config: DeployConfig, name: str, statistic: str, period: Duration) -> cloudwatch.Metric:
+def emf_metric(config: DeployConfig, metric: Metric, statistic: str, period: Duration) -> cloudwatch.Metric:
     return cloudwatch.Metric(
         namespace=config.metrics_namespace,
-        metric_name=name,
+        metric_name=metric.value,
         dimensions_map=dict(EMF_DIMENSIONS),
         statistic=statistic,
         period=period,
-        label=name,
+        label=metric.value,
     )
 
 
@@ -133,7 +127,7 @@ class Monitoring(Construct):
         self._intake(
             intake_queue, intake_dead_letter_queue, event_dead_letter_queue, intake_rule, schedule_rule
         )
-        self._functions(config, starter, starter_log_group, tracker)
+        self._functions(config, starter, tracker)
         self._queries(config, starter_log_group, tracker_log_group)
 
     # -- EMF metrics ------------------------------------------------------------------------
@@ -141,17 +135,17 @@ class Monitoring(Construct):
     def _emf_group(
         self,
         title: str,
-        plain: list[tuple[str, str, Duration]],
+        plain: list[tuple[Metric, str, Duration]],
         alarms: list[tuple[EmfAlarm, Duration]],
     ) -> CustomMetricGroup:
         metrics: list[cloudwatch.Metric | CustomMetricWithAlarm] = [
-            emf_metric(self.config, name, statistic, period) for name, statistic, period in plain
+            emf_metric(self.config, metric, statistic, period) for metric, statistic, period in plain
         ]
         for alarm, period in alarms:
             metrics.append(
                 CustomMetricWithAlarm(
                     metric=emf_metric(self.config, alarm.metric, alarm.statistic, period),
-                    alarm_friendly_name=alarm.metric,
+                    alarm_friendly_name=alarm.metric.value,
                     add_alarm={
                         "Alarm": CustomThreshold(
                             threshold=alarm.threshold,
@@ -172,16 +166,16 @@ class Monitoring(Construct):
                 self._emf_group(
                     "Files by outcome (per 5 minutes)",
                     [
-                        ("InputFileQueued", "Sum", EVENT_PERIOD),
-                        ("BulkDeploymentStarted", "Sum", EVENT_PERIOD),
-                        ("InputFileSuperseded", "Sum", EVENT_PERIOD),
-                        ("DuplicateEventIgnored", "Sum", EVENT_PERIOD),
-                        ("WaitingForPreviousBulkDeployment", "Sum", EVENT_PERIOD),
+                        (Metric.INPUT_FILE_QUEUED, "Sum", EVENT_PERIOD),
+                        (Metric.BULK_DEPLOYMENT_STARTED, "Sum", EVENT_PERIOD),
+                        (Metric.INPUT_FILE_SUPERSEDED, "Sum", EVENT_PERIOD),
+                        (Metric.DUPLICATE_EVENT_IGNORED, "Sum", EVENT_PERIOD),
+                        (Metric.WAITING_FOR_PREVIOUS_BULK_DEPLOYMENT, "Sum", EVENT_PERIOD),
                     ],
                     [
                         (
                             EmfAlarm(
-                                "InputFileRejected",
+                                Metric.INPUT_FILE_REJECTED,
                                 "Sum",
                                 0,
                                 _GT,
@@ -192,7 +186,7 @@ class Monitoring(Construct):
                         ),
                         (
                             EmfAlarm(
-                                "StartFailed",
+                                Metric.START_FAILED,
                                 "Sum",
                                 0,
                                 _GT,
@@ -213,14 +207,14 @@ class Monitoring(Construct):
             human_readable_name="Queue (files waiting in the ledger)",
             alarm_friendly_name="Queue",
             metric_groups=[
-                self._emf_group("Queued files", [("QueuedFiles", "Maximum", period)], []),
+                self._emf_group("Queued files", [(Metric.QUEUED_FILES, "Maximum", period)], []),
                 self._emf_group(
                     "Oldest queued file age (seconds)",
                     [],
                     [
                         (
                             EmfAlarm(
-                                "OldestQueuedFileAgeSeconds",
+                                Metric.OLDEST_QUEUED_FILE_AGE_SECONDS,
                                 "Maximum",
                                 config.oldest_queued_file_alarm_seconds,
                                 _GT,
@@ -238,7 +232,7 @@ class Monitoring(Construct):
                     [
                         (
                             EmfAlarm(
-                                "DispatchPaused",
+                                Metric.DISPATCH_PAUSED,
                                 "Maximum",
                                 1,
                                 _GTE,
@@ -255,7 +249,7 @@ class Monitoring(Construct):
                     [
                         (
                             EmfAlarm(
-                                "UnprocessedInputFiles",
+                                Metric.UNPROCESSED_INPUT_FILES,
                                 "Maximum",
                                 0,
                                 _GT,
@@ -282,13 +276,13 @@ class Monitoring(Construct):
                 self._emf_group(
                     "Bulk deployments by outcome (per 5 minutes)",
                     [
-                        ("BulkDeploymentCompleted", "Sum", EVENT_PERIOD),
-                        ("BulkDeploymentStopped", "Sum", EVENT_PERIOD),
+                        (Metric.BULK_DEPLOYMENT_COMPLETED, "Sum", EVENT_PERIOD),
+                        (Metric.BULK_DEPLOYMENT_STOPPED, "Sum", EVENT_PERIOD),
                     ],
                     [
                         (
                             EmfAlarm(
-                                "BulkDeploymentFailed",
+                                Metric.BULK_DEPLOYMENT_FAILED,
                                 "Sum",
                                 0,
                                 _GT,
@@ -299,7 +293,7 @@ class Monitoring(Construct):
                         ),
                         (
                             EmfAlarm(
-                                "BulkDeploymentOverdue",
+                                Metric.BULK_DEPLOYMENT_OVERDUE,
                                 "Sum",
                                 0,
                                 _GT,
@@ -314,9 +308,9 @@ class Monitoring(Construct):
                 self._emf_group(
                     "Records (per 5 minutes)",
                     [
-                        ("RecordsProcessed", "Sum", EVENT_PERIOD),
-                        ("InvalidInputRecords", "Sum", EVENT_PERIOD),
-                        ("RetryAttempts", "Sum", EVENT_PERIOD),
+                        (Metric.RECORDS_PROCESSED, "Sum", EVENT_PERIOD),
+                        (Metric.INVALID_INPUT_RECORDS, "Sum", EVENT_PERIOD),
+                        (Metric.RETRY_ATTEMPTS, "Sum", EVENT_PERIOD),
                     ],
                     [],
                 ),
@@ -326,7 +320,7 @@ class Monitoring(Construct):
                     [
                         (
                             EmfAlarm(
-                                "GroupDeploymentsFailed",
+                                Metric.GROUP_DEPLOYMENTS_FAILED,
                                 "Sum",
                                 0,
                                 _GT,
@@ -414,30 +408,13 @@ class Monitoring(Construct):
         self,
         config: DeployConfig,
         starter: lambda_.IFunction,
-        starter_log_group: logs.ILogGroup,
         tracker: lambda_.IFunction,
     ) -> None:
-        # Starter: a failed message comes back only after the intake visibility timeout (the
-        # FIFO group is blocked meanwhile), so a single transient failure is one datapoint. The
-        # alarm fires on a second failure within one visibility timeout (plus a period).
-        logs.MetricFilter(
-            self,
-            "IntakeMessagesFailedFilter",
-            log_group=starter_log_group,
-            metric_namespace=config.metrics_namespace,
-            metric_name=FAILED_MESSAGES_METRIC,
-            filter_pattern=logs.FilterPattern.all(
-                logs.FilterPattern.string_value("$.level", "=", "ERROR"),
-                logs.FilterPattern.string_value("$.message", "=", FAILED_MESSAGE_LOG),
-            ),
-            metric_value="1",
-        )
-        failed_messages = cloudwatch.Metric(
-            namespace=config.metrics_namespace,
-            metric_name=FAILED_MESSAGES_METRIC,
-            statistic="Sum",
-            period=EVENT_PERIOD,
-        )
+        # Starter: a failed message (a partial batch failure, not a Lambda error; the starter
+        # counts it) comes back only after the intake visibility timeout (the FIFO group is
+        # blocked meanwhile), so a single transient failure is one datapoint. The alarm fires
+        # on a second failure within one visibility timeout (plus a period).
+        failed_messages = emf_metric(config, Metric.INTAKE_MESSAGE_FAILED, "Sum", EVENT_PERIOD)
         window = -(-config.intake_visibility_timeout_seconds // int(EVENT_PERIOD.to_seconds())) + 1
         starter_errors = cloudwatch.MathExpression(
             expression="FILL(errors, 0) + FILL(failed, 0)",
@@ -547,7 +524,7 @@ class Monitoring(Construct):
                         "first_errors.0.message",
                         "report_key",
                     ],
-                    filter_statements=[f'message = "{REJECTED_LOG}"'],
+                    filter_statements=[f'message = "{LogEvent.INPUT_FILE_REJECTED}"'],
                     sort="@timestamp desc",
                     limit=1000,
                 ),
