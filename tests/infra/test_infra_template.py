@@ -6,6 +6,7 @@ import json
 
 import pytest
 from aws_cdk.assertions import Match
+from bulk_deployer.contract import INTAKE_MESSAGE_GROUP_ID
 from infra_helpers import Synth, render
 
 from infra.bundling import LAMBDA_SRC, PACKAGE
@@ -153,7 +154,7 @@ def test_rule_pattern_follows_incoming_prefix(variant: Synth) -> None:
 def test_rule_targets_intake_queue_with_message_group_and_dlq(synth: Synth) -> None:
     (target,) = synth.props("rule")["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": [synth.ids["queue"], "Arn"]}
-    assert target["SqsParameters"] == {"MessageGroupId": "intake"}
+    assert target["SqsParameters"] == {"MessageGroupId": INTAKE_MESSAGE_GROUP_ID}
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [synth.ids["event_dlq"], "Arn"]}}
     assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}
 
