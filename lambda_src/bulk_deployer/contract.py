@@ -65,6 +65,25 @@ class LogEvent(StrEnum):
     BULK_DEPLOYMENT_RECOVERED = "recovered a bulk deployment started by an interrupted attempt"
 
 
+class FileOutcome(StrEnum):
+    """What became of an input file: the outcomes topic's ``outcome`` attribute (subscribers
+    filter on it) and the ``outcome`` of the reports."""
+
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"
+    STARTED = "started"
+    START_FAILED = "start_failed"
+    FINISHED = "finished"
+
+
+class ReportFile(StrEnum):
+    """The files the functions write under ``<reports prefix><token>/``; the CLI reads them."""
+
+    REJECTED = "rejected.json"
+    REPORT = "report.json"
+    GROUPS = "groups.csv"
+
+
 # The intake FIFO queue's one message group: EventBridge's target sends every S3 event in it,
 # and the CLI's redrive sends parked messages back in it, so intake stays in upload order.
 INTAKE_MESSAGE_GROUP_ID: Final = "intake"

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bulk_deployer.contract import TOKEN_TAG, LogEvent, Metric
+from bulk_deployer.contract import TOKEN_TAG, FileOutcome, LogEvent, Metric
 from bulk_deployer.control import DispatchControl
 from bulk_deployer.greengrass import Deployer, StartRejected
 from bulk_deployer.input_objects import InputObjectStore
@@ -140,7 +140,7 @@ class Dispatcher:
             extra={"state": FileState.SUPERSEDED.value, "reason": reason, "current_version_id": current},
         )
         details = {"token": file.token, "reason": reason, "current_version_id": current}
-        self._outcomes.publish("superseded", ref.key, details)
+        self._outcomes.publish(FileOutcome.SUPERSEDED, ref.key, details)
         return True
 
     def _oldest_waiting(self, candidate: LedgerFile | None) -> LedgerFile | None:
@@ -180,7 +180,9 @@ class Dispatcher:
             slot_handover=self._slot.handover_item(holder, token, bulk_deployment_id),
         )
         self._outcomes.publish(
-            "started", file.ref.key, {"token": token, "bulk_deployment_id": bulk_deployment_id, "arn": arn}
+            FileOutcome.STARTED,
+            file.ref.key,
+            {"token": token, "bulk_deployment_id": bulk_deployment_id, "arn": arn},
         )
 
     def _busy(self, holder: str, file: LedgerFile) -> DispatchOutcome | None:
@@ -249,7 +251,9 @@ class Dispatcher:
         self._ledger.mark_start_failed(file.token, str(exc))
         self._control.pause(reason)
         self._outcomes.publish(
-            "start_failed", file.ref.key, {"token": file.token, "error": str(exc), "dispatch_paused": True}
+            FileOutcome.START_FAILED,
+            file.ref.key,
+            {"token": file.token, "error": str(exc), "dispatch_paused": True},
         )
         logger.error(
             "Greengrass refused the start; dispatching is paused until an operator resumes it",

@@ -17,7 +17,7 @@ from enum import StrEnum
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_deployer.config import Settings
-from bulk_deployer.contract import TOKEN_TAG, LogEvent, Metric
+from bulk_deployer.contract import TOKEN_TAG, FileOutcome, LogEvent, Metric, ReportFile
 from bulk_deployer.dispatch import Dispatcher, DispatchOutcome
 from bulk_deployer.events import EventObject, parse_message_body
 from bulk_deployer.greengrass import input_file_uri
@@ -192,7 +192,7 @@ class InputFileIntake:
         self._ledger.mark_superseded(file.token, reason=reason)
         self._count(Metric.INPUT_FILE_SUPERSEDED, 1)
         logger.info("input file superseded", extra={"state": FileState.SUPERSEDED.value, "reason": reason})
-        self._outcomes.publish("superseded", file.ref.key, {"token": file.token, "reason": reason})
+        self._outcomes.publish(FileOutcome.SUPERSEDED, file.ref.key, {"token": file.token, "reason": reason})
         return IntakeResult(Outcome.SUPERSEDED, file.token, reason)
 
     def _rejected_for(self, file: LedgerFile, ref: ObjectRef, code: str, message: str) -> IntakeResult:
@@ -201,7 +201,7 @@ class InputFileIntake:
 
     def _rejected(self, file: LedgerFile, ref: ObjectRef, result: ValidationResult) -> IntakeResult:
         report_key = self._reports.put_json(
-            ref.bucket, file.token, "rejected.json", rejection_report(ref, file.token, result)
+            ref.bucket, file.token, ReportFile.REJECTED, rejection_report(ref, file.token, result)
         )
         self._ledger.mark_rejected(file.token, report_key=report_key, error_count=result.error_count)
         self._count(Metric.INPUT_FILE_REJECTED, 1)
@@ -215,7 +215,7 @@ class InputFileIntake:
             },
         )
         self._outcomes.publish(
-            "rejected",
+            FileOutcome.REJECTED,
             ref.key,
             {
                 "token": file.token,
