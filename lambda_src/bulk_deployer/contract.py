@@ -11,7 +11,7 @@ import it without the functions' dependencies.
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import StrEnum, unique
 from typing import Final
 
 # Powertools' service name (POWERTOOLS_SERVICE_NAME): the one EMF dimension of every metric
@@ -19,6 +19,7 @@ from typing import Final
 SERVICE: Final = "bulk-deployer"
 
 
+@unique
 class Metric(StrEnum):
     """The EMF metrics the functions emit (namespace: POWERTOOLS_METRICS_NAMESPACE).
 
@@ -57,6 +58,7 @@ class Metric(StrEnum):
     UNPROCESSED_INPUT_FILES = "UnprocessedInputFiles"
 
 
+@unique
 class LogEvent(StrEnum):
     """Log messages that the stack's saved Logs Insights queries select by their text."""
 
@@ -65,6 +67,7 @@ class LogEvent(StrEnum):
     BULK_DEPLOYMENT_RECOVERED = "recovered a bulk deployment started by an interrupted attempt"
 
 
+@unique
 class FileOutcome(StrEnum):
     """What became of an input file: the outcomes topic's ``outcome`` attribute (subscribers
     filter on it) and the ``outcome`` of the reports."""
@@ -76,6 +79,7 @@ class FileOutcome(StrEnum):
     FINISHED = "finished"
 
 
+@unique
 class ReportFile(StrEnum):
     """The files the functions write under ``<reports prefix><token>/``; the CLI reads them."""
 
