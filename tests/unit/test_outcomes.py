@@ -39,7 +39,9 @@ class RecordingSns:
 @settings(max_examples=300)
 def test_every_key_gives_a_subject_sns_accepts_and_the_body_keeps_the_key(key: str) -> None:
     sns = RecordingSns()
-    SnsOutcomes(sns, "arn:aws:sns:us-east-1:123456789012:outcomes").publish(FileOutcome.FINISHED, key, {"token": "t"})
+    SnsOutcomes(sns, "arn:aws:sns:us-east-1:123456789012:outcomes").publish(
+        FileOutcome.FINISHED, key, {"token": "t"}
+    )
     (call,) = sns.calls
     assert json.loads(call["Message"])["key"] == key
 
