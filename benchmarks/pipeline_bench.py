@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from bulk_deployer.contract import INTAKE_MESSAGE_GROUP_ID
 from bulk_deployer.events import object_created_event
 from bulk_deployer.input_objects import InputObjectStore
 
@@ -131,7 +132,7 @@ def burst_step(bench: Bench, pipeline: LocalPipeline) -> None:
         sqs.send_message(
             QueueUrl=pipeline.resources.intake_queue_url,
             MessageBody=_eventbridge_body(s3, pipeline.bucket, key),
-            MessageGroupId="intake",
+            MessageGroupId=INTAKE_MESSAGE_GROUP_ID,
             MessageDeduplicationId=str(uuid.uuid4()),
         )
     _wait(

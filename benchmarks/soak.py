@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from bulk_deployer.contract import INTAKE_MESSAGE_GROUP_ID
 from bulk_deployer.events import object_created_event
 from bulk_deployer.ledger_model import FileState
 from bulk_deployer.reconcile import Reconciler
@@ -43,7 +44,7 @@ from bulk_deployer.token import client_token_for
 from local.fleet import Group, input_file
 from local.observe import Observer, Upload
 from local.pipeline import LocalPipeline
-from local.stack_config import MESSAGE_GROUP_ID, LocalTiming
+from local.stack_config import LocalTiming
 
 # One bulk deployment at a time: throughput is about one start per tracker run, so the tracker
 # runs often (fast()'s period) and a bulk deployment of one record takes a few milliseconds.
@@ -193,7 +194,7 @@ def run_soak(
         observer.sqs.send_message(
             QueueUrl=queue_url,
             MessageBody=_eventbridge_body(originals[i]),
-            MessageGroupId=MESSAGE_GROUP_ID,
+            MessageGroupId=INTAKE_MESSAGE_GROUP_ID,
             MessageDeduplicationId=uuid.uuid4().hex,
         )
     final = {FileState.FINISHED, FileState.REJECTED, FileState.SUPERSEDED}

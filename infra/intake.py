@@ -9,13 +9,12 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
+from bulk_deployer.contract import INTAKE_MESSAGE_GROUP_ID
 from constructs import Construct
 
 from infra.config import DeployConfig
 from infra.nag import acknowledge
 
-# One message group: the starter handles intake events one at a time, in queue order.
-MESSAGE_GROUP_ID: Final = "intake"
 RETENTION: Final = Duration.days(14)  # the SQS maximum, on every queue
 # EventBridge's own maximum: 185 attempts over 24 hours, then the event goes to the target DLQ.
 EVENT_RETRY_ATTEMPTS: Final = 185
@@ -100,7 +99,7 @@ class Intake(Construct):
         self.rule.add_target(
             targets.SqsQueue(
                 self.queue,
-                message_group_id=MESSAGE_GROUP_ID,
+                message_group_id=INTAKE_MESSAGE_GROUP_ID,
                 dead_letter_queue=self.event_dead_letter_queue,
                 retry_attempts=EVENT_RETRY_ATTEMPTS,
                 max_event_age=EVENT_MAX_AGE,

@@ -3,16 +3,19 @@
 Dashboards and alarms come from cdk-monitoring-constructs (``MonitoringFacade``): its Lambda
 and SQS monitors render the standard widgets, and every alarm — also those on our own EMF
 metrics (``monitor_custom``) — goes through one alarm factory with one naming scheme and one
-SNS action strategy. Plain ``aws_cloudwatch`` / ``aws_logs`` are used where the library has
-nothing: the metric filter that counts failed intake messages and the query definitions.
+SNS action strategy. Plain ``aws_cloudwatch`` is used where the library has nothing: the
+starter's errors plus failed messages (a metric math expression). The saved queries are in
+``infra.log_queries``.
 
 EMF metrics are emitted by ``bulk_deployer.observability`` with the dimension
 ``service=bulk-deployer`` in the configured namespace; an alarm must use exactly those or it
-never leaves INSUFFICIENT_DATA (tests/infra compares them with real EMF output).
+never leaves INSUFFICIENT_DATA (tests/infra compares them with real EMF output). Their names,
+and the log messages the saved queries select, come from ``bulk_deployer.contract``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -23,6 +26,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
+from bulk_deployer.contract import SERVICE, Metric
 from cdk_monitoring_constructs import (
     AlarmFactoryDefaults,
     CustomMetricGroup,
@@ -37,49 +41,39 @@ from cdk_monitoring_constructs import (
 from constructs import Construct
 
 from infra.config import DeployConfig
+from infra.log_queries import add_saved_queries
 from infra.notifications import alarm_name_prefix
 
-# The EMF dimension Powertools adds (observability.SERVICE; POWERTOOLS_SERVICE_NAME).
-SERVICE: Final = "bulk-deployer"
+# The EMF dimension Powertools adds (POWERTOOLS_SERVICE_NAME).
 EMF_DIMENSIONS: Final = {"service": SERVICE}
 # Counts of events: "did it happen in the last 5 minutes".
 EVENT_PERIOD: Final = Duration.minutes(5)
-# The starter logs this (at ERROR) for each message it fails; SQS delivers the message again.
-# Failed messages are partial batch failures, not Lambda errors: a metric filter counts them.
-FAILED_MESSAGE_LOG: Final = "message failed; SQS will deliver it again, then dead-letter it"
-FAILED_MESSAGES_METRIC: Final = "IntakeMessagesFailed"
-# Logs Insights: the log lines the saved queries select (bulk_deployer's logger messages).
-REJECTED_LOG: Final = "input file rejected"
-STARTED_LOGS: Final = (
-    "bulk deployment started",
-    "recovered a bulk deployment started by an interrupted attempt",
-)
-
-
-@dataclass(frozen=True)
-class EmfAlarm:
-    metric: str
-    statistic: str
-    threshold: float
-    comparison: cloudwatch.ComparisonOperator
-    description: str
-    # A period without data: an idle system is quiet. A gauge emitted less often than the
-    # alarm evaluates keeps its state instead (IGNORE).
-    missing_data: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING
-
 
 _GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
 _GTE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 
 
-def emf_metric(config: DeployConfig, name: str, statistic: str, period: Duration) -> cloudwatch.Metric:
+@dataclass(frozen=True)
+class EmfAlarm:
+    metric: Metric
+    statistic: str
+    threshold: float
+    description: str
+    period: Duration = EVENT_PERIOD
+    comparison: cloudwatch.ComparisonOperator = _GT
+    # A period without data: an idle system is quiet. A gauge emitted less often than the
+    # alarm evaluates keeps its state instead (IGNORE).
+    missing_data: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING
+
+
+def emf_metric(config: DeployConfig, metric: Metric, statistic: str, period: Duration) -> cloudwatch.Metric:
     return cloudwatch.Metric(
         namespace=config.metrics_namespace,
-        metric_name=name,
+        metric_name=metric.value,
         dimensions_map=dict(EMF_DIMENSIONS),
         statistic=statistic,
         period=period,
-        label=name,
+        label=metric.value,
     )
 
 
@@ -127,31 +121,35 @@ class Monitoring(Construct):
             ),
             dashboard_factory=self.dashboard_factory,
         )
-        self._files(config)
+        self._files()
         self._queue_health(config)
         self._bulk_deployments(config)
         self._intake(
             intake_queue, intake_dead_letter_queue, event_dead_letter_queue, intake_rule, schedule_rule
         )
-        self._functions(config, starter, starter_log_group, tracker)
-        self._queries(config, starter_log_group, tracker_log_group)
+        self._functions(config, starter, tracker)
+        add_saved_queries(self, config, [starter_log_group, tracker_log_group])
 
     # -- EMF metrics ------------------------------------------------------------------------
 
     def _emf_group(
         self,
         title: str,
-        plain: list[tuple[str, str, Duration]],
-        alarms: list[tuple[EmfAlarm, Duration]],
+        plain: Sequence[Metric],
+        alarms: Sequence[EmfAlarm] = (),
+        *,
+        statistic: str = "Sum",
+        period: Duration = EVENT_PERIOD,
     ) -> CustomMetricGroup:
+        """A widget: metrics without an alarm (``statistic`` over ``period``), then alarmed ones."""
         metrics: list[cloudwatch.Metric | CustomMetricWithAlarm] = [
-            emf_metric(self.config, name, statistic, period) for name, statistic, period in plain
+            emf_metric(self.config, metric, statistic, period) for metric in plain
         ]
-        for alarm, period in alarms:
+        for alarm in alarms:
             metrics.append(
                 CustomMetricWithAlarm(
-                    metric=emf_metric(self.config, alarm.metric, alarm.statistic, period),
-                    alarm_friendly_name=alarm.metric,
+                    metric=emf_metric(self.config, alarm.metric, alarm.statistic, alarm.period),
+                    alarm_friendly_name=alarm.metric.value,
                     add_alarm={
                         "Alarm": CustomThreshold(
                             threshold=alarm.threshold,
@@ -164,179 +162,112 @@ class Monitoring(Construct):
             )
         return CustomMetricGroup(title=title, metrics=metrics)
 
-    def _files(self, config: DeployConfig) -> None:
+    def _files(self) -> None:
+        rejected = EmfAlarm(
+            Metric.INPUT_FILE_REJECTED,
+            "Sum",
+            0,
+            "An uploaded input file failed validation. Read reports/<token>/rejected.json, fix the "
+            "file and upload it again.",
+        )
+        start_failed = EmfAlarm(
+            Metric.START_FAILED,
+            "Sum",
+            0,
+            "Greengrass refused a StartBulkDeployment (role, permission, quota). After "
+            "startMaxAttempts refusals the file is START_FAILED and dispatching pauses: fix the "
+            "cause, then resume.",
+        )
+        outcomes = [
+            Metric.INPUT_FILE_QUEUED,
+            Metric.BULK_DEPLOYMENT_STARTED,
+            Metric.INPUT_FILE_SUPERSEDED,
+            Metric.DUPLICATE_EVENT_IGNORED,
+            Metric.WAITING_FOR_PREVIOUS_BULK_DEPLOYMENT,
+        ]
         self.facade.monitor_custom(
             human_readable_name="Input files by outcome",
             alarm_friendly_name="Files",
             metric_groups=[
-                self._emf_group(
-                    "Files by outcome (per 5 minutes)",
-                    [
-                        ("InputFileQueued", "Sum", EVENT_PERIOD),
-                        ("BulkDeploymentStarted", "Sum", EVENT_PERIOD),
-                        ("InputFileSuperseded", "Sum", EVENT_PERIOD),
-                        ("DuplicateEventIgnored", "Sum", EVENT_PERIOD),
-                        ("WaitingForPreviousBulkDeployment", "Sum", EVENT_PERIOD),
-                    ],
-                    [
-                        (
-                            EmfAlarm(
-                                "InputFileRejected",
-                                "Sum",
-                                0,
-                                _GT,
-                                "An uploaded input file failed validation. Read "
-                                "reports/<token>/rejected.json, fix the file and upload it again.",
-                            ),
-                            EVENT_PERIOD,
-                        ),
-                        (
-                            EmfAlarm(
-                                "StartFailed",
-                                "Sum",
-                                0,
-                                _GT,
-                                "Greengrass refused a StartBulkDeployment (role, permission, quota). "
-                                "After startMaxAttempts refusals the file is START_FAILED and "
-                                "dispatching pauses: fix the cause, then resume.",
-                            ),
-                            EVENT_PERIOD,
-                        ),
-                    ],
-                )
+                self._emf_group("Files by outcome (per 5 minutes)", outcomes, [rejected, start_failed])
             ],
         )
 
     def _queue_health(self, config: DeployConfig) -> None:
         period = self.gauge_period
+        bound = config.oldest_queued_file_alarm_seconds
+        oldest = EmfAlarm(
+            Metric.OLDEST_QUEUED_FILE_AGE_SECONDS,
+            "Maximum",
+            bound,
+            f"A file has waited more than {bound} s to start. Is a bulk deployment running for long "
+            "(ours or another tool's), is dispatching paused, or is the tracker failing?",
+            period,
+        )
+        paused = EmfAlarm(
+            Metric.DISPATCH_PAUSED,
+            "Maximum",
+            1,
+            "Dispatching is paused after a START_FAILED file: nothing starts until an operator fixes "
+            "the cause and resumes.",
+            period,
+            comparison=_GTE,
+        )
+        unprocessed = EmfAlarm(
+            Metric.UNPROCESSED_INPUT_FILES,
+            "Maximum",
+            0,
+            "Reconciliation found objects under the incoming prefix that have no ledger entry (a "
+            "lost event?). Copy each object onto itself to trigger a new event.",
+            # Every period holds one reconciliation's figure (see there).
+            Duration.seconds(config.reconciliation_alarm_period_seconds),
+            # Emitted once per reconciliation, not per run: between two of them the alarm keeps
+            # its state rather than going OK.
+            missing_data=cloudwatch.TreatMissingData.IGNORE,
+        )
         self.facade.monitor_custom(
             human_readable_name="Queue (files waiting in the ledger)",
             alarm_friendly_name="Queue",
             metric_groups=[
-                self._emf_group("Queued files", [("QueuedFiles", "Maximum", period)], []),
-                self._emf_group(
-                    "Oldest queued file age (seconds)",
-                    [],
-                    [
-                        (
-                            EmfAlarm(
-                                "OldestQueuedFileAgeSeconds",
-                                "Maximum",
-                                config.oldest_queued_file_alarm_seconds,
-                                _GT,
-                                f"A file has waited more than {config.oldest_queued_file_alarm_seconds} s "
-                                "to start. Is a bulk deployment running for long (ours or another "
-                                "tool's), is dispatching paused, or is the tracker failing?",
-                            ),
-                            period,
-                        )
-                    ],
-                ),
-                self._emf_group(
-                    "Dispatch paused (1 = paused)",
-                    [],
-                    [
-                        (
-                            EmfAlarm(
-                                "DispatchPaused",
-                                "Maximum",
-                                1,
-                                _GTE,
-                                "Dispatching is paused after a START_FAILED file: nothing starts "
-                                "until an operator fixes the cause and resumes.",
-                            ),
-                            period,
-                        )
-                    ],
-                ),
-                self._emf_group(
-                    "Unprocessed input files (reconciliation)",
-                    [],
-                    [
-                        (
-                            EmfAlarm(
-                                "UnprocessedInputFiles",
-                                "Maximum",
-                                0,
-                                _GT,
-                                "Reconciliation found objects under the incoming prefix that have no "
-                                "ledger entry (a lost event?). Copy each object onto itself to "
-                                "trigger a new event.",
-                                # Emitted once per reconciliation, not per run: between two of
-                                # them the alarm keeps its state rather than going OK.
-                                missing_data=cloudwatch.TreatMissingData.IGNORE,
-                            ),
-                            # Every period holds one reconciliation's figure (see there).
-                            Duration.seconds(config.reconciliation_alarm_period_seconds),
-                        )
-                    ],
-                ),
+                self._emf_group("Queued files", [Metric.QUEUED_FILES], statistic="Maximum", period=period),
+                self._emf_group("Oldest queued file age (seconds)", [], [oldest]),
+                self._emf_group("Dispatch paused (1 = paused)", [], [paused]),
+                self._emf_group("Unprocessed input files (reconciliation)", [], [unprocessed]),
             ],
         )
 
     def _bulk_deployments(self, config: DeployConfig) -> None:
+        failed = EmfAlarm(
+            Metric.BULK_DEPLOYMENT_FAILED,
+            "Sum",
+            0,
+            "A bulk deployment ended Failed. Its report (reports/<token>/report.json) holds the error "
+            "message and details.",
+        )
+        overdue = EmfAlarm(
+            Metric.BULK_DEPLOYMENT_OVERDUE,
+            "Sum",
+            0,
+            f"A bulk deployment has been running longer than {config.overdue_after_seconds} s; later "
+            "files wait behind it. Check it in the Greengrass console.",
+            self.gauge_period,
+        )
+        groups_failed = EmfAlarm(
+            Metric.GROUP_DEPLOYMENTS_FAILED,
+            "Sum",
+            0,
+            "Group deployments of a finished bulk deployment ended in Failure. groups.csv next to its "
+            "report.json lists them.",
+        )
+        ended = [Metric.BULK_DEPLOYMENT_COMPLETED, Metric.BULK_DEPLOYMENT_STOPPED]
+        records = [Metric.RECORDS_PROCESSED, Metric.INVALID_INPUT_RECORDS, Metric.RETRY_ATTEMPTS]
         self.facade.monitor_custom(
             human_readable_name="Bulk deployments",
             alarm_friendly_name="BulkDeployments",
             metric_groups=[
-                self._emf_group(
-                    "Bulk deployments by outcome (per 5 minutes)",
-                    [
-                        ("BulkDeploymentCompleted", "Sum", EVENT_PERIOD),
-                        ("BulkDeploymentStopped", "Sum", EVENT_PERIOD),
-                    ],
-                    [
-                        (
-                            EmfAlarm(
-                                "BulkDeploymentFailed",
-                                "Sum",
-                                0,
-                                _GT,
-                                "A bulk deployment ended Failed. Its report (reports/<token>/report.json) "
-                                "holds the error message and details.",
-                            ),
-                            EVENT_PERIOD,
-                        ),
-                        (
-                            EmfAlarm(
-                                "BulkDeploymentOverdue",
-                                "Sum",
-                                0,
-                                _GT,
-                                "A bulk deployment has been running longer than "
-                                f"{config.overdue_after_seconds} s; later files wait behind it. Check "
-                                "it in the Greengrass console.",
-                            ),
-                            self.gauge_period,
-                        ),
-                    ],
-                ),
-                self._emf_group(
-                    "Records (per 5 minutes)",
-                    [
-                        ("RecordsProcessed", "Sum", EVENT_PERIOD),
-                        ("InvalidInputRecords", "Sum", EVENT_PERIOD),
-                        ("RetryAttempts", "Sum", EVENT_PERIOD),
-                    ],
-                    [],
-                ),
-                self._emf_group(
-                    "Group deployments failed (per 5 minutes)",
-                    [],
-                    [
-                        (
-                            EmfAlarm(
-                                "GroupDeploymentsFailed",
-                                "Sum",
-                                0,
-                                _GT,
-                                "Group deployments of a finished bulk deployment ended in Failure. "
-                                "groups.csv next to its report.json lists them.",
-                            ),
-                            EVENT_PERIOD,
-                        )
-                    ],
-                ),
+                self._emf_group("Bulk deployments by outcome (per 5 minutes)", ended, [failed, overdue]),
+                self._emf_group("Records (per 5 minutes)", records),
+                self._emf_group("Group deployments failed (per 5 minutes)", [], [groups_failed]),
             ],
         )
 
@@ -414,30 +345,13 @@ class Monitoring(Construct):
         self,
         config: DeployConfig,
         starter: lambda_.IFunction,
-        starter_log_group: logs.ILogGroup,
         tracker: lambda_.IFunction,
     ) -> None:
-        # Starter: a failed message comes back only after the intake visibility timeout (the
-        # FIFO group is blocked meanwhile), so a single transient failure is one datapoint. The
-        # alarm fires on a second failure within one visibility timeout (plus a period).
-        logs.MetricFilter(
-            self,
-            "IntakeMessagesFailedFilter",
-            log_group=starter_log_group,
-            metric_namespace=config.metrics_namespace,
-            metric_name=FAILED_MESSAGES_METRIC,
-            filter_pattern=logs.FilterPattern.all(
-                logs.FilterPattern.string_value("$.level", "=", "ERROR"),
-                logs.FilterPattern.string_value("$.message", "=", FAILED_MESSAGE_LOG),
-            ),
-            metric_value="1",
-        )
-        failed_messages = cloudwatch.Metric(
-            namespace=config.metrics_namespace,
-            metric_name=FAILED_MESSAGES_METRIC,
-            statistic="Sum",
-            period=EVENT_PERIOD,
-        )
+        # Starter: a failed message (a partial batch failure, not a Lambda error; the starter
+        # counts it) comes back only after the intake visibility timeout (the FIFO group is
+        # blocked meanwhile), so a single transient failure is one datapoint. The alarm fires
+        # on a second failure within one visibility timeout (plus a period).
+        failed_messages = emf_metric(config, Metric.INTAKE_MESSAGE_FAILED, "Sum", EVENT_PERIOD)
         window = -(-config.intake_visibility_timeout_seconds // int(EVENT_PERIOD.to_seconds())) + 1
         starter_errors = cloudwatch.MathExpression(
             expression="FILL(errors, 0) + FILL(failed, 0)",
@@ -502,71 +416,3 @@ class Monitoring(Construct):
                 )
             },
         )
-
-    # -- Logs Insights ----------------------------------------------------------------------
-
-    def _queries(
-        self, config: DeployConfig, starter_log_group: logs.ILogGroup, tracker_log_group: logs.ILogGroup
-    ) -> None:
-        groups = [starter_log_group, tracker_log_group]
-        started = ", ".join(f'"{message}"' for message in STARTED_LOGS)
-        for query_id, name, query in (
-            (
-                "FileHistoryQuery",
-                "file-history",
-                logs.QueryString(
-                    fields=[
-                        "@timestamp",
-                        "level",
-                        "message",
-                        "state",
-                        "token",
-                        "version_id",
-                        "etag",
-                        "bulk_deployment_id",
-                        "report_key",
-                        "service_message",
-                    ],
-                    filter_statements=[f'key = "{config.incoming_prefix}REPLACE-WITH-FILE-NAME.jsonl"'],
-                    sort="@timestamp asc",
-                    limit=1000,
-                ),
-            ),
-            (
-                "RejectionsQuery",
-                "rejections",
-                logs.QueryString(
-                    fields=[
-                        "@timestamp",
-                        "key",
-                        "version_id",
-                        "token",
-                        "error_count",
-                        "first_errors.0.line",
-                        "first_errors.0.code",
-                        "first_errors.0.message",
-                        "report_key",
-                    ],
-                    filter_statements=[f'message = "{REJECTED_LOG}"'],
-                    sort="@timestamp desc",
-                    limit=1000,
-                ),
-            ),
-            (
-                "StartsQuery",
-                "starts",
-                logs.QueryString(
-                    fields=["@timestamp", "message", "bulk_deployment_id", "token", "key", "version_id"],
-                    filter_statements=[f"message in [{started}]"],
-                    sort="@timestamp desc",
-                    limit=1000,
-                ),
-            ),
-        ):
-            logs.QueryDefinition(
-                self,
-                query_id,
-                query_definition_name=f"{config.stack_name}/{name}",
-                query_string=query,
-                log_groups=groups,
-            )

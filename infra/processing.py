@@ -16,7 +16,7 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
-from bulk_deployer.greengrass import TOKEN_TAG
+from bulk_deployer.contract import TOKEN_TAG
 from constructs import Construct, IConstruct
 
 from infra import bundling

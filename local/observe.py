@@ -13,13 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from bulk_deployer.contract import INTAKE_MESSAGE_GROUP_ID
 from bulk_deployer.greengrass import input_file_uri
 from bulk_deployer.ledger_model import FileState, LedgerFile
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.token import client_token_for
 
 from local.pipeline import LocalPipeline
-from local.stack_config import MESSAGE_GROUP_ID, REGION
+from local.stack_config import REGION
 
 T = TypeVar("T")
 
@@ -98,7 +99,7 @@ class Observer:
         response = self.sqs.send_message(
             QueueUrl=self.pipeline.resources.intake_queue_url,
             MessageBody=body,
-            MessageGroupId=MESSAGE_GROUP_ID,
+            MessageGroupId=INTAKE_MESSAGE_GROUP_ID,
             MessageDeduplicationId=uuid.uuid4().hex,
         )
         return str(response["MessageId"])

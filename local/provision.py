@@ -15,10 +15,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from bulk_deployer.contract import INTAKE_MESSAGE_GROUP_ID
 from bulk_deployer.ledger_model import TTL_ATTRIBUTE, table_definition
 
 from infra.config import DeployConfig
-from local.stack_config import MESSAGE_GROUP_ID, REGION, LocalNames, ResourceIds
+from local.stack_config import REGION, LocalNames, ResourceIds
 
 GREENGRASS_PRINCIPAL = "greengrass.amazonaws.com"
 EVENT_RETRY_ATTEMPTS = 185  # infra.intake: EventBridge's maximum
@@ -143,7 +144,7 @@ def provision(clients: Any, config: DeployConfig, region: str = REGION) -> Provi
             {
                 "Id": "IntakeQueue",
                 "Arn": intake_arn,
-                "SqsParameters": {"MessageGroupId": MESSAGE_GROUP_ID},
+                "SqsParameters": {"MessageGroupId": INTAKE_MESSAGE_GROUP_ID},
                 "DeadLetterConfig": {"Arn": event_dlq_arn},
                 "RetryPolicy": {
                     "MaximumRetryAttempts": EVENT_RETRY_ATTEMPTS,

@@ -19,8 +19,6 @@ from infra.config import DeployConfig
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 CDK_JSON: Final = REPO_ROOT / "cdk.json"
 REGION: Final = "us-east-1"
-# infra.intake.MESSAGE_GROUP_ID (a CDK module; tests/e2e checks the two agree).
-MESSAGE_GROUP_ID: Final = "intake"
 # Fake credentials: moto accepts any; they must merely exist so botocore signs requests.
 FAKE_CREDENTIALS: Final = {
     "AWS_ACCESS_KEY_ID": "testing",

@@ -19,8 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bulk_deployer.contract import TOKEN_TAG, FileOutcome, LogEvent, Metric
 from bulk_deployer.control import DispatchControl
-from bulk_deployer.greengrass import TOKEN_TAG, Deployer, StartRejected
+from bulk_deployer.greengrass import Deployer, StartRejected
 from bulk_deployer.input_objects import InputObjectStore
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import WAITING_STATES, FileState, LedgerFile, StaleTransition
@@ -60,7 +61,7 @@ class Dispatcher:
         deployer: Deployer,
         objects: InputObjectStore,
         *,
-        count: Callable[[str, int], None],
+        count: Callable[[Metric, int], None],
         lease_seconds: int,
         max_rejections: int,
         retry_base_seconds: float,
@@ -133,13 +134,13 @@ class Dispatcher:
                 f"{current or 'null'}, ETag {head.etag.strip(chr(34))})"
             )
         self._ledger.supersede_queued(file.token, reason=reason, current_version_id=current)
-        self._count("InputFileSuperseded", 1)
+        self._count(Metric.INPUT_FILE_SUPERSEDED, 1)
         logger.info(
             "queued input file superseded before its start",
             extra={"state": FileState.SUPERSEDED.value, "reason": reason, "current_version_id": current},
         )
         details = {"token": file.token, "reason": reason, "current_version_id": current}
-        self._outcomes.publish("superseded", ref.key, details)
+        self._outcomes.publish(FileOutcome.SUPERSEDED, ref.key, details)
         return True
 
     def _oldest_waiting(self, candidate: LedgerFile | None) -> LedgerFile | None:
@@ -160,7 +161,7 @@ class Dispatcher:
         if found is None:
             return None
         logger.warning(
-            "recovered a bulk deployment started by an interrupted attempt",
+            LogEvent.BULK_DEPLOYMENT_RECOVERED,
             extra={"bulk_deployment_id": found.bulk_deployment_id, "state": FileState.STARTED.value},
         )
         return self._recovered(holder, file.token, found.bulk_deployment_id, found.arn or "")
@@ -168,7 +169,7 @@ class Dispatcher:
     def _recovered(self, holder: str, token: str, bulk_deployment_id: str, arn: str) -> DispatchOutcome:
         """Record a bulk deployment an earlier attempt started unseen, as if this one had."""
         self._mark_started(holder, token, bulk_deployment_id, arn)
-        self._count("BulkDeploymentStarted", 1)
+        self._count(Metric.BULK_DEPLOYMENT_STARTED, 1)
         return DispatchOutcome(DispatchResult.RECOVERED, token, bulk_deployment_id)
 
     def _mark_started(self, holder: str, token: str, bulk_deployment_id: str, arn: str) -> None:
@@ -179,7 +180,9 @@ class Dispatcher:
             slot_handover=self._slot.handover_item(holder, token, bulk_deployment_id),
         )
         self._outcomes.publish(
-            "started", file.ref.key, {"token": token, "bulk_deployment_id": bulk_deployment_id, "arn": arn}
+            FileOutcome.STARTED,
+            file.ref.key,
+            {"token": token, "bulk_deployment_id": bulk_deployment_id, "arn": arn},
         )
 
     def _busy(self, holder: str, file: LedgerFile) -> DispatchOutcome | None:
@@ -197,7 +200,7 @@ class Dispatcher:
             return self._recovered(holder, file.token, latest.bulk_deployment_id, latest.arn or "")
         if file.state is FileState.STARTING:
             self._ledger.requeue(file.token)
-        self._count("WaitingForPreviousBulkDeployment", 1)
+        self._count(Metric.WAITING_FOR_PREVIOUS_BULK_DEPLOYMENT, 1)
         logger.info(
             "another bulk deployment is running; the file stays queued",
             extra={"running_bulk_deployment_id": latest.bulk_deployment_id, "state": FileState.QUEUED.value},
@@ -223,16 +226,16 @@ class Dispatcher:
                     return outcome
                 continue
             self._mark_started(holder, file.token, started.bulk_deployment_id, started.arn)
-            self._count("BulkDeploymentStarted", 1)
+            self._count(Metric.BULK_DEPLOYMENT_STARTED, 1)
             logger.info(
-                "bulk deployment started",
+                LogEvent.BULK_DEPLOYMENT_STARTED,
                 extra={"bulk_deployment_id": started.bulk_deployment_id, "state": FileState.STARTED.value},
             )
             return DispatchOutcome(DispatchResult.STARTED, file.token, started.bulk_deployment_id)
 
     def _rejected(self, file: LedgerFile, exc: StartRejected) -> DispatchOutcome | None:
         """Count a refusal; after the last one, fail the file and pause dispatching."""
-        self._count("StartFailed", 1)
+        self._count(Metric.START_FAILED, 1)
         file = self._ledger.record_start_error(file.token, str(exc))
         if file.start_rejections < self._max_rejections:
             logger.warning(
@@ -248,7 +251,9 @@ class Dispatcher:
         self._ledger.mark_start_failed(file.token, str(exc))
         self._control.pause(reason)
         self._outcomes.publish(
-            "start_failed", file.ref.key, {"token": file.token, "error": str(exc), "dispatch_paused": True}
+            FileOutcome.START_FAILED,
+            file.ref.key,
+            {"token": file.token, "error": str(exc), "dispatch_paused": True},
         )
         logger.error(
             "Greengrass refused the start; dispatching is paused until an operator resumes it",

@@ -15,10 +15,10 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
+from bulk_deployer.contract import TOKEN_TAG
 from bulk_deployer.ledger_model import StartRequest
 from bulk_deployer.timefmt import epoch_of
 
-TOKEN_TAG = "bulk-deployer:token"  # noqa: S105 - a tag key, not a secret
 NON_TERMINAL = frozenset({"Initializing", "Running", "Stopping"})
 TERMINAL = frozenset({"Completed", "Stopped", "Failed"})
 _REJECTION_CODES = frozenset({"BadRequestException", "AccessDeniedException", "ValidationException"})

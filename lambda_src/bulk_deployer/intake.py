@@ -17,9 +17,10 @@ from enum import StrEnum
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_deployer.config import Settings
+from bulk_deployer.contract import TOKEN_TAG, FileOutcome, LogEvent, Metric, ReportFile
 from bulk_deployer.dispatch import Dispatcher, DispatchOutcome
 from bulk_deployer.events import EventObject, parse_message_body
-from bulk_deployer.greengrass import TOKEN_TAG, input_file_uri
+from bulk_deployer.greengrass import input_file_uri
 from bulk_deployer.input_objects import InputObjectStore, ObjectChanged, ObjectUnreadable
 from bulk_deployer.key_spelling import KeySpellingResolver
 from bulk_deployer.ledger import BulkDeploymentLedger
@@ -62,7 +63,7 @@ class InputFileIntake:
         objects: InputObjectStore,
         reports: ReportStore,
         dispatcher: Dispatcher,
-        count: Callable[[str, int], None],
+        count: Callable[[Metric, int], None],
         *,
         outcomes: OutcomeSink | None = None,
     ) -> None:
@@ -115,7 +116,7 @@ class InputFileIntake:
         return self._process(file, ref)
 
     def _duplicate(self, file: LedgerFile) -> IntakeResult:
-        self._count("DuplicateEventIgnored", 1)
+        self._count(Metric.DUPLICATE_EVENT_IGNORED, 1)
         logger.info("duplicate event ignored", extra={"state": file.state.value})
         dispatched = None
         if file.state in WAITING_STATES:
@@ -161,7 +162,7 @@ class InputFileIntake:
             ),
         )
         queued = self._ledger.enqueue(file, request, records=result.records, staged_key=staged_key)
-        self._count("InputFileQueued", 1)
+        self._count(Metric.INPUT_FILE_QUEUED, 1)
         logger.info(
             "input file valid, staged and queued",
             extra={"state": FileState.QUEUED.value, "records": result.records, "staged_key": staged_key},
@@ -189,9 +190,9 @@ class InputFileIntake:
 
     def _superseded(self, file: LedgerFile, reason: str) -> IntakeResult:
         self._ledger.mark_superseded(file.token, reason=reason)
-        self._count("InputFileSuperseded", 1)
+        self._count(Metric.INPUT_FILE_SUPERSEDED, 1)
         logger.info("input file superseded", extra={"state": FileState.SUPERSEDED.value, "reason": reason})
-        self._outcomes.publish("superseded", file.ref.key, {"token": file.token, "reason": reason})
+        self._outcomes.publish(FileOutcome.SUPERSEDED, file.ref.key, {"token": file.token, "reason": reason})
         return IntakeResult(Outcome.SUPERSEDED, file.token, reason)
 
     def _rejected_for(self, file: LedgerFile, ref: ObjectRef, code: str, message: str) -> IntakeResult:
@@ -200,12 +201,12 @@ class InputFileIntake:
 
     def _rejected(self, file: LedgerFile, ref: ObjectRef, result: ValidationResult) -> IntakeResult:
         report_key = self._reports.put_json(
-            ref.bucket, file.token, "rejected.json", rejection_report(ref, file.token, result)
+            ref.bucket, file.token, ReportFile.REJECTED, rejection_report(ref, file.token, result)
         )
         self._ledger.mark_rejected(file.token, report_key=report_key, error_count=result.error_count)
-        self._count("InputFileRejected", 1)
+        self._count(Metric.INPUT_FILE_REJECTED, 1)
         logger.info(
-            "input file rejected",
+            LogEvent.INPUT_FILE_REJECTED,
             extra={
                 "state": FileState.REJECTED.value,
                 "error_count": result.error_count,
@@ -214,7 +215,7 @@ class InputFileIntake:
             },
         )
         self._outcomes.publish(
-            "rejected",
+            FileOutcome.REJECTED,
             ref.key,
             {
                 "token": file.token,

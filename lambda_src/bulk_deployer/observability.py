@@ -16,19 +16,19 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-SERVICE = "bulk-deployer"
+from bulk_deployer.contract import SERVICE, Metric
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(service=SERVICE)
 
 
-def count(name: str, value: int = 1) -> None:
+def count(metric: Metric, value: int = 1) -> None:
     """Add to a count metric, flushed as EMF when the invocation ends."""
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    metrics.add_metric(name=metric.value, unit=MetricUnit.Count, value=value)
 
 
-def seconds(name: str, value: int) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=value)
+def seconds(metric: Metric, value: int) -> None:
+    metrics.add_metric(name=metric.value, unit=MetricUnit.Seconds, value=value)
 
 
 @contextmanager

@@ -14,17 +14,18 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from bulk_deployer.aws_text import attribute_text, subject_text
+from bulk_deployer.contract import FileOutcome
 from bulk_deployer.observability import logger
 
 
 class OutcomeSink(Protocol):
-    def publish(self, outcome: str, key: str, details: Mapping[str, Any]) -> None: ...
+    def publish(self, outcome: FileOutcome, key: str, details: Mapping[str, Any]) -> None: ...
 
 
 class NoOutcomes:
     """When no topic is configured."""
 
-    def publish(self, outcome: str, key: str, details: Mapping[str, Any]) -> None:
+    def publish(self, outcome: FileOutcome, key: str, details: Mapping[str, Any]) -> None:
         return None
 
 
@@ -33,19 +34,19 @@ class SnsOutcomes:
         self._sns = client
         self._topic_arn = topic_arn
 
-    def publish(self, outcome: str, key: str, details: Mapping[str, Any]) -> None:
-        message = {"outcome": outcome, "key": key, **details}
+    def publish(self, outcome: FileOutcome, key: str, details: Mapping[str, Any]) -> None:
+        message = {"outcome": outcome.value, "key": key, **details}
         try:
             self._sns.publish(
                 TopicArn=self._topic_arn,
                 Subject=subject_text(f"bulk-deployer: {outcome} {key}"),
                 Message=json.dumps(message, default=str, ensure_ascii=False),
                 MessageAttributes={
-                    "outcome": {"DataType": "String", "StringValue": outcome},
+                    "outcome": {"DataType": "String", "StringValue": outcome.value},
                     "key": {"DataType": "String", "StringValue": attribute_text(key)[:256] or "-"},
                 },
             )
         except Exception:
             logger.warning(
-                "could not publish the outcome notification", exc_info=True, extra={"outcome": outcome}
+                "could not publish the outcome notification", exc_info=True, extra={"outcome": outcome.value}
             )

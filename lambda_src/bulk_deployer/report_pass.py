@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from bulk_deployer.config import Settings
+from bulk_deployer.contract import FileOutcome, Metric, ReportFile
 from bulk_deployer.greengrass import Deployer
 from bulk_deployer.group_report import GroupReportWriter, ReportProgress
 from bulk_deployer.ledger import BulkDeploymentLedger
@@ -44,7 +45,7 @@ class GroupReportPass:
         s3: Any,
         reports: ReportStore,
         *,
-        count: Callable[[str, int], None],
+        count: Callable[[Metric, int], None],
         outcomes: OutcomeSink | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -69,8 +70,8 @@ class GroupReportPass:
         writer = GroupReportWriter(
             self._s3,
             bucket,
-            self._reports.key_for(file.token, "report.json"),
-            self._reports.key_for(file.token, "groups.csv"),
+            self._reports.key_for(file.token, ReportFile.REPORT),
+            self._reports.key_for(file.token, ReportFile.GROUPS),
             progress,
         )
         header = self._report_header(file)
@@ -91,16 +92,16 @@ class GroupReportPass:
         summary = _summary(progress, bound_passed)
         if progress.settled or bound_passed:
             writer.complete({**summary, "report_written_at": iso_utc(self._clock())})
-            report_key = self._reports.key_for(file.token, "report.json")
+            report_key = self._reports.key_for(file.token, ReportFile.REPORT)
             self._ledger.mark_finished(file.token, report_key=report_key, summary=summary)
             failed = progress.counts.get("Failure", 0)
             if failed:
-                self._count("GroupDeploymentsFailed", failed)
+                self._count(Metric.GROUP_DEPLOYMENTS_FAILED, failed)
             logger.info(
                 "final report written", extra={"token": file.token, "report_key": report_key, **summary}
             )
             self._outcomes.publish(
-                "finished",
+                FileOutcome.FINISHED,
                 file.ref.key,
                 {
                     "token": file.token,
@@ -113,7 +114,7 @@ class GroupReportPass:
             return ReportStep.FINAL
         writer.abort()
         interim = {**header, **summary, "checked_at": iso_utc(self._clock())}
-        self._reports.put_json(bucket, file.token, "report.json", interim)
+        self._reports.put_json(bucket, file.token, ReportFile.REPORT, interim)
         self._ledger.save_report_progress(file.token, None, interim=summary)
         return ReportStep.INTERIM
 
@@ -121,7 +122,7 @@ class GroupReportPass:
         item = file.item
         ref = file.ref
         return {
-            "outcome": "finished",
+            "outcome": FileOutcome.FINISHED.value,
             "input": {"bucket": ref.bucket, "key": ref.key, "version_id": ref.version_id, "etag": ref.etag},
             "token": file.token,
             "bulk_deployment_id": file.bulk_deployment_id,

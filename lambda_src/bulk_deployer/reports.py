@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bulk_deployer.contract import FileOutcome, ReportFile
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.validation import ValidationResult
 
 
 def rejection_report(ref: ObjectRef, token: str, result: ValidationResult) -> dict[str, Any]:
     return {
-        "outcome": "rejected",
+        "outcome": FileOutcome.REJECTED.value,
         "input": {
             "bucket": ref.bucket,
             "key": ref.key,
@@ -32,10 +33,10 @@ class ReportStore:
         self._s3 = client
         self._prefix = bucket_prefix
 
-    def key_for(self, token: str, name: str) -> str:
-        return f"{self._prefix}{token}/{name}"
+    def key_for(self, token: str, name: ReportFile) -> str:
+        return f"{self._prefix}{token}/{name.value}"
 
-    def put_json(self, bucket: str, token: str, name: str, document: dict[str, Any]) -> str:
+    def put_json(self, bucket: str, token: str, name: ReportFile, document: dict[str, Any]) -> str:
         key = self.key_for(token, name)
         self._s3.put_object(
             Bucket=bucket,

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bulk_deployer.config import TRACKER_FOLLOW_MARGIN_SECONDS, Settings
+from bulk_deployer.contract import Metric
 from bulk_deployer.control import DispatchControl, RunLease
 from bulk_deployer.dispatch import Dispatcher, DispatchOutcome, DispatchResult
 from bulk_deployer.greengrass import Deployer, DeploymentStatus
@@ -40,11 +41,12 @@ from bulk_deployer.slot import ACTIVE, DeploymentSlot
 from bulk_deployer.timefmt import epoch_of
 
 _TERMINAL_METRIC = {
-    "Completed": "BulkDeploymentCompleted",
-    "Failed": "BulkDeploymentFailed",
-    "Stopped": "BulkDeploymentStopped",
+    "Completed": Metric.BULK_DEPLOYMENT_COMPLETED,
+    "Failed": Metric.BULK_DEPLOYMENT_FAILED,
+    "Stopped": Metric.BULK_DEPLOYMENT_STOPPED,
 }
-_METRIC_FIELDS = ("RecordsProcessed", "InvalidInputRecords", "RetryAttempts")
+# Greengrass's BulkDeploymentMetrics fields, re-emitted as increments under the same names.
+_COUNTER_METRICS = (Metric.RECORDS_PROCESSED, Metric.INVALID_INPUT_RECORDS, Metric.RETRY_ATTEMPTS)
 
 
 @dataclass
@@ -87,8 +89,8 @@ class BulkDeploymentTracker:
         reports: ReportStore,
         reconciler: Reconciler,
         *,
-        count: Callable[[str, int], None],
-        seconds: Callable[[str, int], None],
+        count: Callable[[Metric, int], None],
+        seconds: Callable[[Metric, int], None],
         outcomes: OutcomeSink | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -215,7 +217,7 @@ class BulkDeploymentTracker:
                 return False
             self._ledger.mark_reporting(file.token, fields)
             self._slot.release_bulk_deployment(bulk_id)
-            self._count(_TERMINAL_METRIC.get(status.status, "BulkDeploymentFailed"), 1)
+            self._count(_TERMINAL_METRIC.get(status.status, Metric.BULK_DEPLOYMENT_FAILED), 1)
             log = logger.warning if status.status != "Completed" else logger.info
             log(
                 "bulk deployment ended",
@@ -230,10 +232,10 @@ class BulkDeploymentTracker:
 
     def _emit_metric_deltas(self, file: LedgerFile, status: DeploymentStatus) -> None:
         before = dict(file.item.get("bulk_metrics") or {})
-        for name in _METRIC_FIELDS:
-            delta = int(status.metrics.get(name, 0)) - int(before.get(name, 0))
+        for metric in _COUNTER_METRICS:
+            delta = int(status.metrics.get(metric, 0)) - int(before.get(metric, 0))
             if delta > 0:
-                self._count(name, delta)
+                self._count(metric, delta)
 
     def _check_overdue(self, file: LedgerFile) -> None:
         started = epoch_of(file.item.get("started_at"))
@@ -241,7 +243,7 @@ class BulkDeploymentTracker:
             return
         running_for = self._clock() - started
         if running_for > self._settings.overdue_after_seconds:
-            self._count("BulkDeploymentOverdue", 1)
+            self._count(Metric.BULK_DEPLOYMENT_OVERDUE, 1)
             logger.warning(
                 "bulk deployment is overdue",
                 extra={
@@ -272,14 +274,15 @@ class BulkDeploymentTracker:
     # -- health ----------------------------------------------------------------------------
 
     def _queue_health(self, waiting: list[LedgerFile]) -> None:
-        self._count("QueuedFiles", len(waiting))
+        self._count(Metric.QUEUED_FILES, len(waiting))
         oldest = min((epoch_of(f.item.get("registered_at")) or self._clock() for f in waiting), default=None)
-        self._seconds("OldestQueuedFileAgeSeconds", int(self._clock() - oldest) if oldest is not None else 0)
-        self._count("DispatchPaused", 1 if self._control.paused() is not None else 0)
+        age = int(self._clock() - oldest) if oldest is not None else 0
+        self._seconds(Metric.OLDEST_QUEUED_FILE_AGE_SECONDS, age)
+        self._count(Metric.DISPATCH_PAUSED, 1 if self._control.paused() is not None else 0)
 
     def _reconcile(self) -> int:
         unprocessed = self._reconciler.unprocessed()
-        self._count("UnprocessedInputFiles", len(unprocessed))
+        self._count(Metric.UNPROCESSED_INPUT_FILES, len(unprocessed))
         for obj in unprocessed:
             logger.warning(
                 "input object has no ledger entry (a lost event?)",
@@ -297,7 +300,7 @@ class BulkDeploymentTracker:
 def _status_fields(status: DeploymentStatus) -> dict[str, Any]:
     return {
         "bulk_status": status.status,
-        "bulk_metrics": {name: int(status.metrics.get(name, 0)) for name in _METRIC_FIELDS},
+        "bulk_metrics": {metric.value: int(status.metrics.get(metric, 0)) for metric in _COUNTER_METRICS},
         "bulk_created_at": status.created_at,
         "bulk_error_message": status.error_message,
         "bulk_error_details": [dict(d) for d in status.error_details] or None,

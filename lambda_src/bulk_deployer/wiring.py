@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from bulk_deployer import aws
 from bulk_deployer.config import Settings
+from bulk_deployer.contract import Metric
 from bulk_deployer.control import DispatchControl, RunLease
 from bulk_deployer.dispatch import Dispatcher
 from bulk_deployer.greengrass import GreengrassV1Deployer
@@ -53,8 +54,8 @@ class Effects:
     Tests and benchmarks replace these and otherwise build the same graph as the functions.
     """
 
-    count: Callable[[str, int], None] = count
-    seconds: Callable[[str, int], None] = seconds
+    count: Callable[[Metric, int], None] = count
+    seconds: Callable[[Metric, int], None] = seconds
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     outcomes: OutcomeSink | None = None  # None: the topic in the settings, if any

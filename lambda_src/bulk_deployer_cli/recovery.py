@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
+from bulk_deployer.contract import INTAKE_MESSAGE_GROUP_ID
 from bulk_deployer.events import UnreadableMessage, object_created_event, parse_message_body
 from bulk_deployer.input_objects import InputObjectStore
 from bulk_deployer.key_spelling import KeySpellingResolver
@@ -27,7 +28,7 @@ from bulk_deployer.timefmt import iso_utc
 from bulk_deployer.token import client_token_for
 
 from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, Output, table
-from bulk_deployer_cli.stack import INTAKE_MESSAGE_GROUP_ID, Target
+from bulk_deployer_cli.stack import Target
 
 _SOURCES = {"intake": "IntakeDeadLetterQueueUrl", "events": "EventDeadLetterQueueUrl"}
 _RECONCILE_COLUMNS = ("key", "version_id", "etag", "size", "last_modified", "submitted")

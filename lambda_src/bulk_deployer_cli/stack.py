@@ -35,8 +35,6 @@ DEFAULT_STACK_NAME = "BulkDeployer"
 LOCAL_ENV_VARIABLE = "BULK_DEPLOYER_LOCAL_ENV"
 DEFAULT_LOCAL_ENV = "local/.state/env.json"
 REQUIRED_OUTPUTS = ("BucketName", "LedgerTableName", "ExecutionRoleArn")
-# infra.intake.MESSAGE_GROUP_ID: the intake queue's one message group (tests check they agree).
-INTAKE_MESSAGE_GROUP_ID = "intake"
 _FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 

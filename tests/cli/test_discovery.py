@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 from bulk_deployer_cli.errors import describe
-from bulk_deployer_cli.stack import INTAKE_MESSAGE_GROUP_ID, default_stack_name
+from bulk_deployer_cli.stack import default_stack_name
 
 from tests.cli.conftest import CONFIG, Stack
 
@@ -101,14 +104,24 @@ def test_describe_names_what_to_do() -> None:
     assert "cannot reach" in describe(EndpointConnectionError(endpoint_url="https://x"))
 
 
-def test_default_stack_name_and_the_intake_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_stack_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BULK_DEPLOYER_STACK", raising=False)
     assert default_stack_name(tmp_path) == "BulkDeployer"
     (tmp_path / "cdk.json").write_text(json.dumps({"context": {"stackName": "Fleet"}}))
     assert default_stack_name(tmp_path) == "Fleet"
     monkeypatch.setenv("BULK_DEPLOYER_STACK", "Other")
     assert default_stack_name(tmp_path) == "Other"
-    # infra.intake.MESSAGE_GROUP_ID, read without importing aws_cdk
-    assert (
-        f'MESSAGE_GROUP_ID: Final = "{INTAKE_MESSAGE_GROUP_ID}"' in (REPO / "infra" / "intake.py").read_text()
+
+
+def test_handlers_do_not_load_the_cli() -> None:
+    # In a fresh interpreter: what loading both handlers loads, directly or not.
+    program = (
+        "import sys\n"
+        "import bulk_deployer.handlers.starter, bulk_deployer.handlers.tracker\n"
+        "print(sorted(name for name in sys.modules if name.startswith('bulk_deployer_cli')))\n"
     )
+    env = os.environ | {"PYTHONPATH": str(REPO / "lambda_src")}
+    result = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ResponseStreamingError
+from bulk_deployer.contract import INTAKE_MESSAGE_GROUP_ID
 from bulk_deployer.control import DispatchControl
 from bulk_deployer.ledger_model import FileState
 from bulk_deployer.parking import REASON_ATTRIBUTE
@@ -32,7 +33,6 @@ from bulk_deployer.parking import REASON_ATTRIBUTE
 from local.fleet import input_file
 from local.observe import Observer, Upload, wait_for
 from local.pipeline import LocalPipeline
-from local.stack_config import MESSAGE_GROUP_ID
 from tests.e2e.conftest import E2EFactory
 from tests.e2e.faults import SimulatedCrash
 from tests.e2e.hooks import Counter, Hooks, answer_error, fast_backoff
@@ -423,7 +423,7 @@ def _send(e2e: Observer, body: str) -> None:
     e2e.sqs.send_message(
         QueueUrl=e2e.pipeline.resources.intake_queue_url,
         MessageBody=body,
-        MessageGroupId=MESSAGE_GROUP_ID,
+        MessageGroupId=INTAKE_MESSAGE_GROUP_ID,
         MessageDeduplicationId=uuid.uuid4().hex,
     )
 

@@ -9,25 +9,23 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from bulk_deployer.contract import INTAKE_MESSAGE_GROUP_ID
 
 from local import moto_patches
 from local.fleet import input_file
 from local.functions import Function, Invoker, restore_process_environment
 from local.observe import Observer, wait_for
 from local.runner import History, SqsEventSource
-from local.stack_config import MESSAGE_GROUP_ID, REGION, load_deploy_config
+from local.stack_config import REGION, load_deploy_config
 from tests.e2e.conftest import E2EFactory
 
 pytestmark = pytest.mark.e2e
 
 
 def test_the_stand_ins_use_the_stacks_configuration(e2e: Observer) -> None:
-    from infra.intake import MESSAGE_GROUP_ID as STACK_MESSAGE_GROUP_ID  # imports CDK: only here
-
     config = load_deploy_config()
     pipeline = e2e.pipeline
     assert pipeline.config == config
-    assert MESSAGE_GROUP_ID == STACK_MESSAGE_GROUP_ID
     attributes = e2e.sqs.get_queue_attributes(
         QueueUrl=pipeline.resources.intake_queue_url, AttributeNames=["All"]
     )["Attributes"]
@@ -68,7 +66,7 @@ def test_s3_events_reach_the_fifo_queue_with_increasing_sequence_numbers(make_e2
 
     keys = [json.loads(m["Body"])["detail"]["object"]["key"] for m in received]
     assert keys == [f"incoming/seq-{n}.jsonl" for n in range(3)]
-    assert {m["Attributes"]["MessageGroupId"] for m in received} == {MESSAGE_GROUP_ID}
+    assert {m["Attributes"]["MessageGroupId"] for m in received} == {INTAKE_MESSAGE_GROUP_ID}
     numbers = [int(m["Attributes"]["SequenceNumber"]) for m in received]
     assert numbers == sorted(numbers) and len(set(numbers)) == 3
     event = json.loads(received[0]["Body"])
@@ -107,7 +105,7 @@ def test_a_message_that_keeps_failing_moves_to_the_dead_letter_queue(make_e2e: E
     record = events[0]["Records"][0]
     assert record["eventSource"] == "aws:sqs"
     assert record["eventSourceARN"] == resources.intake_queue_arn
-    assert record["attributes"]["MessageGroupId"] == MESSAGE_GROUP_ID
+    assert record["attributes"]["MessageGroupId"] == INTAKE_MESSAGE_GROUP_ID
     assert json.loads(record["body"])["detail"]["object"]["key"] == upload.key
     assert e2e.queue_depth(resources.intake_queue_url) == 0
     assert e2e.dead_letters() == 1

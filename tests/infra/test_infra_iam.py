@@ -283,7 +283,7 @@ def test_tag_on_create_cannot_put_the_deployable_group_tag(variant: Synth, role:
 
 
 def test_the_token_tag_of_the_condition_is_the_one_every_start_sends() -> None:
-    from bulk_deployer.greengrass import TOKEN_TAG
+    from bulk_deployer.contract import TOKEN_TAG
     from bulk_deployer.tags import merge_tags
 
     assert TOKEN_TAG == "bulk-deployer:token"

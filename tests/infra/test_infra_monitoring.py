@@ -2,7 +2,8 @@
 
 The EMF test runs the real ``bulk_deployer.observability`` objects (in a fresh interpreter,
 with the environment the stack gives the functions) and compares the namespace and
-dimensions they emit with every alarm on an EMF metric.
+dimensions they emit with every alarm on an EMF metric. Metric names and queried log messages
+are ``bulk_deployer.contract``'s: tests/integration shows the code emits and logs them.
 """
 
 from __future__ import annotations
@@ -16,12 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bulk_deployer.contract import SERVICE, LogEvent, Metric
 from infra_helpers import Synth, as_list, render
 
-from infra.monitoring import FAILED_MESSAGE_LOG, FAILED_MESSAGES_METRIC, REJECTED_LOG, STARTED_LOGS
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
-LAMBDA_SRC = REPO_ROOT / "lambda_src" / "bulk_deployer"
 
 ALARMS = {
     # alarm name (after "<stackName>-") -> (namespace kind, metric name)
@@ -37,7 +36,7 @@ ALARMS = {
     "EventDeadLetterQueue-Queue-Message-Count-Max-Alarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
     "EventBridge-IntakeRuleFailedInvocations-Alarm": ("AWS/Events", "FailedInvocations"),
     "EventBridge-TrackerScheduleFailedInvocations-Alarm": ("AWS/Events", "FailedInvocations"),
-    "Starter-StarterErrors-Alarm": ("math", "Errors + IntakeMessagesFailed"),
+    "Starter-StarterErrors-Alarm": ("math", "Errors + IntakeMessageFailed"),
     "Tracker-Fault-Count-Alarm": ("AWS/Lambda", "Errors"),
 }
 
@@ -434,7 +433,10 @@ def test_tracker_errors_alarm_ignores_a_single_failed_run(synth: Synth, variant:
 
 
 def test_starter_errors_alarm_counts_crashes_and_failed_messages(synth: Synth, variant: Synth) -> None:
-    for stack, window in ((synth, 1800 // 300 + 1), (variant, 720 // 300 + 2)):
+    for stack, window, namespace in (
+        (synth, 1800 // 300 + 1, "BulkDeployer"),
+        (variant, 720 // 300 + 2, "Custom/BulkDeployer"),
+    ):
         alarm = alarms(stack)["Starter-StarterErrors-Alarm"]
         queries = {q["Id"]: q for q in alarm["Metrics"]}
         (expression,) = [q for q in queries.values() if q.get("ReturnData", True)]
@@ -442,9 +444,11 @@ def test_starter_errors_alarm_counts_crashes_and_failed_messages(synth: Synth, v
         errors = queries["errors"]["MetricStat"]
         assert (errors["Metric"]["Namespace"], errors["Metric"]["MetricName"]) == ("AWS/Lambda", "Errors")
         assert dimensions(errors) == {"FunctionName": f"${{{stack.ids['function']}}}"}
+        # What the starter emits for each message it fails (a partial batch failure, not an error).
         failed = queries["failed"]["MetricStat"]
-        assert failed["Metric"]["MetricName"] == FAILED_MESSAGES_METRIC
-        assert "Dimensions" not in failed["Metric"]  # a metric filter's metric has none
+        assert failed["Metric"]["MetricName"] == "IntakeMessageFailed" == Metric.INTAKE_MESSAGE_FAILED
+        assert failed["Metric"]["Namespace"] == namespace
+        assert dimensions(failed) == {"service": SERVICE}
         assert (errors["Stat"], errors["Period"], failed["Stat"], failed["Period"]) == (
             "Sum",
             300,
@@ -457,21 +461,10 @@ def test_starter_errors_alarm_counts_crashes_and_failed_messages(synth: Synth, v
         assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
 
 
-def test_failed_message_metric_filter_matches_the_starters_log_line(synth: Synth, variant: Synth) -> None:
-    source = (LAMBDA_SRC / "handlers" / "starter.py").read_text()
-    assert f'"{FAILED_MESSAGE_LOG}"' in source, "the starter no longer logs the line the filter counts"
-    assert "logger.exception(" in source  # logged at ERROR
-    for stack, namespace in ((synth, "BulkDeployer"), (variant, "Custom/BulkDeployer")):
-        stack.assertions.has_resource_properties(
-            "AWS::Logs::MetricFilter",
-            {
-                "LogGroupName": {"Ref": stack.ids["log_group"]},
-                "FilterPattern": f'{{ ($.level = "ERROR") && ($.message = "{FAILED_MESSAGE_LOG}") }}',
-                "MetricTransformations": [
-                    {"MetricName": FAILED_MESSAGES_METRIC, "MetricNamespace": namespace, "MetricValue": "1"}
-                ],
-            },
-        )
+def test_no_alarm_reads_log_text(synth: Synth, variant: Synth) -> None:
+    # Alarms count EMF metrics the code emits; log messages are for people and saved queries.
+    synth.assertions.resource_count_is("AWS::Logs::MetricFilter", 0)
+    variant.assertions.resource_count_is("AWS::Logs::MetricFilter", 0)
 
 
 # ---------------------------------------------------------------- EMF: what the code emits
@@ -483,8 +476,9 @@ def _emf_of_the_code(synth: Synth, metrics: list[str]) -> dict[str, Any]:
     program = (
         "import json, sys\n"
         "from bulk_deployer import observability as o\n"
+        "from bulk_deployer.contract import Metric\n"
         "for name in sys.argv[1:]:\n"
-        "    (o.seconds if name.endswith('Seconds') else o.count)(name, 1)\n"
+        "    (o.seconds if name.endswith('Seconds') else o.count)(Metric(name), 1)\n"
         "print(json.dumps(o.metrics.serialize_metric_set()))\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("POWERTOOLS_")}
@@ -505,7 +499,19 @@ def _emf_of_the_code(synth: Synth, metrics: list[str]) -> dict[str, Any]:
 
 
 def _emf_alarm_metrics(synth: Synth) -> dict[str, dict[str, Any]]:
-    return {name: single_metric(alarms(synth)[name]) for name, (kind, _) in ALARMS.items() if kind == "emf"}
+    """Every metric an alarm reads that is not an AWS service's, by "<alarm>/<query id>"."""
+    return {
+        f"{name}/{query['Id']}": query["MetricStat"]
+        for name, alarm in alarms(synth).items()
+        for query in alarm["Metrics"]
+        if "MetricStat" in query and not query["MetricStat"]["Metric"]["Namespace"].startswith("AWS/")
+    }
+
+
+def test_the_emf_alarms_include_the_starters_failed_messages(synth: Synth) -> None:
+    names = {stat["Metric"]["MetricName"] for stat in _emf_alarm_metrics(synth).values()}
+    expected = {metric for kind, metric in ALARMS.values() if kind == "emf"}
+    assert names == expected | {"IntakeMessageFailed"}
 
 
 @pytest.mark.parametrize("which", ["synth", "variant"])
@@ -532,21 +538,11 @@ def test_emf_alarms_use_exactly_the_namespace_and_dimensions_the_code_emits(
     assert directive["Namespace"] == expected
 
 
-def test_every_alarmed_emf_metric_is_emitted_by_the_code(synth: Synth) -> None:
-    source = "\n".join(path.read_text() for path in LAMBDA_SRC.rglob("*.py"))
-    for name, stat in _emf_alarm_metrics(synth).items():
-        metric = stat["Metric"]["MetricName"]
-        assert f'"{metric}"' in source, f"{name}: no code emits {metric}"
-
-
-def test_every_alarm_in_our_namespace_is_an_emf_or_metric_filter_metric(synth: Synth) -> None:
-    for name, alarm in alarms(synth).items():
-        for query in alarm["Metrics"]:
-            stat = query.get("MetricStat")
-            if stat and stat["Metric"]["Namespace"] == "BulkDeployer":
-                if stat["Metric"]["MetricName"] == FAILED_MESSAGES_METRIC:
-                    continue
-                assert dimensions(stat) == {"service": "bulk-deployer"}, name
+def test_every_alarmed_emf_metric_is_a_contract_metric(synth: Synth, variant: Synth) -> None:
+    # The code emits only Metric members (observability.count/seconds take nothing else).
+    for stack in (synth, variant):
+        for name, stat in _emf_alarm_metrics(stack).items():
+            assert stat["Metric"]["MetricName"] in set(Metric), name
 
 
 # ---------------------------------------------------------------- dashboard
@@ -600,7 +596,9 @@ def test_one_dashboard_named_after_the_stack(synth: Synth, variant: Synth) -> No
         "BulkDeploymentOverdue",
         "RecordsProcessed",
         "InvalidInputRecords",
+        "RetryAttempts",
         "GroupDeploymentsFailed",
+        "IntakeMessageFailed",
     ],
 )
 def test_dashboard_shows_emf_metric(synth: Synth, metric: str) -> None:
@@ -665,7 +663,8 @@ def test_file_history_query_filters_by_key(synth: Synth, variant: Synth) -> None
 
 def test_rejections_query_shows_the_reasons(synth: Synth) -> None:
     query = queries(synth)["BulkDeployer/rejections"]["QueryString"]
-    assert f'filter message = "{REJECTED_LOG}"' in query
+    assert 'filter message = "input file rejected"' in query
+    assert LogEvent.INPUT_FILE_REJECTED == "input file rejected"
     for field in ("key", "token", "error_count", "first_errors.0.code", "report_key"):
         assert field in query
 
@@ -673,11 +672,17 @@ def test_rejections_query_shows_the_reasons(synth: Synth) -> None:
 def test_starts_query_shows_bulk_deployment_ids(synth: Synth) -> None:
     query = queries(synth)["BulkDeployer/starts"]["QueryString"]
     assert "bulk_deployment_id" in query
-    for message in STARTED_LOGS:
-        assert f'"{message}"' in query
+    assert (
+        f'filter message in ["{LogEvent.BULK_DEPLOYMENT_STARTED.value}", '
+        f'"{LogEvent.BULK_DEPLOYMENT_RECOVERED.value}"]'
+    ) in query
 
 
-def test_queried_log_messages_are_logged_by_the_code() -> None:
-    source = "\n".join(path.read_text() for path in LAMBDA_SRC.rglob("*.py"))
-    for message in (REJECTED_LOG, *STARTED_LOGS):
-        assert re.search(rf'logger\.\w+\(\s*"{re.escape(message)}"', source), message
+def test_every_message_a_query_selects_is_a_contract_log_event(synth: Synth, variant: Synth) -> None:
+    # tests/integration/test_log_events.py shows the code logs each LogEvent.
+    selected = []
+    for stack in (synth, variant):
+        for query in queries(stack).values():
+            for statement in re.findall(r"filter message .*", query["QueryString"]):
+                selected.extend(re.findall(r'"([^"]*)"', statement))
+    assert set(selected) == set(LogEvent)

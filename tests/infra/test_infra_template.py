@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Match
+from bulk_deployer.contract import INTAKE_MESSAGE_GROUP_ID, Metric
 from infra_helpers import Synth, render
 
 from infra.bundling import LAMBDA_SRC, PACKAGE
@@ -153,7 +158,7 @@ def test_rule_pattern_follows_incoming_prefix(variant: Synth) -> None:
 def test_rule_targets_intake_queue_with_message_group_and_dlq(synth: Synth) -> None:
     (target,) = synth.props("rule")["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": [synth.ids["queue"], "Arn"]}
-    assert target["SqsParameters"] == {"MessageGroupId": "intake"}
+    assert target["SqsParameters"] == {"MessageGroupId": INTAKE_MESSAGE_GROUP_ID}
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [synth.ids["event_dlq"], "Arn"]}}
     assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}
 
@@ -346,7 +351,24 @@ def test_code_only_asset_holds_the_package_without_caches(synth: Synth) -> None:
     code = synth.props("function")["Code"]
     asset = synth.outdir / f"asset.{code['S3Key'].removesuffix('.zip')}"
     assert (asset / PACKAGE / "__init__.py").is_file()
-    assert (asset / PACKAGE / "config.py").read_bytes() == (LAMBDA_SRC / PACKAGE / "config.py").read_bytes()
+    modules = {path.relative_to(LAMBDA_SRC / PACKAGE) for path in (LAMBDA_SRC / PACKAGE).rglob("*.py")}
+    assert {path.relative_to(asset / PACKAGE) for path in (asset / PACKAGE).rglob("*.py")} == modules
+    # What the asset ships is this package: its contract, imported from the asset, is this one.
+    program = (
+        "import json\n"
+        "from bulk_deployer import contract\n"
+        "print(json.dumps([contract.__file__, [metric.value for metric in contract.Metric]]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        env=os.environ | {"PYTHONPATH": str(asset)},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    shipped, metrics = json.loads(result.stdout)
+    assert Path(shipped).is_relative_to(asset) and metrics == [metric.value for metric in Metric]
     assert not list(asset.rglob("__pycache__"))
     assert not (asset / "boto3").exists()  # bundleDependencies=false in these tests
 

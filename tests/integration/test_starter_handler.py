@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import pytest
 from bulk_deployer.config import ConfigurationError
+from bulk_deployer.contract import INTAKE_MESSAGE_GROUP_ID, Metric
 from bulk_deployer.handlers import starter
 from bulk_deployer.ledger_model import FileState
 from bulk_deployer.observability import count
@@ -38,7 +39,7 @@ def sqs_record(message_id: str, body: str, sequence: str) -> dict[str, Any]:
             "ApproximateReceiveCount": "1",
             "SentTimestamp": "1764244800000",
             "SequenceNumber": sequence,
-            "MessageGroupId": "intake",
+            "MessageGroupId": INTAKE_MESSAGE_GROUP_ID,
             "SenderId": "AIDAEXAMPLE",
             "MessageDeduplicationId": message_id,
             "ApproximateFirstReceiveTimestamp": "1764244800001",
@@ -93,6 +94,8 @@ def test_a_failing_record_and_the_rest_of_its_fifo_batch_go_back_and_only_it_is_
     assert metrics["BulkDeploymentStarted"] == [1.0]
     assert "DuplicateEventIgnored" not in metrics
     assert metrics["InputFileQueued"] == [1.0]
+    # The failed message counts once (the starter errors alarm adds it); m-dup was not tried.
+    assert metrics[Metric.INTAKE_MESSAGE_FAILED] == [1.0]
 
 
 @pytest.fixture
@@ -128,7 +131,12 @@ def parked(url: str) -> list[dict[str, Any]]:
     ],
 )
 def test_a_message_that_can_never_succeed_is_parked_at_once_and_the_batch_goes_on(
-    wired: Pipeline, dead_letter_queue: str, body: str, reason: str, caplog: pytest.LogCaptureFixture
+    wired: Pipeline,
+    dead_letter_queue: str,
+    body: str,
+    reason: str,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     ref = wired.upload("incoming/fleet.jsonl", valid_file())
     if reason == "ParamValidationError":
@@ -151,6 +159,9 @@ def test_a_message_that_can_never_succeed_is_parked_at_once_and_the_batch_goes_o
     assert started is not None and started.state is FileState.STARTED  # the file behind it went on
     (error,) = [r for r in caplog.records if r.levelname == "ERROR"]
     assert "parked" in error.getMessage() and getattr(error, "message_id", None) == "m-poison"
+    (metrics,) = [entry for entry in lines(capsys.readouterr().out) if "_aws" in entry]
+    assert metrics[Metric.INTAKE_MESSAGE_PARKED] == [1.0]
+    assert Metric.INTAKE_MESSAGE_FAILED not in metrics  # parked, not failed: no retry to alarm on
 
 
 def test_a_message_that_may_succeed_later_is_not_parked(
@@ -167,7 +178,7 @@ def test_a_message_that_may_succeed_later_is_not_parked(
 
 
 def test_when_parking_fails_the_message_fails_and_sqs_retries_it(
-    wired: Pipeline, monkeypatch: pytest.MonkeyPatch
+    wired: Pipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     class Unreachable:
         def send_message(self, **_: Any) -> Any:
@@ -176,6 +187,9 @@ def test_when_parking_fails_the_message_fails_and_sqs_retries_it(
     monkeypatch.setattr(starter, "_parking", lambda: DeadLetterParking("https://sqs.invalid/q", Unreachable))
     response = starter.handler({"Records": [sqs_record("m-1", "not an event", "1")]}, FakeContext())  # type: ignore[arg-type]
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    (metrics,) = [entry for entry in lines(capsys.readouterr().out) if "_aws" in entry]
+    assert metrics[Metric.INTAKE_MESSAGE_FAILED] == [1.0]
+    assert Metric.INTAKE_MESSAGE_PARKED not in metrics
 
 
 def test_a_batch_where_every_record_fails_still_answers_with_failures(wired: Pipeline) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from bulk_deployer.aws_text import subject_text
+from bulk_deployer.contract import FileOutcome
 from bulk_deployer.outcomes import SnsOutcomes
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -38,7 +39,9 @@ class RecordingSns:
 @settings(max_examples=300)
 def test_every_key_gives_a_subject_sns_accepts_and_the_body_keeps_the_key(key: str) -> None:
     sns = RecordingSns()
-    SnsOutcomes(sns, "arn:aws:sns:us-east-1:123456789012:outcomes").publish("finished", key, {"token": "t"})
+    SnsOutcomes(sns, "arn:aws:sns:us-east-1:123456789012:outcomes").publish(
+        FileOutcome.FINISHED, key, {"token": "t"}
+    )
     (call,) = sns.calls
     assert json.loads(call["Message"])["key"] == key
 
@@ -80,7 +83,7 @@ def topic() -> Iterator[tuple[Any, str, str]]:
 def test_a_key_with_a_line_break_is_delivered_exactly_in_the_body(topic: tuple[Any, str, str]) -> None:
     sns, arn, url = topic
     key = "incoming/two\nlines.jsonl"
-    SnsOutcomes(sns, arn).publish("rejected", key, {"token": "t"})
+    SnsOutcomes(sns, arn).publish(FileOutcome.REJECTED, key, {"token": "t"})
     (message,) = boto3.client("sqs", region_name="us-east-1").receive_message(QueueUrl=url)["Messages"]
     envelope = json.loads(message["Body"])
     assert "\n" not in envelope["Subject"] and "\\n" in envelope["Subject"]

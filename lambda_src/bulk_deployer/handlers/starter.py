@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bulk_deployer.aws_text import attribute_text
 from bulk_deployer.config import Settings
+from bulk_deployer.contract import Metric
 from bulk_deployer.intake import InputFileIntake
 from bulk_deployer.ledger_model import Arrival
 from bulk_deployer.observability import count, logger, metrics
@@ -56,7 +57,7 @@ def _park(record: Mapping[str, Any], message_id: str, error: Exception) -> bool:
         "message can never succeed; parked in the intake dead-letter queue",
         extra={"message_id": message_id, "reason": reason},
     )
-    count("IntakeMessageParked")
+    count(Metric.INTAKE_MESSAGE_PARKED)
     return True
 
 
@@ -94,5 +95,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                     "receive_count": (record.get("attributes") or {}).get("ApproximateReceiveCount"),
                 },
             )
+            count(Metric.INTAKE_MESSAGE_FAILED)
             failures.append({"itemIdentifier": message_id})
     return {"batchItemFailures": failures}
