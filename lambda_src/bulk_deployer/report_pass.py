@@ -14,7 +14,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
-from bulk_deployer.config import Settings
+from bulk_deployer.config import TrackerSettings
 from bulk_deployer.greengrass import Deployer
 from bulk_deployer.group_report import GroupReportWriter, ReportProgress
 from bulk_deployer.ledger import BulkDeploymentLedger
@@ -38,7 +38,7 @@ class ReportStep(StrEnum):
 class GroupReportPass:
     def __init__(
         self,
-        settings: Settings,
+        settings: TrackerSettings,
         ledger: BulkDeploymentLedger,
         deployer: Deployer,
         s3: Any,

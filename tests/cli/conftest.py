@@ -23,7 +23,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from bulk_deployer.cli.main import main
-from bulk_deployer.config import Settings
+from bulk_deployer.config import StarterSettings, TrackerSettings, dispatch_fields
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import Arrival, table_definition
 from bulk_deployer.observability import logger
@@ -284,12 +284,15 @@ class Runner:
 
     def __init__(self, stack: Stack, *, execution_role_arn: str | None = None) -> None:
         self._stack = stack
-        settings = Settings(
+        starter_settings = StarterSettings(
             ledger_table_name=TABLE,
             execution_role_arn=execution_role_arn or stack.outputs["ExecutionRoleArn"],
             region=REGION,
-            input_bucket=BUCKET,
             start_retry_base_seconds=0,
+        )
+        tracker_settings = TrackerSettings(
+            **dispatch_fields(starter_settings),
+            input_bucket=BUCKET,
             report_recheck_seconds=0,
             reconcile_every_seconds=3600,
             tracker_follow_seconds=0,  # one look per run: the tests step runs by hand
@@ -302,8 +305,8 @@ class Runner:
         )
         quiet = Effects(count=lambda _n, _v: None, seconds=lambda _n, _v: None, sleep=lambda _s: None)
         # The functions' own wiring, against the stand-ins.
-        self.intake = build_intake(settings, clients, quiet)
-        self.tracker = build_tracker(settings, clients, quiet)
+        self.intake = build_intake(starter_settings, clients, quiet)
+        self.tracker = build_tracker(tracker_settings, clients, quiet)
         self._sequence = itertools.count(time.time_ns())
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -330,7 +330,7 @@ def test_function_environment_follows_configuration(variant: Synth) -> None:
 
 
 def test_environment_is_accepted_by_the_starters_settings(synth: Synth) -> None:
-    from bulk_deployer.config import Settings
+    from bulk_deployer.config import StarterSettings
 
     env = {
         key: value if isinstance(value, str) else "placeholder"
@@ -338,7 +338,7 @@ def test_environment_is_accepted_by_the_starters_settings(synth: Synth) -> None:
     }
     env["EXECUTION_ROLE_ARN"] = "arn:aws:iam::123456789012:role/bulk-deployer-execution"
     env["AWS_REGION"] = "eu-west-1"
-    settings = Settings.from_env(env)
+    settings = StarterSettings.from_env(env)
     assert settings.processing_lease_seconds == synth.props("function")["Timeout"]
 
 
