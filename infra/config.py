@@ -97,7 +97,7 @@ class DeployConfig:
     metrics_namespace: str = _DEFAULTS["metricsNamespace"]
     log_level: str = _DEFAULTS["logLevel"]
     ledger_ttl_days: int = _DEFAULTS["ledgerTtlDays"]
-    start_max_attempts: int = _DEFAULTS["startMaxAttempts"]
+    start_max_refusals: int = _DEFAULTS["startMaxRefusals"]
     start_retry_base_seconds: float = _DEFAULTS["startRetryBaseSeconds"]
     slot_lease_seconds: int = _DEFAULTS["slotLeaseSeconds"]
     bundle_dependencies: bool = _DEFAULTS["bundleDependencies"]

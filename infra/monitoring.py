@@ -197,7 +197,7 @@ class Monitoring(Construct):
                                 0,
                                 _GT,
                                 "Greengrass refused a StartBulkDeployment (role, permission, quota). "
-                                "After startMaxAttempts refusals the file is START_FAILED and "
+                                "After startMaxRefusals refusals the file is START_FAILED and "
                                 "dispatching pauses: fix the cause, then resume.",
                             ),
                             EVENT_PERIOD,

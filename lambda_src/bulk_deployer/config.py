@@ -32,7 +32,7 @@ from bulk_deployer.settings_schema import (
 DEFAULT_INCOMING_PREFIX: Final[str] = default_of("INCOMING_PREFIX")
 DEFAULT_STAGED_PREFIX: Final[str] = default_of("STAGED_PREFIX")
 DEFAULT_REPORTS_PREFIX: Final[str] = default_of("REPORTS_PREFIX")
-DEFAULT_START_MAX_ATTEMPTS: Final[int] = default_of("START_MAX_ATTEMPTS")
+DEFAULT_START_MAX_REFUSALS: Final[int] = default_of("START_MAX_REFUSALS")
 DEFAULT_START_RETRY_BASE_SECONDS: Final[float] = default_of("START_RETRY_BASE_SECONDS")
 DEFAULT_SLOT_LEASE_SECONDS: Final[int] = default_of("SLOT_LEASE_SECONDS")
 # A tracker run stops following a new bulk deployment this long before its timeout: the
@@ -75,7 +75,7 @@ class DispatchSettings:
     staged_prefix: str = DEFAULT_STAGED_PREFIX
     reports_prefix: str = DEFAULT_REPORTS_PREFIX
     ledger_ttl_days: int = default_of("LEDGER_TTL_DAYS")
-    start_max_attempts: int = DEFAULT_START_MAX_ATTEMPTS
+    start_max_refusals: int = DEFAULT_START_MAX_REFUSALS
     start_retry_base_seconds: float = DEFAULT_START_RETRY_BASE_SECONDS
     slot_lease_seconds: int = DEFAULT_SLOT_LEASE_SECONDS
 

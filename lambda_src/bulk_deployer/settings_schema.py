@@ -343,14 +343,19 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         doc="Days a finished file's ledger entry is kept (DynamoDB TTL).",
     ),
     Setting(
-        key="startMaxAttempts",
-        env="START_MAX_ATTEMPTS",
+        key="startMaxRefusals",
+        env="START_MAX_REFUSALS",
         type=int,
         default=3,
         readers=Reader.BOTH,
         low=1,
         high=10,
-        doc="Attempts of a StartBulkDeployment call that fails transiently.",
+        old_keys=("startMaxAttempts",),
+        old_envs=("START_MAX_ATTEMPTS",),
+        doc=(
+            "Refused StartBulkDeployment calls (Greengrass said no, not a throttle) before the file is "
+            "`START_FAILED` and dispatching pauses."
+        ),
     ),
     Setting(
         key="startRetryBaseSeconds",

@@ -101,7 +101,7 @@ def build_dispatcher(
         InputObjectStore(clients.s3),
         count=effects.count,
         lease_seconds=settings.slot_lease_seconds,
-        max_rejections=settings.start_max_attempts,
+        max_rejections=settings.start_max_refusals,
         retry_base_seconds=settings.start_retry_base_seconds,
         sleep=effects.sleep,
         outcomes=build_outcomes(settings, clients, effects),

@@ -308,7 +308,7 @@ def test_function_environment_has_every_setting(synth: Synth) -> None:
         "REPORTS_PREFIX": "reports/",
         "DEFAULT_TAGS": "{}",
         "LEDGER_TTL_DAYS": "400",
-        "START_MAX_ATTEMPTS": "3",
+        "START_MAX_REFUSALS": "3",
         "START_RETRY_BASE_SECONDS": "2",
         "SLOT_LEASE_SECONDS": "300",
         "PROCESSING_LEASE_SECONDS": "300",

@@ -13,6 +13,7 @@ from bulk_deployer.settings_schema import SETTINGS, Reader, default_of
 
 from infra import settings_docs
 from infra.config import DeployConfig, field_for_key
+from infra.stack import build_app
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # A configuration with every function setting away from its default (and within its bounds).
@@ -23,7 +24,7 @@ CHANGED = {
     "defaultTags": {"team": "iot"},
     "deployableGroupIds": ["g-1"],
     "ledgerTtlDays": 30,
-    "startMaxAttempts": 5,
+    "startMaxRefusals": 5,
     "startRetryBaseSeconds": 0.5,
     "slotLeaseSeconds": 120,
     "starterTimeoutSeconds": 120,
@@ -124,3 +125,47 @@ def test_runtime_and_stack_refuse_the_same_float_values() -> None:
             {"LEDGER_TABLE_NAME": "t", "INPUT_BUCKET_NAME": "b", "AWS_REGION": "eu-west-1"}
             | {"TRACKER_POLL_SECONDS": "0"}
         )
+
+
+# ---------------------------------------------------------------- the rename: startMaxRefusals
+
+
+def test_start_max_refusals_sets_the_dispatchers_limit_in_both_functions() -> None:
+    config = DeployConfig.from_context({"startMaxRefusals": "4"})
+    assert config.start_max_refusals == 4
+    assert config.deprecations == ()
+    assert (
+        config.starter_environment(ledger_table_name="t", execution_role_arn=ROLE)["START_MAX_REFUSALS"]
+        == "4"
+    )
+    assert (
+        config.tracker_environment(ledger_table_name="t", input_bucket_name="b")["START_MAX_REFUSALS"] == "4"
+    )
+    with pytest.raises(ConfigurationError, match="context key 'startMaxRefusals'"):
+        DeployConfig.from_context({"startMaxRefusals": 11})
+
+
+def test_the_old_key_start_max_attempts_is_still_read_with_a_deprecation() -> None:
+    config = DeployConfig.from_context({"startMaxAttempts": 5})
+    assert config.start_max_refusals == 5
+    (message,) = config.deprecations
+    assert "'startMaxAttempts' is deprecated" in message and "'startMaxRefusals'" in message
+    # The new key wins; the old one is still reported so that it gets removed.
+    both = DeployConfig.from_context({"startMaxAttempts": 5, "startMaxRefusals": 2})
+    assert both.start_max_refusals == 2 and len(both.deprecations) == 1
+    # The old key is checked like the new one, and errors name the new one.
+    with pytest.raises(ConfigurationError, match=r"'startMaxRefusals'.*not between 1 and 10"):
+        DeployConfig.from_context({"startMaxAttempts": 0})
+
+
+def test_synthesis_warns_about_the_old_key(tmp_path: Path) -> None:
+    context = json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
+    del context["startMaxRefusals"]
+    old = context | {"startMaxAttempts": 5, "bundleDependencies": False}
+    _, stack = build_app(context=old, outdir=str(tmp_path / "old"))
+    warnings = [str(entry.data) for entry in stack.node.metadata if entry.type == "aws:cdk:warning"]
+    assert len(warnings) == 1 and "'startMaxAttempts' is deprecated" in warnings[0]
+    assert stack.config.start_max_refusals == 5
+    new = context | {"startMaxRefusals": 5, "bundleDependencies": False}
+    _, current = build_app(context=new, outdir=str(tmp_path / "new"))
+    assert not [entry for entry in current.node.metadata if entry.type == "aws:cdk:warning"]

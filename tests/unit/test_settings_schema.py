@@ -101,3 +101,22 @@ def test_defaults_are_the_schemas() -> None:
         assert value == (None if BY_ENV[name].type is list else expected), name
     for name in _env_fields(TrackerSettings):
         assert getattr(tracker, name.lower()) == default_of(name), name
+
+
+# ---------------------------------------------------------------- the rename: START_MAX_REFUSALS
+
+
+def test_start_max_refusals_is_read_by_both_functions() -> None:
+    assert StarterSettings.from_env(STARTER_ENV | {"START_MAX_REFUSALS": "5"}).start_max_refusals == 5
+    assert TrackerSettings.from_env(TRACKER_ENV | {"START_MAX_REFUSALS": "7"}).start_max_refusals == 7
+    with pytest.raises(ConfigurationError, match="START_MAX_REFUSALS"):
+        StarterSettings.from_env(STARTER_ENV | {"START_MAX_REFUSALS": "11"})
+
+
+def test_the_old_variable_start_max_attempts_still_works_with_a_warning() -> None:
+    with pytest.warns(FutureWarning, match="START_MAX_ATTEMPTS is deprecated: it is now START_MAX_REFUSALS"):
+        settings = StarterSettings.from_env(STARTER_ENV | {"START_MAX_ATTEMPTS": "4"})
+    assert settings.start_max_refusals == 4
+    # The new name wins, silently.
+    both = StarterSettings.from_env(STARTER_ENV | {"START_MAX_ATTEMPTS": "4", "START_MAX_REFUSALS": "6"})
+    assert both.start_max_refusals == 6

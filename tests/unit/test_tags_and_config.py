@@ -61,7 +61,7 @@ def test_settings_from_env_with_defaults() -> None:
         ({"LEDGER_TABLE_NAME": ""}, "LEDGER_TABLE_NAME"),
         ({"EXECUTION_ROLE_ARN": "not-an-arn"}, "EXECUTION_ROLE_ARN"),
         ({"LEDGER_TTL_DAYS": "soon"}, "LEDGER_TTL_DAYS"),
-        ({"START_MAX_ATTEMPTS": "0"}, "START_MAX_ATTEMPTS"),
+        ({"START_MAX_REFUSALS": "0"}, "START_MAX_REFUSALS"),
         ({"DEFAULT_TAGS": "[1]"}, "DEFAULT_TAGS"),
         ({"DEFAULT_TAGS": "{"}, "DEFAULT_TAGS"),
         ({"STAGED_PREFIX": "incoming/staged/"}, "staged prefix"),

@@ -152,7 +152,7 @@ def _dispatch(target: Target) -> dict[str, Any]:
     # Imported here: they load Powertools (logger, tracer, metrics), which only resume needs.
     from bulk_deployer.config import (  # noqa: PLC0415
         DEFAULT_SLOT_LEASE_SECONDS,
-        DEFAULT_START_MAX_ATTEMPTS,
+        DEFAULT_START_MAX_REFUSALS,
         DEFAULT_START_RETRY_BASE_SECONDS,
     )
     from bulk_deployer.dispatch import Dispatcher  # noqa: PLC0415
@@ -167,7 +167,7 @@ def _dispatch(target: Target) -> dict[str, Any]:
         InputObjectStore(target.client("s3")),
         count=lambda _name, _value: None,
         lease_seconds=DEFAULT_SLOT_LEASE_SECONDS,
-        max_rejections=DEFAULT_START_MAX_ATTEMPTS,
+        max_rejections=DEFAULT_START_MAX_REFUSALS,
         retry_base_seconds=DEFAULT_START_RETRY_BASE_SECONDS,
         sleep=time.sleep,
     )
