@@ -98,463 +98,216 @@ LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 REMOVAL_POLICIES: Final = ("retain", "destroy")
 _THIRTY_DAYS: Final = 30 * 86_400
 
+# fmt: off
 SETTINGS: Final[tuple[Setting, ...]] = (
     # -- stack, buckets and logs
-    Setting(
-        key="stackName",
-        env=None,
-        type=str,
-        default="BulkDeployer",
-        doc="Name of the CloudFormation stack (and of `cdk.out/<stackName>.template.json`).",
-    ),
-    Setting(
-        key="incomingPrefix",
-        env="INCOMING_PREFIX",
-        type=str,
-        default="incoming/",
-        readers=Reader.BOTH,
-        doc=(
-            "Key prefix operators upload input files to; only objects created here start work. Must end "
-            "with `/` and must not overlap the other two prefixes."
-        ),
-    ),
-    Setting(
-        key="stagedPrefix",
-        env="STAGED_PREFIX",
-        type=str,
-        default="staged/",
-        readers=Reader.BOTH,
-        doc="Key prefix of the validated, immutable copies Greengrass reads.",
-    ),
-    Setting(
-        key="reportsPrefix",
-        env="REPORTS_PREFIX",
-        type=str,
-        default="reports/",
-        readers=Reader.BOTH,
-        doc="Key prefix of rejection and deployment reports.",
-    ),
-    Setting(
-        key="defaultTags",
-        env="DEFAULT_TAGS",
-        type=dict,
-        default={},
-        readers=Reader.STARTER,
-        doc=(
-            "Tags (object of string to string, or its JSON text) put on every bulk deployment the stack "
-            "starts; at most 45, no `aws:` keys, and not the `deployableGroupTag` pair (the functions may "
-            "not set it)."
-        ),
-    ),
-    Setting(
-        key="noncurrentVersionExpirationDays",
-        env=None,
-        type=int,
-        default=30,
-        low=1,
-        high=3650,
-        doc="Days after which noncurrent (overwritten or deleted) object versions are removed.",
-    ),
-    Setting(
-        key="stagedExpirationDays",
-        env=None,
-        type=int,
-        default=90,
-        low=1,
-        high=3650,
-        doc="Days after which staged copies expire; must be longer than any bulk deployment runs.",
-    ),
-    Setting(
-        key="accessLogExpirationDays",
-        env=None,
-        type=int,
-        default=365,
-        low=1,
-        high=3650,
-        doc="Days the S3 server access logs (separate log bucket) are kept.",
-    ),
-    Setting(
-        key="logRetentionDays",
-        env=None,
-        type=int,
-        default=90,
-        choices=LOG_RETENTION_DAYS,
-        doc="Retention of the functions' log groups; one of the CloudWatch Logs values.",
-    ),
+    Setting(key="stackName", env=None, type=str, default="BulkDeployer",
+            doc="Name of the CloudFormation stack (and of `cdk.out/<stackName>.template.json`)."),
+    Setting(key="incomingPrefix", env="INCOMING_PREFIX", type=str, default="incoming/",
+            readers=Reader.BOTH,
+            doc=(
+                "Key prefix operators upload input files to; only objects created here start work. Must end "
+                "with `/` and must not overlap the other two prefixes."
+            )),
+    Setting(key="stagedPrefix", env="STAGED_PREFIX", type=str, default="staged/",
+            readers=Reader.BOTH,
+            doc="Key prefix of the validated, immutable copies Greengrass reads."),
+    Setting(key="reportsPrefix", env="REPORTS_PREFIX", type=str, default="reports/",
+            readers=Reader.BOTH,
+            doc="Key prefix of rejection and deployment reports."),
+    Setting(key="defaultTags", env="DEFAULT_TAGS", type=dict, default={},
+            readers=Reader.STARTER,
+            doc=(
+                "Tags (object of string to string, or its JSON text) put on every bulk deployment the stack "
+                "starts; at most 45, no `aws:` keys, and not the `deployableGroupTag` pair (the functions may"
+                " not set it)."
+            )),
+    Setting(key="noncurrentVersionExpirationDays", env=None, type=int, default=30,
+            low=1, high=3650,
+            doc="Days after which noncurrent (overwritten or deleted) object versions are removed."),
+    Setting(key="stagedExpirationDays", env=None, type=int, default=90,
+            low=1, high=3650,
+            doc="Days after which staged copies expire; must be longer than any bulk deployment runs."),
+    Setting(key="accessLogExpirationDays", env=None, type=int, default=365,
+            low=1, high=3650,
+            doc="Days the S3 server access logs (separate log bucket) are kept."),
+    Setting(key="logRetentionDays", env=None, type=int, default=90,
+            choices=LOG_RETENTION_DAYS,
+            doc="Retention of the functions' log groups; one of the CloudWatch Logs values."),
     # -- the starter
-    Setting(
-        key="starterMemoryMb",
-        env=None,
-        type=int,
-        default=1024,
-        low=128,
-        high=10240,
-        doc="Memory of the starter function (MB); CPU grows with it.",
-    ),
-    Setting(
-        key="starterTimeoutSeconds",
-        env=None,
-        type=int,
-        default=300,
-        low=1,
-        high=MAX_LAMBDA_TIMEOUT_SECONDS,
-        doc=(
-            "Timeout of the starter function (seconds). Also its processing lease "
-            "(`PROCESSING_LEASE_SECONDS`)."
-        ),
-    ),
-    Setting(
-        key=None,
-        env="PROCESSING_LEASE_SECONDS",
-        type=int,
-        default=None,
-        readers=Reader.STARTER,
-        low=1,
-        high=MAX_LAMBDA_TIMEOUT_SECONDS,
-        derived_from="starterTimeoutSeconds",
-        doc="How long one starter invocation owns a file it is processing: the starter's timeout.",
-    ),
-    Setting(
-        key="intakeVisibilityTimeoutSeconds",
-        env=None,
-        type=int,
-        default=None,
-        low=1,
-        high=MAX_QUEUE_VISIBILITY_SECONDS,
-        doc=(
-            "Visibility timeout of the intake queue (seconds). `null` means 6 x `starterTimeoutSeconds`, "
-            "which is also the minimum."
-        ),
-    ),
-    Setting(
-        key="maxReceiveCount",
-        env=None,
-        type=int,
-        default=5,
-        low=1,
-        high=1000,
-        doc="Receives of an intake message before it moves to the intake dead-letter queue.",
-    ),
-    Setting(
-        key="bucketRemovalPolicy",
-        env=None,
-        type=str,
-        default="retain",
-        choices=REMOVAL_POLICIES,
-        doc=(
-            "`retain` keeps the buckets when the stack is deleted; `destroy` deletes them (they must be "
-            "emptied first)."
-        ),
-    ),
-    Setting(
-        key="executionRoleSourceAccountCondition",
-        env=None,
-        type=bool,
-        default=True,
-        doc=(
-            "Whether the execution role's trust policy requires `aws:SourceAccount` = this account and "
-            "`aws:SourceArn` like `arn:<partition>:greengrass:<region>:<account>:*`, as the Greengrass V1 "
-            "guide recommends for bulk deployment execution roles (see step 4)."
-        ),
-    ),
-    Setting(
-        key="uploaderPrincipalArns",
-        env=None,
-        type=list,
-        default=[],
-        doc=(
-            "IAM role or user ARNs (with the role's path; `*` and `?` wildcards allowed in the name) that "
-            "may write under the incoming prefix. When set, the bucket policy denies `s3:PutObject`, "
-            "`s3:ReplicateObject`, `s3:PutObjectTagging` and `s3:PutObjectVersionTagging` there to every "
-            "principal whose `aws:PrincipalArn` is not listed (a role session counts as its role). "
-            "Recommended. With `-c`: a JSON array or comma-separated ARNs. At most 100."
-        ),
-    ),
-    Setting(
-        key="deployableGroupIds",
-        env="DEPLOYABLE_GROUP_IDS",
-        type=list,
-        default=[],
-        readers=Reader.STARTER,
-        doc=(
-            "Greengrass GroupIds this stack may deploy; empty means any group of the account and region. "
-            "When set, the execution role's `greengrass:CreateDeployment` is limited to exactly these "
-            "groups, and the starter rejects a file naming any other group (code `group_not_allowed`, with "
-            "the line numbers) before anything starts. At most about 50 UUIDs (2,000 characters as JSON: "
-            "the Lambda environment is limited to 4 KB); use `deployableGroupTag` for larger sets."
-        ),
-    ),
-    Setting(
-        key="deployableGroupTag",
-        env=None,
-        type=str,
-        default=None,
-        doc=(
-            "`key=value`: the execution role may create deployments only of groups carrying this tag (an "
-            "`aws:ResourceTag/<key>` condition). The starter cannot look up the tags of every group in a "
-            "file, so a record naming an untagged group is not rejected up front: Greengrass refuses that "
-            "group's deployment and counts it in `InvalidInputRecords` of the bulk deployment's report. "
-            "Neither function may set this tag on anything (an IAM condition on `greengrass:TagResource`): "
-            "a file whose S3 object tags carry exactly this `key=value` is refused at start "
-            "(`START_FAILED`). Combine with `deployableGroupIds` for both checks."
-        ),
-    ),
-    Setting(
-        key="alarmEmail",
-        env=None,
-        type=str,
-        default=None,
-        doc=(
-            "E-mail address subscribed to the alarm topic (confirm the e-mail AWS sends after the deploy); "
-            "`null` for none, and synthesis then warns that the alarms reach nobody (subscribe to "
-            "`AlarmTopicArn` yourself; `bulk-deployer doctor` checks for a confirmed subscription). Checked"
-            " to look like an address."
-        ),
-    ),
-    Setting(
-        key="metricsNamespace",
-        env="POWERTOOLS_METRICS_NAMESPACE",
-        type=str,
-        default="BulkDeployer",
-        readers=Reader.BOTH,
-        doc=(
-            "CloudWatch namespace of the functions' EMF metrics (read by Powertools); must not start with "
-            "`AWS/`."
-        ),
-    ),
-    Setting(
-        key="logLevel",
-        env="POWERTOOLS_LOG_LEVEL",
-        type=str,
-        default="INFO",
-        readers=Reader.BOTH,
-        choices=LOG_LEVELS,
-        doc="Log level of the functions (read by Powertools).",
-    ),
+    Setting(key="starterMemoryMb", env=None, type=int, default=1024,
+            low=128, high=10240,
+            doc="Memory of the starter function (MB); CPU grows with it."),
+    Setting(key="starterTimeoutSeconds", env=None, type=int, default=300,
+            low=1, high=MAX_LAMBDA_TIMEOUT_SECONDS,
+            doc=(
+                "Timeout of the starter function (seconds). Also its processing lease "
+                "(`PROCESSING_LEASE_SECONDS`)."
+            )),
+    Setting(key=None, env="PROCESSING_LEASE_SECONDS", type=int, default=None,
+            readers=Reader.STARTER, low=1, high=MAX_LAMBDA_TIMEOUT_SECONDS,
+            derived_from="starterTimeoutSeconds",
+            doc="How long one starter invocation owns a file it is processing: the starter's timeout."),
+    Setting(key="intakeVisibilityTimeoutSeconds", env=None, type=int, default=None,
+            low=1, high=MAX_QUEUE_VISIBILITY_SECONDS,
+            doc=(
+                "Visibility timeout of the intake queue (seconds). `null` means 6 x `starterTimeoutSeconds`, "
+                "which is also the minimum."
+            )),
+    Setting(key="maxReceiveCount", env=None, type=int, default=5,
+            low=1, high=1000,
+            doc="Receives of an intake message before it moves to the intake dead-letter queue."),
+    Setting(key="bucketRemovalPolicy", env=None, type=str, default="retain",
+            choices=REMOVAL_POLICIES,
+            doc=(
+                "`retain` keeps the buckets when the stack is deleted; `destroy` deletes them (they must be "
+                "emptied first)."
+            )),
+    Setting(key="executionRoleSourceAccountCondition", env=None, type=bool, default=True,
+            doc=(
+                "Whether the execution role's trust policy requires `aws:SourceAccount` = this account and "
+                "`aws:SourceArn` like `arn:<partition>:greengrass:<region>:<account>:*`, as the Greengrass V1"
+                " guide recommends for bulk deployment execution roles (see step 4)."
+            )),
+    Setting(key="uploaderPrincipalArns", env=None, type=list, default=[],
+            doc=(
+                "IAM role or user ARNs (with the role's path; `*` and `?` wildcards allowed in the name) that"
+                " may write under the incoming prefix. When set, the bucket policy denies `s3:PutObject`, "
+                "`s3:ReplicateObject`, `s3:PutObjectTagging` and `s3:PutObjectVersionTagging` there to every "
+                "principal whose `aws:PrincipalArn` is not listed (a role session counts as its role). "
+                "Recommended. With `-c`: a JSON array or comma-separated ARNs. At most 100."
+            )),
+    Setting(key="deployableGroupIds", env="DEPLOYABLE_GROUP_IDS", type=list, default=[],
+            readers=Reader.STARTER,
+            doc=(
+                "Greengrass GroupIds this stack may deploy; empty means any group of the account and region. "
+                "When set, the execution role's `greengrass:CreateDeployment` is limited to exactly these "
+                "groups, and the starter rejects a file naming any other group (code `group_not_allowed`, "
+                "with the line numbers) before anything starts. At most about 50 UUIDs (2,000 characters as "
+                "JSON: the Lambda environment is limited to 4 KB); use `deployableGroupTag` for larger sets."
+            )),
+    Setting(key="deployableGroupTag", env=None, type=str, default=None,
+            doc=(
+                "`key=value`: the execution role may create deployments only of groups carrying this tag (an "
+                "`aws:ResourceTag/<key>` condition). The starter cannot look up the tags of every group in a "
+                "file, so a record naming an untagged group is not rejected up front: Greengrass refuses that"
+                " group's deployment and counts it in `InvalidInputRecords` of the bulk deployment's report. "
+                "Neither function may set this tag on anything (an IAM condition on "
+                "`greengrass:TagResource`): a file whose S3 object tags carry exactly this `key=value` is "
+                "refused at start (`START_FAILED`). Combine with `deployableGroupIds` for both checks."
+            )),
+    Setting(key="alarmEmail", env=None, type=str, default=None,
+            doc=(
+                "E-mail address subscribed to the alarm topic (confirm the e-mail AWS sends after the "
+                "deploy); `null` for none, and synthesis then warns that the alarms reach nobody (subscribe "
+                "to `AlarmTopicArn` yourself; `bulk-deployer doctor` checks for a confirmed subscription). "
+                "Checked to look like an address."
+            )),
+    Setting(key="metricsNamespace", env="POWERTOOLS_METRICS_NAMESPACE", type=str, default="BulkDeployer",
+            readers=Reader.BOTH,
+            doc=(
+                "CloudWatch namespace of the functions' EMF metrics (read by Powertools); must not start with"
+                " `AWS/`."
+            )),
+    Setting(key="logLevel", env="POWERTOOLS_LOG_LEVEL", type=str, default="INFO",
+            readers=Reader.BOTH, choices=LOG_LEVELS,
+            doc="Log level of the functions (read by Powertools)."),
     # -- dispatch: both functions start files
-    Setting(
-        key="ledgerTtlDays",
-        env="LEDGER_TTL_DAYS",
-        type=int,
-        default=400,
-        readers=Reader.BOTH,
-        low=1,
-        high=3650,
-        doc="Days a finished file's ledger entry is kept (DynamoDB TTL).",
-    ),
-    Setting(
-        key="startMaxRefusals",
-        env="START_MAX_REFUSALS",
-        type=int,
-        default=3,
-        readers=Reader.BOTH,
-        low=1,
-        high=10,
-        old_keys=("startMaxAttempts",),
-        old_envs=("START_MAX_ATTEMPTS",),
-        doc=(
-            "Refused StartBulkDeployment calls (Greengrass said no, not a throttle) before the file is "
-            "`START_FAILED` and dispatching pauses."
-        ),
-    ),
-    Setting(
-        key="startRetryBaseSeconds",
-        env="START_RETRY_BASE_SECONDS",
-        type=float,
-        default=2.0,
-        readers=Reader.BOTH,
-        low=0,
-        high=60,
-        doc="Base of the exponential backoff between two refused starts (seconds; doubles each time).",
-    ),
-    Setting(
-        key="slotLeaseSeconds",
-        env="SLOT_LEASE_SECONDS",
-        type=int,
-        default=300,
-        readers=Reader.BOTH,
-        low=1,
-        high=3600,
-        doc="Lease of the dispatch slot, after which a crashed holder's slot can be taken over.",
-    ),
+    Setting(key="ledgerTtlDays", env="LEDGER_TTL_DAYS", type=int, default=400,
+            readers=Reader.BOTH, low=1, high=3650,
+            doc="Days a finished file's ledger entry is kept (DynamoDB TTL)."),
+    Setting(key="startMaxRefusals", env="START_MAX_REFUSALS", type=int, default=3,
+            readers=Reader.BOTH, low=1, high=10, old_keys=("startMaxAttempts",),
+            old_envs=("START_MAX_ATTEMPTS",),
+            doc=(
+                "Refused StartBulkDeployment calls (Greengrass said no, not a throttle) before the file is "
+                "`START_FAILED` and dispatching pauses."
+            )),
+    Setting(key="startRetryBaseSeconds", env="START_RETRY_BASE_SECONDS", type=float, default=2.0,
+            readers=Reader.BOTH, low=0, high=60,
+            doc="Base of the exponential backoff between two refused starts (seconds; doubles each time)."),
+    Setting(key="slotLeaseSeconds", env="SLOT_LEASE_SECONDS", type=int, default=300,
+            readers=Reader.BOTH, low=1, high=3600,
+            doc="Lease of the dispatch slot, after which a crashed holder's slot can be taken over."),
     # -- the tracker
-    Setting(
-        key="trackerScheduleMinutes",
-        env=None,
-        type=int,
-        default=1,
-        low=1,
-        high=MAX_TRACKER_SCHEDULE_MINUTES,
-        doc=(
-            "The tracker runs every this many minutes: a finished bulk deployment frees the slot and the "
-            "next file starts within one period. Also the period of the tracker-errors alarm."
-        ),
-    ),
-    Setting(
-        key="trackerMemoryMb",
-        env=None,
-        type=int,
-        default=1024,
-        low=128,
-        high=10240,
-        doc="Memory of the tracker function (MB).",
-    ),
-    Setting(
-        key="trackerTimeoutSeconds",
-        env=None,
-        type=int,
-        default=300,
-        low=MIN_TRACKER_TIMEOUT_SECONDS,
-        high=MAX_LAMBDA_TIMEOUT_SECONDS,
-        doc=(
-            "Timeout of the tracker function (seconds). Also its run lease (`TRACKER_LEASE_SECONDS`): a run"
-            " that died blocks the next ones for at most this long. A long report continues in the next "
-            "run."
-        ),
-    ),
-    Setting(
-        key=None,
-        env="TRACKER_LEASE_SECONDS",
-        type=int,
-        default=None,
-        readers=Reader.TRACKER,
-        low=MIN_TRACKER_TIMEOUT_SECONDS,
-        high=MAX_LAMBDA_TIMEOUT_SECONDS,
-        derived_from="trackerTimeoutSeconds",
-        doc="How long one tracker run holds its lease: the tracker's timeout.",
-    ),
-    Setting(
-        key="trackerFollowSeconds",
-        env="TRACKER_FOLLOW_SECONDS",
-        type=float,
-        default=30.0,
-        readers=Reader.TRACKER,
-        low=0,
-        high=60,
-        doc=(
-            "After a tracker run starts a file while more files wait, it keeps following the new bulk "
-            "deployment for up to this long (less than one period, and at least 60 s under "
-            "`trackerTimeoutSeconds`) and starts the next file as soon as it ends: a backlog of small files"
-            " drains at several files per period instead of one. The run is billed for the wait; `0` gives "
-            "one look per run."
-        ),
-    ),
-    Setting(
-        key="trackerPollSeconds",
-        env="TRACKER_POLL_SECONDS",
-        type=float,
-        default=5.0,
-        readers=Reader.TRACKER,
-        low=0,
-        high=60,
-        low_exclusive=True,
-        doc="Seconds between two `GetBulkDeploymentStatus` looks while a run follows on.",
-    ),
-    Setting(
-        key="overdueAfterSeconds",
-        env="OVERDUE_AFTER_SECONDS",
-        type=int,
-        default=6 * 3600,
-        readers=Reader.TRACKER,
-        low=60,
-        high=_THIRTY_DAYS,
-        doc=(
-            "A bulk deployment still running after this long is overdue: WARNING log, metric "
-            "`BulkDeploymentOverdue`, alarm."
-        ),
-    ),
-    Setting(
-        key="reportSettleBoundSeconds",
-        env="REPORT_SETTLE_BOUND_SECONDS",
-        type=int,
-        default=24 * 3600,
-        readers=Reader.TRACKER,
-        low=60,
-        high=_THIRTY_DAYS,
-        doc=(
-            "How long after a bulk deployment ended the tracker waits for every group deployment to reach "
-            "Success or Failure; then it writes the final report anyway, naming the groups still in "
-            "progress."
-        ),
-    ),
-    Setting(
-        key="reportRecheckSeconds",
-        env="REPORT_RECHECK_SECONDS",
-        type=int,
-        default=300,
-        readers=Reader.TRACKER,
-        low=0,
-        high=86_400,
-        doc="Seconds between two looks at the group deployments of a report that is not final yet.",
-    ),
-    Setting(
-        key="reportPageSize",
-        env="REPORT_PAGE_SIZE",
-        type=int,
-        default=100,
-        readers=Reader.TRACKER,
-        low=1,
-        high=MAX_REPORT_PAGE_SIZE,
-        doc="Group results per `ListBulkDeploymentDetailedReports` page.",
-    ),
-    Setting(
-        key="reconcileEverySeconds",
-        env="RECONCILE_EVERY_SECONDS",
-        type=int,
-        default=3600,
-        readers=Reader.TRACKER,
-        low=60,
-        high=7 * 86_400,
-        doc=(
-            "Seconds between two reconciliations of the incoming prefix against the ledger. The "
-            "`UnprocessedInputFiles` alarm is evaluated over this plus one tracker period and one tracker "
-            "timeout (in whole minutes), which CloudWatch allows up to 7 days."
-        ),
-    ),
-    Setting(
-        key="reconcileLookbackDays",
-        env="RECONCILE_LOOKBACK_DAYS",
-        type=int,
-        default=3,
-        readers=Reader.TRACKER,
-        low=1,
-        high=365,
-        doc="Reconciliation looks at incoming objects modified in the last this many days.",
-    ),
-    Setting(
-        key="reconcileMinAgeSeconds",
-        env="RECONCILE_MIN_AGE_SECONDS",
-        type=int,
-        default=300,
-        readers=Reader.TRACKER,
-        low=0,
-        high=86_400,
-        doc="An incoming object younger than this is not yet expected in the ledger.",
-    ),
+    Setting(key="trackerScheduleMinutes", env=None, type=int, default=1,
+            low=1, high=MAX_TRACKER_SCHEDULE_MINUTES,
+            doc=(
+                "The tracker runs every this many minutes: a finished bulk deployment frees the slot and the "
+                "next file starts within one period. Also the period of the tracker-errors alarm."
+            )),
+    Setting(key="trackerMemoryMb", env=None, type=int, default=1024,
+            low=128, high=10240,
+            doc="Memory of the tracker function (MB)."),
+    Setting(key="trackerTimeoutSeconds", env=None, type=int, default=300,
+            low=MIN_TRACKER_TIMEOUT_SECONDS, high=MAX_LAMBDA_TIMEOUT_SECONDS,
+            doc=(
+                "Timeout of the tracker function (seconds). Also its run lease (`TRACKER_LEASE_SECONDS`): a "
+                "run that died blocks the next ones for at most this long. A long report continues in the "
+                "next run."
+            )),
+    Setting(key=None, env="TRACKER_LEASE_SECONDS", type=int, default=None,
+            readers=Reader.TRACKER, low=MIN_TRACKER_TIMEOUT_SECONDS, high=MAX_LAMBDA_TIMEOUT_SECONDS,
+            derived_from="trackerTimeoutSeconds",
+            doc="How long one tracker run holds its lease: the tracker's timeout."),
+    Setting(key="trackerFollowSeconds", env="TRACKER_FOLLOW_SECONDS", type=float, default=30.0,
+            readers=Reader.TRACKER, low=0, high=60,
+            doc=(
+                "After a tracker run starts a file while more files wait, it keeps following the new bulk "
+                "deployment for up to this long (less than one period, and at least 60 s under "
+                "`trackerTimeoutSeconds`) and starts the next file as soon as it ends: a backlog of small "
+                "files drains at several files per period instead of one. The run is billed for the wait; `0`"
+                " gives one look per run."
+            )),
+    Setting(key="trackerPollSeconds", env="TRACKER_POLL_SECONDS", type=float, default=5.0,
+            readers=Reader.TRACKER, low=0, high=60, low_exclusive=True,
+            doc="Seconds between two `GetBulkDeploymentStatus` looks while a run follows on."),
+    Setting(key="overdueAfterSeconds", env="OVERDUE_AFTER_SECONDS", type=int, default=6 * 3600,
+            readers=Reader.TRACKER, low=60, high=_THIRTY_DAYS,
+            doc=(
+                "A bulk deployment still running after this long is overdue: WARNING log, metric "
+                "`BulkDeploymentOverdue`, alarm."
+            )),
+    Setting(key="reportSettleBoundSeconds", env="REPORT_SETTLE_BOUND_SECONDS", type=int, default=24 * 3600,
+            readers=Reader.TRACKER, low=60, high=_THIRTY_DAYS,
+            doc=(
+                "How long after a bulk deployment ended the tracker waits for every group deployment to reach"
+                " Success or Failure; then it writes the final report anyway, naming the groups still in "
+                "progress."
+            )),
+    Setting(key="reportRecheckSeconds", env="REPORT_RECHECK_SECONDS", type=int, default=300,
+            readers=Reader.TRACKER, low=0, high=86_400,
+            doc="Seconds between two looks at the group deployments of a report that is not final yet."),
+    Setting(key="reportPageSize", env="REPORT_PAGE_SIZE", type=int, default=100,
+            readers=Reader.TRACKER, low=1, high=MAX_REPORT_PAGE_SIZE,
+            doc="Group results per `ListBulkDeploymentDetailedReports` page."),
+    Setting(key="reconcileEverySeconds", env="RECONCILE_EVERY_SECONDS", type=int, default=3600,
+            readers=Reader.TRACKER, low=60, high=7 * 86_400,
+            doc=(
+                "Seconds between two reconciliations of the incoming prefix against the ledger. The "
+                "`UnprocessedInputFiles` alarm is evaluated over this plus one tracker period and one tracker"
+                " timeout (in whole minutes), which CloudWatch allows up to 7 days."
+            )),
+    Setting(key="reconcileLookbackDays", env="RECONCILE_LOOKBACK_DAYS", type=int, default=3,
+            readers=Reader.TRACKER, low=1, high=365,
+            doc="Reconciliation looks at incoming objects modified in the last this many days."),
+    Setting(key="reconcileMinAgeSeconds", env="RECONCILE_MIN_AGE_SECONDS", type=int, default=300,
+            readers=Reader.TRACKER, low=0, high=86_400,
+            doc="An incoming object younger than this is not yet expected in the ledger."),
     # -- alarms and packaging
-    Setting(
-        key="oldestQueuedFileAlarmSeconds",
-        env=None,
-        type=int,
-        default=6 * 3600,
-        low=60,
-        high=_THIRTY_DAYS,
-        doc=(
-            "The `OldestQueuedFileAgeSeconds` alarm fires when a file has waited longer than this to start "
-            "(seconds)."
-        ),
-    ),
-    Setting(
-        key="bundleDependencies",
-        env=None,
-        type=bool,
-        default=True,
-        doc=(
-            "Bundle `requirements.txt` into the Lambda asset. `false` ships `lambda_src/` only: for fast "
-            "template tests, never for a deployment."
-        ),
-    ),
+    Setting(key="oldestQueuedFileAlarmSeconds", env=None, type=int, default=6 * 3600,
+            low=60, high=_THIRTY_DAYS,
+            doc=(
+                "The `OldestQueuedFileAgeSeconds` alarm fires when a file has waited longer than this to "
+                "start (seconds)."
+            )),
+    Setting(key="bundleDependencies", env=None, type=bool, default=True,
+            doc=(
+                "Bundle `requirements.txt` into the Lambda asset. `false` ships `lambda_src/` only: for fast "
+                "template tests, never for a deployment."
+            )),
 )
+# fmt: on
 
 
 @dataclass(frozen=True)
