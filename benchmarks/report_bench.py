@@ -25,7 +25,7 @@ from typing import Any
 
 import boto3
 from bulk_deployer.aws import CLIENT_CONFIG
-from bulk_deployer.config import Settings
+from bulk_deployer.config import TrackerSettings
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import Arrival, StartRequest
 from bulk_deployer.objectref import ObjectRef
@@ -187,9 +187,8 @@ def measure(
     dynamodb = session.client("dynamodb", endpoint_url=endpoint, config=CLIENT_CONFIG)
     create_input_bucket(s3, BUCKET)
     create_ledger_table(dynamodb, TABLE)
-    settings = Settings(
+    settings = TrackerSettings(
         ledger_table_name=TABLE,
-        execution_role_arn=ROLE,
         region="us-east-1",
         input_bucket=BUCKET,
         report_page_size=page_size,

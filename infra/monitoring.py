@@ -175,7 +175,7 @@ class Monitoring(Construct):
             "Sum",
             0,
             "Greengrass refused a StartBulkDeployment (role, permission, quota). After "
-            "startMaxAttempts refusals the file is START_FAILED and dispatching pauses: fix the "
+            "startMaxRefusals refusals the file is START_FAILED and dispatching pauses: fix the "
             "cause, then resume.",
         )
         outcomes = [

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import App, CfnOutput, Stack
+from aws_cdk import Annotations, App, CfnOutput, Stack
 from constructs import Construct
 
-from infra.config import CONTEXT_KEYS, DeployConfig
+from infra.config import CONTEXT_KEY_NAMES, DeployConfig
 from infra.intake import Intake
 from infra.monitoring import Monitoring
 from infra.nag import add_rule_packs
@@ -26,6 +26,9 @@ class BulkDeployerStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig) -> None:
         super().__init__(scope, construct_id, description=DESCRIPTION)
         self.config = config
+        for number, message in enumerate(config.deprecations):
+            # A renamed context key still works, but whoever synthesizes should rename it.
+            Annotations.of(self).add_warning_v2(f"bulk-deployer:deprecatedContextKey{number}", message)
         self.storage = Storage(self, "Storage", config=config)
         self.intake = Intake(self, "Intake", config=config, bucket=self.storage.bucket)
         self.execution_role = GreengrassExecutionRole(
@@ -125,8 +128,8 @@ class BulkDeployerStack(Stack):
 
 
 def context_of(app: App) -> dict[str, Any]:
-    """The configuration keys present in the app's context (cdk.json and -c)."""
-    return {key.name: app.node.try_get_context(key.name) for key in CONTEXT_KEYS}
+    """The configuration keys present in the app's context (cdk.json and -c), old names included."""
+    return {name: app.node.try_get_context(name) for name in CONTEXT_KEY_NAMES}
 
 
 def build_app(

@@ -71,7 +71,6 @@ class Tracker(Construct):
             log_group=self.log_group,
             environment=config.tracker_environment(
                 ledger_table_name=ledger.table_name,
-                execution_role_arn=execution_role.role_arn,
                 input_bucket_name=bucket.bucket_name,
                 outcomes_topic_arn=notifications.outcomes_topic.topic_arn,
             ),

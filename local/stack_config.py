@@ -178,19 +178,18 @@ def tracker_environment(
 ) -> dict[str, str]:
     """The tracker's environment as infra gives it, with the schedule-bound settings compressed
     like the schedule itself (``timing``)."""
-    env = config.tracker_environment(
+    compressed = replace(
+        config,
+        tracker_follow_seconds=timing.tracker_follow_seconds,
+        tracker_poll_seconds=timing.tracker_poll_seconds,
+        report_recheck_seconds=timing.report_recheck_seconds,
+    )
+    env = compressed.tracker_environment(
         ledger_table_name=ids.ledger_table_name,
-        execution_role_arn=ids.execution_role_arn,
         input_bucket_name=ids.input_bucket,
         outcomes_topic_arn=ids.outcomes_topic_arn,
     )
-    return {
-        **runtime_environment(region),
-        **env,
-        "TRACKER_FOLLOW_SECONDS": str(timing.tracker_follow_seconds),
-        "TRACKER_POLL_SECONDS": str(timing.tracker_poll_seconds),
-        "REPORT_RECHECK_SECONDS": str(timing.report_recheck_seconds),
-    }
+    return {**runtime_environment(region), **env}
 
 
 def endpoint_environment(aws_url: str, greengrass_url: str, region: str = REGION) -> dict[str, str]:

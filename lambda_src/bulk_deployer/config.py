@@ -1,8 +1,9 @@
-"""Runtime settings of the Lambda functions and the CLI, read from environment variables.
+"""Runtime settings of the Lambda functions, read from environment variables.
 
-The CDK stack sets every variable below (``infra/``); the local stand-ins read the same
-names. Settings are checked once, at cold start, so a bad deployment fails loudly with the
-variable's name instead of misbehaving on the first file.
+Each function has its own settings object (``StarterSettings``, ``TrackerSettings``) and reads
+only its variables; names, types, defaults and bounds come from ``settings_schema``, which the
+CDK stack (``infra/``) and the local stand-ins use too. Settings are checked once, at cold start,
+so a bad deployment fails loudly with the variable's name instead of misbehaving on the first file.
 """
 
 from __future__ import annotations
@@ -10,31 +11,33 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any, Final
 
-DEFAULT_INCOMING_PREFIX = "incoming/"
-DEFAULT_STAGED_PREFIX = "staged/"
-DEFAULT_REPORTS_PREFIX = "reports/"
-DEFAULT_LEDGER_TTL_DAYS = 400
-DEFAULT_START_MAX_ATTEMPTS = 3
-DEFAULT_START_RETRY_BASE_SECONDS = 2.0
-DEFAULT_SLOT_LEASE_SECONDS = 300
-DEFAULT_PROCESSING_LEASE_SECONDS = 900
-DEFAULT_TRACKER_LEASE_SECONDS = 900
-# After a tracker run starts a file, it keeps following the new bulk deployment this long,
-# looking every DEFAULT_TRACKER_POLL_SECONDS, and starts the next queued file as soon as it ends.
-DEFAULT_TRACKER_FOLLOW_SECONDS = 30.0
-DEFAULT_TRACKER_POLL_SECONDS = 5.0
-# ... but stops following this long before the run's timeout: the reports need time too.
-TRACKER_FOLLOW_MARGIN_SECONDS = 60
-DEFAULT_OVERDUE_AFTER_SECONDS = 6 * 3600
-DEFAULT_REPORT_SETTLE_BOUND_SECONDS = 24 * 3600
-DEFAULT_REPORT_RECHECK_SECONDS = 300
-DEFAULT_REPORT_PAGE_SIZE = 100
-DEFAULT_RECONCILE_EVERY_SECONDS = 3600
-DEFAULT_RECONCILE_LOOKBACK_DAYS = 3
-DEFAULT_RECONCILE_MIN_AGE_SECONDS = 300
+from bulk_deployer.settings_schema import (
+    BY_ENV,
+    EXECUTION_ROLE_ARN,
+    INPUT_BUCKET_NAME,
+    INTAKE_DEAD_LETTER_QUEUE_URL,
+    LEDGER_TABLE_NAME,
+    OUTCOMES_TOPIC_ARN,
+    Setting,
+    default_of,
+    deprecation_message,
+)
+
+# The defaults the operator CLI uses where it cannot read the deployed stack's settings.
+DEFAULT_INCOMING_PREFIX: Final[str] = default_of("INCOMING_PREFIX")
+DEFAULT_STAGED_PREFIX: Final[str] = default_of("STAGED_PREFIX")
+DEFAULT_REPORTS_PREFIX: Final[str] = default_of("REPORTS_PREFIX")
+DEFAULT_START_MAX_REFUSALS: Final[int] = default_of("START_MAX_REFUSALS")
+DEFAULT_START_RETRY_BASE_SECONDS: Final[float] = default_of("START_RETRY_BASE_SECONDS")
+DEFAULT_SLOT_LEASE_SECONDS: Final[int] = default_of("SLOT_LEASE_SECONDS")
+# A tracker run stops following a new bulk deployment this long before its timeout: the
+# reports need time too (infra.config refuses a trackerFollowSeconds that leaves less).
+TRACKER_FOLLOW_MARGIN_SECONDS: Final = 60
 
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
@@ -59,103 +62,132 @@ def check_prefixes(incoming: str, staged: str, reports: str) -> None:
                 raise ConfigurationError(f"{name_a} prefix {a!r} overlaps {name_b} prefix {b!r}")
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything the starter and dispatcher need to know about their deployment."""
+@dataclass(frozen=True, kw_only=True)
+class DispatchSettings:
+    """What both functions need: each starts files (the starter on arrival, the tracker when the
+    slot frees up). Every field below the wiring is read from the environment variable of the
+    same name, upper-cased, and parsed and bounded by its entry in ``settings_schema``."""
 
     ledger_table_name: str
-    execution_role_arn: str
     region: str
+    outcomes_topic_arn: str | None = None
     incoming_prefix: str = DEFAULT_INCOMING_PREFIX
     staged_prefix: str = DEFAULT_STAGED_PREFIX
     reports_prefix: str = DEFAULT_REPORTS_PREFIX
-    default_tags: Mapping[str, str] = field(default_factory=dict)
-    ledger_ttl_days: int = DEFAULT_LEDGER_TTL_DAYS
-    start_max_attempts: int = DEFAULT_START_MAX_ATTEMPTS
+    ledger_ttl_days: int = default_of("LEDGER_TTL_DAYS")
+    start_max_refusals: int = DEFAULT_START_MAX_REFUSALS
     start_retry_base_seconds: float = DEFAULT_START_RETRY_BASE_SECONDS
     slot_lease_seconds: int = DEFAULT_SLOT_LEASE_SECONDS
-    processing_lease_seconds: int = DEFAULT_PROCESSING_LEASE_SECONDS
+
+    def __post_init__(self) -> None:
+        check_prefixes(self.incoming_prefix, self.staged_prefix, self.reports_prefix)
+        if not _REGION.match(self.region):
+            raise ConfigurationError(f"AWS_REGION {self.region!r} is not an AWS region name")
+
+    @classmethod
+    def _read(cls, env: Mapping[str, str], wiring: Mapping[str, Any]) -> dict[str, Any]:
+        """The wiring plus every schema setting this class has a field for, from ``env``."""
+        values: dict[str, Any] = {
+            "ledger_table_name": _required(env, LEDGER_TABLE_NAME.env),
+            "region": env.get("AWS_REGION") or _required(env, "AWS_DEFAULT_REGION"),
+            "outcomes_topic_arn": env.get(OUTCOMES_TOPIC_ARN.env) or None,
+            **wiring,
+        }
+        for item in fields(cls):
+            entry = BY_ENV.get(item.name.upper())
+            if entry is None or item.name in values:
+                continue
+            raw = _raw(env, entry)
+            if raw is not None:
+                values[item.name] = _parse(entry, raw)
+        return values
+
+
+@dataclass(frozen=True, kw_only=True)
+class StarterSettings(DispatchSettings):
+    """The starter's settings: intake, validation and staging on top of dispatch. It neither
+    gets nor checks the tracker's."""
+
+    execution_role_arn: str
+    default_tags: Mapping[str, str] = field(default_factory=dict)
+    processing_lease_seconds: int = default_of("PROCESSING_LEASE_SECONDS")
     # The stack's allow-list of deployable GroupIds (None: any group the execution role may deploy).
     deployable_group_ids: frozenset[str] | None = None
     # Where messages that can never succeed are parked at once (None: SQS's retries decide).
     intake_dead_letter_queue_url: str | None = None
-    # The tracker's settings (the starter ignores them).
-    input_bucket: str | None = None
-    outcomes_topic_arn: str | None = None
-    tracker_lease_seconds: int = DEFAULT_TRACKER_LEASE_SECONDS
-    tracker_follow_seconds: float = DEFAULT_TRACKER_FOLLOW_SECONDS
-    tracker_poll_seconds: float = DEFAULT_TRACKER_POLL_SECONDS
-    overdue_after_seconds: int = DEFAULT_OVERDUE_AFTER_SECONDS
-    report_settle_bound_seconds: int = DEFAULT_REPORT_SETTLE_BOUND_SECONDS
-    report_recheck_seconds: int = DEFAULT_REPORT_RECHECK_SECONDS
-    report_page_size: int = DEFAULT_REPORT_PAGE_SIZE
-    reconcile_every_seconds: int = DEFAULT_RECONCILE_EVERY_SECONDS
-    reconcile_lookback_days: int = DEFAULT_RECONCILE_LOOKBACK_DAYS
-    reconcile_min_age_seconds: int = DEFAULT_RECONCILE_MIN_AGE_SECONDS
-
-    def require_input_bucket(self) -> str:
-        if not self.input_bucket:
-            raise ConfigurationError("environment variable INPUT_BUCKET_NAME is required but not set")
-        return self.input_bucket
 
     def __post_init__(self) -> None:
-        check_prefixes(self.incoming_prefix, self.staged_prefix, self.reports_prefix)
+        super().__post_init__()
         if not _ROLE_ARN.match(self.execution_role_arn):
             raise ConfigurationError(f"EXECUTION_ROLE_ARN {self.execution_role_arn!r} is not an IAM role ARN")
-        if not _REGION.match(self.region):
-            raise ConfigurationError(f"AWS_REGION {self.region!r} is not an AWS region name")
-        if self.tracker_follow_seconds > 0 and self.tracker_poll_seconds <= 0:
-            raise ConfigurationError("TRACKER_POLL_SECONDS must be above 0 when TRACKER_FOLLOW_SECONDS is")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> StarterSettings:
         env = os.environ if env is None else env
-        return cls(
-            ledger_table_name=_required(env, "LEDGER_TABLE_NAME"),
-            execution_role_arn=_required(env, "EXECUTION_ROLE_ARN"),
-            region=env.get("AWS_REGION") or _required(env, "AWS_DEFAULT_REGION"),
-            incoming_prefix=env.get("INCOMING_PREFIX", DEFAULT_INCOMING_PREFIX),
-            staged_prefix=env.get("STAGED_PREFIX", DEFAULT_STAGED_PREFIX),
-            reports_prefix=env.get("REPORTS_PREFIX", DEFAULT_REPORTS_PREFIX),
-            default_tags=_tags(env, "DEFAULT_TAGS"),
-            ledger_ttl_days=_int(env, "LEDGER_TTL_DAYS", DEFAULT_LEDGER_TTL_DAYS, minimum=1),
-            start_max_attempts=_int(env, "START_MAX_ATTEMPTS", DEFAULT_START_MAX_ATTEMPTS, minimum=1),
-            start_retry_base_seconds=_float(
-                env, "START_RETRY_BASE_SECONDS", DEFAULT_START_RETRY_BASE_SECONDS
-            ),
-            slot_lease_seconds=_int(env, "SLOT_LEASE_SECONDS", DEFAULT_SLOT_LEASE_SECONDS, minimum=1),
-            processing_lease_seconds=_int(
-                env, "PROCESSING_LEASE_SECONDS", DEFAULT_PROCESSING_LEASE_SECONDS, minimum=1
-            ),
-            deployable_group_ids=_group_ids(env, "DEPLOYABLE_GROUP_IDS"),
-            intake_dead_letter_queue_url=env.get("INTAKE_DEAD_LETTER_QUEUE_URL") or None,
-            input_bucket=env.get("INPUT_BUCKET_NAME") or None,
-            outcomes_topic_arn=env.get("OUTCOMES_TOPIC_ARN") or None,
-            tracker_lease_seconds=_int(
-                env, "TRACKER_LEASE_SECONDS", DEFAULT_TRACKER_LEASE_SECONDS, minimum=1
-            ),
-            tracker_follow_seconds=_float(env, "TRACKER_FOLLOW_SECONDS", DEFAULT_TRACKER_FOLLOW_SECONDS),
-            tracker_poll_seconds=_float(env, "TRACKER_POLL_SECONDS", DEFAULT_TRACKER_POLL_SECONDS),
-            overdue_after_seconds=_int(
-                env, "OVERDUE_AFTER_SECONDS", DEFAULT_OVERDUE_AFTER_SECONDS, minimum=60
-            ),
-            report_settle_bound_seconds=_int(
-                env, "REPORT_SETTLE_BOUND_SECONDS", DEFAULT_REPORT_SETTLE_BOUND_SECONDS, minimum=60
-            ),
-            report_recheck_seconds=_int(
-                env, "REPORT_RECHECK_SECONDS", DEFAULT_REPORT_RECHECK_SECONDS, minimum=0
-            ),
-            report_page_size=_int(env, "REPORT_PAGE_SIZE", DEFAULT_REPORT_PAGE_SIZE, minimum=1),
-            reconcile_every_seconds=_int(
-                env, "RECONCILE_EVERY_SECONDS", DEFAULT_RECONCILE_EVERY_SECONDS, minimum=60
-            ),
-            reconcile_lookback_days=_int(
-                env, "RECONCILE_LOOKBACK_DAYS", DEFAULT_RECONCILE_LOOKBACK_DAYS, minimum=1
-            ),
-            reconcile_min_age_seconds=_int(
-                env, "RECONCILE_MIN_AGE_SECONDS", DEFAULT_RECONCILE_MIN_AGE_SECONDS, minimum=0
-            ),
-        )
+        wiring = {
+            "execution_role_arn": _required(env, EXECUTION_ROLE_ARN.env),
+            "intake_dead_letter_queue_url": env.get(INTAKE_DEAD_LETTER_QUEUE_URL.env) or None,
+        }
+        return cls(**cls._read(env, wiring))
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrackerSettings(DispatchSettings):
+    """The tracker's settings: following, reports and reconciliation on top of dispatch."""
+
+    input_bucket: str
+    tracker_lease_seconds: int = default_of("TRACKER_LEASE_SECONDS")
+    tracker_follow_seconds: float = default_of("TRACKER_FOLLOW_SECONDS")
+    tracker_poll_seconds: float = default_of("TRACKER_POLL_SECONDS")
+    overdue_after_seconds: int = default_of("OVERDUE_AFTER_SECONDS")
+    report_settle_bound_seconds: int = default_of("REPORT_SETTLE_BOUND_SECONDS")
+    report_recheck_seconds: int = default_of("REPORT_RECHECK_SECONDS")
+    report_page_size: int = default_of("REPORT_PAGE_SIZE")
+    reconcile_every_seconds: int = default_of("RECONCILE_EVERY_SECONDS")
+    reconcile_lookback_days: int = default_of("RECONCILE_LOOKBACK_DAYS")
+    reconcile_min_age_seconds: int = default_of("RECONCILE_MIN_AGE_SECONDS")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> TrackerSettings:
+        env = os.environ if env is None else env
+        return cls(**cls._read(env, {"input_bucket": _required(env, INPUT_BUCKET_NAME.env)}))
+
+
+def dispatch_fields(settings: DispatchSettings) -> dict[str, Any]:
+    """The dispatch settings of either function's settings, to build the other's (tests, tools)."""
+    return {item.name: getattr(settings, item.name) for item in fields(DispatchSettings)}
+
+
+def _raw(env: Mapping[str, str], entry: Setting) -> str | None:
+    """The variable's text (None: unset or blank); a renamed variable's old name still works."""
+    assert entry.env is not None
+    for name in (entry.env, *entry.old_envs):
+        raw = env.get(name)
+        if raw is not None and raw.strip() != "":
+            if name != entry.env:
+                warnings.warn(deprecation_message(name, entry, env=True), FutureWarning, stacklevel=4)
+            return raw
+    return None
+
+
+def _parse(entry: Setting, raw: str) -> Any:
+    assert entry.env is not None
+    name = entry.env
+    if entry.type is int:
+        return _bounded(entry, _int(name, raw))
+    if entry.type is float:
+        return _bounded(entry, _float(name, raw))
+    if entry.type is dict:
+        return _tags(name, raw)
+    if entry.type is list:
+        return _group_ids(name, raw)
+    return raw
+
+
+def _bounded(entry: Setting, value: float) -> Any:
+    if not entry.allows(value):
+        raise ConfigurationError(f"environment variable {entry.env}={value} is not {entry.bounds_text()}")
+    return value
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -165,36 +197,21 @@ def _required(env: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
+def _int(name: str, raw: str) -> int:
     try:
-        value = int(raw)
+        return int(raw)
     except ValueError:
         raise ConfigurationError(f"environment variable {name}={raw!r} is not an integer") from None
-    if value < minimum:
-        raise ConfigurationError(f"environment variable {name}={value} must be at least {minimum}")
-    return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
+def _float(name: str, raw: str) -> float:
     try:
-        value = float(raw)
+        return float(raw)
     except ValueError:
         raise ConfigurationError(f"environment variable {name}={raw!r} is not a number") from None
-    if not 0 <= value <= 60:
-        raise ConfigurationError(f"environment variable {name}={value} must be between 0 and 60")
-    return value
 
 
-def _tags(env: Mapping[str, str], name: str) -> dict[str, str]:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return {}
+def _tags(name: str, raw: str) -> dict[str, str]:
     try:
         value = json.loads(raw)
     except ValueError:
@@ -206,11 +223,8 @@ def _tags(env: Mapping[str, str], name: str) -> dict[str, str]:
     return value
 
 
-def _group_ids(env: Mapping[str, str], name: str) -> frozenset[str] | None:
-    """A JSON array of GroupIds; unset or empty means no allow-list."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return None
+def _group_ids(name: str, raw: str) -> frozenset[str]:
+    """A JSON array of GroupIds (unset means no allow-list)."""
     try:
         value = json.loads(raw)
     except ValueError:

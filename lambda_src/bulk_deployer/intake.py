@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bulk_deployer.config import Settings
+from bulk_deployer.config import StarterSettings
 from bulk_deployer.contract import TOKEN_TAG, FileOutcome, LogEvent, Metric, ReportFile
 from bulk_deployer.dispatch import Dispatcher, DispatchOutcome
 from bulk_deployer.events import EventObject, parse_message_body
@@ -58,7 +58,7 @@ class IntakeResult:
 class InputFileIntake:
     def __init__(
         self,
-        settings: Settings,
+        settings: StarterSettings,
         ledger: BulkDeploymentLedger,
         objects: InputObjectStore,
         reports: ReportStore,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
-from bulk_deployer.config import Settings
+from bulk_deployer.config import TrackerSettings
 from bulk_deployer.contract import FileOutcome, Metric, ReportFile
 from bulk_deployer.greengrass import Deployer
 from bulk_deployer.group_report import GroupReportWriter, ReportProgress
@@ -39,7 +39,7 @@ class ReportStep(StrEnum):
 class GroupReportPass:
     def __init__(
         self,
-        settings: Settings,
+        settings: TrackerSettings,
         ledger: BulkDeploymentLedger,
         deployer: Deployer,
         s3: Any,

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bulk_deployer.config import TRACKER_FOLLOW_MARGIN_SECONDS, Settings
+from bulk_deployer.config import TRACKER_FOLLOW_MARGIN_SECONDS, TrackerSettings
 from bulk_deployer.contract import Metric
 from bulk_deployer.control import DispatchControl, RunLease
 from bulk_deployer.dispatch import Dispatcher, DispatchOutcome, DispatchResult
@@ -77,7 +77,7 @@ class TrackerRun:
 class BulkDeploymentTracker:
     def __init__(
         self,
-        settings: Settings,
+        settings: TrackerSettings,
         ledger: BulkDeploymentLedger,
         slot: DeploymentSlot,
         control: DispatchControl,

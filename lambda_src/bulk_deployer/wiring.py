@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bulk_deployer import aws
-from bulk_deployer.config import Settings
+from bulk_deployer.config import DispatchSettings, StarterSettings, TrackerSettings
 from bulk_deployer.contract import Metric
 from bulk_deployer.control import DispatchControl, RunLease
 from bulk_deployer.dispatch import Dispatcher
@@ -35,7 +35,7 @@ class Clients:
     greengrass_start: Any = None  # the no-retry client for StartBulkDeployment
 
     @classmethod
-    def create(cls, settings: Settings, session: Any = None) -> Clients:
+    def create(cls, settings: DispatchSettings, session: Any = None) -> Clients:
         return cls(
             s3=aws.client("s3", region=settings.region, session=session),
             dynamodb=aws.client("dynamodb", region=settings.region, session=session),
@@ -64,7 +64,7 @@ class Effects:
 LAMBDA = Effects()
 
 
-def build_parking(settings: Settings, session: Any = None) -> DeadLetterParking | None:
+def build_parking(settings: StarterSettings, session: Any = None) -> DeadLetterParking | None:
     """The starter's way to the intake dead-letter queue, if the stack names one."""
     if not settings.intake_dead_letter_queue_url:
         return None
@@ -74,13 +74,15 @@ def build_parking(settings: Settings, session: Any = None) -> DeadLetterParking 
     )
 
 
-def build_ledger(settings: Settings, clients: Clients, effects: Effects = LAMBDA) -> BulkDeploymentLedger:
+def build_ledger(
+    settings: DispatchSettings, clients: Clients, effects: Effects = LAMBDA
+) -> BulkDeploymentLedger:
     return BulkDeploymentLedger(
         clients.dynamodb, settings.ledger_table_name, ttl_days=settings.ledger_ttl_days, clock=effects.clock
     )
 
 
-def build_outcomes(settings: Settings, clients: Clients, effects: Effects = LAMBDA) -> OutcomeSink:
+def build_outcomes(settings: DispatchSettings, clients: Clients, effects: Effects = LAMBDA) -> OutcomeSink:
     if effects.outcomes is not None:
         return effects.outcomes
     if settings.outcomes_topic_arn:
@@ -89,7 +91,7 @@ def build_outcomes(settings: Settings, clients: Clients, effects: Effects = LAMB
 
 
 def build_dispatcher(
-    settings: Settings, clients: Clients, ledger: BulkDeploymentLedger, effects: Effects = LAMBDA
+    settings: DispatchSettings, clients: Clients, ledger: BulkDeploymentLedger, effects: Effects = LAMBDA
 ) -> Dispatcher:
     table = settings.ledger_table_name
     return Dispatcher(
@@ -100,7 +102,7 @@ def build_dispatcher(
         InputObjectStore(clients.s3),
         count=effects.count,
         lease_seconds=settings.slot_lease_seconds,
-        max_rejections=settings.start_max_attempts,
+        max_rejections=settings.start_max_refusals,
         retry_base_seconds=settings.start_retry_base_seconds,
         sleep=effects.sleep,
         outcomes=build_outcomes(settings, clients, effects),
@@ -108,7 +110,7 @@ def build_dispatcher(
 
 
 def build_intake(
-    settings: Settings, clients: Clients | None = None, effects: Effects = LAMBDA
+    settings: StarterSettings, clients: Clients | None = None, effects: Effects = LAMBDA
 ) -> InputFileIntake:
     clients = clients or Clients.create(settings)
     ledger = build_ledger(settings, clients, effects)
@@ -124,14 +126,13 @@ def build_intake(
 
 
 def build_tracker(
-    settings: Settings, clients: Clients | None = None, effects: Effects = LAMBDA
+    settings: TrackerSettings, clients: Clients | None = None, effects: Effects = LAMBDA
 ) -> BulkDeploymentTracker:
     # Imported here so that the starter's cold start does not load the tracker's modules.
     from bulk_deployer.reconcile import Reconciler  # noqa: PLC0415
     from bulk_deployer.tracker import BulkDeploymentTracker  # noqa: PLC0415
 
     clients = clients or Clients.create(settings)
-    bucket = settings.require_input_bucket()
     ledger = build_ledger(settings, clients, effects)
     table, clock = settings.ledger_table_name, effects.clock
     return BulkDeploymentTracker(
@@ -148,7 +149,7 @@ def build_tracker(
         Reconciler(
             clients.s3,
             ledger,
-            bucket=bucket,
+            bucket=settings.input_bucket,
             prefix=settings.incoming_prefix,
             lookback_days=settings.reconcile_lookback_days,
             min_age_seconds=settings.reconcile_min_age_seconds,

@@ -1,7 +1,7 @@
 """``resume``'s dispatch, built the way the functions build theirs: one way to build the graph.
 
 Why: a file ``bulk-deployer resume`` starts must be started exactly as the tracker would start
-it — the deployed limits (``START_MAX_ATTEMPTS``, ``SLOT_LEASE_SECONDS``, the retry base), the
+it — the deployed limits (``START_MAX_REFUSALS``, ``SLOT_LEASE_SECONDS``, the retry base), the
 ``started`` outcome on the stack's topic, the ``BulkDeploymentStarted`` metric. So the CLI reads
 the deployed tracker's environment (the function named by the stack output
 ``TrackerFunctionName``), parses it with the functions' own settings class and builds the
@@ -18,9 +18,9 @@ from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 from bulk_deployer.aws import START_CLIENT_CONFIG
-from bulk_deployer.config import ConfigurationError, Settings
+from bulk_deployer.config import ConfigurationError, TrackerSettings
+from bulk_deployer.contract import SERVICE
 from bulk_deployer.ledger_model import StaleTransition
-from bulk_deployer.observability import SERVICE
 from bulk_deployer.wiring import Clients, Effects, build_dispatcher, build_ledger
 
 from bulk_deployer_cli.errors import describe
@@ -38,13 +38,13 @@ _PUT_METRIC_DATA_LIMIT: Final = 1000  # data per PutMetricData request
 class DeployedSettings:
     """The tracker's settings as deployed, and where its metrics go."""
 
-    settings: Settings
+    settings: TrackerSettings
     metrics_namespace: str
 
 
 def deployed_settings(target: Target) -> DeployedSettings:
-    """The deployed tracker's settings: it dispatches on every run, with the starter's dispatch
-    settings (infra gives the tracker the starter's environment plus its own)."""
+    """The deployed tracker's settings: it dispatches on every run, with the same dispatch settings
+    as the starter (both read them from one schema)."""
     function_name = target.resources.require(TRACKER_FUNCTION_OUTPUT)
     environment = target.function_environment(function_name)
     return settings_from_environment(environment, region=target.region_name, source=function_name)
@@ -55,7 +55,7 @@ def settings_from_environment(
 ) -> DeployedSettings:
     """Lambda sets AWS_REGION itself (it is not in the function's configuration): the stack's region."""
     try:
-        settings = Settings.from_env({**environment, "AWS_REGION": region})
+        settings = TrackerSettings.from_env({**environment, "AWS_REGION": region})
     except ConfigurationError as exc:
         raise CliError(f"the settings of {source}: {exc}") from None
     namespace = environment.get(METRICS_NAMESPACE_VARIABLE)

@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from bulk_deployer.config import Settings
+from bulk_deployer.config import StarterSettings, TrackerSettings, dispatch_fields
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import Arrival
 from bulk_deployer.observability import logger
@@ -64,15 +64,12 @@ FAST_TRACKER = {
 }
 
 
-def tracker_environment(
-    execution_role_arn: str, *, outcomes_topic_arn: str | None = None, **context: Any
-) -> dict[str, str]:
+def tracker_environment(*, outcomes_topic_arn: str | None = None, **context: Any) -> dict[str, str]:
     """The tracker's environment as infra gives it (cdk.json's context, ``context`` overriding it),
     made fast: what the Runner runs with and what `resume` reads as the deployed settings."""
     return (
         load_deploy_config(context).tracker_environment(
             ledger_table_name=TABLE,
-            execution_role_arn=execution_role_arn,
             input_bucket_name=BUCKET,
             outcomes_topic_arn=outcomes_topic_arn,
         )
@@ -252,7 +249,7 @@ def stack(
     env_file = tmp_path / "env.json"
     made = Stack(moto.url, emulator, env_file, capsys)
     provision(made)
-    tracker = tracker_environment(made.outputs["ExecutionRoleArn"])
+    tracker = tracker_environment()
     write_env_file(env_file, moto.url, emulator.url, made.outputs, {TRACKER_FUNCTION: tracker})
     monkeypatch.setenv("BULK_DEPLOYER_LOCAL_ENV", str(env_file))
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
@@ -264,8 +261,13 @@ class Runner:
 
     def __init__(self, stack: Stack, *, execution_role_arn: str | None = None) -> None:
         self._stack = stack
-        environment = tracker_environment(execution_role_arn or stack.outputs["ExecutionRoleArn"])
-        settings = Settings.from_env({**environment, "AWS_REGION": REGION})
+        environment = tracker_environment()
+        # The tracker as deployed (what `resume` reads); the starter with the same dispatch settings.
+        tracker_settings = TrackerSettings.from_env({**environment, "AWS_REGION": REGION})
+        starter_settings = StarterSettings(
+            **dispatch_fields(tracker_settings),
+            execution_role_arn=execution_role_arn or stack.outputs["ExecutionRoleArn"],
+        )
         clients = Clients(
             s3=stack.client("s3"),
             dynamodb=stack.client("dynamodb"),
@@ -274,8 +276,8 @@ class Runner:
         )
         quiet = Effects(count=lambda _n, _v: None, seconds=lambda _n, _v: None, sleep=lambda _s: None)
         # The functions' own wiring, against the stand-ins.
-        self.intake = build_intake(settings, clients, quiet)
-        self.tracker = build_tracker(settings, clients, quiet)
+        self.intake = build_intake(starter_settings, clients, quiet)
+        self.tracker = build_tracker(tracker_settings, clients, quiet)
         self._sequence = itertools.count(time.time_ns())
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

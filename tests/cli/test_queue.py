@@ -117,7 +117,7 @@ def _deploy_tracker(stack: Stack, *, outcomes: bool = False, **context: Any) -> 
             Attributes={"RawMessageDelivery": "true"},
         )
         stack.outputs["OutcomesTopicArn"] = topic
-    environment = tracker_environment(stack.outputs["ExecutionRoleArn"], outcomes_topic_arn=topic, **context)
+    environment = tracker_environment(outcomes_topic_arn=topic, **context)
     functions = {TRACKER_FUNCTION: environment}
     write_env_file(stack.env_file, stack.moto_url, stack.emulator.url, stack.outputs, functions)
     return queue
@@ -160,8 +160,8 @@ def test_resume_starts_a_file_as_the_deployed_tracker_does_outcome_and_metric(
 
 
 def test_resume_refuses_a_start_as_often_as_the_deployed_limit_says(stack: Stack, tmp_path: Path) -> None:
-    """startMaxAttempts is 2 in the deployed tracker (3 is the default)."""
-    subscriber = _deploy_tracker(stack, outcomes=True, startMaxAttempts=2)
+    """startMaxRefusals is 2 in the deployed tracker (3 is the default)."""
+    subscriber = _deploy_tracker(stack, outcomes=True, startMaxRefusals=2)
     late_role = f"arn:aws:iam::{ACCOUNT}:role/late-role"  # does not exist: every start is refused
     token = _upload(stack, tmp_path, "a.jsonl")
     Runner(stack, execution_role_arn=late_role).step()
@@ -219,7 +219,7 @@ def test_resume_reads_the_deployed_trackers_settings_from_lambda(
     assert "GetFunctionConfiguration" in dispatch["detail"]
     assert stack.ledger().get(token).state.value == "QUEUED"  # type: ignore[union-attr]
 
-    environment = tracker_environment(stack.outputs["ExecutionRoleArn"], metricsNamespace="Prod/Deployer")
+    environment = tracker_environment(metricsNamespace="Prod/Deployer")
     _create_tracker_function(stack, environment)
     stack.cli("pause")
     code, out, err = stack.cli("resume", "--json", *deployed, local=False)

@@ -193,7 +193,7 @@ def test_an_unknown_bad_request_at_start_pauses_dispatching_until_resumed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A broken execution role (trusts another service): Greengrass refuses every start with a
-    BadRequest that is not "busy". START_MAX_ATTEMPTS (3) refusals → START_FAILED, dispatching
+    BadRequest that is not "busy". START_MAX_REFUSALS (3) refusals → START_FAILED, dispatching
     paused, StartFailed and DispatchPaused metrics; the file behind it waits. The operator fixes
     the role and runs `bulk-deployer resume`: both start, once each."""
     from bulk_deployer_cli.main import main

@@ -43,11 +43,16 @@ def test_the_stand_ins_use_the_stacks_configuration(e2e: Observer) -> None:
         intake_dead_letter_queue_url=pipeline.resources.intake_dead_letter_queue_url,
     )
     assert expected.items() <= pipeline.starter.environment.items()
-    # The tracker: the starter's, but for the dead-letter queue only the starter parks messages in.
+    # The tracker: the starter's dispatch settings, without what only the starter reads (parking in
+    # the dead-letter queue, staging, the processing lease).
     starter = dict(pipeline.starter.environment)
     assert starter.pop("INTAKE_DEAD_LETTER_QUEUE_URL") == pipeline.resources.intake_dead_letter_queue_url
+    starter_only = ("EXECUTION_ROLE_ARN", "DEFAULT_TAGS", "PROCESSING_LEASE_SECONDS")
+    for name in starter_only:
+        del starter[name]
     assert starter.items() <= pipeline.tracker.environment.items()
-    assert "INTAKE_DEAD_LETTER_QUEUE_URL" not in pipeline.tracker.environment
+    for name in ("INTAKE_DEAD_LETTER_QUEUE_URL", *starter_only):
+        assert name not in pipeline.tracker.environment
     assert pipeline.tracker.environment["INPUT_BUCKET_NAME"] == pipeline.bucket
 
 

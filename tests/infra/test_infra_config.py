@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from bulk_deployer.config import ConfigurationError
 
-from infra.config import CONTEXT_KEYS, DeployConfig, field_for_key
+from infra.config import CONTEXT_SETTINGS, DeployConfig, field_for_key
 from infra.stack import build_app
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -33,20 +33,21 @@ def test_defaults_without_context() -> None:
 
 def test_cdk_json_holds_every_key_with_its_documented_default() -> None:
     context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
-    for key in CONTEXT_KEYS:
-        assert context[key.name] == key.default, key.name
+    for entry in CONTEXT_SETTINGS:
+        assert context[entry.key] == entry.default, entry.key
     assert DeployConfig.from_context(context) == DeployConfig()
 
 
 def test_every_key_maps_to_a_field() -> None:
-    for key in CONTEXT_KEYS:
-        field_for_key(key.name)
+    for entry in CONTEXT_SETTINGS:
+        assert entry.key is not None
+        field_for_key(entry.key)
 
 
 def test_every_key_is_documented_in_the_readme() -> None:
     section = (REPO_ROOT / "README.md").read_text()
-    for key in CONTEXT_KEYS:
-        assert re.search(rf"^\| `{key.name}` \|", section, re.MULTILINE), key.name
+    for entry in CONTEXT_SETTINGS:
+        assert re.search(rf"^\| `{entry.key}` \|", section, re.MULTILINE), entry.key
 
 
 def test_command_line_strings_are_accepted() -> None:
@@ -178,19 +179,22 @@ def test_a_bad_context_value_fails_the_app_before_synthesis() -> None:
 
 
 def test_tracker_defaults_are_the_runtime_defaults() -> None:
-    from bulk_deployer import config as runtime
+    from bulk_deployer.config import TrackerSettings
 
     config = DeployConfig()
-    assert config.overdue_after_seconds == runtime.DEFAULT_OVERDUE_AFTER_SECONDS
-    assert config.report_settle_bound_seconds == runtime.DEFAULT_REPORT_SETTLE_BOUND_SECONDS
-    assert config.report_recheck_seconds == runtime.DEFAULT_REPORT_RECHECK_SECONDS
-    assert config.report_page_size == runtime.DEFAULT_REPORT_PAGE_SIZE
-    assert config.reconcile_every_seconds == runtime.DEFAULT_RECONCILE_EVERY_SECONDS
-    assert config.reconcile_lookback_days == runtime.DEFAULT_RECONCILE_LOOKBACK_DAYS
-    assert config.reconcile_min_age_seconds == runtime.DEFAULT_RECONCILE_MIN_AGE_SECONDS
+    runtime = TrackerSettings(ledger_table_name="t", region="eu-west-1", input_bucket="b")
+    assert config.overdue_after_seconds == runtime.overdue_after_seconds
+    assert config.report_settle_bound_seconds == runtime.report_settle_bound_seconds
+    assert config.report_recheck_seconds == runtime.report_recheck_seconds
+    assert config.report_page_size == runtime.report_page_size
+    assert config.reconcile_every_seconds == runtime.reconcile_every_seconds
+    assert config.reconcile_lookback_days == runtime.reconcile_lookback_days
+    assert config.reconcile_min_age_seconds == runtime.reconcile_min_age_seconds
     assert (config.tracker_schedule_minutes, config.tracker_timeout_seconds) == (1, 300)
-    assert config.tracker_follow_seconds == runtime.DEFAULT_TRACKER_FOLLOW_SECONDS
-    assert config.tracker_poll_seconds == runtime.DEFAULT_TRACKER_POLL_SECONDS
+    assert config.tracker_follow_seconds == runtime.tracker_follow_seconds
+    assert config.tracker_poll_seconds == runtime.tracker_poll_seconds
+    # The run lease is derived from the timeout in one place: 300 s in both (it was 900 at runtime).
+    assert config.tracker_lease_seconds == runtime.tracker_lease_seconds == 300
 
 
 @pytest.mark.parametrize(
@@ -213,7 +217,7 @@ def test_following_on_must_fit_a_period_and_leave_the_run_time_for_reports(
 def test_following_on_can_be_switched_off_or_lengthened_with_the_period() -> None:
     assert DeployConfig.from_context({"trackerFollowSeconds": 0}).tracker_follow_seconds == 0
     longer = DeployConfig.from_context({"trackerFollowSeconds": "59.5", "trackerScheduleMinutes": 2})
-    env = longer.tracker_environment(ledger_table_name="t", execution_role_arn="a", input_bucket_name="b")
+    env = longer.tracker_environment(ledger_table_name="t", input_bucket_name="b")
     assert env["TRACKER_FOLLOW_SECONDS"] == "59.5"
 
 
@@ -224,13 +228,15 @@ def test_tracker_lease_is_never_shorter_than_a_run() -> None:
         assert config.tracker_lease_seconds >= config.tracker_timeout_seconds
 
 
-def test_tracker_environment_is_the_starters_plus_its_own() -> None:
+def test_tracker_environment_is_the_dispatch_settings_plus_its_own() -> None:
     config = DeployConfig.from_context({"reportPageSize": "250", "trackerTimeoutSeconds": 600})
-    common = {"ledger_table_name": "ledger", "execution_role_arn": "arn", "outcomes_topic_arn": "topic"}
-    starter = config.starter_environment(**common)
+    common = {"ledger_table_name": "ledger", "outcomes_topic_arn": "topic"}
+    starter = config.starter_environment(**common, execution_role_arn="arn")
     tracker = config.tracker_environment(**common, input_bucket_name="bucket")
     assert starter["OUTCOMES_TOPIC_ARN"] == "topic"
-    assert tracker.items() >= starter.items()
+    starter_only = {"EXECUTION_ROLE_ARN", "DEFAULT_TAGS", "PROCESSING_LEASE_SECONDS"}
+    assert starter.keys() - tracker.keys() == starter_only
+    assert tracker.items() >= {k: v for k, v in starter.items() if k not in starter_only}.items()
     assert {k: tracker[k] for k in tracker.keys() - starter.keys()} == {
         "INPUT_BUCKET_NAME": "bucket",
         "TRACKER_LEASE_SECONDS": "600",

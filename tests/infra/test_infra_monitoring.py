@@ -137,8 +137,15 @@ def test_schedule_follows_configuration(variant: Synth) -> None:
 def test_tracker_environment(synth: Synth) -> None:
     env = synth.props("tracker_function")["Environment"]["Variables"]
     starter_env = dict(synth.props("function")["Environment"]["Variables"])
-    # Only the starter handles intake messages, so only it parks them in the dead-letter queue.
-    assert starter_env.pop("INTAKE_DEAD_LETTER_QUEUE_URL") == {"Ref": synth.ids["dlq"]}
+    # Only the starter handles intake messages (parking them in the dead-letter queue), stages
+    # files (tags, allow-list, execution role) and holds a processing lease.
+    for starter_only in (
+        "INTAKE_DEAD_LETTER_QUEUE_URL",
+        "EXECUTION_ROLE_ARN",
+        "DEFAULT_TAGS",
+        "PROCESSING_LEASE_SECONDS",
+    ):
+        starter_env.pop(starter_only)
     assert env == starter_env | {
         "INPUT_BUCKET_NAME": {"Ref": synth.ids["bucket"]},
         "TRACKER_LEASE_SECONDS": "300",
@@ -176,21 +183,20 @@ def test_tracker_environment_follows_configuration(variant: Synth) -> None:
 
 @pytest.mark.parametrize("which", ["synth", "variant"])
 def test_tracker_environment_is_accepted_by_the_settings(which: str, request: pytest.FixtureRequest) -> None:
-    from bulk_deployer.config import Settings
+    from bulk_deployer.config import TrackerSettings
 
     synth: Synth = request.getfixturevalue(which)
     env = {
         key: value if isinstance(value, str) else "placeholder"
         for key, value in synth.props("tracker_function")["Environment"]["Variables"].items()
     }
-    env["EXECUTION_ROLE_ARN"] = "arn:aws:iam::123456789012:role/bulk-deployer-execution"
     env["OUTCOMES_TOPIC_ARN"] = "arn:aws:sns:eu-west-1:123456789012:outcomes"
     env["AWS_REGION"] = "eu-west-1"
-    settings = Settings.from_env(env)
+    settings = TrackerSettings.from_env(env)
     timeout = synth.props("tracker_function")["Timeout"]
     # A run that dies holds the lease no longer than its timeout, and never less.
     assert settings.tracker_lease_seconds >= timeout
-    assert settings.require_input_bucket() == "placeholder"
+    assert settings.input_bucket == "placeholder"
     assert settings.outcomes_topic_arn is not None
 
 

@@ -313,7 +313,7 @@ def test_function_environment_has_every_setting(synth: Synth) -> None:
         "REPORTS_PREFIX": "reports/",
         "DEFAULT_TAGS": "{}",
         "LEDGER_TTL_DAYS": "400",
-        "START_MAX_ATTEMPTS": "3",
+        "START_MAX_REFUSALS": "3",
         "START_RETRY_BASE_SECONDS": "2",
         "SLOT_LEASE_SECONDS": "300",
         "PROCESSING_LEASE_SECONDS": "300",
@@ -335,7 +335,7 @@ def test_function_environment_follows_configuration(variant: Synth) -> None:
 
 
 def test_environment_is_accepted_by_the_starters_settings(synth: Synth) -> None:
-    from bulk_deployer.config import Settings
+    from bulk_deployer.config import StarterSettings
 
     env = {
         key: value if isinstance(value, str) else "placeholder"
@@ -343,7 +343,7 @@ def test_environment_is_accepted_by_the_starters_settings(synth: Synth) -> None:
     }
     env["EXECUTION_ROLE_ARN"] = "arn:aws:iam::123456789012:role/bulk-deployer-execution"
     env["AWS_REGION"] = "eu-west-1"
-    settings = Settings.from_env(env)
+    settings = StarterSettings.from_env(env)
     assert settings.processing_lease_seconds == synth.props("function")["Timeout"]
 
 

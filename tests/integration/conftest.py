@@ -6,13 +6,13 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 import pytest
 from bulk_deployer import wiring
-from bulk_deployer.config import Settings
+from bulk_deployer.config import StarterSettings, TrackerSettings, dispatch_fields
 from bulk_deployer.control import DispatchControl
 from bulk_deployer.dispatch import Dispatcher
 from bulk_deployer.events import object_created_event, parse_message_body
@@ -61,7 +61,7 @@ class Pipeline:
     s3: Any
     dynamodb: Any
     greengrass: FakeGreengrass
-    settings: Settings
+    settings: StarterSettings
     ledger: BulkDeploymentLedger
     slot: DeploymentSlot
     control: DispatchControl
@@ -105,7 +105,9 @@ class Pipeline:
         **overrides: Any,
     ) -> BulkDeploymentTracker:
         """wiring.build_tracker, with the fake Greengrass API."""
-        settings = replace(self.settings, input_bucket=BUCKET, **overrides)
+        # One look per tracker run unless asked: the tests step runs by hand.
+        defaults = {"input_bucket": BUCKET, "tracker_follow_seconds": 0}
+        settings = TrackerSettings(**{**dispatch_fields(self.settings), **defaults, **overrides})
         return wiring.build_tracker(
             settings,
             clients_for(self.s3, self.dynamodb, self.greengrass),
@@ -179,7 +181,7 @@ def clients_for(s3: Any, dynamodb: Any, greengrass: FakeGreengrass) -> Clients:
 def build_dispatcher(
     ledger: BulkDeploymentLedger,
     greengrass: FakeGreengrass,
-    settings: Settings,
+    settings: StarterSettings,
     metrics: Counter[str],
     count: Callable[..., None] | None = None,
     outcomes: RecordedOutcomes | None = None,
@@ -199,7 +201,7 @@ def make_intake(
     s3: Any,
     ledger: BulkDeploymentLedger,
     greengrass: FakeGreengrass,
-    settings: Settings,
+    settings: StarterSettings,
     metrics: Counter[str],
     count: Callable[..., None] | None = None,
     outcomes: RecordedOutcomes | None = None,
@@ -213,20 +215,18 @@ def make_intake(
 
 
 @pytest.fixture
-def settings() -> Settings:
-    return Settings(
+def settings() -> StarterSettings:
+    return StarterSettings(
         ledger_table_name=TABLE,
         execution_role_arn=ROLE,
         region="us-east-1",
         default_tags={"project": "fleet"},
         start_retry_base_seconds=0,
-        # One look per tracker run: the tests step runs by hand (follow-through: test_tracker.py).
-        tracker_follow_seconds=0,
     )
 
 
 @pytest.fixture
-def pipeline(settings: Settings) -> Iterator[Pipeline]:
+def pipeline(settings: StarterSettings) -> Iterator[Pipeline]:
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")

@@ -138,7 +138,7 @@ def test_a_refused_start_is_retried_then_fails_pauses_dispatch_and_resume_moves_
     result = pipeline.deliver_ref(bad)
 
     assert result.dispatch is not None and result.dispatch.result is DispatchResult.START_FAILED
-    assert pipeline.greengrass.calls["StartBulkDeployment"] == 3  # START_MAX_ATTEMPTS
+    assert pipeline.greengrass.calls["StartBulkDeployment"] == 3  # START_MAX_REFUSALS
     file = pipeline.ledger.get(client_token_for(bad))
     assert file is not None and file.state is FileState.START_FAILED
     assert file.start_rejections == 3

@@ -241,17 +241,17 @@ def test_the_deployed_settings_name_the_function_when_they_cannot_be_used() -> N
 
     environment = {
         "LEDGER_TABLE_NAME": "t",
-        "EXECUTION_ROLE_ARN": "arn:aws:iam::123456789012:role/r",
-        "START_MAX_ATTEMPTS": "5",
+        "INPUT_BUCKET_NAME": "b",
+        "START_MAX_REFUSALS": "5",
         "POWERTOOLS_METRICS_NAMESPACE": "Ops",
         "AWS_REGION": "us-west-2",  # not in a function's configuration; the stack's region wins
     }
     deployed = settings_from_environment(environment, region="eu-west-1", source="Prod-tracker")
-    assert (deployed.settings.start_max_attempts, deployed.settings.region) == (5, "eu-west-1")
+    assert (deployed.settings.start_max_refusals, deployed.settings.region) == (5, "eu-west-1")
     assert deployed.metrics_namespace == "Ops"
-    with pytest.raises(CliError, match=r"Prod-tracker: .*START_MAX_ATTEMPTS"):
+    with pytest.raises(CliError, match=r"Prod-tracker: .*START_MAX_REFUSALS"):
         settings_from_environment(
-            {**environment, "START_MAX_ATTEMPTS": "0"}, region="eu-west-1", source="Prod-tracker"
+            {**environment, "START_MAX_REFUSALS": "0"}, region="eu-west-1", source="Prod-tracker"
         )
     with pytest.raises(CliError, match="POWERTOOLS_METRICS_NAMESPACE is not set"):
         settings_from_environment(

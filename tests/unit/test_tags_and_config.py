@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from bulk_deployer.config import ConfigurationError, Settings, check_prefixes
+from bulk_deployer.config import ConfigurationError, StarterSettings, check_prefixes
 from bulk_deployer.greengrass import input_file_uri
 from bulk_deployer.tags import MAX_TAGS, clean_tag_key, merge_tags
 
@@ -49,7 +49,7 @@ def test_input_file_uri_percent_encodes_the_key() -> None:
 
 
 def test_settings_from_env_with_defaults() -> None:
-    settings = Settings.from_env(ENV)
+    settings = StarterSettings.from_env(ENV)
     assert settings.incoming_prefix == "incoming/"
     assert settings.ledger_ttl_days == 400
     assert settings.region == "eu-west-1"
@@ -61,7 +61,7 @@ def test_settings_from_env_with_defaults() -> None:
         ({"LEDGER_TABLE_NAME": ""}, "LEDGER_TABLE_NAME"),
         ({"EXECUTION_ROLE_ARN": "not-an-arn"}, "EXECUTION_ROLE_ARN"),
         ({"LEDGER_TTL_DAYS": "soon"}, "LEDGER_TTL_DAYS"),
-        ({"START_MAX_ATTEMPTS": "0"}, "START_MAX_ATTEMPTS"),
+        ({"START_MAX_REFUSALS": "0"}, "START_MAX_REFUSALS"),
         ({"DEFAULT_TAGS": "[1]"}, "DEFAULT_TAGS"),
         ({"DEFAULT_TAGS": "{"}, "DEFAULT_TAGS"),
         ({"STAGED_PREFIX": "incoming/staged/"}, "staged prefix"),
@@ -70,14 +70,14 @@ def test_settings_from_env_with_defaults() -> None:
 )
 def test_a_bad_setting_fails_naming_itself(override: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigurationError, match=named):
-        Settings.from_env({**ENV, **override})
+        StarterSettings.from_env({**ENV, **override})
 
 
 def test_missing_variable_is_named() -> None:
     env = dict(ENV)
     del env["EXECUTION_ROLE_ARN"]
     with pytest.raises(ConfigurationError, match="EXECUTION_ROLE_ARN is required"):
-        Settings.from_env(env)
+        StarterSettings.from_env(env)
 
 
 @pytest.mark.parametrize(
@@ -96,9 +96,9 @@ def test_overlapping_or_malformed_prefixes_are_refused(incoming: str, staged: st
 
 
 def test_deployable_group_ids_are_a_json_array() -> None:
-    settings = Settings.from_env({**ENV, "DEPLOYABLE_GROUP_IDS": '["g-1", "g-2"]'})
+    settings = StarterSettings.from_env({**ENV, "DEPLOYABLE_GROUP_IDS": '["g-1", "g-2"]'})
     assert settings.deployable_group_ids == frozenset({"g-1", "g-2"})
-    assert Settings.from_env(ENV).deployable_group_ids is None
+    assert StarterSettings.from_env(ENV).deployable_group_ids is None
     for bad in ("g-1", "[]", '[""]', "[1]"):
         with pytest.raises(ConfigurationError, match="DEPLOYABLE_GROUP_IDS"):
-            Settings.from_env({**ENV, "DEPLOYABLE_GROUP_IDS": bad})
+            StarterSettings.from_env({**ENV, "DEPLOYABLE_GROUP_IDS": bad})

@@ -12,7 +12,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from bulk_deployer.aws_text import attribute_text
-from bulk_deployer.config import Settings
+from bulk_deployer.config import StarterSettings
 from bulk_deployer.contract import Metric
 from bulk_deployer.intake import InputFileIntake
 from bulk_deployer.ledger_model import Arrival
@@ -25,9 +25,9 @@ if TYPE_CHECKING:  # a type only: the typing utility costs ~15 ms of cold start 
 
 
 @cache
-def _settings() -> Settings:
+def _settings() -> StarterSettings:
     """Checked on the first (cold) invocation: a bad setting names itself in the error."""
-    return Settings.from_env()
+    return StarterSettings.from_env()
 
 
 @cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from bulk_deployer.config import Settings
+from bulk_deployer.config import TrackerSettings
 from bulk_deployer.observability import logger, metrics
 from bulk_deployer.tracker import BulkDeploymentTracker
 from bulk_deployer.wiring import build_tracker
@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # a type only: the typing utility costs ~15 ms of cold start 
 @cache
 def _tracker() -> BulkDeploymentTracker:
     """Settings are checked on the first (cold) invocation: a bad one names itself in the error."""
-    return build_tracker(Settings.from_env())
+    return build_tracker(TrackerSettings.from_env())
 
 
 @logger.inject_lambda_context(clear_state=True)
