@@ -22,6 +22,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check lambda_src infra tests local benchmarks app.py
+	$(BIN)/lint-imports --no-cache
 
 typecheck: venv
 	$(BIN)/mypy
