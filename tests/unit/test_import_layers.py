@@ -72,7 +72,7 @@ def test_the_repository_keeps_every_contract() -> None:
     assert len(_status(result.stdout)) == len(_contract_names())
 
 
-LAYERS = "Functions: handlers -> wiring -> services -> adapters -> pure"
+LAYERS = "Functions: handlers -> wiring -> services -> adapters -> foundation"
 CORE = "The pipeline core imports no deployer module"
 FUNCTIONS = "The functions import neither the CLI, infra, local nor benchmarks"
 CLI = "The CLI imports neither infra, local nor benchmarks"
