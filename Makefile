@@ -19,9 +19,12 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
+# lint-imports checks the import contracts in pyproject.toml ([tool.importlinter]) on this checkout's
+# packages (PYTHONPATH first: the venv's editable install may point at another checkout).
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check lambda_src infra tests local benchmarks app.py
+	PYTHONPATH="$(CURDIR)/lambda_src" $(BIN)/lint-imports --no-cache
 
 typecheck: venv
 	$(BIN)/mypy

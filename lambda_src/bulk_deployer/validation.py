@@ -13,23 +13,23 @@ outside the Basic Multilingual Plane (an emoji) counts twice.
 
 The validator consumes bytes chunk by chunk and keeps only the current partial line and a
 compact table of GroupId hashes, so a 100 MB file (about 700,000 lines) validates in
-bounded memory inside a Lambda function.
+bounded memory inside a Lambda function. The rules about one line's bytes (stray CR, UTF-16
+length, a member named twice) are in ``line_checks``, the table of GroupId hashes in ``group_ids``.
 """
 
 from __future__ import annotations
 
-import json
 import operator
 import re
-from array import array
-from bisect import bisect_right
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from bulk_deployer.group_ids import GroupIdHashes
+from bulk_deployer.line_checks import STRAY_CR, LongLine, repeated_key, stray_cr_byte, utf16_units
 
 MAX_FILE_BYTES = 100_000_000  # the service accepts files *smaller* than 100 MB
 MAX_LINE_CHARS = 256  # the service accepts lines *shorter* than 256 characters (UTF-16 code units)
@@ -38,7 +38,6 @@ DEPLOYMENT_TYPE = "NewDeployment"
 
 _BOM = b"\xef\xbb\xbf"
 _JSON_WHITESPACE = b" \t\n\r"  # RFC 8259's only whitespace: a vertical tab or form feed is not blank
-_STRAY_CR = re.compile(rb"\r(?!\n)")  # a CR that is not the first half of a CRLF line end
 _GROUP_ID = operator.itemgetter("GroupId")
 _GROUP_VERSION_ID = operator.itemgetter("GroupVersionId")
 _DEPLOYMENT_TYPE = operator.itemgetter("DeploymentType")
@@ -108,126 +107,6 @@ class ValidationResult:
         }
 
 
-class _GroupIdLedger:
-    """Finds GroupIds listed twice, in about 12 bytes per record instead of ~100.
-
-    A Python set of 700,000 strings costs about 100 MB. Here each record leaves only its
-    id's 64-bit hash (8 bytes) in one array, in line order and at C speed, plus the line
-    where each run of consecutive records starts. At the end, a file of up to
-    ``_SET_LIMIT`` records is checked with a set of its hashes (a few MB); a larger one by
-    sorting it with NumPy, an eighth at a time (about 40 ms for 700,000 records, where a
-    Python set would take 50 MB and a slice-by-slice comparison of sets five times as long).
-    NumPy is imported only then, so small files never load it.
-    Two different ids with equal 64-bit hashes would be reported as a duplicate
-    (probability about 1e-8 for a 700,000-line file): the error is on the safe side, a
-    file refused, never a duplicate let through.
-    """
-
-    _SET_LIMIT = 1 << 17  # a set of this many hashes: about 8 MB
-    _SORT_PARTS = 8  # a power of two
-
-    def __init__(self) -> None:
-        self.hashes = array("q")
-        self._run_starts = array("q")  # index into hashes where a run of consecutive lines starts
-        self._run_lines = array("i")  # ... and the line of its first record
-
-    def add(self, group_id: str, line: int) -> None:
-        self._start_run(line)
-        self.hashes.append(hash(group_id))
-
-    def add_run(self, group_ids: list[str], first_line: int) -> None:
-        """Ids of consecutive lines starting at first_line (the fast paths' whole chunk)."""
-        self._start_run(first_line)
-        self.hashes.extend(map(hash, group_ids))
-
-    def _start_run(self, line: int) -> None:
-        index = len(self.hashes)
-        runs = self._run_starts
-        if runs and line - self._run_lines[-1] == index - runs[-1]:
-            return  # continues the current run
-        runs.append(index)
-        self._run_lines.append(line)
-
-    def _line_of(self, index: int) -> int:
-        run = bisect_right(self._run_starts, index) - 1
-        return int(self._run_lines[run] + index - self._run_starts[run])
-
-    def repeated_hashes(self) -> set[int]:
-        """The hashes that occur more than once (empty for a file without duplicates)."""
-        if len(self.hashes) <= self._SET_LIMIT:
-            if len(set(self.hashes)) == len(self.hashes):
-                return set()
-            counts = Counter(self.hashes)
-            return {h for h, n in counts.items() if n > 1}
-        import numpy  # noqa: PLC0415 - only files of more than _SET_LIMIT records need it
-
-        # Equal hashes have equal bytes: sorting the hashes part by part (by one byte of each)
-        # finds every repeat with an eighth of the array copied at a time.
-        values = numpy.frombuffer(self.hashes, dtype=numpy.int64)
-        parts = values.view(numpy.uint8)[:: values.itemsize] & (self._SORT_PARTS - 1)
-        repeated: set[int] = set()
-        for part in range(self._SORT_PARTS):
-            ordered = numpy.sort(values[parts == part])
-            same = ordered[1:] == ordered[:-1]
-            if same.any():
-                repeated.update(int(h) for h in ordered[1:][same])
-        return repeated
-
-    def duplicates(self) -> list[tuple[int, int]]:
-        """(line, first line with the same GroupId) for every repeated GroupId."""
-        repeated = self.repeated_hashes()
-        if not repeated:
-            return []
-        first_index: dict[int, int] = {}
-        found: list[tuple[int, int]] = []
-        for index, h in enumerate(self.hashes):
-            if h in repeated:
-                first = first_index.setdefault(h, index)
-                if first != index:
-                    found.append((self._line_of(index), self._line_of(first)))
-        return sorted(found)
-
-
-@dataclass
-class _LongLine:
-    """What is kept of a line too long to keep: its length so far and where its first stray CR is."""
-
-    length: int = 0
-    stray_cr: int | None = None  # 1-based byte of the first CR that is followed by another byte
-    ends_with_cr: bool = False  # the last byte seen so far is a CR
-
-    def see(self, part: bytes) -> None:
-        """The next bytes of the line (no LF among them)."""
-        if not part:
-            return
-        if self.stray_cr is None:
-            if self.ends_with_cr:
-                self.stray_cr = self.length
-            elif (at := part.find(b"\r", 0, len(part) - 1)) >= 0:
-                self.stray_cr = self.length + at + 1
-        self.ends_with_cr = part.endswith(b"\r")
-        self.length += len(part)
-
-    def first_stray_cr(self, *, ended_by_line_feed: bool) -> int | None:
-        """The 1-based byte of the first CR not part of a CRLF line end, or None."""
-        if self.stray_cr is None and self.ends_with_cr and not ended_by_line_feed:
-            return self.length
-        return self.stray_cr
-
-
-def _stray_cr(raw: bytes, *, ended_by_line_feed: bool) -> int:
-    """The 1-based byte of the line's first CR that is not part of a CRLF line end, or 0."""
-    at = raw.find(b"\r")
-    if at < 0 or (ended_by_line_feed and at == len(raw) - 1):
-        return 0
-    return at + 1
-
-
-def _utf16_units(text: str) -> int:
-    """The length Java gives a string: a character outside the BMP is two code units."""
-    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
-
-
 class InputFileValidator:
     """Feed the file's bytes in chunks of any size, then call finish() for the verdict.
 
@@ -239,13 +118,13 @@ class InputFileValidator:
     def __init__(self, allowed_groups: frozenset[str] | None = None) -> None:
         self._allowed = allowed_groups
         self._pending = b""
-        self._long_line: _LongLine | None = None  # inside a line already known to be too long
+        self._long_line: LongLine | None = None  # inside a line already known to be too long
         self._line_no = 0
         self._records = 0
         self._bytes = 0
         self._error_count = 0
         self._errors: list[ValidationError] = []
-        self._groups = _GroupIdLedger()
+        self._groups = GroupIdHashes()
         self._stopped = False
 
     def feed(self, chunk: bytes) -> None:
@@ -267,7 +146,7 @@ class InputFileValidator:
         end = data.rfind(b"\n") + 1  # data[:end] holds the complete lines
         self._pending = data[end:]
         if len(self._pending) >= _SURELY_TOO_LONG_BYTES:
-            self._long_line = _LongLine()
+            self._long_line = LongLine()
             self._long_line.see(self._pending)
             self._pending = b""
         if end and not self._all_in_a_record_form(data, end):
@@ -340,7 +219,7 @@ class InputFileValidator:
         if max(map(len, lines)) >= MAX_LINE_CHARS:
             return False
         # orjson takes a CR for whitespace: a stray one must send the chunk line by line.
-        if data.find(b"\r", 0, end) >= 0 and _STRAY_CR.search(data, 0, end):
+        if data.find(b"\r", 0, end) >= 0 and STRAY_CR.search(data, 0, end):
             return False
         try:
             objects = list(map(orjson.loads, lines))
@@ -377,7 +256,7 @@ class InputFileValidator:
         records = self._records
         for raw in lines:
             line_no += 1
-            if stray_cr := _stray_cr(raw, ended_by_line_feed=not last):
+            if stray_cr := stray_cr_byte(raw, ended_by_line_feed=not last):
                 self._stray_carriage_return(line_no, stray_cr)
                 records += 1
                 continue
@@ -393,7 +272,7 @@ class InputFileValidator:
             records += 1
             if type(obj) is not dict:
                 self._error(line_no, "invalid_json", "the line is not a JSON object")
-            elif (repeated := _repeated_key(raw, obj)) is not None:
+            elif (repeated := repeated_key(raw, obj)) is not None:
                 self._error(line_no, "invalid_json", f"the line names {repeated} more than once")
             else:
                 self._check_fields(line_no, obj)
@@ -452,7 +331,7 @@ class InputFileValidator:
         except UnicodeDecodeError as exc:
             self._error(line_no, "invalid_encoding", f"the line is not valid UTF-8 (byte {exc.start + 1})")
             return True
-        units = _utf16_units(text)
+        units = utf16_units(text)
         if units >= MAX_LINE_CHARS:
             self._line_too_long(line_no, units, len(text))
             return True
@@ -530,33 +409,6 @@ class InputFileValidator:
         self._error_count += 1
         if len(self._errors) < MAX_REPORTED_ERRORS:
             self._errors.append(ValidationError(line, code, message))
-
-
-class _RepeatedKey(ValueError):
-    pass
-
-
-def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    names = [name for name, _ in pairs]
-    if len(names) != len(set(names)):
-        raise _RepeatedKey(next(n for n in names if names.count(n) > 1))
-    return dict(pairs)
-
-
-def _repeated_key(raw: bytes, obj: dict[str, Any]) -> str | None:
-    """A member name the line gives twice (in any object), or None.
-
-    Parsed again only when there are more colons than keys, which valid lines seldom have.
-    """
-    if raw.count(b":") == len(obj):
-        return None
-    try:
-        json.loads(raw, object_pairs_hook=_no_repeated_keys)
-    except _RepeatedKey as exc:
-        return repr(str(exc))
-    except (ValueError, RecursionError):  # orjson accepted the line: its verdict stands
-        return None
-    return None
 
 
 def validate_stream(

@@ -21,7 +21,7 @@ from local import moto_patches
 from local.pipeline import LocalPipeline
 from local.stack_config import REPO_ROOT
 
-PATCHES_FILE = Path(moto_patches.__file__).resolve()
+PATCHES_DIR = Path(moto_patches.__file__).resolve().parent
 
 
 def _code_file(attribute: Any) -> Path | None:
@@ -36,11 +36,11 @@ def _code_file(attribute: Any) -> Path | None:
 
 
 def patched_targets() -> list[str]:
-    """The moto attributes whose code currently comes from local/moto_patches.py."""
+    """The moto attributes whose code currently comes from local/moto_patches/."""
     return [
         f"{getattr(owner, '__name__', owner)}.{name}"
         for owner, name in moto_patches.targets()
-        if _code_file(owner.__dict__[name]) == PATCHES_FILE
+        if (code := _code_file(owner.__dict__[name])) is not None and code.parent == PATCHES_DIR
     ]
 
 

@@ -5,12 +5,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from bulk_deployer.group_ids import GroupIdHashes
 from bulk_deployer.validation import (
     MAX_FILE_BYTES,
     MAX_REPORTED_ERRORS,
     InputFileValidator,
     ValidationResult,
-    _GroupIdLedger,
     validate_bytes,
     validate_path,
     validate_stream,
@@ -454,7 +454,7 @@ def test_colons_and_names_inside_values_or_nested_objects_do_not_refuse_a_line()
 def duplicate_check(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Both ways of finding repeated GroupIds: a set (small files) and a NumPy sort (large ones)."""
     if request.param == "sorted":
-        monkeypatch.setattr(_GroupIdLedger, "_SET_LIMIT", 0)
+        monkeypatch.setattr(GroupIdHashes, "_SET_LIMIT", 0)
     return str(request.param)
 
 
