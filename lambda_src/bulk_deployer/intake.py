@@ -18,9 +18,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_deployer.config import StarterSettings
 from bulk_deployer.contract import TOKEN_TAG, FileOutcome, LogEvent, Metric, ReportFile
+from bulk_deployer.deployers.greengrass_v1 import input_file_uri
 from bulk_deployer.dispatch import Dispatcher, DispatchOutcome
 from bulk_deployer.events import EventObject, parse_message_body
-from bulk_deployer.greengrass import input_file_uri
 from bulk_deployer.input_objects import InputObjectStore, ObjectChanged, ObjectUnreadable
 from bulk_deployer.key_spelling import KeySpellingResolver
 from bulk_deployer.ledger import BulkDeploymentLedger

@@ -11,8 +11,8 @@ from bulk_deployer import aws
 from bulk_deployer.config import DispatchSettings, StarterSettings, TrackerSettings
 from bulk_deployer.contract import Metric
 from bulk_deployer.control import DispatchControl, RunLease
+from bulk_deployer.deployers.greengrass_v1 import GreengrassV1Deployer
 from bulk_deployer.dispatch import Dispatcher
-from bulk_deployer.greengrass import GreengrassV1Deployer
 from bulk_deployer.input_objects import InputObjectStore
 from bulk_deployer.intake import InputFileIntake
 from bulk_deployer.ledger import BulkDeploymentLedger
