@@ -51,6 +51,8 @@ class FakeGreengrass:
         self.start_requests: list[dict[str, Any]] = []
         self.fail_next: dict[str, list[Exception]] = {}
         self.forget_tokens = False
+        # Operations whose next answer is lost after the work is done (a timeout, a 5xx).
+        self.lose_next: set[str] = set()
         self._ids = itertools.count(1)
 
     # -- control -----------------------------------------------------------------------------
@@ -100,6 +102,12 @@ class FakeGreengrass:
                         {"DetailedErrorCode": "GG-1", "DetailedErrorMessage": "core offline"}
                     ]
 
+    def settle_stopping(self) -> None:
+        """Every Stopping bulk deployment has stopped (the service takes a while)."""
+        for deployment in self.deployments:
+            if deployment.status == "Stopping":
+                deployment.status = "Stopped"
+
     def finish_all(self) -> None:
         for deployment in self.deployments:
             if deployment.status in _NON_TERMINAL:
@@ -136,7 +144,19 @@ class FakeGreengrass:
                 "StartBulkDeployment",
             )
         deployment = self._create(token, same, dict(params.get("tags") or {}))
+        self._answer("StartBulkDeployment")
         return {"BulkDeploymentId": deployment.id, "BulkDeploymentArn": deployment.arn}
+
+    def stop_bulk_deployment(self, **params: Any) -> dict[str, Any]:
+        """Stopping, then Stopped (``settle_stopping``); a terminal one cannot be stopped."""
+        self._enter("StopBulkDeployment", params)
+        deployment = self._find(params["BulkDeploymentId"])
+        if deployment.status not in _NON_TERMINAL:
+            raise client_error(
+                "BadRequestException", f"The bulk deployment is {deployment.status}.", "StopBulkDeployment"
+            )
+        deployment.status = "Stopping"
+        return {}
 
     def get_bulk_deployment_status(self, **params: Any) -> dict[str, Any]:
         self._enter("GetBulkDeploymentStatus", params)
@@ -191,6 +211,11 @@ class FakeGreengrass:
         pending = self.fail_next.get(operation)
         if pending:
             raise pending.pop(0)
+
+    def _answer(self, operation: str) -> None:
+        if operation in self.lose_next:
+            self.lose_next.discard(operation)
+            raise client_error("InternalServerErrorException", "The answer was lost.", operation, status=500)
 
     def _create(self, token: str | None, params: dict[str, Any], tags: dict[str, str]) -> FakeBulkDeployment:
         number = next(self._ids)
