@@ -11,7 +11,7 @@ from bulk_deployer import aws
 from bulk_deployer.config import DispatchSettings, StarterSettings, TrackerSettings
 from bulk_deployer.contract import Metric
 from bulk_deployer.control import DispatchControl, RunLease
-from bulk_deployer.deployers.greengrass_v1 import GreengrassV1Deployer
+from bulk_deployer.deployers.greengrass_v1 import GreengrassV1Deployer, V1StartRequests
 from bulk_deployer.dispatch import Dispatcher
 from bulk_deployer.input_objects import InputObjectStore
 from bulk_deployer.intake import InputFileIntake
@@ -121,6 +121,7 @@ def build_intake(
         ReportStore(clients.s3, settings.reports_prefix),
         build_dispatcher(settings, clients, ledger, effects),
         effects.count,
+        start_requests=V1StartRequests(settings.execution_role_arn, settings.region),
         outcomes=build_outcomes(settings, clients, effects),
     )
 

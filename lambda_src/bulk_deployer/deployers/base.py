@@ -24,6 +24,7 @@ __all__ = [
     "Lifecycle",
     "StartRejected",
     "StartRequest",
+    "StartRequestBuilder",
     "StartedDeployment",
     "TargetOutcome",
     "TargetResult",
@@ -93,6 +94,14 @@ class TargetResult:
     status: str  # the service's word, counted in the report's summary
     outcome: TargetOutcome
     row: Mapping[str, Any]
+
+
+class StartRequestBuilder(Protocol):
+    """Freezes, when a file is queued, what its start will ask of the service."""
+
+    def build(self, bucket: str, staged_key: str, tags: Mapping[str, str]) -> StartRequest:
+        """The request that deploys the staged copy ``s3://bucket/staged_key``, with these tags."""
+        ...
 
 
 class Deployer(Protocol):

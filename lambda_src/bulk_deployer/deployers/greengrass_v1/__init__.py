@@ -6,6 +6,6 @@ report columns; ``start_request`` the input file URI a start names.
 """
 
 from bulk_deployer.deployers.greengrass_v1.deployer import GreengrassV1Deployer
-from bulk_deployer.deployers.greengrass_v1.start_request import input_file_uri
+from bulk_deployer.deployers.greengrass_v1.start_request import V1StartRequests, input_file_uri
 
-__all__ = ["GreengrassV1Deployer", "input_file_uri"]
+__all__ = ["GreengrassV1Deployer", "V1StartRequests", "input_file_uri"]
