@@ -3,7 +3,8 @@
 Requests are checked against botocore's real service model (as botocore's Stubber does),
 errors are real ``ClientError``s with the service's codes, and the documented rules hold:
 token idempotency, one non-terminal bulk deployment at a time, newest-first listing.
-End-to-end tests use the HTTP emulator in ``local/`` instead.
+End-to-end tests use the HTTP emulator in ``local/`` instead; both answer the deployer
+contract suite (tests/deployers/test_contract.py) the same way.
 """
 
 from __future__ import annotations
