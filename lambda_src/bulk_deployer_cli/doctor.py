@@ -202,9 +202,7 @@ def _slot(target: Target) -> Check:
         return Check("", True, f"free{last}; {note}")
     file = target.ledger.file_for_bulk_deployment(latest.deployment_id)
     owner = f"ours: {file.ref.key}" if file else "NOT started by this stack"
-    return Check(
-        "", True, f"{latest.deployment_id} is {latest.status} ({owner}); queued files wait; {note}"
-    )
+    return Check("", True, f"{latest.deployment_id} is {latest.status} ({owner}); queued files wait; {note}")
 
 
 def _paused(target: Target) -> Check:
