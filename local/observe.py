@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bulk_deployer.contract import INTAKE_MESSAGE_GROUP_ID
-from bulk_deployer.greengrass import input_file_uri
+from bulk_deployer.deployers.greengrass_v1 import input_file_uri
 from bulk_deployer.ledger_model import FileState, LedgerFile
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.token import client_token_for

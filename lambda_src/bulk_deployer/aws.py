@@ -18,7 +18,7 @@ CLIENT_CONFIG = Config(
 
 
 # For StartBulkDeployment only: one attempt. A retry after a lost answer could start a second
-# bulk deployment (see greengrass.GreengrassV1Deployer).
+# bulk deployment (see deployers.greengrass_v1.GreengrassV1Deployer).
 START_CLIENT_CONFIG = CLIENT_CONFIG.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
 
 

@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from bulk_deployer.contract import TOKEN_TAG, FileOutcome, LogEvent, Metric
 from bulk_deployer.control import DispatchControl
-from bulk_deployer.greengrass import Deployer, StartRejected
+from bulk_deployer.deployers.base import Deployer, StartRejected
 from bulk_deployer.input_objects import InputObjectStore
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import WAITING_STATES, FileState, LedgerFile, StaleTransition
@@ -162,9 +162,9 @@ class Dispatcher:
             return None
         logger.warning(
             LogEvent.BULK_DEPLOYMENT_RECOVERED,
-            extra={"bulk_deployment_id": found.bulk_deployment_id, "state": FileState.STARTED.value},
+            extra={"bulk_deployment_id": found.deployment_id, "state": FileState.STARTED.value},
         )
-        return self._recovered(holder, file.token, found.bulk_deployment_id, found.arn or "")
+        return self._recovered(holder, file.token, found.deployment_id, found.arn or "")
 
     def _recovered(self, holder: str, token: str, bulk_deployment_id: str, arn: str) -> DispatchOutcome:
         """Record a bulk deployment an earlier attempt started unseen, as if this one had."""
@@ -195,18 +195,18 @@ class Dispatcher:
             # the work was done) and the retry was refused as concurrent: record it, start nothing.
             logger.warning(
                 "the running bulk deployment is this file's: its start succeeded unseen",
-                extra={"bulk_deployment_id": latest.bulk_deployment_id, "state": FileState.STARTED.value},
+                extra={"bulk_deployment_id": latest.deployment_id, "state": FileState.STARTED.value},
             )
-            return self._recovered(holder, file.token, latest.bulk_deployment_id, latest.arn or "")
+            return self._recovered(holder, file.token, latest.deployment_id, latest.arn or "")
         if file.state is FileState.STARTING:
             self._ledger.requeue(file.token)
         self._count(Metric.WAITING_FOR_PREVIOUS_BULK_DEPLOYMENT, 1)
         logger.info(
             "another bulk deployment is running; the file stays queued",
-            extra={"running_bulk_deployment_id": latest.bulk_deployment_id, "state": FileState.QUEUED.value},
+            extra={"running_bulk_deployment_id": latest.deployment_id, "state": FileState.QUEUED.value},
         )
         return DispatchOutcome(
-            DispatchResult.BUSY, file.token, detail=f"{latest.bulk_deployment_id} is {latest.status}"
+            DispatchResult.BUSY, file.token, detail=f"{latest.deployment_id} is {latest.status}"
         )
 
     def _start(self, holder: str, file: LedgerFile) -> DispatchOutcome:
@@ -225,13 +225,13 @@ class Dispatcher:
                 if outcome is not None:
                     return outcome
                 continue
-            self._mark_started(holder, file.token, started.bulk_deployment_id, started.arn)
+            self._mark_started(holder, file.token, started.deployment_id, started.arn)
             self._count(Metric.BULK_DEPLOYMENT_STARTED, 1)
             logger.info(
                 LogEvent.BULK_DEPLOYMENT_STARTED,
-                extra={"bulk_deployment_id": started.bulk_deployment_id, "state": FileState.STARTED.value},
+                extra={"bulk_deployment_id": started.deployment_id, "state": FileState.STARTED.value},
             )
-            return DispatchOutcome(DispatchResult.STARTED, file.token, started.bulk_deployment_id)
+            return DispatchOutcome(DispatchResult.STARTED, file.token, started.deployment_id)
 
     def _rejected(self, file: LedgerFile, exc: StartRejected) -> DispatchOutcome | None:
         """Count a refusal; after the last one, fail the file and pause dispatching."""

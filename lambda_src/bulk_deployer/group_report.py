@@ -17,42 +17,10 @@ from typing import Any
 
 import orjson
 
+from bulk_deployer.deployers.base import TargetOutcome, TargetResult
+
 PART_MIN_BYTES = 5 * 1024 * 1024  # S3's minimum size of every part but the last
-TERMINAL_GROUP_STATES = frozenset({"Success", "Failure"})
 SAMPLE_LIMIT = 100
-CSV_COLUMNS = (
-    "group_id",
-    "group_arn",
-    "status",
-    "deployment_id",
-    "deployment_arn",
-    "deployment_type",
-    "created_at",
-    "error_message",
-    "error_details",
-)
-
-
-def group_id_from_arn(arn: str) -> str:
-    """``arn:aws:greengrass:<region>:<account>:/greengrass/groups/<id>`` → ``<id>``."""
-    marker = "/greengrass/groups/"
-    return arn.split(marker, 1)[1].split("/", 1)[0] if marker in arn else ""
-
-
-def group_result(deployment: Mapping[str, Any]) -> dict[str, Any]:
-    """One group deployment as the report shows it (from ListBulkDeploymentDetailedReports)."""
-    arn = str(deployment.get("GroupArn") or "")
-    return {
-        "group_id": group_id_from_arn(arn),
-        "group_arn": arn,
-        "status": deployment.get("DeploymentStatus"),
-        "deployment_id": deployment.get("DeploymentId"),
-        "deployment_arn": deployment.get("DeploymentArn"),
-        "deployment_type": deployment.get("DeploymentType"),
-        "created_at": deployment.get("CreatedAt"),
-        "error_message": deployment.get("ErrorMessage"),
-        "error_details": list(deployment.get("ErrorDetails") or []),
-    }
 
 
 @dataclass
@@ -88,10 +56,6 @@ class ReportProgress:
             failed=[str(a) for a in item.get("failed", [])],
         )
 
-    @property
-    def settled(self) -> bool:
-        return all(status in TERMINAL_GROUP_STATES for status in self.counts)
-
 
 class _Utf8Buffer:
     """A write(str) target for csv.writer that keeps UTF-8 bytes."""
@@ -104,15 +68,33 @@ class _Utf8Buffer:
         return len(text)
 
 
+def _csv_cell(value: Any) -> Any:
+    """Empty for nothing; lists and objects (error details) as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, list | dict):
+        return json.dumps(value) if value else ""
+    return value
+
+
 def _parts(raw: Any) -> list[dict[str, Any]]:
     return [{"PartNumber": int(p["PartNumber"]), "ETag": str(p["ETag"])} for p in raw or []]
 
 
 class GroupReportWriter:
-    """Appends group results to the two multipart uploads; flushes both at the same page."""
+    """Appends target results to the two multipart uploads; flushes both at the same page."""
 
-    def __init__(self, s3: Any, bucket: str, json_key: str, csv_key: str, progress: ReportProgress) -> None:
+    def __init__(
+        self,
+        s3: Any,
+        bucket: str,
+        json_key: str,
+        csv_key: str,
+        progress: ReportProgress,
+        columns: tuple[str, ...],
+    ) -> None:
         self._s3 = s3
+        self._columns = columns
         self._bucket = bucket
         self._json_key = json_key
         self._csv_key = csv_key
@@ -141,27 +123,20 @@ class GroupReportWriter:
             )["UploadId"]
             opening = json.dumps(dict(header), ensure_ascii=False)[:-1]
             self._json += f'{opening}, "groups": ['.encode()
-            self._csv_writer.writerow(CSV_COLUMNS)
+            self._csv_writer.writerow(self._columns)
 
-    def add_page(self, deployments: list[Mapping[str, Any]], next_token: str | None) -> bool:
+    def add_page(self, results: list[TargetResult], next_token: str | None) -> bool:
         """Add one page; returns True when the pending bytes were uploaded (a checkpoint is due)."""
-        for deployment in deployments:
-            result = group_result(deployment)
+        for result in results:
             self._json += b",\n" if self.progress.rows + self._pending_rows else b"\n"
-            self._json += orjson.dumps(result)
-            self._csv_writer.writerow(
-                [
-                    *(result[c] if result[c] is not None else "" for c in CSV_COLUMNS[:-1]),
-                    json.dumps(result["error_details"]) if result["error_details"] else "",
-                ]
-            )
+            self._json += orjson.dumps(dict(result.row))
+            self._csv_writer.writerow([_csv_cell(result.row.get(c)) for c in self._columns])
             self._pending_rows += 1
-            status = str(result["status"])
-            self._pending_counts[status] = self._pending_counts.get(status, 0) + 1
-            if status not in TERMINAL_GROUP_STATES:
-                self._pending_in_progress.append(result["group_arn"])
-            elif status == "Failure":
-                self._pending_failed.append(result["group_arn"])
+            self._pending_counts[result.status] = self._pending_counts.get(result.status, 0) + 1
+            if result.outcome is TargetOutcome.PENDING:
+                self._pending_in_progress.append(result.target)
+            elif result.outcome is TargetOutcome.FAILED:
+                self._pending_failed.append(result.target)
         if next_token is None:
             self._absorb(next_token)
             self.read_all = True

@@ -18,13 +18,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bulk_deployer.config import StarterSettings
 from bulk_deployer.contract import TOKEN_TAG, FileOutcome, LogEvent, Metric, ReportFile
+from bulk_deployer.deployers.base import StartRequestBuilder
 from bulk_deployer.dispatch import Dispatcher, DispatchOutcome
 from bulk_deployer.events import EventObject, parse_message_body
-from bulk_deployer.greengrass import input_file_uri
 from bulk_deployer.input_objects import InputObjectStore, ObjectChanged, ObjectUnreadable
 from bulk_deployer.key_spelling import KeySpellingResolver
 from bulk_deployer.ledger import BulkDeploymentLedger
-from bulk_deployer.ledger_model import WAITING_STATES, Arrival, FileState, LedgerFile, StartRequest
+from bulk_deployer.ledger_model import WAITING_STATES, Arrival, FileState, LedgerFile
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.observability import file_log_context, logger
 from bulk_deployer.outcomes import NoOutcomes, OutcomeSink
@@ -65,9 +65,11 @@ class InputFileIntake:
         dispatcher: Dispatcher,
         count: Callable[[Metric, int], None],
         *,
+        start_requests: StartRequestBuilder,
         outcomes: OutcomeSink | None = None,
     ) -> None:
         self._settings = settings
+        self._start_requests = start_requests
         self._ledger = ledger
         self._objects = objects
         self._reports = reports
@@ -154,13 +156,10 @@ class InputFileIntake:
         """Copy the validated version where Greengrass will read it, freeze the request, queue."""
         staged_key = f"{self._settings.staged_prefix}{file.token}.jsonl"
         self._objects.stage(ref, staged_key)
-        request = StartRequest(
-            execution_role_arn=self._settings.execution_role_arn,
-            input_file_uri=input_file_uri(ref.bucket, staged_key, self._settings.region),
-            tags=merge_tags(
-                self._settings.default_tags, self._objects.tags(ref), required={TOKEN_TAG: file.token}
-            ),
+        tags = merge_tags(
+            self._settings.default_tags, self._objects.tags(ref), required={TOKEN_TAG: file.token}
         )
+        request = self._start_requests.build(ref.bucket, staged_key, tags)
         queued = self._ledger.enqueue(file, request, records=result.records, staged_key=staged_key)
         self._count(Metric.INPUT_FILE_QUEUED, 1)
         logger.info(

@@ -16,7 +16,7 @@ from typing import Any
 
 from bulk_deployer.config import TrackerSettings
 from bulk_deployer.contract import FileOutcome, Metric, ReportFile
-from bulk_deployer.greengrass import Deployer
+from bulk_deployer.deployers.base import Deployer, TargetOutcome
 from bulk_deployer.group_report import GroupReportWriter, ReportProgress
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import LedgerFile
@@ -73,6 +73,7 @@ class GroupReportPass:
             self._reports.key_for(file.token, ReportFile.REPORT),
             self._reports.key_for(file.token, ReportFile.GROUPS),
             progress,
+            self._deployer.report_columns,
         )
         header = self._report_header(file)
         writer.begin(header)
@@ -83,18 +84,23 @@ class GroupReportPass:
                     "report continues in the next run", extra={"token": file.token, "rows": progress.rows}
                 )
                 return ReportStep.CONTINUING
-            page, next_token = self._deployer.detailed_reports(
+            page, next_token = self._deployer.target_results(
                 str(file.bulk_deployment_id), next_token=next_token, page_size=self._settings.report_page_size
             )
             if writer.add_page(page, next_token):
                 self._ledger.save_report_progress(file.token, progress.as_item())
         bound_passed = self._settle_bound_passed(file)
-        summary = _summary(progress, bound_passed)
-        if progress.settled or bound_passed:
+        settled = self._settled(progress)
+        summary = _summary(progress, settled, bound_passed)
+        if settled or bound_passed:
             writer.complete({**summary, "report_written_at": iso_utc(self._clock())})
             report_key = self._reports.key_for(file.token, ReportFile.REPORT)
             self._ledger.mark_finished(file.token, report_key=report_key, summary=summary)
-            failed = progress.counts.get("Failure", 0)
+            failed = sum(
+                n
+                for status, n in progress.counts.items()
+                if self._deployer.target_outcome(status) is TargetOutcome.FAILED
+            )
             if failed:
                 self._count(Metric.GROUP_DEPLOYMENTS_FAILED, failed)
             logger.info(
@@ -136,6 +142,10 @@ class GroupReportPass:
             "error_details": list(item.get("bulk_error_details") or []),
         }
 
+    def _settled(self, progress: ReportProgress) -> bool:
+        """Every target read so far has settled (no status the service may still change)."""
+        return all(self._deployer.target_outcome(s) is not TargetOutcome.PENDING for s in progress.counts)
+
     def _recheck_due(self, file: LedgerFile) -> bool:
         checked = epoch_of(file.item.get("report_checked_at"))
         return checked is None or self._clock() - checked >= self._settings.report_recheck_seconds
@@ -145,13 +155,13 @@ class GroupReportPass:
         return terminal is not None and self._clock() - terminal > self._settings.report_settle_bound_seconds
 
 
-def _summary(progress: ReportProgress, bound_passed: bool) -> dict[str, Any]:
-    still = progress.counts and not progress.settled
+def _summary(progress: ReportProgress, settled: bool, bound_passed: bool) -> dict[str, Any]:
+    still = progress.counts and not settled
     return {
-        "final": bool(progress.settled or bound_passed),
+        "final": bool(settled or bound_passed),
         "group_count": progress.rows,
         "counts": dict(sorted(progress.counts.items())),
         "still_in_progress": progress.in_progress if still else [],
         "failed_groups_sample": progress.failed,
-        "settle_bound_passed": bool(bound_passed and not progress.settled),
+        "settle_bound_passed": bool(bound_passed and not settled),
     }

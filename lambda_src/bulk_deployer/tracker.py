@@ -28,8 +28,8 @@ from typing import Any
 from bulk_deployer.config import TRACKER_FOLLOW_MARGIN_SECONDS, TrackerSettings
 from bulk_deployer.contract import Metric
 from bulk_deployer.control import DispatchControl, RunLease
+from bulk_deployer.deployers.base import Deployer, DeploymentStatus, Lifecycle
 from bulk_deployer.dispatch import Dispatcher, DispatchOutcome, DispatchResult
-from bulk_deployer.greengrass import Deployer, DeploymentStatus
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import FileState, LedgerFile
 from bulk_deployer.observability import file_log_context, logger
@@ -41,12 +41,10 @@ from bulk_deployer.slot import ACTIVE, DeploymentSlot
 from bulk_deployer.timefmt import epoch_of
 
 _TERMINAL_METRIC = {
-    "Completed": Metric.BULK_DEPLOYMENT_COMPLETED,
-    "Failed": Metric.BULK_DEPLOYMENT_FAILED,
-    "Stopped": Metric.BULK_DEPLOYMENT_STOPPED,
+    Lifecycle.SUCCEEDED: Metric.BULK_DEPLOYMENT_COMPLETED,
+    Lifecycle.FAILED: Metric.BULK_DEPLOYMENT_FAILED,
+    Lifecycle.STOPPED: Metric.BULK_DEPLOYMENT_STOPPED,
 }
-# Greengrass's BulkDeploymentMetrics fields, re-emitted as increments under the same names.
-_COUNTER_METRICS = (Metric.RECORDS_PROCESSED, Metric.INVALID_INPUT_RECORDS, Metric.RETRY_ATTEMPTS)
 
 
 @dataclass
@@ -207,7 +205,7 @@ class BulkDeploymentTracker:
         """Update the ledger from the service; True when the bulk deployment has ended."""
         bulk_id = str(file.bulk_deployment_id)
         status = self._deployer.status(bulk_id)
-        fields = _status_fields(status)
+        fields = _status_fields(status, self._deployer.counter_metrics)
         self._emit_metric_deltas(file, status)
         with file_log_context(file.token, bulk_deployment_id=bulk_id, **file.ref.log_keys()):
             if not status.terminal:
@@ -217,8 +215,8 @@ class BulkDeploymentTracker:
                 return False
             self._ledger.mark_reporting(file.token, fields)
             self._slot.release_bulk_deployment(bulk_id)
-            self._count(_TERMINAL_METRIC.get(status.status, Metric.BULK_DEPLOYMENT_FAILED), 1)
-            log = logger.warning if status.status != "Completed" else logger.info
+            self._count(_TERMINAL_METRIC.get(status.lifecycle, Metric.BULK_DEPLOYMENT_FAILED), 1)
+            log = logger.warning if status.lifecycle is not Lifecycle.SUCCEEDED else logger.info
             log(
                 "bulk deployment ended",
                 extra={
@@ -232,7 +230,7 @@ class BulkDeploymentTracker:
 
     def _emit_metric_deltas(self, file: LedgerFile, status: DeploymentStatus) -> None:
         before = dict(file.item.get("bulk_metrics") or {})
-        for metric in _COUNTER_METRICS:
+        for metric in self._deployer.counter_metrics:
             delta = int(status.metrics.get(metric, 0)) - int(before.get(metric, 0))
             if delta > 0:
                 self._count(metric, delta)
@@ -297,10 +295,10 @@ class BulkDeploymentTracker:
         return len(unprocessed)
 
 
-def _status_fields(status: DeploymentStatus) -> dict[str, Any]:
+def _status_fields(status: DeploymentStatus, counter_metrics: tuple[Metric, ...]) -> dict[str, Any]:
     return {
         "bulk_status": status.status,
-        "bulk_metrics": {metric.value: int(status.metrics.get(metric, 0)) for metric in _COUNTER_METRICS},
+        "bulk_metrics": {metric.value: int(status.metrics.get(metric, 0)) for metric in counter_metrics},
         "bulk_created_at": status.created_at,
         "bulk_error_message": status.error_message,
         "bulk_error_details": [dict(d) for d in status.error_details] or None,

@@ -11,8 +11,9 @@ from bulk_deployer import aws
 from bulk_deployer.config import DispatchSettings, StarterSettings, TrackerSettings
 from bulk_deployer.contract import Metric
 from bulk_deployer.control import DispatchControl, RunLease
+from bulk_deployer.deployers.base import Deployer
+from bulk_deployer.deployers.greengrass_v1 import GreengrassV1Deployer, V1StartRequests
 from bulk_deployer.dispatch import Dispatcher
-from bulk_deployer.greengrass import GreengrassV1Deployer
 from bulk_deployer.input_objects import InputObjectStore
 from bulk_deployer.intake import InputFileIntake
 from bulk_deployer.ledger import BulkDeploymentLedger
@@ -90,6 +91,11 @@ def build_outcomes(settings: DispatchSettings, clients: Clients, effects: Effect
     return NoOutcomes()
 
 
+def build_deployer(clients: Clients, effects: Effects = LAMBDA) -> Deployer:
+    """The one place that picks the deployment service (Greengrass V1 bulk deployments today)."""
+    return GreengrassV1Deployer(clients.greengrass, clients.greengrass_start, sleep=effects.sleep)
+
+
 def build_dispatcher(
     settings: DispatchSettings, clients: Clients, ledger: BulkDeploymentLedger, effects: Effects = LAMBDA
 ) -> Dispatcher:
@@ -98,7 +104,7 @@ def build_dispatcher(
         ledger,
         DeploymentSlot(clients.dynamodb, table, clock=effects.clock),
         DispatchControl(clients.dynamodb, table, clock=effects.clock),
-        GreengrassV1Deployer(clients.greengrass, clients.greengrass_start, sleep=effects.sleep),
+        build_deployer(clients, effects),
         InputObjectStore(clients.s3),
         count=effects.count,
         lease_seconds=settings.slot_lease_seconds,
@@ -121,6 +127,7 @@ def build_intake(
         ReportStore(clients.s3, settings.reports_prefix),
         build_dispatcher(settings, clients, ledger, effects),
         effects.count,
+        start_requests=V1StartRequests(settings.execution_role_arn, settings.region),
         outcomes=build_outcomes(settings, clients, effects),
     )
 
@@ -142,7 +149,7 @@ def build_tracker(
         DispatchControl(clients.dynamodb, table, clock=clock),
         RunLease(clients.dynamodb, table, "tracker", clock=clock),
         RunLease(clients.dynamodb, table, "reconcile", clock=clock),
-        GreengrassV1Deployer(clients.greengrass),
+        build_deployer(clients, effects),
         build_dispatcher(settings, clients, ledger, effects),
         clients.s3,
         ReportStore(clients.s3, settings.reports_prefix),

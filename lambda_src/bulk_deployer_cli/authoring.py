@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bulk_deployer.group_report import group_id_from_arn
+from bulk_deployer.deployers.greengrass_v1.report import group_id_from_arn
 from bulk_deployer.ledger_model import FileState
 from bulk_deployer.timefmt import epoch_of
 from bulk_deployer.validation import validate_bytes

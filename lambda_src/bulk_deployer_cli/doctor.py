@@ -198,13 +198,11 @@ def _slot(target: Target) -> Check:
     latest = target.deployer.latest()
     note = "one per account and region, shared with every other tool and stack"
     if latest is None or latest.terminal:
-        last = f" (last: {latest.bulk_deployment_id} {latest.status})" if latest else ""
+        last = f" (last: {latest.deployment_id} {latest.status})" if latest else ""
         return Check("", True, f"free{last}; {note}")
-    file = target.ledger.file_for_bulk_deployment(latest.bulk_deployment_id)
+    file = target.ledger.file_for_bulk_deployment(latest.deployment_id)
     owner = f"ours: {file.ref.key}" if file else "NOT started by this stack"
-    return Check(
-        "", True, f"{latest.bulk_deployment_id} is {latest.status} ({owner}); queued files wait; {note}"
-    )
+    return Check("", True, f"{latest.deployment_id} is {latest.status} ({owner}); queued files wait; {note}")
 
 
 def _paused(target: Target) -> Check:

@@ -25,7 +25,7 @@ from botocore.config import Config
 from bulk_deployer.aws import CLIENT_CONFIG, START_CLIENT_CONFIG
 from bulk_deployer.config import DEFAULT_INCOMING_PREFIX, DEFAULT_REPORTS_PREFIX, DEFAULT_STAGED_PREFIX
 from bulk_deployer.control import DispatchControl
-from bulk_deployer.greengrass import GreengrassV1Deployer
+from bulk_deployer.deployers.greengrass_v1 import GreengrassV1Deployer
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.slot import DeploymentSlot
 

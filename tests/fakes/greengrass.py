@@ -3,7 +3,8 @@
 Requests are checked against botocore's real service model (as botocore's Stubber does),
 errors are real ``ClientError``s with the service's codes, and the documented rules hold:
 token idempotency, one non-terminal bulk deployment at a time, newest-first listing.
-End-to-end tests use the HTTP emulator in ``local/`` instead.
+End-to-end tests use the HTTP emulator in ``local/`` instead; both answer the deployer
+contract suite (tests/deployers/test_contract.py) the same way.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class FakeGreengrass:
         self.start_requests: list[dict[str, Any]] = []
         self.fail_next: dict[str, list[Exception]] = {}
         self.forget_tokens = False
+        # Operations whose next answer is lost after the work is done (a timeout, a 5xx).
+        self.lose_next: set[str] = set()
         self._ids = itertools.count(1)
 
     # -- control -----------------------------------------------------------------------------
@@ -100,6 +103,12 @@ class FakeGreengrass:
                         {"DetailedErrorCode": "GG-1", "DetailedErrorMessage": "core offline"}
                     ]
 
+    def settle_stopping(self) -> None:
+        """Every Stopping bulk deployment has stopped (the service takes a while)."""
+        for deployment in self.deployments:
+            if deployment.status == "Stopping":
+                deployment.status = "Stopped"
+
     def finish_all(self) -> None:
         for deployment in self.deployments:
             if deployment.status in _NON_TERMINAL:
@@ -136,7 +145,19 @@ class FakeGreengrass:
                 "StartBulkDeployment",
             )
         deployment = self._create(token, same, dict(params.get("tags") or {}))
+        self._answer("StartBulkDeployment")
         return {"BulkDeploymentId": deployment.id, "BulkDeploymentArn": deployment.arn}
+
+    def stop_bulk_deployment(self, **params: Any) -> dict[str, Any]:
+        """Stopping, then Stopped (``settle_stopping``); a terminal one cannot be stopped."""
+        self._enter("StopBulkDeployment", params)
+        deployment = self._find(params["BulkDeploymentId"])
+        if deployment.status not in _NON_TERMINAL:
+            raise client_error(
+                "BadRequestException", f"The bulk deployment is {deployment.status}.", "StopBulkDeployment"
+            )
+        deployment.status = "Stopping"
+        return {}
 
     def get_bulk_deployment_status(self, **params: Any) -> dict[str, Any]:
         self._enter("GetBulkDeploymentStatus", params)
@@ -191,6 +212,11 @@ class FakeGreengrass:
         pending = self.fail_next.get(operation)
         if pending:
             raise pending.pop(0)
+
+    def _answer(self, operation: str) -> None:
+        if operation in self.lose_next:
+            self.lose_next.discard(operation)
+            raise client_error("InternalServerErrorException", "The answer was lost.", operation, status=500)
 
     def _create(self, token: str | None, params: dict[str, Any], tags: dict[str, str]) -> FakeBulkDeployment:
         number = next(self._ids)

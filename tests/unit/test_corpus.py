@@ -155,7 +155,16 @@ def test_cli_validate_json_agrees_with_the_manifest(name: str, capsys: pytest.Ca
 
 # The starter's prefix rule, used as the starter uses it; no AWS client is touched for a key
 # outside the prefix.
-INTAKE = InputFileIntake(SimpleNamespace(incoming_prefix="incoming/"), None, None, None, None, None)  # type: ignore[arg-type]
+_NONE: Any = None  # the prefix rule touches none of the intake's collaborators
+INTAKE = InputFileIntake(
+    SimpleNamespace(incoming_prefix="incoming/"),  # type: ignore[arg-type]
+    _NONE,
+    _NONE,
+    _NONE,
+    _NONE,
+    _NONE,
+    start_requests=_NONE,
+)
 
 
 def _in_scope(obj: EventObject) -> bool:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 from bulk_deployer.config import ConfigurationError, StarterSettings, check_prefixes
-from bulk_deployer.greengrass import input_file_uri
+from bulk_deployer.deployers.greengrass_v1 import input_file_uri
 from bulk_deployer.tags import MAX_TAGS, clean_tag_key, merge_tags
 
 ENV = {

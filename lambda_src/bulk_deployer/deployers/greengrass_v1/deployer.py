@@ -1,26 +1,31 @@
-"""The deployer: the one place that talks to Greengrass.
+"""Greengrass V1 bulk deployments through boto3's ``greengrass`` client.
 
-Greengrass V1 reached its end of support on 2026-10-07. Everything else in the project
-depends only on the ``Deployer`` protocol below, so a Greengrass V2 deployer can be added
-beside ``GreengrassV1Deployer`` without touching the ledger, the intake or the dispatcher.
+Greengrass V1 reached its end of support on 2026-10-07. The core depends only on
+``deployers.base.Deployer``; this is its V1 implementation.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
-from urllib.parse import quote
+from dataclasses import replace
+from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bulk_deployer.contract import TOKEN_TAG
-from bulk_deployer.ledger_model import StartRequest
+from bulk_deployer.contract import TOKEN_TAG, Metric
+from bulk_deployer.deployers.base import (
+    DeploymentStatus,
+    StartedDeployment,
+    StartRejected,
+    StartRequest,
+    TargetOutcome,
+    TargetResult,
+)
+from bulk_deployer.deployers.greengrass_v1.report import REPORT_COLUMNS, group_result
+from bulk_deployer.deployers.greengrass_v1.statuses import COUNTER_METRICS, lifecycle_of, target_outcome_of
 from bulk_deployer.timefmt import epoch_of
 
-NON_TERMINAL = frozenset({"Initializing", "Running", "Stopping"})
-TERMINAL = frozenset({"Completed", "Stopped", "Failed"})
 _REJECTION_CODES = frozenset({"BadRequestException", "AccessDeniedException", "ValidationException"})
 # Throttled requests were not carried out: the only start failures that are safe to repeat blindly.
 _THROTTLING_CODES = frozenset(
@@ -28,62 +33,8 @@ _THROTTLING_CODES = frozenset(
 )
 
 
-class StartRejected(Exception):
-    """The service refused the start for a reason retrying the same request will not fix."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-
-
-@dataclass(frozen=True)
-class StartedDeployment:
-    bulk_deployment_id: str
-    arn: str
-
-
-@dataclass(frozen=True)
-class DeploymentStatus:
-    bulk_deployment_id: str
-    status: str
-    created_at: str | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
-    error_message: str | None = None
-    error_details: list[Mapping[str, Any]] = field(default_factory=list)
-    metrics: Mapping[str, int] = field(default_factory=dict)
-    arn: str | None = None
-
-    @property
-    def terminal(self) -> bool:
-        return self.status in TERMINAL
-
-
-class Deployer(Protocol):
-    def start(self, token: str, request: StartRequest) -> StartedDeployment: ...
-
-    def status(self, bulk_deployment_id: str) -> DeploymentStatus: ...
-
-    def latest(self) -> DeploymentStatus | None: ...
-
-    def find_by_token(self, token: str, *, created_since: str | None) -> DeploymentStatus | None: ...
-
-    def detailed_reports(
-        self, bulk_deployment_id: str, *, next_token: str | None, page_size: int
-    ) -> tuple[list[Mapping[str, Any]], str | None]: ...
-
-
-def dns_suffix(region: str) -> str:
-    return "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-
-
-def input_file_uri(bucket: str, key: str, region: str) -> str:
-    """The virtual-hosted https URI of an object, its key percent-encoded as a URL path."""
-    return f"https://{bucket}.s3.{region}.{dns_suffix(region)}/{quote(key, safe='/')}"
-
-
 class GreengrassV1Deployer:
-    """Greengrass V1 bulk deployments through boto3's ``greengrass`` client.
+    """Greengrass V1 bulk deployments.
 
     ``start_client`` must not retry by itself (``aws.START_CLIENT_CONFIG``): a start whose
     answer was lost (a timeout, a 5xx after the work was done) may have started a bulk
@@ -92,6 +43,9 @@ class GreengrassV1Deployer:
     here; any other failure leaves the file STARTING, and the next dispatch looks for the
     deployment by its token tag before it starts anything.
     """
+
+    report_columns: tuple[str, ...] = REPORT_COLUMNS
+    counter_metrics: tuple[Metric, ...] = COUNTER_METRICS
 
     def __init__(
         self,
@@ -127,11 +81,13 @@ class GreengrassV1Deployer:
             return StartedDeployment(response["BulkDeploymentId"], response["BulkDeploymentArn"])
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def status(self, bulk_deployment_id: str) -> DeploymentStatus:
-        response = self._gg.get_bulk_deployment_status(BulkDeploymentId=bulk_deployment_id)
+    def status(self, deployment_id: str) -> DeploymentStatus:
+        response = self._gg.get_bulk_deployment_status(BulkDeploymentId=deployment_id)
+        status = str(response.get("BulkDeploymentStatus", ""))
         return DeploymentStatus(
-            bulk_deployment_id=bulk_deployment_id,
-            status=str(response.get("BulkDeploymentStatus", "")),
+            deployment_id=deployment_id,
+            status=status,
+            lifecycle=lifecycle_of(status),
             created_at=response.get("CreatedAt"),
             tags=dict(response.get("tags") or {}),
             error_message=response.get("ErrorMessage"),
@@ -156,15 +112,22 @@ class GreengrassV1Deployer:
                 return status
         return None
 
-    def detailed_reports(
-        self, bulk_deployment_id: str, *, next_token: str | None, page_size: int
-    ) -> tuple[list[Mapping[str, Any]], str | None]:
+    def target_results(
+        self, deployment_id: str, *, next_token: str | None, page_size: int
+    ) -> tuple[list[TargetResult], str | None]:
         """One page of group deployment results and the token of the next page (None at the end)."""
-        kwargs: dict[str, Any] = {"BulkDeploymentId": bulk_deployment_id, "MaxResults": str(page_size)}
+        kwargs: dict[str, Any] = {"BulkDeploymentId": deployment_id, "MaxResults": str(page_size)}
         if next_token:
             kwargs["NextToken"] = next_token
         response = self._gg.list_bulk_deployment_detailed_reports(**kwargs)
-        return list(response.get("Deployments") or []), response.get("NextToken") or None
+        page = [group_result(d) for d in response.get("Deployments") or []]
+        return page, response.get("NextToken") or None
+
+    def target_outcome(self, status: str) -> TargetOutcome:
+        return target_outcome_of(status)
+
+    def stop(self, deployment_id: str) -> None:
+        self._gg.stop_bulk_deployment(BulkDeploymentId=deployment_id)
 
     def _with_arn(self, summary: Mapping[str, Any]) -> DeploymentStatus:
         status = self.status(str(summary["BulkDeploymentId"]))

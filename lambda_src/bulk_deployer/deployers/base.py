@@ -1,0 +1,142 @@
+"""The deployer interface: the few questions the file pipeline asks a deployment service.
+
+The core starts one deployment per file, idempotently by the file's token; looks for a start
+whose answer was lost; asks whether the service is busy; follows a deployment's lifecycle;
+pages its per-target results into the report; and can stop it. Everything about one
+service's API — operation names, status names, metric fields, report columns — lives in its
+own subpackage. The contract test suite (tests/deployers) holds every deployer and every fake
+of one to the same answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from bulk_deployer.contract import Metric
+from bulk_deployer.ledger_model import StartRequest
+
+__all__ = [
+    "Deployer",
+    "DeploymentStatus",
+    "Lifecycle",
+    "StartRejected",
+    "StartRequest",
+    "StartRequestBuilder",
+    "StartedDeployment",
+    "TargetOutcome",
+    "TargetResult",
+]
+
+
+class Lifecycle(StrEnum):
+    """Where a deployment stands, in the core's words: running, or how it ended."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+class TargetOutcome(StrEnum):
+    """Where one target (a group, a thing group) of a deployment stands."""
+
+    PENDING = "pending"  # may still change: the report waits for it to settle
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class StartRejected(Exception):
+    """The service refused the start for a reason retrying the same request will not fix.
+
+    A start refused because another deployment is running is one of these too: the core
+    tells the two apart by asking ``latest()``, not by the service's message text.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class StartedDeployment:
+    deployment_id: str
+    arn: str
+
+
+@dataclass(frozen=True)
+class DeploymentStatus:
+    """A deployment as the service reports it; ``status`` is the service's own word for it."""
+
+    deployment_id: str
+    status: str
+    lifecycle: Lifecycle
+    created_at: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    error_message: str | None = None
+    error_details: list[Mapping[str, Any]] = field(default_factory=list)
+    metrics: Mapping[str, int] = field(default_factory=dict)
+    arn: str | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.lifecycle is not Lifecycle.RUNNING
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """One target's row of the report: ``row`` holds the deployer's ``report_columns``."""
+
+    target: str  # the target's ARN: what the report's samples list
+    status: str  # the service's word, counted in the report's summary
+    outcome: TargetOutcome
+    row: Mapping[str, Any]
+
+
+class StartRequestBuilder(Protocol):
+    """Freezes, when a file is queued, what its start will ask of the service."""
+
+    def build(self, bucket: str, staged_key: str, tags: Mapping[str, str]) -> StartRequest:
+        """The request that deploys the staged copy ``s3://bucket/staged_key``, with these tags."""
+        ...
+
+
+class Deployer(Protocol):
+    """What the core needs of a deployment service (one deployment at a time per account)."""
+
+    # Names of the per-target report's columns (``groups.csv``), in order.
+    report_columns: tuple[str, ...]
+    # The service's metric fields the tracker re-emits as increments under the same names.
+    counter_metrics: tuple[Metric, ...]
+
+    def start(self, token: str, request: StartRequest) -> StartedDeployment:
+        """Start once per token: the same token and request return the same deployment.
+
+        Raises ``StartRejected`` for a refusal (including "another deployment is running").
+        """
+        ...
+
+    def status(self, deployment_id: str) -> DeploymentStatus: ...
+
+    def latest(self) -> DeploymentStatus | None:
+        """The most recent deployment of the account: running means the service is busy."""
+        ...
+
+    def find_by_token(self, token: str, *, created_since: str | None) -> DeploymentStatus | None:
+        """The deployment a start with this token created, if any (a lost answer, a crash)."""
+        ...
+
+    def target_results(
+        self, deployment_id: str, *, next_token: str | None, page_size: int
+    ) -> tuple[list[TargetResult], str | None]:
+        """One page of per-target results and the next page's token (None at the end)."""
+        ...
+
+    def target_outcome(self, status: str) -> TargetOutcome:
+        """What a target status (a key of the report's counts) means to the report."""
+        ...
+
+    def stop(self, deployment_id: str) -> None: ...

@@ -1,0 +1,11 @@
+"""Greengrass V1 bulk deployments (StartBulkDeployment): everything V1-specific in one place.
+
+``deployer`` adapts boto3's ``greengrass`` client to the core's ``Deployer`` interface;
+``statuses`` holds the service's status names and metric fields; ``report`` the per-group
+report columns; ``start_request`` the input file URI a start names.
+"""
+
+from bulk_deployer.deployers.greengrass_v1.deployer import GreengrassV1Deployer
+from bulk_deployer.deployers.greengrass_v1.start_request import V1StartRequests, input_file_uri
+
+__all__ = ["GreengrassV1Deployer", "V1StartRequests", "input_file_uri"]
