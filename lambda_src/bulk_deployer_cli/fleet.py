@@ -1,6 +1,6 @@
 """Read-only views of the account's Greengrass groups for the authoring commands.
 
-Why here and not in ``greengrass.py``: the functions never look at groups; only operators
+Why here and not in ``deployers/greengrass_v1``: the functions never look at groups; only operators
 choosing groups (make-input), checking a file (plan) or undoing one (rollback-input) do.
 """
 

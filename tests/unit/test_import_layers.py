@@ -85,7 +85,12 @@ INFRA = "infra imports neither the CLI, local nor benchmarks"
         ("lambda_src/bulk_deployer/ledger.py", "import bulk_deployer.intake", LAYERS),
         ("lambda_src/bulk_deployer/contract.py", "import bulk_deployer.ledger", LAYERS),
         ("lambda_src/bulk_deployer/wiring.py", "import bulk_deployer.handlers.tracker", LAYERS),
-        ("lambda_src/bulk_deployer/reconcile.py", "import bulk_deployer.greengrass", CORE),
+        ("lambda_src/bulk_deployer/reconcile.py", "import bulk_deployer.deployers.greengrass_v1", CORE),
+        (
+            "lambda_src/bulk_deployer/group_report.py",
+            "import bulk_deployer.deployers.greengrass_v1.report",
+            CORE,
+        ),
         ("lambda_src/bulk_deployer/tracker.py", "import bulk_deployer_cli.errors", FUNCTIONS),
         ("lambda_src/bulk_deployer/handlers/starter.py", "import local.moto_server", FUNCTIONS),
         ("lambda_src/bulk_deployer_cli/main.py", "import local.moto_server", CLI),
@@ -106,20 +111,17 @@ def test_a_violating_import_breaks_its_contract(tree: Path, module: str, stateme
     assert set(status.values()) == {"KEPT"}, result.stdout
 
 
-def test_a_deployer_package_is_forbidden_to_the_core_once_it_exists(tree: Path) -> None:
-    deployers = tree / "lambda_src/bulk_deployer/deployers"
-    deployers.mkdir()
-    (deployers / "__init__.py").write_text("", encoding="utf-8")
-    (deployers / "v1.py").write_text("NAME = 'v1'\n", encoding="utf-8")
+def test_the_core_may_use_the_deployer_interface_but_no_deployer(tree: Path) -> None:
+    reconcile = tree / "lambda_src/bulk_deployer/reconcile.py"
+    original = reconcile.read_text(encoding="utf-8")
+    reconcile.write_text(original + "\nimport bulk_deployer.deployers.base\n", encoding="utf-8")
     assert _lint_imports(tree).returncode == 0
 
-    dispatch = tree / "lambda_src/bulk_deployer/dispatch.py"
-    dispatch.write_text(dispatch.read_text(encoding="utf-8") + "\nimport bulk_deployer.deployers.v1\n")
-
+    reconcile.write_text(original + "\nfrom bulk_deployer.deployers.greengrass_v1 import deployer\n")
     result = _lint_imports(tree)
     assert result.returncode != 0
     assert _status(result.stdout)[CORE] == "BROKEN", result.stdout
-    assert "bulk_deployer.dispatch -> bulk_deployer.deployers.v1" in result.stdout
+    assert "bulk_deployer.reconcile -> bulk_deployer.deployers.greengrass_v1" in result.stdout
 
 
 def test_a_module_outside_every_layer_breaks_the_layers_contract(tree: Path) -> None:
