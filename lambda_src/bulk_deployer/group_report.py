@@ -12,13 +12,13 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from bulk_deployer.ledger_records import TERMINAL_GROUP_STATES, ReportProgress
+
 PART_MIN_BYTES = 5 * 1024 * 1024  # S3's minimum size of every part but the last
-TERMINAL_GROUP_STATES = frozenset({"Success", "Failure"})
 SAMPLE_LIMIT = 100
 CSV_COLUMNS = (
     "group_id",
@@ -55,44 +55,6 @@ def group_result(deployment: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-@dataclass
-class ReportProgress:
-    """Where a report pass stands; stored in the ledger between runs."""
-
-    pass_started_at: str
-    json_upload_id: str | None = None
-    csv_upload_id: str | None = None
-    json_parts: list[dict[str, Any]] = field(default_factory=list)
-    csv_parts: list[dict[str, Any]] = field(default_factory=list)
-    next_token: str | None = None
-    rows: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
-    in_progress: list[str] = field(default_factory=list)  # a sample of group ARNs
-    failed: list[str] = field(default_factory=list)  # a sample of group ARNs
-
-    def as_item(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> ReportProgress:
-        return cls(
-            pass_started_at=str(item["pass_started_at"]),
-            json_upload_id=item.get("json_upload_id"),
-            csv_upload_id=item.get("csv_upload_id"),
-            json_parts=_parts(item.get("json_parts")),
-            csv_parts=_parts(item.get("csv_parts")),
-            next_token=item.get("next_token"),
-            rows=int(item.get("rows", 0)),
-            counts={str(k): int(v) for k, v in dict(item.get("counts") or {}).items()},
-            in_progress=[str(a) for a in item.get("in_progress", [])],
-            failed=[str(a) for a in item.get("failed", [])],
-        )
-
-    @property
-    def settled(self) -> bool:
-        return all(status in TERMINAL_GROUP_STATES for status in self.counts)
-
-
 class _Utf8Buffer:
     """A write(str) target for csv.writer that keeps UTF-8 bytes."""
 
@@ -102,10 +64,6 @@ class _Utf8Buffer:
     def write(self, text: str) -> int:
         self.data += text.encode("utf-8")
         return len(text)
-
-
-def _parts(raw: Any) -> list[dict[str, Any]]:
-    return [{"PartNumber": int(p["PartNumber"]), "ETag": str(p["ETag"])} for p in raw or []]
 
 
 class GroupReportWriter:
