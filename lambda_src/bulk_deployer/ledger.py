@@ -406,9 +406,9 @@ class BulkDeploymentLedger:
             {
                 "queue_pk": WORK_PARTITION,
                 "queue_sk": WAITING_PREFIX + file.arrival_sk,
-                "start_rejections": 0,
                 "retried_at": self._now_iso(),
             },
+            remove=("start_rejections",),
         )
 
     def recent_files(self, limit: int = 20) -> list[LedgerFile]:
