@@ -42,31 +42,34 @@ QUEUE_INDEX = "queue"
 BY_KEY_INDEX = "by_key"
 BY_BULK_DEPLOYMENT_INDEX = "by_bulk_deployment"
 TTL_ATTRIBUTE = Attr.EXPIRES_AT.value
+PARTITION_KEY = Attr.PK.value
 WAITING_PREFIX = "q#"
 TRACKING_PREFIX = "t#"
+# index name: (partition key, sort key or None) — every key a String, every projection ALL.
+INDEX_KEYS: dict[str, tuple[str, str | None]] = {
+    QUEUE_INDEX: (Attr.QUEUE_PK.value, Attr.QUEUE_SK.value),
+    BY_KEY_INDEX: (Attr.OBJECT_ID.value, Attr.REGISTERED_SK.value),
+    BY_BULK_DEPLOYMENT_INDEX: (Attr.BULK_DEPLOYMENT_ID.value, None),
+}
 
 
 def table_definition(table_name: str) -> dict[str, Any]:
-    """CreateTable parameters for the ledger: the local stand-ins and tests use this, and an
-    infrastructure test checks the CDK table against it, so the schema lives in one place."""
-    indexes = {
-        QUEUE_INDEX: [(Attr.QUEUE_PK.value, "HASH"), (Attr.QUEUE_SK.value, "RANGE")],
-        BY_KEY_INDEX: [(Attr.OBJECT_ID.value, "HASH"), (Attr.REGISTERED_SK.value, "RANGE")],
-        BY_BULK_DEPLOYMENT_INDEX: [(Attr.BULK_DEPLOYMENT_ID.value, "HASH")],
-    }
-    attributes = {Attr.PK.value} | {name for keys in indexes.values() for name, _ in keys}
+    """CreateTable parameters for the ledger: the local stand-ins and tests use this, and the
+    CDK table is built from the same ``INDEX_KEYS``, so the schema lives in one place."""
+    attributes = {PARTITION_KEY} | {name for keys in INDEX_KEYS.values() for name in keys if name}
     return {
         "TableName": table_name,
         "BillingMode": "PAY_PER_REQUEST",
-        "KeySchema": [{"AttributeName": Attr.PK.value, "KeyType": "HASH"}],
+        "KeySchema": [{"AttributeName": PARTITION_KEY, "KeyType": "HASH"}],
         "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)],
         "GlobalSecondaryIndexes": [
             {
                 "IndexName": index,
-                "KeySchema": [{"AttributeName": a, "KeyType": t} for a, t in keys],
+                "KeySchema": [{"AttributeName": partition, "KeyType": "HASH"}]
+                + ([{"AttributeName": sort, "KeyType": "RANGE"}] if sort else []),
                 "Projection": {"ProjectionType": "ALL"},
             }
-            for index, keys in indexes.items()
+            for index, (partition, sort) in INDEX_KEYS.items()
         ],
     }
 
