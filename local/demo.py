@@ -125,12 +125,12 @@ class Demo:
         left_queue = self.observer.wait_state(
             second, FileState.STARTED, FileState.REPORTING, FileState.FINISHED, timeout=self.timeout
         )
-        started, ended = left_queue.started_at, finished_first.terminal_seen_at
+        started_at, ended_at = left_queue.started_at, finished_first.terminal_seen_at
         expect(
-            started is not None and ended is not None and started > ended,
+            started_at is not None and ended_at is not None and started_at > ended_at,
             "fleet-b.jsonl started before fleet-a.jsonl ended",
         )
-        ended_text, started_text = (iso_of(t) if t else None for t in (ended, started))
+        ended_text, started_text = (iso_of(t) if t else None for t in (ended_at, started_at))
         say.step(
             f"the tracker saw fleet-a's bulk deployment end at {ended_text} "
             f"and started fleet-b's ({left_queue.bulk_deployment_id}) at {started_text}"

@@ -170,10 +170,10 @@ class BulkDeploymentLedger:
             Limit=limit,
         )
         files = [self._file(from_item(item)) for item in response.get("Items", [])]
-        waiting = [f for f in files if (f.queue_sk or "").startswith(WAITING_PREFIX)]
+        waiting = [f for f in files if f.queue_sk.startswith(WAITING_PREFIX)]
         if "LastEvaluatedKey" in response:  # a long queue: the tracked files sort after it
             return waiting, self.tracked()
-        return waiting, [f for f in files if (f.queue_sk or "").startswith(TRACKING_PREFIX)]
+        return waiting, [f for f in files if f.queue_sk.startswith(TRACKING_PREFIX)]
 
     def _work(self, prefix: str, *, limit: int) -> list[LedgerFile]:
         response = self._db.query(

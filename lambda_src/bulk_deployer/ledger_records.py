@@ -271,7 +271,7 @@ class LedgerFile:
     updated_at: datetime | None = None
     processing_until: int | None = None  # epoch seconds: the RECEIVED owner's lease
     expires_at: int | None = None  # epoch seconds: the TTL
-    queue_sk: str | None = None  # the place on the work list; None when off it
+    queue_sk: str = ""  # the place on the work list; empty when off it
     start_request: StartRequest | None = None
     records: int | None = None
     staged_key: str | None = None
@@ -301,7 +301,7 @@ class LedgerFile:
 
     @property
     def on_work_list(self) -> bool:
-        return self.queue_sk is not None
+        return bool(self.queue_sk)
 
     @property
     def deployment_status(self) -> str | None:
@@ -334,7 +334,7 @@ class LedgerFile:
             updated_at=datetime_of(get(Attr.UPDATED_AT)),
             processing_until=_int_or_none(get(Attr.PROCESSING_UNTIL)),
             expires_at=_int_or_none(get(Attr.EXPIRES_AT)),
-            queue_sk=_str_or_none(get(Attr.QUEUE_SK)),
+            queue_sk=str(get(Attr.QUEUE_SK) or ""),
             start_request=StartRequest.from_item(raw_request) if raw_request else None,
             records=_int_or_none(get(Attr.RECORDS)),
             staged_key=_str_or_none(get(Attr.STAGED_KEY)),
@@ -385,8 +385,8 @@ class LedgerFile:
             Attr.OBJECT_ID: object_id(ref.bucket, ref.key),
             Attr.REGISTERED_SK: f"{registered}#{self.token}",
             Attr.EXPIRES_AT: self.expires_at,
-            Attr.QUEUE_PK: WORK_PARTITION if self.queue_sk is not None else None,
-            Attr.QUEUE_SK: self.queue_sk,
+            Attr.QUEUE_PK: WORK_PARTITION if self.queue_sk else None,
+            Attr.QUEUE_SK: self.queue_sk or None,
             Attr.START_REQUEST: self.start_request.as_item() if self.start_request else None,
             Attr.RECORDS: self.records,
             Attr.STAGED_KEY: self.staged_key,
