@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from bulk_deployer.dynamo import from_item, to_item
@@ -151,31 +150,45 @@ def test_a_fully_populated_record_round_trips_through_the_item() -> None:
     """Every field set (none at its default): from_item(to_item(x)) == x, so no field is
     forgotten on either side, and every attribute name is written by some field."""
     at = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
-    values: dict[str, Any] = {}
-    for field in dataclasses.fields(LedgerFile):
-        values[field.name] = {
-            "token": "t1",
-            "state": FileState.REPORTING,
-            "ref": ObjectRef(BUCKET, "k", "e", version_id="v", size=9),
-            "arrival": Arrival("12"),
-            "arrival_sk": "00012#t#t1",
-            "event_time": "2026-01-01T00:00:00Z",
-            "queue_sk": "t#x#t1",
-            "start_request": StartRequest(ROLE, "uri", {"a": "b"}),
-            "staged_key": "staged/t1",
-            "last_start_error": "refused",
-            "bulk_deployment_id": "bd",
-            "bulk_deployment_arn": "arn:bd",
-            "deployment": SNAPSHOT,
-            "report_progress": ReportProgress("p", rows=3, counts={"Success": 3}, failed=["arn:f"]),
-            "report_interim": dataclasses.replace(SUMMARY, final=False),
-            "report_summary": SUMMARY,
-            "report_key": "reports/t1/report.json",
-            "reason": "newer",
-            "superseded_by_version_id": "v2",
-            "cancel_reason": "operator",
-        }.get(field.name, at if "datetime" in str(field.type) else 7)
-    file = LedgerFile(**values)
+    file = LedgerFile(
+        token="t1",
+        state=FileState.REPORTING,
+        ref=ObjectRef(BUCKET, "k", "e", version_id="v", size=9),
+        registered_at=at,
+        arrival=Arrival("12"),
+        arrival_sk="00012#t#t1",
+        event_time="2026-01-01T00:00:00Z",
+        updated_at=at,
+        processing_until=7,
+        expires_at=8,
+        queue_sk="t#x#t1",
+        start_request=StartRequest(ROLE, "uri", {"a": "b"}),
+        records=3,
+        staged_key="staged/t1",
+        starting_since=9,
+        start_attempts=2,
+        start_rejections=1,
+        last_start_error="refused",
+        started_at=at,
+        bulk_deployment_id="bd",
+        bulk_deployment_arn="arn:bd",
+        deployment=SNAPSHOT,
+        last_checked_at=at,
+        terminal_seen_at=at,
+        report_progress=ReportProgress("p", rows=3, counts={"Success": 3}, failed=["arn:f"]),
+        report_checked_at=at,
+        report_interim=dataclasses.replace(SUMMARY, final=False),
+        report_summary=SUMMARY,
+        report_key="reports/t1/report.json",
+        finished_at=at,
+        error_count=4,
+        reason="newer",
+        superseded_by_version_id="v2",
+        superseded_at=at,
+        cancel_reason="operator",
+        cancelled_at=at,
+        retried_at=at,
+    )
     assert all(getattr(file, f.name) != f.default for f in dataclasses.fields(LedgerFile))
     item = file.to_item()
     assert LedgerFile.from_item(item) == file
