@@ -32,6 +32,7 @@ from bulk_deployer.ledger_model import (
     StartRequest,
 )
 from bulk_deployer.ledger_records import (
+    Attr,
     DeploymentStatusSnapshot,
     ReportProgress,
     ReportSummary,
@@ -112,11 +113,11 @@ class BulkDeploymentLedger:
             token,
             (FileState.RECEIVED,),
             FileState.REJECTED,
-            {"report_key": report_key, "error_count": error_count},
+            {Attr.REPORT_KEY: report_key, Attr.ERROR_COUNT: error_count},
         )
 
     def mark_superseded(self, token: str, *, reason: str) -> LedgerFile:
-        return self._transition(token, (FileState.RECEIVED,), FileState.SUPERSEDED, {"reason": reason})
+        return self._transition(token, (FileState.RECEIVED,), FileState.SUPERSEDED, {Attr.REASON: reason})
 
     def supersede_queued(self, token: str, *, reason: str, current_version_id: str | None) -> LedgerFile:
         """QUEUED → SUPERSEDED, off the work list: the key received a newer version (or was deleted)
@@ -126,11 +127,11 @@ class BulkDeploymentLedger:
             (FileState.QUEUED,),
             FileState.SUPERSEDED,
             {
-                "reason": reason,
-                "superseded_by_version_id": current_version_id,
-                "superseded_at": self._now_iso(),
+                Attr.REASON: reason,
+                Attr.SUPERSEDED_BY_VERSION_ID: current_version_id,
+                Attr.SUPERSEDED_AT: self._now_iso(),
             },
-            remove=("queue_pk", "queue_sk"),
+            remove=(Attr.QUEUE_PK, Attr.QUEUE_SK),
         )
 
     def enqueue(
@@ -142,13 +143,13 @@ class BulkDeploymentLedger:
             (FileState.RECEIVED,),
             FileState.QUEUED,
             {
-                "start_request": request.as_item(),
-                "records": records,
-                "staged_key": staged_key,
-                "queue_pk": WORK_PARTITION,
-                "queue_sk": WAITING_PREFIX + file.arrival_sk,
+                Attr.START_REQUEST: request.as_item(),
+                Attr.RECORDS: records,
+                Attr.STAGED_KEY: staged_key,
+                Attr.QUEUE_PK: WORK_PARTITION,
+                Attr.QUEUE_SK: WAITING_PREFIX + file.arrival_sk,
             },
-            remove=("processing_until",),
+            remove=(Attr.PROCESSING_UNTIL,),
         )
 
     def waiting(self, limit: int = 25) -> list[LedgerFile]:
@@ -220,8 +221,8 @@ class BulkDeploymentLedger:
             token,
             (FileState.STARTING,),
             FileState.START_FAILED,
-            {"last_start_error": message[:2000]},
-            remove=("queue_pk", "queue_sk"),
+            {Attr.LAST_START_ERROR: message[:2000]},
+            remove=(Attr.QUEUE_PK, Attr.QUEUE_SK),
         )
 
     def mark_started(
@@ -267,7 +268,7 @@ class BulkDeploymentLedger:
             token,
             (FileState.STARTED,),
             FileState.STARTED,
-            {**status.to_values(), "last_checked_at": self._now_iso()},
+            {**status.to_values(), Attr.LAST_CHECKED_AT: self._now_iso()},
         )
 
     def mark_reporting(self, token: str, status: DeploymentStatusSnapshot) -> LedgerFile:
@@ -277,21 +278,19 @@ class BulkDeploymentLedger:
             token,
             (FileState.STARTED,),
             FileState.REPORTING,
-            {**status.to_values(), "last_checked_at": now, "terminal_seen_at": now},
+            {**status.to_values(), Attr.LAST_CHECKED_AT: now, Attr.TERMINAL_SEEN_AT: now},
         )
 
     def save_report_progress(
         self, token: str, progress: ReportProgress | None, *, interim: ReportSummary | None = None
     ) -> LedgerFile:
         """Checkpoint a report pass (or clear it, keeping the interim summary, between passes)."""
-        values: dict[str, Any] = {"report_checked_at": self._now_iso()}
-        if interim is not None:
-            values["report_interim"] = interim.as_dict()
-        remove: tuple[str, ...] = ()
-        if progress is None:
-            remove = ("report_progress",)
-        else:
-            values["report_progress"] = progress.as_item()
+        values: dict[str, Any] = {
+            Attr.REPORT_CHECKED_AT: self._now_iso(),
+            Attr.REPORT_INTERIM: interim.as_dict() if interim else None,  # None: left as it is
+            Attr.REPORT_PROGRESS: progress.as_item() if progress else None,
+        }
+        remove = (Attr.REPORT_PROGRESS,) if progress is None else ()
         return self._transition(token, (FileState.REPORTING,), FileState.REPORTING, values, remove=remove)
 
     def mark_finished(self, token: str, *, report_key: str, summary: ReportSummary) -> LedgerFile:
@@ -299,8 +298,9 @@ class BulkDeploymentLedger:
             token,
             (FileState.REPORTING,),
             FileState.FINISHED,
-            {"report_key": report_key, "report_summary": summary.as_dict(), "finished_at": self._now_iso()},
-            remove=("queue_pk", "queue_sk", "report_progress"),
+            {Attr.REPORT_KEY: report_key, Attr.REPORT_SUMMARY: summary.as_dict()}
+            | {Attr.FINISHED_AT: self._now_iso()},
+            remove=(Attr.QUEUE_PK, Attr.QUEUE_SK, Attr.REPORT_PROGRESS),
         )
 
     def _now_iso(self) -> str:
@@ -389,8 +389,8 @@ class BulkDeploymentLedger:
             token,
             (FileState.QUEUED,),
             FileState.CANCELLED,
-            {"cancel_reason": reason[:2000], "cancelled_at": self._now_iso()},
-            remove=("queue_pk", "queue_sk"),
+            {Attr.CANCEL_REASON: reason[:2000], Attr.CANCELLED_AT: self._now_iso()},
+            remove=(Attr.QUEUE_PK, Attr.QUEUE_SK),
         )
 
     def retry_start_failed(self, token: str) -> LedgerFile:
@@ -404,11 +404,11 @@ class BulkDeploymentLedger:
             (FileState.START_FAILED,),
             FileState.QUEUED,
             {
-                "queue_pk": WORK_PARTITION,
-                "queue_sk": WAITING_PREFIX + file.arrival_sk,
-                "retried_at": self._now_iso(),
+                Attr.QUEUE_PK: WORK_PARTITION,
+                Attr.QUEUE_SK: WAITING_PREFIX + file.arrival_sk,
+                Attr.RETRIED_AT: self._now_iso(),
             },
-            remove=("start_rejections",),
+            remove=(Attr.START_REJECTIONS,),
         )
 
     def recent_files(self, limit: int = 20) -> list[LedgerFile]:
