@@ -285,7 +285,7 @@ class BulkDeploymentLedger:
         self, token: str, progress: ReportProgress | None, *, interim: ReportSummary | None = None
     ) -> LedgerFile:
         """Checkpoint a report pass (or clear it, keeping the interim summary, between passes)."""
-        values: dict[str, Any] = {
+        values: dict[Attr, Any] = {
             Attr.REPORT_CHECKED_AT: self._now_iso(),
             Attr.REPORT_INTERIM: interim.as_dict() if interim else None,  # None: left as it is
             Attr.REPORT_PROGRESS: progress.as_item() if progress else None,
@@ -335,9 +335,9 @@ class BulkDeploymentLedger:
         token: str,
         from_states: tuple[FileState, ...],
         to_state: FileState,
-        values: Mapping[str, Any],
+        values: Mapping[Attr, Any],
         *,
-        remove: tuple[str, ...] = (),
+        remove: tuple[Attr, ...] = (),
     ) -> LedgerFile:
         values = {k: v for k, v in values.items() if v is not None}
         names = {f"#a{i}": name for i, name in enumerate(values)}

@@ -136,7 +136,7 @@ class DeploymentStatusSnapshot:
     error_message: str | None = None
     error_details: tuple[Mapping[str, Any], ...] = ()
 
-    def to_values(self) -> dict[str, Any]:
+    def to_values(self) -> dict[Attr, Any]:
         return {
             Attr.BULK_STATUS: self.status,
             Attr.BULK_METRICS: dict(self.metrics),
@@ -367,7 +367,7 @@ class LedgerFile:
         """The entry as plain item values (absent fields left out), keys and indexes included."""
         ref = self.ref
         registered = iso_of(self.registered_at)
-        values: dict[str, Any] = {
+        values: dict[Attr, Any] = {
             Attr.PK: file_pk(self.token),
             Attr.TOKEN: self.token,
             Attr.STATE: self.state.value,
