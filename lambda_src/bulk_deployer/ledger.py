@@ -1,9 +1,9 @@
 """The ledger's file entries: one DynamoDB item per input file version, moved by conditional writes.
 
 Every transition names the states it may come from, so at-least-once deliveries, retries
-and racing invocations can never move a file twice or start it twice. The schema and the
-values stored are described in ``ledger_model``; the slot and the controls live in
-``slot`` and ``control``.
+and racing invocations can never move a file twice or start it twice. The schema is in
+``ledger_model``, the typed entry it returns in ``ledger_records``; the slot and the controls
+live in ``slot`` and ``control``.
 """
 
 from __future__ import annotations

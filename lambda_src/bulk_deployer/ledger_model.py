@@ -1,4 +1,5 @@
-"""What the ledger holds: the table schema, the file states and the values stored with them.
+"""What the ledger holds: the table schema and the work list's keys. The typed file entry and
+the values stored with it are in ``ledger_records`` (re-exported here).
 
 Item kinds (partition key ``pk``): ``file#<token>`` (one per input file version),
 ``slot`` (the one bulk deployment this account may run at a time), ``control#dispatch``
