@@ -110,8 +110,8 @@ class RunRecord:
 
 def _checkpoint_rows(ledger: BulkDeploymentLedger, token: str) -> int:
     file = ledger.get(token)
-    progress = file.item.get("report_progress") if file else None
-    return int(progress["rows"]) if progress else 0
+    progress = file.report_progress if file else None
+    return progress.rows if progress else 0
 
 
 def write_report(

@@ -232,7 +232,7 @@ def run_soak(
     start_calls = sum(int(v) for v in counts["by_client_token"].values())
     by_arrival = sorted(
         (f for f in files.values() if f is not None and f.state is FileState.FINISHED),
-        key=lambda f: str(f.item["arrival_sk"]),
+        key=lambda f: f.arrival_sk,
     )
     order_ok = tokens == [f.token for f in by_arrival]
     history = pipeline.history.items("starter")

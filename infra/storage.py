@@ -6,16 +6,11 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
+from bulk_deployer.ledger_model import INDEX_KEYS, PARTITION_KEY, TTL_ATTRIBUTE
 from constructs import Construct
 
 from infra.config import DeployConfig
 
-LEDGER_INDEXES: dict[str, tuple[str, str | None]] = {
-    # index name: (partition key, sort key) — all String, projection ALL (bulk_deployer.ledger)
-    "queue": ("queue_pk", "queue_sk"),
-    "by_key": ("object_id", "registered_sk"),
-    "by_bulk_deployment": ("bulk_deployment_id", None),
-}
 ABORT_INCOMPLETE_UPLOADS_DAYS = 7
 # Writing under the incoming prefix starts a deployment: creating an object there (PutObject
 # also authorizes CopyObject and multipart uploads; ReplicateObject is how replication writes),
@@ -169,16 +164,16 @@ class Storage(Construct):
         self.ledger = dynamodb.Table(
             self,
             "Ledger",
-            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            partition_key=dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
             deletion_protection=True,
-            time_to_live_attribute="expires_at",
+            time_to_live_attribute=TTL_ATTRIBUTE,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        for index_name, (partition, sort) in LEDGER_INDEXES.items():
+        for index_name, (partition, sort) in INDEX_KEYS.items():
             self.ledger.add_global_secondary_index(
                 index_name=index_name,
                 partition_key=dynamodb.Attribute(name=partition, type=dynamodb.AttributeType.STRING),

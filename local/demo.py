@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bulk_deployer.ledger_model import FileState, LedgerFile
+from bulk_deployer.timefmt import iso_of
 
 from local.fleet import Group, input_file
 from local.observe import Observer, Timeout, Upload, wait_for
@@ -124,13 +125,15 @@ class Demo:
         left_queue = self.observer.wait_state(
             second, FileState.STARTED, FileState.REPORTING, FileState.FINISHED, timeout=self.timeout
         )
+        started_at, ended_at = left_queue.started_at, finished_first.terminal_seen_at
         expect(
-            str(left_queue.item.get("started_at")) > str(finished_first.item.get("terminal_seen_at")),
+            started_at is not None and ended_at is not None and started_at > ended_at,
             "fleet-b.jsonl started before fleet-a.jsonl ended",
         )
+        ended_text, started_text = (iso_of(t) if t else None for t in (ended_at, started_at))
         say.step(
-            f"the tracker saw fleet-a's bulk deployment end at {finished_first.item.get('terminal_seen_at')} "
-            f"and started fleet-b's ({left_queue.bulk_deployment_id}) at {left_queue.item.get('started_at')}"
+            f"the tracker saw fleet-a's bulk deployment end at {ended_text} "
+            f"and started fleet-b's ({left_queue.bulk_deployment_id}) at {started_text}"
         )
         finished_second = self.follow(second, (FileState.FINISHED,), progress=True)
         self.result(second, finished_second)
@@ -227,7 +230,7 @@ class Demo:
         self.say.step(f"uploaded s3://{upload.bucket}/{upload.key} (3 lines, 2 of them bad)")
         self.say.say(f"         token {upload.token}")
         file = self.follow(upload, (FileState.REJECTED,))
-        report_key = str(file.item.get("report_key"))
+        report_key = str(file.report_key)
         report = self.observer.read_json(report_key)
         self.say.say(f"         report s3://{upload.bucket}/{report_key}")
         for error in report["errors"]:
@@ -236,7 +239,7 @@ class Demo:
         expect(self.observer.start_calls(upload) == 0, "a rejected file reached Greengrass")
 
     def result(self, upload: Upload, file: LedgerFile) -> None:
-        report_key = str(file.item.get("report_key"))
+        report_key = str(file.report_key)
         report = self.observer.read_json(report_key)
         metrics = report.get("metrics") or {}
         say = self.say.say

@@ -12,49 +12,15 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from bulk_deployer.deployers.base import TargetOutcome, TargetResult
+from bulk_deployer.ledger_records import ReportProgress
 
 PART_MIN_BYTES = 5 * 1024 * 1024  # S3's minimum size of every part but the last
 SAMPLE_LIMIT = 100
-
-
-@dataclass
-class ReportProgress:
-    """Where a report pass stands; stored in the ledger between runs."""
-
-    pass_started_at: str
-    json_upload_id: str | None = None
-    csv_upload_id: str | None = None
-    json_parts: list[dict[str, Any]] = field(default_factory=list)
-    csv_parts: list[dict[str, Any]] = field(default_factory=list)
-    next_token: str | None = None
-    rows: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
-    in_progress: list[str] = field(default_factory=list)  # a sample of group ARNs
-    failed: list[str] = field(default_factory=list)  # a sample of group ARNs
-
-    def as_item(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> ReportProgress:
-        return cls(
-            pass_started_at=str(item["pass_started_at"]),
-            json_upload_id=item.get("json_upload_id"),
-            csv_upload_id=item.get("csv_upload_id"),
-            json_parts=_parts(item.get("json_parts")),
-            csv_parts=_parts(item.get("csv_parts")),
-            next_token=item.get("next_token"),
-            rows=int(item.get("rows", 0)),
-            counts={str(k): int(v) for k, v in dict(item.get("counts") or {}).items()},
-            in_progress=[str(a) for a in item.get("in_progress", [])],
-            failed=[str(a) for a in item.get("failed", [])],
-        )
 
 
 class _Utf8Buffer:
@@ -75,10 +41,6 @@ def _csv_cell(value: Any) -> Any:
     if isinstance(value, list | dict):
         return json.dumps(value) if value else ""
     return value
-
-
-def _parts(raw: Any) -> list[dict[str, Any]]:
-    return [{"PartNumber": int(p["PartNumber"]), "ETag": str(p["ETag"])} for p in raw or []]
 
 
 class GroupReportWriter:

@@ -1,9 +1,9 @@
 """The ledger's file entries: one DynamoDB item per input file version, moved by conditional writes.
 
 Every transition names the states it may come from, so at-least-once deliveries, retries
-and racing invocations can never move a file twice or start it twice. The schema and the
-values stored are described in ``ledger_model``; the slot and the controls live in
-``slot`` and ``control``.
+and racing invocations can never move a file twice or start it twice. The schema is in
+``ledger_model``, the typed entry it returns in ``ledger_records``; the slot and the controls
+live in ``slot`` and ``control``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -30,12 +31,16 @@ from bulk_deployer.ledger_model import (
     StaleTransition,
     StartRequest,
 )
+from bulk_deployer.ledger_records import (
+    Attr,
+    DeploymentStatusSnapshot,
+    ReportProgress,
+    ReportSummary,
+    file_pk,
+    object_id,
+)
 from bulk_deployer.objectref import ObjectRef
-from bulk_deployer.timefmt import iso_utc
-
-
-def _file_pk(token: str) -> str:
-    return f"file#{token}"
+from bulk_deployer.timefmt import iso_of, iso_utc
 
 
 class BulkDeploymentLedger:
@@ -57,30 +62,23 @@ class BulkDeploymentLedger:
         One conditional write either way, so a duplicate costs no read.
         """
         now = self._clock()
-        registered_at = iso_utc(now)
-        values: dict[str, Any] = {
-            "pk": _file_pk(token),
-            "token": token,
-            "state": FileState.RECEIVED.value,
-            "bucket": ref.bucket,
-            "key": ref.key,
-            "etag": ref.etag,
-            "version_id": ref.version_id,
-            "size": ref.size,
-            "event_time": ref.event_time,
-            "sequence_number": arrival.sequence_number,
-            "arrival_sk": arrival.sort_key(ref.event_time or registered_at, token),
-            "registered_at": registered_at,
-            "updated_at": registered_at,
-            "processing_until": int(now) + lease_seconds,
-            "object_id": f"{ref.bucket}/{ref.key}",
-            "registered_sk": f"{registered_at}#{token}",
-            "expires_at": int(now) + self._ttl_seconds,
-        }
+        registered_at = datetime.fromtimestamp(now, UTC)
+        file = LedgerFile(
+            token=token,
+            state=FileState.RECEIVED,
+            ref=ObjectRef(ref.bucket, ref.key, ref.etag, version_id=ref.version_id, size=ref.size),
+            registered_at=registered_at,
+            arrival=arrival,
+            arrival_sk=arrival.sort_key(ref.event_time or iso_utc(now), token),
+            event_time=ref.event_time,
+            updated_at=registered_at,
+            processing_until=int(now) + lease_seconds,
+            expires_at=int(now) + self._ttl_seconds,
+        )
         try:
             self._db.put_item(
                 TableName=self._table,
-                Item=to_item(values),
+                Item=to_item(file.to_item()),
                 ConditionExpression="attribute_not_exists(pk)",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -88,7 +86,7 @@ class BulkDeploymentLedger:
             if not conditional_failed(exc) or "Item" not in exc.response:
                 raise
             return Registration(False, self._file(from_item(exc.response["Item"])))
-        return Registration(True, self._file(values))
+        return Registration(True, file)
 
     def take_over(self, token: str, *, lease_seconds: int) -> LedgerFile | None:
         """Resume a RECEIVED file whose previous owner's lease ran out (it crashed or timed out)."""
@@ -105,7 +103,7 @@ class BulkDeploymentLedger:
 
     def get(self, token: str) -> LedgerFile | None:
         response = self._db.get_item(
-            TableName=self._table, Key={"pk": {"S": _file_pk(token)}}, ConsistentRead=True
+            TableName=self._table, Key={"pk": {"S": file_pk(token)}}, ConsistentRead=True
         )
         item = response.get("Item")
         return self._file(from_item(item)) if item else None
@@ -115,11 +113,11 @@ class BulkDeploymentLedger:
             token,
             (FileState.RECEIVED,),
             FileState.REJECTED,
-            {"report_key": report_key, "error_count": error_count},
+            {Attr.REPORT_KEY: report_key, Attr.ERROR_COUNT: error_count},
         )
 
     def mark_superseded(self, token: str, *, reason: str) -> LedgerFile:
-        return self._transition(token, (FileState.RECEIVED,), FileState.SUPERSEDED, {"reason": reason})
+        return self._transition(token, (FileState.RECEIVED,), FileState.SUPERSEDED, {Attr.REASON: reason})
 
     def supersede_queued(self, token: str, *, reason: str, current_version_id: str | None) -> LedgerFile:
         """QUEUED → SUPERSEDED, off the work list: the key received a newer version (or was deleted)
@@ -129,11 +127,11 @@ class BulkDeploymentLedger:
             (FileState.QUEUED,),
             FileState.SUPERSEDED,
             {
-                "reason": reason,
-                "superseded_by_version_id": current_version_id,
-                "superseded_at": self._now_iso(),
+                Attr.REASON: reason,
+                Attr.SUPERSEDED_BY_VERSION_ID: current_version_id,
+                Attr.SUPERSEDED_AT: self._now_iso(),
             },
-            remove=("queue_pk", "queue_sk"),
+            remove=(Attr.QUEUE_PK, Attr.QUEUE_SK),
         )
 
     def enqueue(
@@ -145,13 +143,13 @@ class BulkDeploymentLedger:
             (FileState.RECEIVED,),
             FileState.QUEUED,
             {
-                "start_request": request.as_item(),
-                "records": records,
-                "staged_key": staged_key,
-                "queue_pk": WORK_PARTITION,
-                "queue_sk": WAITING_PREFIX + str(file.item["arrival_sk"]),
+                Attr.START_REQUEST: request.as_item(),
+                Attr.RECORDS: records,
+                Attr.STAGED_KEY: staged_key,
+                Attr.QUEUE_PK: WORK_PARTITION,
+                Attr.QUEUE_SK: WAITING_PREFIX + file.arrival_sk,
             },
-            remove=("processing_until",),
+            remove=(Attr.PROCESSING_UNTIL,),
         )
 
     def waiting(self, limit: int = 25) -> list[LedgerFile]:
@@ -223,8 +221,8 @@ class BulkDeploymentLedger:
             token,
             (FileState.STARTING,),
             FileState.START_FAILED,
-            {"last_start_error": message[:2000]},
-            remove=("queue_pk", "queue_sk"),
+            {Attr.LAST_START_ERROR: message[:2000]},
+            remove=(Attr.QUEUE_PK, Attr.QUEUE_SK),
         )
 
     def mark_started(
@@ -237,7 +235,7 @@ class BulkDeploymentLedger:
                 {
                     "Update": {
                         "TableName": self._table,
-                        "Key": {"pk": {"S": _file_pk(token)}},
+                        "Key": {"pk": {"S": file_pk(token)}},
                         "UpdateExpression": "SET #state = :started, updated_at = :at, started_at = :at, "
                         "bulk_deployment_id = :id, bulk_deployment_arn = :arn, queue_sk = :track",
                         "ConditionExpression": "#state = :starting",
@@ -264,43 +262,45 @@ class BulkDeploymentLedger:
 
     # -- following a started file (the tracker) ----------------------------------------------
 
-    def record_status(self, token: str, status: Mapping[str, Any]) -> LedgerFile:
+    def record_status(self, token: str, status: DeploymentStatusSnapshot) -> LedgerFile:
         """The bulk deployment's latest status, metrics and errors, while it is not terminal."""
         return self._transition(
-            token, (FileState.STARTED,), FileState.STARTED, {**status, "last_checked_at": self._now_iso()}
+            token,
+            (FileState.STARTED,),
+            FileState.STARTED,
+            {**status.to_values(), Attr.LAST_CHECKED_AT: self._now_iso()},
         )
 
-    def mark_reporting(self, token: str, status: Mapping[str, Any]) -> LedgerFile:
+    def mark_reporting(self, token: str, status: DeploymentStatusSnapshot) -> LedgerFile:
         """The bulk deployment is terminal: from now on only its group deployments are followed."""
         now = self._now_iso()
         return self._transition(
             token,
             (FileState.STARTED,),
             FileState.REPORTING,
-            {**status, "last_checked_at": now, "terminal_seen_at": now},
+            {**status.to_values(), Attr.LAST_CHECKED_AT: now, Attr.TERMINAL_SEEN_AT: now},
         )
 
     def save_report_progress(
-        self, token: str, progress: Mapping[str, Any] | None, *, interim: Mapping[str, Any] | None = None
+        self, token: str, progress: ReportProgress | None, *, interim: ReportSummary | None = None
     ) -> LedgerFile:
         """Checkpoint a report pass (or clear it, keeping the interim summary, between passes)."""
-        values: dict[str, Any] = {"report_checked_at": self._now_iso()}
-        if interim is not None:
-            values["report_interim"] = dict(interim)
-        remove: tuple[str, ...] = ()
-        if progress is None:
-            remove = ("report_progress",)
-        else:
-            values["report_progress"] = dict(progress)
+        values: dict[Attr, Any] = {
+            Attr.REPORT_CHECKED_AT: self._now_iso(),
+            Attr.REPORT_INTERIM: interim.as_dict() if interim else None,  # None: left as it is
+            Attr.REPORT_PROGRESS: progress.as_item() if progress else None,
+        }
+        remove = (Attr.REPORT_PROGRESS,) if progress is None else ()
         return self._transition(token, (FileState.REPORTING,), FileState.REPORTING, values, remove=remove)
 
-    def mark_finished(self, token: str, *, report_key: str, summary: Mapping[str, Any]) -> LedgerFile:
+    def mark_finished(self, token: str, *, report_key: str, summary: ReportSummary) -> LedgerFile:
         return self._transition(
             token,
             (FileState.REPORTING,),
             FileState.FINISHED,
-            {"report_key": report_key, "report_summary": dict(summary), "finished_at": self._now_iso()},
-            remove=("queue_pk", "queue_sk", "report_progress"),
+            {Attr.REPORT_KEY: report_key, Attr.REPORT_SUMMARY: summary.as_dict()}
+            | {Attr.FINISHED_AT: self._now_iso()},
+            remove=(Attr.QUEUE_PK, Attr.QUEUE_SK, Attr.REPORT_PROGRESS),
         )
 
     def _now_iso(self) -> str:
@@ -311,7 +311,7 @@ class BulkDeploymentLedger:
             TableName=self._table,
             IndexName=BY_KEY_INDEX,
             KeyConditionExpression="object_id = :o",
-            ExpressionAttributeValues={":o": {"S": f"{bucket}/{key}"}},
+            ExpressionAttributeValues={":o": {"S": object_id(bucket, key)}},
             ScanIndexForward=False,
             Limit=limit,
         )
@@ -335,9 +335,9 @@ class BulkDeploymentLedger:
         token: str,
         from_states: tuple[FileState, ...],
         to_state: FileState,
-        values: Mapping[str, Any],
+        values: Mapping[Attr, Any],
         *,
-        remove: tuple[str, ...] = (),
+        remove: tuple[Attr, ...] = (),
     ) -> LedgerFile:
         values = {k: v for k, v in values.items() if v is not None}
         names = {f"#a{i}": name for i, name in enumerate(values)}
@@ -363,7 +363,7 @@ class BulkDeploymentLedger:
         try:
             response = self._db.update_item(
                 TableName=self._table,
-                Key={"pk": {"S": _file_pk(token)}},
+                Key={"pk": {"S": file_pk(token)}},
                 UpdateExpression=expression,
                 ConditionExpression=f"attribute_exists(pk) AND ({condition})",
                 ExpressionAttributeNames={"#state": "state", **(names or {})},
@@ -378,7 +378,7 @@ class BulkDeploymentLedger:
 
     @staticmethod
     def _file(values: Mapping[str, Any]) -> LedgerFile:
-        return LedgerFile(token=str(values["token"]), state=FileState(values["state"]), item=values)
+        return LedgerFile.from_item(values)
 
     # -- operator actions (CLI) --------------------------------------------------------------
 
@@ -389,8 +389,8 @@ class BulkDeploymentLedger:
             token,
             (FileState.QUEUED,),
             FileState.CANCELLED,
-            {"cancel_reason": reason[:2000], "cancelled_at": self._now_iso()},
-            remove=("queue_pk", "queue_sk"),
+            {Attr.CANCEL_REASON: reason[:2000], Attr.CANCELLED_AT: self._now_iso()},
+            remove=(Attr.QUEUE_PK, Attr.QUEUE_SK),
         )
 
     def retry_start_failed(self, token: str) -> LedgerFile:
@@ -404,11 +404,11 @@ class BulkDeploymentLedger:
             (FileState.START_FAILED,),
             FileState.QUEUED,
             {
-                "queue_pk": WORK_PARTITION,
-                "queue_sk": WAITING_PREFIX + str(file.item["arrival_sk"]),
-                "start_rejections": 0,
-                "retried_at": self._now_iso(),
+                Attr.QUEUE_PK: WORK_PARTITION,
+                Attr.QUEUE_SK: WAITING_PREFIX + file.arrival_sk,
+                Attr.RETRIED_AT: self._now_iso(),
             },
+            remove=(Attr.START_REJECTIONS,),
         )
 
     def recent_files(self, limit: int = 20) -> list[LedgerFile]:
@@ -425,7 +425,7 @@ class BulkDeploymentLedger:
             response = self._db.scan(**kwargs)
             for item in response.get("Items", []):
                 file = self._file(from_item(item))
-                newest.append((str(file.item.get("registered_sk", "")), file))
+                newest.append((f"{iso_of(file.registered_at)}#{file.token}", file))
             newest = heapq.nlargest(limit, newest, key=lambda pair: pair[0])
             if "LastEvaluatedKey" not in response:
                 return [file for _, file in newest]
@@ -444,5 +444,5 @@ class BulkDeploymentLedger:
             response = self._db.scan(**kwargs)
             files.extend(self._file(from_item(item)) for item in response.get("Items", []))
             if "LastEvaluatedKey" not in response:
-                return sorted(files, key=lambda f: str(f.item.get("started_at", "")))
+                return sorted(files, key=lambda f: f.started_at or datetime.min.replace(tzinfo=UTC))
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

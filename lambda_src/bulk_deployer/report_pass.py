@@ -17,13 +17,13 @@ from typing import Any
 from bulk_deployer.config import TrackerSettings
 from bulk_deployer.contract import FileOutcome, Metric, ReportFile
 from bulk_deployer.deployers.base import Deployer, TargetOutcome
-from bulk_deployer.group_report import GroupReportWriter, ReportProgress
+from bulk_deployer.group_report import GroupReportWriter
 from bulk_deployer.ledger import BulkDeploymentLedger
-from bulk_deployer.ledger_model import LedgerFile
+from bulk_deployer.ledger_model import LedgerFile, ReportProgress, ReportSummary
 from bulk_deployer.observability import logger
 from bulk_deployer.outcomes import NoOutcomes, OutcomeSink
 from bulk_deployer.reports import ReportStore
-from bulk_deployer.timefmt import epoch_of, iso_utc
+from bulk_deployer.timefmt import iso_of, iso_utc
 
 # Stop starting new report pages when less than this is left of the run's time.
 REPORT_TIME_MARGIN_SECONDS = 30.0
@@ -60,12 +60,9 @@ class GroupReportPass:
 
     def advance(self, file: LedgerFile, remaining_seconds: Callable[[], float]) -> ReportStep:
         """Read as many pages as time allows; finish the report when every group has settled."""
-        raw_progress = file.item.get("report_progress")
-        if raw_progress is None and not self._recheck_due(file):
+        if file.report_progress is None and not self._recheck_due(file):
             return ReportStep.NOT_DUE
-        progress = (
-            ReportProgress.from_item(raw_progress) if raw_progress else ReportProgress(iso_utc(self._clock()))
-        )
+        progress = file.report_progress or ReportProgress(iso_utc(self._clock()))
         bucket = file.ref.bucket
         writer = GroupReportWriter(
             self._s3,
@@ -88,12 +85,12 @@ class GroupReportPass:
                 str(file.bulk_deployment_id), next_token=next_token, page_size=self._settings.report_page_size
             )
             if writer.add_page(page, next_token):
-                self._ledger.save_report_progress(file.token, progress.as_item())
+                self._ledger.save_report_progress(file.token, progress)
         bound_passed = self._settle_bound_passed(file)
         settled = self._settled(progress)
         summary = _summary(progress, settled, bound_passed)
         if settled or bound_passed:
-            writer.complete({**summary, "report_written_at": iso_utc(self._clock())})
+            writer.complete({**summary.as_dict(), "report_written_at": iso_utc(self._clock())})
             report_key = self._reports.key_for(file.token, ReportFile.REPORT)
             self._ledger.mark_finished(file.token, report_key=report_key, summary=summary)
             failed = sum(
@@ -104,7 +101,8 @@ class GroupReportPass:
             if failed:
                 self._count(Metric.GROUP_DEPLOYMENTS_FAILED, failed)
             logger.info(
-                "final report written", extra={"token": file.token, "report_key": report_key, **summary}
+                "final report written",
+                extra={"token": file.token, "report_key": report_key, **summary.as_dict()},
             )
             self._outcomes.publish(
                 FileOutcome.FINISHED,
@@ -112,34 +110,34 @@ class GroupReportPass:
                 {
                     "token": file.token,
                     "bulk_deployment_id": file.bulk_deployment_id,
-                    "status": file.item.get("bulk_status"),
+                    "status": file.deployment_status,
                     "report_key": report_key,
-                    **summary,
+                    **summary.as_dict(),
                 },
             )
             return ReportStep.FINAL
         writer.abort()
-        interim = {**header, **summary, "checked_at": iso_utc(self._clock())}
+        interim = {**header, **summary.as_dict(), "checked_at": iso_utc(self._clock())}
         self._reports.put_json(bucket, file.token, ReportFile.REPORT, interim)
         self._ledger.save_report_progress(file.token, None, interim=summary)
         return ReportStep.INTERIM
 
     def _report_header(self, file: LedgerFile) -> dict[str, Any]:
-        item = file.item
         ref = file.ref
+        deployment = file.deployment
         return {
             "outcome": FileOutcome.FINISHED.value,
             "input": {"bucket": ref.bucket, "key": ref.key, "version_id": ref.version_id, "etag": ref.etag},
             "token": file.token,
             "bulk_deployment_id": file.bulk_deployment_id,
-            "bulk_deployment_arn": item.get("bulk_deployment_arn"),
-            "status": item.get("bulk_status"),
-            "created_at": item.get("bulk_created_at"),
-            "started_at": item.get("started_at"),
-            "terminal_seen_at": item.get("terminal_seen_at"),
-            "metrics": {k: int(v) for k, v in dict(item.get("bulk_metrics") or {}).items()},
-            "error_message": item.get("bulk_error_message"),
-            "error_details": list(item.get("bulk_error_details") or []),
+            "bulk_deployment_arn": file.bulk_deployment_arn,
+            "status": file.deployment_status,
+            "created_at": deployment.created_at if deployment else None,
+            "started_at": iso_of(file.started_at) if file.started_at else None,
+            "terminal_seen_at": iso_of(file.terminal_seen_at) if file.terminal_seen_at else None,
+            "metrics": dict(deployment.metrics) if deployment else {},
+            "error_message": deployment.error_message if deployment else None,
+            "error_details": [dict(d) for d in deployment.error_details] if deployment else [],
         }
 
     def _settled(self, progress: ReportProgress) -> bool:
@@ -147,21 +145,24 @@ class GroupReportPass:
         return all(self._deployer.target_outcome(s) is not TargetOutcome.PENDING for s in progress.counts)
 
     def _recheck_due(self, file: LedgerFile) -> bool:
-        checked = epoch_of(file.item.get("report_checked_at"))
-        return checked is None or self._clock() - checked >= self._settings.report_recheck_seconds
+        checked = file.report_checked_at
+        return checked is None or self._clock() - checked.timestamp() >= self._settings.report_recheck_seconds
 
     def _settle_bound_passed(self, file: LedgerFile) -> bool:
-        terminal = epoch_of(file.item.get("terminal_seen_at"))
-        return terminal is not None and self._clock() - terminal > self._settings.report_settle_bound_seconds
+        terminal = file.terminal_seen_at
+        return (
+            terminal is not None
+            and self._clock() - terminal.timestamp() > self._settings.report_settle_bound_seconds
+        )
 
 
-def _summary(progress: ReportProgress, settled: bool, bound_passed: bool) -> dict[str, Any]:
+def _summary(progress: ReportProgress, settled: bool, bound_passed: bool) -> ReportSummary:
     still = progress.counts and not settled
-    return {
-        "final": bool(settled or bound_passed),
-        "group_count": progress.rows,
-        "counts": dict(sorted(progress.counts.items())),
-        "still_in_progress": progress.in_progress if still else [],
-        "failed_groups_sample": progress.failed,
-        "settle_bound_passed": bool(bound_passed and not settled),
-    }
+    return ReportSummary(
+        final=bool(settled or bound_passed),
+        group_count=progress.rows,
+        counts=dict(sorted(progress.counts.items())),
+        still_in_progress=tuple(progress.in_progress) if still else (),
+        failed_groups_sample=tuple(progress.failed),
+        settle_bound_passed=bool(bound_passed and not settled),
+    )

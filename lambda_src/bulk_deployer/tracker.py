@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,14 +31,13 @@ from bulk_deployer.control import DispatchControl, RunLease
 from bulk_deployer.deployers.base import Deployer, DeploymentStatus, Lifecycle
 from bulk_deployer.dispatch import Dispatcher, DispatchOutcome, DispatchResult
 from bulk_deployer.ledger import BulkDeploymentLedger
-from bulk_deployer.ledger_model import FileState, LedgerFile
+from bulk_deployer.ledger_model import DeploymentStatusSnapshot, FileState, LedgerFile
 from bulk_deployer.observability import file_log_context, logger
 from bulk_deployer.outcomes import NoOutcomes, OutcomeSink
 from bulk_deployer.reconcile import Reconciler
 from bulk_deployer.report_pass import GroupReportPass, ReportStep
 from bulk_deployer.reports import ReportStore
 from bulk_deployer.slot import ACTIVE, DeploymentSlot
-from bulk_deployer.timefmt import epoch_of
 
 _TERMINAL_METRIC = {
     Lifecycle.SUCCEEDED: Metric.BULK_DEPLOYMENT_COMPLETED,
@@ -205,15 +204,15 @@ class BulkDeploymentTracker:
         """Update the ledger from the service; True when the bulk deployment has ended."""
         bulk_id = str(file.bulk_deployment_id)
         status = self._deployer.status(bulk_id)
-        fields = _status_fields(status, self._deployer.counter_metrics)
+        snapshot = _snapshot(status, self._deployer.counter_metrics)
         self._emit_metric_deltas(file, status)
         with file_log_context(file.token, bulk_deployment_id=bulk_id, **file.ref.log_keys()):
             if not status.terminal:
-                if _changed(file, fields):
-                    self._ledger.record_status(file.token, fields)
+                if not snapshot.same_as(file.deployment):
+                    self._ledger.record_status(file.token, snapshot)
                 self._check_overdue(file)
                 return False
-            self._ledger.mark_reporting(file.token, fields)
+            self._ledger.mark_reporting(file.token, snapshot)
             self._slot.release_bulk_deployment(bulk_id)
             self._count(_TERMINAL_METRIC.get(status.lifecycle, Metric.BULK_DEPLOYMENT_FAILED), 1)
             log = logger.warning if status.lifecycle is not Lifecycle.SUCCEEDED else logger.info
@@ -229,17 +228,16 @@ class BulkDeploymentTracker:
             return True
 
     def _emit_metric_deltas(self, file: LedgerFile, status: DeploymentStatus) -> None:
-        before = dict(file.item.get("bulk_metrics") or {})
+        before = dict(file.deployment.metrics) if file.deployment else {}
         for metric in self._deployer.counter_metrics:
             delta = int(status.metrics.get(metric, 0)) - int(before.get(metric, 0))
             if delta > 0:
                 self._count(metric, delta)
 
     def _check_overdue(self, file: LedgerFile) -> None:
-        started = epoch_of(file.item.get("started_at"))
-        if started is None:
+        if file.started_at is None:
             return
-        running_for = self._clock() - started
+        running_for = self._clock() - file.started_at.timestamp()
         if running_for > self._settings.overdue_after_seconds:
             self._count(Metric.BULK_DEPLOYMENT_OVERDUE, 1)
             logger.warning(
@@ -273,7 +271,7 @@ class BulkDeploymentTracker:
 
     def _queue_health(self, waiting: list[LedgerFile]) -> None:
         self._count(Metric.QUEUED_FILES, len(waiting))
-        oldest = min((epoch_of(f.item.get("registered_at")) or self._clock() for f in waiting), default=None)
+        oldest = min((f.registered_at.timestamp() for f in waiting), default=None)
         age = int(self._clock() - oldest) if oldest is not None else 0
         self._seconds(Metric.OLDEST_QUEUED_FILE_AGE_SECONDS, age)
         self._count(Metric.DISPATCH_PAUSED, 1 if self._control.paused() is not None else 0)
@@ -295,18 +293,11 @@ class BulkDeploymentTracker:
         return len(unprocessed)
 
 
-def _status_fields(status: DeploymentStatus, counter_metrics: tuple[Metric, ...]) -> dict[str, Any]:
-    return {
-        "bulk_status": status.status,
-        "bulk_metrics": {metric.value: int(status.metrics.get(metric, 0)) for metric in counter_metrics},
-        "bulk_created_at": status.created_at,
-        "bulk_error_message": status.error_message,
-        "bulk_error_details": [dict(d) for d in status.error_details] or None,
-    }
-
-
-def _changed(file: LedgerFile, fields: Mapping[str, Any]) -> bool:
-    before = {k: file.item.get(k) for k in ("bulk_status", "bulk_metrics", "bulk_error_message")}
-    now = {k: fields.get(k) for k in before}
-    before["bulk_metrics"] = {k: int(v) for k, v in dict(before["bulk_metrics"] or {}).items()}
-    return before != now
+def _snapshot(status: DeploymentStatus, counter_metrics: tuple[Metric, ...]) -> DeploymentStatusSnapshot:
+    return DeploymentStatusSnapshot(
+        status=status.status,
+        metrics={metric.value: int(status.metrics.get(metric, 0)) for metric in counter_metrics},
+        created_at=status.created_at,
+        error_message=status.error_message,
+        error_details=tuple(dict(d) for d in status.error_details),
+    )

@@ -13,6 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from bulk_deployer.ledger_model import FileState, LedgerFile
 from bulk_deployer.objectref import ObjectRef
+from bulk_deployer.timefmt import iso_of
 from bulk_deployer.token import client_token_for
 
 from bulk_deployer_cli import offline
@@ -209,7 +210,7 @@ def _live(target: Target, bulk_id: str) -> dict[str, Any]:
 
 def _versions(target: Target, file: LedgerFile) -> list[dict[str, Any]]:
     return [
-        {"token": f.token, "state": f.state.value, "registered_at": f.item.get("registered_at")}
+        {"token": f.token, "state": f.state.value, "registered_at": iso_of(f.registered_at)}
         for f in target.ledger.files_for_key(file.ref.bucket, file.ref.key, limit=5)
     ]
 
@@ -305,7 +306,7 @@ def report_command(args: argparse.Namespace) -> int:
     target: Target = args.target
     file = find_file(target, args.ref)
     if file.state is FileState.REJECTED:
-        document = json.loads(read_object(target, str(file.item.get("report_key"))))
+        document = json.loads(read_object(target, str(file.report_key)))
         if args.output:
             _save(args.output, json.dumps(document, indent=2).encode())
         data = {"token": file.token, "key": file.ref.key, "outcome": "rejected", **document}
@@ -316,13 +317,13 @@ def report_command(args: argparse.Namespace) -> int:
     summary = file_summary(file)
     final = file.state is FileState.FINISHED
     failed, failed_total = failed_groups(target, file, args.max_failed) if final else ([], 0)
-    interim = dict(file.item.get("report_interim") or {})
+    interim = file.report_interim
     data = {
         **summary,
         "final": final,
         "failed_groups": failed,
         "failed_total": failed_total,
-        "still_in_progress": list(interim.get("still_in_progress") or []) if not final else [],
+        "still_in_progress": list(interim.still_in_progress) if interim and not final else [],
         "report": f"s3://{file.ref.bucket}/{report_key(target, file, 'report.json')}",
         "groups_csv": f"s3://{file.ref.bucket}/{report_key(target, file, 'groups.csv')}" if final else None,
     }

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from bulk_deployer.ledger_model import LedgerFile
+from bulk_deployer.timefmt import iso_of
 
 from bulk_deployer_cli.output import CliError
 from bulk_deployer_cli.stack import Target
@@ -42,9 +43,8 @@ def find_by_bulk_deployment(target: Target, bulk_deployment_id: str) -> LedgerFi
 
 def file_summary(file: LedgerFile) -> dict[str, Any]:
     """The ledger entry as the CLI shows it (JSON-safe)."""
-    item = file.item
-    metrics = {k: int(v) for k, v in dict(item.get("bulk_metrics") or {}).items()}
-    summary = dict(item.get("report_summary") or item.get("report_interim") or {})
+    deployment = file.deployment
+    summary = file.report_summary or file.report_interim
     return {
         "token": file.token,
         "state": file.state.value,
@@ -53,15 +53,15 @@ def file_summary(file: LedgerFile) -> dict[str, Any]:
         "version_id": file.ref.version_id,
         "etag": file.ref.etag,
         "size": file.ref.size,
-        "records": int(item["records"]) if item.get("records") is not None else None,
-        "registered_at": item.get("registered_at"),
-        "started_at": item.get("started_at"),
-        "finished_at": item.get("finished_at"),
+        "records": file.records,
+        "registered_at": iso_of(file.registered_at),
+        "started_at": iso_of(file.started_at) if file.started_at else None,
+        "finished_at": iso_of(file.finished_at) if file.finished_at else None,
         "bulk_deployment_id": file.bulk_deployment_id,
-        "bulk_status": item.get("bulk_status"),
-        "bulk_metrics": metrics,
-        "error": item.get("bulk_error_message") or item.get("last_start_error") or item.get("reason"),
-        "error_count": int(item["error_count"]) if item.get("error_count") is not None else None,
-        "report_key": item.get("report_key"),
-        "group_counts": {k: int(v) for k, v in dict(summary.get("counts") or {}).items()},
+        "bulk_status": file.deployment_status,
+        "bulk_metrics": dict(deployment.metrics) if deployment else {},
+        "error": (deployment.error_message if deployment else None) or file.last_start_error or file.reason,
+        "error_count": file.error_count,
+        "report_key": file.report_key,
+        "group_counts": dict(summary.counts) if summary else {},
     }

@@ -24,7 +24,7 @@ from bulk_deployer.key_spelling import KeySpellingResolver
 from bulk_deployer.ledger_model import FileState
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.reconcile import Reconciler
-from bulk_deployer.timefmt import iso_utc
+from bulk_deployer.timefmt import iso_of, iso_utc
 from bulk_deployer.token import client_token_for
 
 from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, Output, table
@@ -157,7 +157,7 @@ def _check(target: Target, message: dict[str, Any]) -> dict[str, Any]:
             {"key": ref.key, "token": token, "ledger_state": state, "would_deploy": deploys}
         )
     check["started_since"] = [
-        {"key": f.ref.key, "token": f.token, "started_at": f.item.get("started_at")}
+        {"key": f.ref.key, "token": f.token, "started_at": iso_of(f.started_at) if f.started_at else None}
         for f in started
         if f.token not in tokens
     ]

@@ -44,12 +44,11 @@ def queue_position(target: Target, token: str) -> int | None:
 
 def succeeded(file: LedgerFile) -> bool:
     """Every group deployed: Completed, no invalid records, and every group deployment Success."""
-    item = file.item
-    counts = {k: int(v) for k, v in dict(dict(item.get("report_summary") or {}).get("counts") or {}).items()}
-    metrics = dict(item.get("bulk_metrics") or {})
-    records = int(item.get("records") or 0)
+    counts = dict(file.report_summary.counts) if file.report_summary else {}
+    metrics = dict(file.deployment.metrics) if file.deployment else {}
+    records = file.records or 0
     return (
-        item.get("bulk_status") == "Completed"
+        file.deployment_status == "Completed"
         and int(metrics.get("InvalidInputRecords", 0)) == 0
         and set(counts) <= {"Success"}
         and counts.get("Success", 0) == records
@@ -100,10 +99,10 @@ def _step(target: Target, file: LedgerFile | None, progress: Progress) -> WaitRe
         progress.stage(f"started: bulk deployment {file.bulk_deployment_id}")
         _records(target, file, progress)
     elif state is FileState.REPORTING:
-        interim = dict(file.item.get("report_interim") or {})
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(dict(interim.get("counts") or {}).items()))
+        interim = file.report_interim.counts if file.report_interim else {}
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(interim.items()))
         progress.stage(
-            f"bulk deployment {file.item.get('bulk_status')}; group deployments settling"
+            f"bulk deployment {file.deployment_status}; group deployments settling"
             + (f" ({counts})" if counts else "")
         )
     elif state is FileState.FINISHED:
@@ -128,7 +127,7 @@ def _records(target: Target, file: LedgerFile, progress: Progress) -> None:
         status = target.deployer.status(str(file.bulk_deployment_id))
     except ClientError:
         return  # the tracker's view in the ledger is enough; try again at the next poll
-    total = int(file.item.get("records") or 0)
+    total = file.records or 0
     done = int(status.metrics.get("RecordsProcessed", 0))
     if total:
         progress.records(done, total, f"records processed ({status.status})")

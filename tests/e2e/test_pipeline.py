@@ -11,6 +11,7 @@ from functools import partial
 
 import pytest
 from bulk_deployer.ledger_model import FileState
+from bulk_deployer.timefmt import iso_of
 
 from local.fleet import input_file
 from local.observe import Observer, wait_for
@@ -81,7 +82,7 @@ def test_a_duplicate_delivery_is_ignored(e2e: Observer) -> None:
     assert started.bulk_deployment_id == finished.bulk_deployment_id
     after = e2e.file(upload)
     assert after is not None and after.state is FileState.FINISHED
-    assert after.item.get("report_key") == finished.item.get("report_key")
+    assert after.report_key == finished.report_key
     assert e2e.dead_letters() == 0
 
 
@@ -101,7 +102,7 @@ def test_a_bad_file_is_rejected_with_a_report(e2e: Observer) -> None:
     file = e2e.wait_state(upload, FileState.REJECTED)
 
     report = e2e.read_json(e2e.report_key(upload, "rejected.json"))
-    assert file.item.get("report_key") == e2e.report_key(upload, "rejected.json")
+    assert file.report_key == e2e.report_key(upload, "rejected.json")
     assert report["outcome"] == "rejected"
     assert report["token"] == upload.token
     assert report["error_count"] == 3
@@ -131,16 +132,17 @@ def test_a_second_file_waits_for_the_first(make_e2e: E2EFactory) -> None:
     done_second = e2e.wait_state(second, FileState.FINISHED)
 
     # The second started only after the tracker saw the first one terminal.
-    assert str(done_second.item["started_at"]) > str(done_first.item["terminal_seen_at"])
+    assert done_second.started_at and done_first.terminal_seen_at
+    assert done_second.started_at > done_first.terminal_seen_at
     (a,) = e2e.bulk_deployments(first)
     (b,) = e2e.bulk_deployments(second)
     assert a["BulkDeploymentStatus"] == b["BulkDeploymentStatus"] == "Completed"
-    assert b["CreatedAt"] > str(done_first.item["terminal_seen_at"])
+    assert b["CreatedAt"] > iso_of(done_first.terminal_seen_at)
     # Never refused for concurrency: the dispatcher waited instead of trying.
     assert e2e.pipeline.emulator.calls(operation="StartBulkDeployment", outcome="BadRequest") == []
     # Arrival order came from the FIFO sequence numbers.
-    assert str(done_first.item["arrival_sk"]) < str(done_second.item["arrival_sk"])
-    assert int(done_first.item["sequence_number"]) < int(done_second.item["sequence_number"])
+    assert done_first.arrival_sk < done_second.arrival_sk
+    assert int(str(done_first.arrival.sequence_number)) < int(str(done_second.arrival.sequence_number))
 
 
 def test_an_overwrite_before_processing_is_superseded(e2e: Observer) -> None:
@@ -179,7 +181,7 @@ def test_an_overwrite_while_queued_supersedes_the_queued_version_when_its_turn_c
     e2e.wait_state(newer, FileState.FINISHED, timeout=15)
     e2e.wait_state(running, FileState.FINISHED)
 
-    assert superseded.item["superseded_by_version_id"] == newer.version_id
+    assert superseded.superseded_by_version_id == newer.version_id
     assert e2e.bulk_deployments(older) == [] and e2e.start_calls(older) == 0
     assert len(e2e.bulk_deployments(newer)) == 1
     assert e2e.pipeline.emulator.start_calls() == 2  # the running file and the newer version
@@ -260,7 +262,7 @@ def test_the_report_waits_for_group_deployments_that_settle_after_completion(
     upload = e2e.upload("settle.jsonl", input_file(groups))
 
     reporting = e2e.wait_state(upload, FileState.REPORTING)
-    assert reporting.item["bulk_status"] == "Completed"
+    assert reporting.deployment_status == "Completed"
     wait_for(lambda: e2e.exists(e2e.report_key(upload)), timeout=5, what="interim report")
     interim = e2e.read_json(e2e.report_key(upload))
     assert interim["final"] is False

@@ -142,7 +142,7 @@ def test_a_refused_start_is_retried_then_fails_pauses_dispatch_and_resume_moves_
     file = pipeline.ledger.get(client_token_for(bad))
     assert file is not None and file.state is FileState.START_FAILED
     assert file.start_rejections == 3
-    assert "Role is not authorized" in file.item["last_start_error"]
+    assert "Role is not authorized" in str(file.last_start_error)
     assert pipeline.metrics["StartFailed"] == 3
     reason = pipeline.control.paused()
     assert reason is not None and "incoming/a.jsonl" in reason
@@ -336,9 +336,9 @@ def test_a_queued_file_whose_key_was_overwritten_is_superseded_not_deployed(pipe
     assert outcome.result is DispatchResult.STARTED and outcome.token == client_token_for(new)
     stale = pipeline.ledger.get(client_token_for(old))
     assert stale is not None and stale.state is FileState.SUPERSEDED
-    assert stale.item["superseded_by_version_id"] == new.version_id
-    assert str(new.version_id) in stale.item["reason"]
-    assert "queue_sk" not in stale.item  # off the work list
+    assert stale.superseded_by_version_id == new.version_id
+    assert str(new.version_id) in str(stale.reason)
+    assert not stale.on_work_list
     assert pipeline.greengrass.started_per_token() == {
         client_token_for(
             pipeline.ledger.get(pipeline.greengrass.deployments[0].tags["bulk-deployer:token"]).ref
@@ -352,7 +352,7 @@ def test_a_queued_file_whose_key_was_overwritten_is_superseded_not_deployed(pipe
             "incoming/fleet.jsonl",
             {
                 "token": client_token_for(old),
-                "reason": stale.item["reason"],
+                "reason": stale.reason,
                 "current_version_id": new.version_id,
             },
         )
@@ -372,8 +372,8 @@ def test_a_queued_file_whose_key_was_deleted_is_superseded_and_nothing_starts(pi
 
     assert outcome is not None and outcome.result is DispatchResult.EMPTY
     file = pipeline.ledger.get(client_token_for(ref))
-    assert file is not None and file.state is FileState.SUPERSEDED and "deleted" in file.item["reason"]
-    assert file.item.get("superseded_by_version_id") is None
+    assert file is not None and file.state is FileState.SUPERSEDED and "deleted" in str(file.reason)
+    assert file.superseded_by_version_id is None
     assert pipeline.greengrass.calls["StartBulkDeployment"] == starts
     assert pipeline.slot.get().holder is None  # nothing started: the slot is free
 

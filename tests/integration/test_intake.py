@@ -25,7 +25,7 @@ def test_a_valid_file_is_staged_queued_and_started_once(pipeline: Pipeline) -> N
     file = pipeline.ledger.get(token)
     assert file is not None and file.state is FileState.STARTED
     assert file.bulk_deployment_id == result.dispatch.bulk_deployment_id
-    assert file.item["records"] == 3
+    assert file.records == 3
 
     staged = pipeline.s3.get_object(Bucket=BUCKET, Key=f"staged/{token}.jsonl")
     assert staged["Body"].read() == body
@@ -217,7 +217,7 @@ def test_multipart_upload_etag(pipeline: Pipeline) -> None:
     result = pipeline.deliver_ref(ref)
     assert result.outcome is Outcome.QUEUED
     file = pipeline.ledger.get(client_token_for(ref))
-    assert file is not None and file.item["records"] == 80_000
+    assert file is not None and file.records == 80_000
 
 
 def test_unversioned_bucket_with_null_version_id(pipeline: Pipeline) -> None:

@@ -51,7 +51,7 @@ def test_follows_a_bulk_deployment_through_settling_groups_to_the_final_report(p
     file = pipeline.ledger.get(token)
     assert file is not None
     assert file.state is FileState.STARTED
-    assert file.item["bulk_status"] == "Running"
+    assert file.deployment_status == "Running"
     assert pipeline.metrics["RecordsProcessed"] == 1
 
     # Completed means every record was submitted; group deployments are still going.
@@ -292,15 +292,15 @@ def test_a_run_cut_off_mid_report_resumes_from_its_checkpoint(
     assert run.reports_continuing == [token]
     file = pipeline.ledger.get(token)
     assert file is not None
-    progress = file.item["report_progress"]
-    assert 0 < int(progress["rows"]) < 1100
-    assert progress["json_parts"] and progress["csv_parts"]
+    progress = file.report_progress
+    assert progress is not None and 0 < progress.rows < 1100
+    assert progress.json_parts and progress.csv_parts
     pages_in_first_run = pipeline.greengrass.calls["ListBulkDeploymentDetailedReports"]
 
     run = tracker.run(FOREVER)
     assert run.reports_final == [token]
     total_pages = pipeline.greengrass.calls["ListBulkDeploymentDetailedReports"]
-    resumed_at = int(progress["rows"]) // 100
+    resumed_at = progress.rows // 100
     assert total_pages == pages_in_first_run + (30 - resumed_at), "resumed, not restarted"
     report = read_json(pipeline, f"reports/{token}/report.json")
     assert report["group_count"] == 3000
@@ -326,7 +326,7 @@ def test_a_rerun_after_the_final_report_changes_nothing(pipeline: Pipeline) -> N
     assert pipeline.s3.list_object_versions(Bucket=BUCKET, Prefix=f"reports/{token}/")["Versions"] == versions
     after = pipeline.ledger.get(token)
     assert before is not None and after is not None
-    assert after.item == before.item
+    assert after == before
 
 
 def test_a_crash_before_the_ledger_records_the_final_report_finishes_on_the_next_run(
