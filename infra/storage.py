@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -71,6 +73,19 @@ def writers_only_statement(
     )
 
 
+def _private_bucket(scope: Construct, construct_id: str, **props: Any) -> s3.Bucket:
+    """Both buckets: SSE-S3, TLS only, no public access, no ACLs (the bucket owner owns every object)."""
+    return s3.Bucket(
+        scope,
+        construct_id,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        enforce_ssl=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        **props,
+    )
+
+
 class Storage(Construct):
     """Everything that holds state. Buckets are retained unless bucketRemovalPolicy is 'destroy'."""
 
@@ -80,13 +95,9 @@ class Storage(Construct):
 
         # Server access logs need SSE-S3 on the target bucket; S3 writes them via the bucket
         # policy CDK adds (logging.s3.amazonaws.com, scoped to the source bucket and account).
-        self.access_log_bucket = s3.Bucket(
+        self.access_log_bucket = _private_bucket(
             self,
             "AccessLogBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             versioned=False,
             lifecycle_rules=[
                 s3.LifecycleRule(
@@ -100,13 +111,9 @@ class Storage(Construct):
 
         # SSE-S3, not SSE-KMS: Greengrass bulk deployments cannot read input files from a
         # bucket whose default encryption is SSE-KMS, and the staged copies live here too.
-        self.bucket = s3.Bucket(
+        self.bucket = _private_bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             versioned=True,
             server_access_logs_bucket=self.access_log_bucket,
             server_access_logs_prefix="bucket/",
