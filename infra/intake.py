@@ -20,17 +20,16 @@ RETENTION: Final = Duration.days(14)  # the SQS maximum, on every queue
 EVENT_RETRY_ATTEMPTS: Final = 185
 EVENT_MAX_AGE: Final = Duration.hours(24)
 
+_EVERY_QUEUE: Final[dict[str, Any]] = {
+    "encryption": sqs.QueueEncryption.SQS_MANAGED,
+    "enforce_ssl": True,
+    "retention_period": RETENTION,
+}
+
 
 def _queue(scope: Construct, construct_id: str, **props: Any) -> sqs.Queue:
     """Every queue of the stack: SSE-SQS, TLS only, the maximum retention."""
-    return sqs.Queue(
-        scope,
-        construct_id,
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
-        enforce_ssl=True,
-        retention_period=RETENTION,
-        **props,
-    )
+    return sqs.Queue(scope, construct_id, **_EVERY_QUEUE, **props)
 
 
 def _fifo_queue(scope: Construct, construct_id: str, **props: Any) -> sqs.Queue:

@@ -141,26 +141,26 @@ class Storage(Construct):
         # An uploader may ask for SSE-KMS (or SSE-C) on a single object although the bucket
         # default is SSE-S3; neither the starter nor Greengrass could read it. Refuse such
         # uploads. (StringEquals: a request without the header is not affected.)
-        self.bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="DenyKmsEncryptedObjects",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=["s3:PutObject"],
-                resources=[self.bucket.arn_for_objects("*")],
-                conditions={"StringEquals": {"s3:x-amz-server-side-encryption": ["aws:kms", "aws:kms:dsse"]}},
+        for sid, conditions in (
+            (
+                "DenyKmsEncryptedObjects",
+                {"StringEquals": {"s3:x-amz-server-side-encryption": ["aws:kms", "aws:kms:dsse"]}},
+            ),
+            (
+                "DenyCustomerKeyEncryptedObjects",
+                {"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}},
+            ),
+        ):
+            self.bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=["s3:PutObject"],
+                    resources=[self.bucket.arn_for_objects("*")],
+                    conditions=conditions,
+                )
             )
-        )
-        self.bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="DenyCustomerKeyEncryptedObjects",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=["s3:PutObject"],
-                resources=[self.bucket.arn_for_objects("*")],
-                conditions={"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}},
-            )
-        )
         if config.uploader_principal_arns:
             self.bucket.add_to_resource_policy(uploader_statement(self.bucket, config))
         # S3 -> EventBridge in the bucket's own NotificationConfiguration. The L2 property
