@@ -41,7 +41,7 @@ class LoadFailed(Exception):
 @dataclass(frozen=True)
 class LoadedFile:
     role_policies: list[Any]  # the execution role's permission policies, for each group's deployment
-    lines: list[tuple[int, str]]  # (line number, body), checked already unless checked as they come
+    lines: list[tuple[int, bytes]]  # (line number, body), checked already unless checked as they come
 
 
 def load_input_file(cfg: EmulatorConfig, aws: AwsStandIn | None, bulk: BulkDeployment) -> LoadedFile:
