@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from bulk_deployer.config import ConfigurationError, check_prefixes
 from bulk_deployer.settings_schema import Setting
@@ -45,8 +45,8 @@ def parser_for(entry: Setting) -> Callable[[str, Any], Any]:
     assert entry.key is not None
     by_type: dict[type, Callable[[str, Any], Any]] = {
         bool: _bool,
-        int: _one_of_ints(entry.choices) if entry.choices else _int_in(entry),
-        float: _float_in(entry),
+        int: _one_of_ints(entry.choices) if entry.choices else _within(entry, _int),
+        float: _within(entry, _float),
         str: _one_of_strs(entry.choices) if entry.choices else _str,
     }
     parser = _SPECIAL_PARSERS.get(entry.key) or by_type.get(entry.type)
@@ -95,24 +95,23 @@ def _int(key: str, value: Any) -> int:
     raise context_error(key, f"expected an integer, got {value!r}")
 
 
-def _int_in(entry: Setting) -> Callable[[str, Any], int]:
-    def parse(key: str, value: Any) -> int:
-        number = _int(key, value)
-        if not entry.allows(number):
-            raise context_error(key, f"{number} is not {entry.bounds_text()}")
-        return number
+def _float(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise context_error(key, f"expected a number, got {value!r}")
+    try:
+        return float(value)
+    except ValueError:
+        raise context_error(key, f"expected a number, got {value!r}") from None
 
-    return parse
+
+Number = TypeVar("Number", int, float)
 
 
-def _float_in(entry: Setting) -> Callable[[str, Any], float]:
-    def parse(key: str, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise context_error(key, f"expected a number, got {value!r}")
-        try:
-            number = float(value)
-        except ValueError:
-            raise context_error(key, f"expected a number, got {value!r}") from None
+def _within(entry: Setting, read: Callable[[str, Any], Number]) -> Callable[[str, Any], Number]:
+    """`read`, then the setting's bounds."""
+
+    def parse(key: str, value: Any) -> Number:
+        number = read(key, value)
         if not entry.allows(number):
             raise context_error(key, f"{number} is not {entry.bounds_text()}")
         return number

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
@@ -20,6 +20,22 @@ RETENTION: Final = Duration.days(14)  # the SQS maximum, on every queue
 EVENT_RETRY_ATTEMPTS: Final = 185
 EVENT_MAX_AGE: Final = Duration.hours(24)
 
+_EVERY_QUEUE: Final[dict[str, Any]] = {
+    "encryption": sqs.QueueEncryption.SQS_MANAGED,
+    "enforce_ssl": True,
+    "retention_period": RETENTION,
+}
+
+
+def _queue(scope: Construct, construct_id: str, **props: Any) -> sqs.Queue:
+    """Every queue of the stack: SSE-SQS, TLS only, the maximum retention."""
+    return sqs.Queue(scope, construct_id, **_EVERY_QUEUE, **props)
+
+
+def _fifo_queue(scope: Construct, construct_id: str, **props: Any) -> sqs.Queue:
+    """A FIFO queue deduplicated by content: EventBridge sets no deduplication id."""
+    return _queue(scope, construct_id, fifo=True, content_based_deduplication=True, **props)
+
 
 class Intake(Construct):
     """The rule, the FIFO intake queue, its FIFO dead-letter queue and the rule target's DLQ."""
@@ -31,15 +47,7 @@ class Intake(Construct):
 
         # SSE-SQS everywhere: EventBridge cannot send to a queue encrypted with the AWS-managed
         # aws/sqs KMS key, and a customer-managed key would add cost without adding a reader boundary.
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "IntakeDeadLetterQueue",
-            fifo=True,
-            content_based_deduplication=True,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=RETENTION,
-        )
+        self.dead_letter_queue = _fifo_queue(self, "IntakeDeadLetterQueue")
         acknowledge(
             self.dead_letter_queue,
             "Serverless-SQSRedrivePolicy",
@@ -48,14 +56,9 @@ class Intake(Construct):
 
         # FIFO with content-based deduplication: EventBridge sets no deduplication id, and a
         # retried delivery of the same event (same body) within 5 minutes is dropped.
-        self.queue = sqs.Queue(
+        self.queue = _fifo_queue(
             self,
             "IntakeQueue",
-            fifo=True,
-            content_based_deduplication=True,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=RETENTION,
             visibility_timeout=Duration.seconds(config.intake_visibility_timeout_seconds),
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dead_letter_queue, max_receive_count=config.max_receive_count
@@ -63,23 +66,13 @@ class Intake(Construct):
         )
 
         # EventBridge dead-letter queues must be standard queues.
-        self.event_dead_letter_queue = sqs.Queue(
-            self,
-            "EventDeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=RETENTION,
-        )
-        acknowledge(
-            self.event_dead_letter_queue,
-            "AwsSolutions-SQS3",
-            "This queue is the EventBridge rule target's dead-letter queue; it needs none of its own.",
-        )
-        acknowledge(
-            self.event_dead_letter_queue,
-            "Serverless-SQSRedrivePolicy",
-            "This queue is the EventBridge rule target's dead-letter queue; it needs none of its own.",
-        )
+        self.event_dead_letter_queue = _queue(self, "EventDeadLetterQueue")
+        for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
+            acknowledge(
+                self.event_dead_letter_queue,
+                rule,
+                "This queue is the EventBridge rule target's dead-letter queue; it needs none of its own.",
+            )
 
         self.rule = events.Rule(
             self,

@@ -38,48 +38,32 @@ _REJECTION_FIELDS = (
     "report_key",
 )
 _START_FIELDS = ("@timestamp", "message", "bulk_deployment_id", "token", "key", "version_id")
+_NEWEST = "@timestamp desc"
+_LIMIT = 1000  # rows a saved query returns
 _STARTED = (LogEvent.BULK_DEPLOYMENT_STARTED, LogEvent.BULK_DEPLOYMENT_RECOVERED)
 
 
 def add_saved_queries(scope: Construct, config: DeployConfig, log_groups: Sequence[logs.ILogGroup]) -> None:
     """file-history (one key, oldest first), rejections and starts, named ``<stackName>/<name>``."""
     started = ", ".join(f'"{message}"' for message in _STARTED)
-    for query_id, name, query in (
+    rejected = f'message = "{LogEvent.INPUT_FILE_REJECTED}"'
+    for query_id, name, fields, where, sort in (
         (
             "FileHistoryQuery",
             "file-history",
-            logs.QueryString(
-                fields=list(_FILE_HISTORY_FIELDS),
-                filter_statements=[f'key = "{config.incoming_prefix}REPLACE-WITH-FILE-NAME.jsonl"'],
-                sort="@timestamp asc",
-                limit=1000,
-            ),
+            _FILE_HISTORY_FIELDS,
+            f'key = "{config.incoming_prefix}REPLACE-WITH-FILE-NAME.jsonl"',
+            "@timestamp asc",
         ),
-        (
-            "RejectionsQuery",
-            "rejections",
-            logs.QueryString(
-                fields=list(_REJECTION_FIELDS),
-                filter_statements=[f'message = "{LogEvent.INPUT_FILE_REJECTED}"'],
-                sort="@timestamp desc",
-                limit=1000,
-            ),
-        ),
-        (
-            "StartsQuery",
-            "starts",
-            logs.QueryString(
-                fields=list(_START_FIELDS),
-                filter_statements=[f"message in [{started}]"],
-                sort="@timestamp desc",
-                limit=1000,
-            ),
-        ),
+        ("RejectionsQuery", "rejections", _REJECTION_FIELDS, rejected, _NEWEST),
+        ("StartsQuery", "starts", _START_FIELDS, f"message in [{started}]", _NEWEST),
     ):
         logs.QueryDefinition(
             scope,
             query_id,
             query_definition_name=f"{config.stack_name}/{name}",
-            query_string=query,
+            query_string=logs.QueryString(
+                fields=list(fields), filter_statements=[where], sort=sort, limit=_LIMIT
+            ),
             log_groups=list(log_groups),
         )

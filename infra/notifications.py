@@ -70,21 +70,8 @@ class Notifications(Construct):
             )
         )
 
-        self.outcomes_topic = sns.Topic(
-            self,
-            "OutcomesTopic",
-            display_name="bulk-deployer file outcomes",
-            master_key=self.key,
-            enforce_ssl=True,
-        )
-
-        self.alarm_topic = sns.Topic(
-            self,
-            "AlarmTopic",
-            display_name="bulk-deployer alarms",
-            master_key=self.key,
-            enforce_ssl=True,
-        )
+        self.outcomes_topic = self._topic("OutcomesTopic", "bulk-deployer file outcomes")
+        self.alarm_topic = self._topic("AlarmTopic", "bulk-deployer alarms")
         # enforce_ssl gives the topic a policy of its own, which replaces SNS's default policy
         # (the one that lets same-account services publish): admit this stack's alarms explicitly.
         self.alarm_topic.add_to_resource_policy(
@@ -115,6 +102,10 @@ class Notifications(Construct):
                 "An e-mail subscription to the alarm topic: an alarm whose e-mail bounces is still in "
                 "ALARM in CloudWatch; a dead-letter queue of undelivered e-mails would be read by nobody.",
             )
+
+    def _topic(self, construct_id: str, display_name: str) -> sns.Topic:
+        """Both topics: encrypted with the stack's key, TLS only."""
+        return sns.Topic(self, construct_id, display_name=display_name, master_key=self.key, enforce_ssl=True)
 
     def publish_statements(self) -> list[iam.PolicyStatement]:
         """Exactly what a function needs to publish outcome notifications."""

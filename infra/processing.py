@@ -6,6 +6,8 @@ The helpers below (function, role, dispatch statements) are shared with the trac
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Final
 
 from aws_cdk import Aws, Duration, Fn, RemovalPolicy
@@ -49,58 +51,96 @@ def _prefix_pattern(prefix: str) -> str:
     return f"{prefix}*"
 
 
-def function_role(scope: Construct, description: str) -> iam.Role:
-    """An own role per function, no AWS managed policy (logs only to the function's log group)."""
-    return iam.Role(
-        scope, "Role", description=description, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
-    )
+@dataclass(frozen=True)
+class SharedResources:
+    """What both functions use: the bucket, the ledger, the execution role they start bulk
+    deployments with (both dispatch) and the topics they notify."""
+
+    bucket: s3.IBucket
+    ledger: dynamodb.ITable
+    execution_role: iam.IRole
+    notifications: Notifications
 
 
-def function_log_group(scope: Construct, config: DeployConfig) -> logs.LogGroup:
-    return logs.LogGroup(
-        scope, "LogGroup", retention=retention(config.log_retention_days), removal_policy=RemovalPolicy.RETAIN
-    )
+class FunctionConstruct(Construct):
+    """A Python function with its own role and log group (the starter, the tracker): an own role
+    per function, no AWS managed policy, logs only to the function's log group."""
 
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: DeployConfig, kind: str, shared: SharedResources
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.config = config
+        self.shared = shared
+        self.kind = kind  # "starter" or "tracker": in the role description and nag reasons
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            retention=retention(config.log_retention_days),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            description=f"bulk-deployer {kind} function",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        )
+        self.log_group.grant_write(self.role)
 
-def python_function(
-    scope: Construct,
-    *,
-    config: DeployConfig,
-    description: str,
-    handler: str,
-    memory_mb: int,
-    timeout_seconds: int,
-    role: iam.IRole,
-    log_group: logs.ILogGroup,
-    environment: dict[str, str],
-    retry_attempts: int | None = None,
-    max_event_age: Duration | None = None,
-) -> lambda_.Function:
-    """Python 3.14 on arm64, the shared asset, active tracing; no reserved concurrency (it fails on
-    accounts with a low concurrency quota)."""
-    function = lambda_.Function(
-        scope,
-        "Function",
-        description=description,
-        runtime=bundling.RUNTIME,
-        architecture=bundling.ARCHITECTURE,
-        handler=handler,
-        code=bundling.lambda_code(with_dependencies=config.bundle_dependencies),
-        memory_size=memory_mb,
-        timeout=Duration.seconds(timeout_seconds),
-        role=role,
-        log_group=log_group,
-        tracing=lambda_.Tracing.ACTIVE,
-        environment=environment,
-        retry_attempts=retry_attempts,
-        max_event_age=max_event_age,
-    )
-    cfn_function = function.node.default_child
-    assert isinstance(cfn_function, lambda_.CfnFunction)
-    # CDK makes the function depend on its role (already implied by GetAtt Role.Arn) and on
-    # the role's default policy (needed: the permissions must exist before the first run).
-    cfn_function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
-    return function
+    def add_function(
+        self,
+        description: str,
+        handler: str,
+        *,
+        memory_mb: int,
+        timeout_seconds: int,
+        environment: dict[str, str],
+        retry_attempts: int | None = None,
+        max_event_age: Duration | None = None,
+    ) -> lambda_.Function:
+        """Python 3.14 on arm64, the shared asset, active tracing; no reserved concurrency (it fails
+        on accounts with a low concurrency quota)."""
+        function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=bundling.RUNTIME,
+            architecture=bundling.ARCHITECTURE,
+            handler=handler,
+            code=bundling.lambda_code(with_dependencies=self.config.bundle_dependencies),
+            memory_size=memory_mb,
+            timeout=Duration.seconds(timeout_seconds),
+            role=self.role,
+            log_group=self.log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment=environment,
+            retry_attempts=retry_attempts,
+            max_event_age=max_event_age,
+        )
+        cfn_function = function.node.default_child
+        assert isinstance(cfn_function, lambda_.CfnFunction)
+        # CDK makes the function depend on its role (already implied by GetAtt Role.Arn) and on
+        # the role's default policy (needed: the permissions must exist before the first run).
+        cfn_function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+        return function
+
+    def grant_role(self, own: Iterable[iam.PolicyStatement], wildcards: Iterable[tuple[str, str]]) -> None:
+        """The function's `own` statements, then what dispatch() calls (both functions start the
+        next queued file), the outcome notifications and the ledger, in the role's default policy;
+        the wildcard resources every function has, and `wildcards` ((rule, reason) of its own),
+        acknowledged."""
+        shared = self.shared
+        for statement in (
+            *own,
+            *dispatch_statements(self.config, shared.bucket, shared.execution_role),
+            *shared.notifications.publish_statements(),
+        ):
+            self.role.add_to_principal_policy(statement)
+        shared.ledger.grant(self.role, *LEDGER_ACTIONS)
+        default_policy = self.role.node.find_child("DefaultPolicy")
+        acknowledge_shared_wildcards(default_policy, shared.ledger, self.kind)
+        for rule, reason in wildcards:
+            acknowledge(default_policy, rule, reason)
 
 
 def dispatch_statements(
@@ -265,7 +305,7 @@ class GreengrassExecutionRole(Construct):
         )
 
 
-class Starter(Construct):
+class Starter(FunctionConstruct):
     """The starter function, fed one intake message at a time, with exactly the calls it makes."""
 
     def __init__(
@@ -274,45 +314,30 @@ class Starter(Construct):
         construct_id: str,
         *,
         config: DeployConfig,
-        bucket: s3.IBucket,
-        ledger: dynamodb.ITable,
+        shared: SharedResources,
         intake_queue: sqs.IQueue,
         intake_dead_letter_queue: sqs.IQueue,
-        execution_role: iam.IRole,
-        notifications: Notifications,
     ) -> None:
-        super().__init__(scope, construct_id)
-        self.log_group = function_log_group(self, config)
-        self.role = function_role(self, "bulk-deployer starter function")
-        self.log_group.grant_write(self.role)
-
-        self.function = python_function(
-            self,
-            config=config,
-            description="bulk-deployer starter: registers, validates, stages and queues uploaded files",
-            handler=STARTER_HANDLER,
+        super().__init__(scope, construct_id, config=config, kind="starter", shared=shared)
+        environment = config.starter_environment(
+            ledger_table_name=shared.ledger.table_name,
+            execution_role_arn=shared.execution_role.role_arn,
+            outcomes_topic_arn=shared.notifications.outcomes_topic.topic_arn,
+            intake_dead_letter_queue_url=intake_dead_letter_queue.queue_url,
+        )
+        # The single FIFO message group already runs one invocation at a time.
+        self.function = self.add_function(
+            "bulk-deployer starter: registers, validates, stages and queues uploaded files",
+            STARTER_HANDLER,
             memory_mb=config.starter_memory_mb,
             timeout_seconds=config.starter_timeout_seconds,
-            role=self.role,
-            log_group=self.log_group,
-            environment=config.starter_environment(
-                ledger_table_name=ledger.table_name,
-                execution_role_arn=execution_role.role_arn,
-                outcomes_topic_arn=notifications.outcomes_topic.topic_arn,
-                intake_dead_letter_queue_url=intake_dead_letter_queue.queue_url,
-            ),
-            # The single FIFO message group already runs one invocation at a time.
+            environment=environment,
         )
         self.function.add_event_source(
             event_sources.SqsEventSource(intake_queue, batch_size=1, report_batch_item_failures=True)
         )
-        self._grant(
-            config=config,
-            bucket=bucket,
-            ledger=ledger,
-            execution_role=execution_role,
-            notifications=notifications,
-        )
+        # Beyond dispatch(), the outcome notifications: rejected, superseded, started, start_failed.
+        self.grant_role(_starter_statements(config, shared.bucket), _starter_wildcards(config, shared.bucket))
         # A message that can never succeed is parked in the dead-letter queue at once
         # (bulk_deployer.parking) instead of holding up the FIFO group for five receives.
         self.role.add_to_principal_policy(
@@ -335,66 +360,55 @@ class Starter(Construct):
             "redrive policy moves failed messages to its FIFO dead-letter queue.",
         )
 
-    def _grant(
-        self,
-        *,
-        config: DeployConfig,
-        bucket: s3.IBucket,
-        ledger: dynamodb.ITable,
-        execution_role: iam.IRole,
-        notifications: Notifications,
-    ) -> None:
-        incoming_objects = bucket.arn_for_objects(_prefix_pattern(config.incoming_prefix))
-        statements = [
-            # HeadObject/GetObject of the version an event names. The current object's
-            # (s3:GetObject) and the 404 for a missing key (s3:ListBucket) come with
-            # dispatch_statements(): dispatch() needs exactly those on the same objects.
-            iam.PolicyStatement(
-                sid="ReadIncomingObjectVersions",
-                actions=["s3:GetObjectVersion"],
-                resources=[incoming_objects],
-            ),
-            # GetObjectTagging with VersionId: per-file bulk-deployment tags.
-            iam.PolicyStatement(
-                sid="ReadIncomingObjectTags",
-                actions=["s3:GetObjectTagging", "s3:GetObjectVersionTagging"],
-                resources=[incoming_objects],
-            ),
-            # CopyObject to staged/<token>.jsonl and PutObject of reports/<token>/rejected.json.
-            iam.PolicyStatement(
-                sid="WriteStagedCopiesAndReports",
-                actions=["s3:PutObject"],
-                resources=[
-                    bucket.arn_for_objects(_prefix_pattern(config.staged_prefix)),
-                    bucket.arn_for_objects(_prefix_pattern(config.reports_prefix)),
-                ],
-            ),
-            *dispatch_statements(config, bucket, execution_role),
-            # Outcome notifications: rejected, superseded, started, start_failed.
-            *notifications.publish_statements(),
-        ]
-        for statement in statements:
-            self.role.add_to_principal_policy(statement)
-        ledger.grant(self.role, *LEDGER_ACTIONS)
 
-        default_policy = self.role.node.find_child("DefaultPolicy")
-        acknowledge_shared_wildcards(default_policy, ledger, "starter")
-        bucket_arn = arn_ref(bucket)
-        for rule, reason in (
-            (
-                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{_prefix_pattern(config.incoming_prefix)}]",
-                "The starter reads whatever operators upload under the incoming prefix, and only there.",
-            ),
-            (
-                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{_prefix_pattern(config.staged_prefix)}]",
-                "One staged copy per file, named by its token, written only under the staged prefix.",
-            ),
-            (
-                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{_prefix_pattern(config.reports_prefix)}]",
-                "One report folder per file, named by its token, written only under the reports prefix.",
-            ),
-        ):
-            acknowledge(default_policy, rule, reason)
+def _starter_statements(config: DeployConfig, bucket: s3.IBucket) -> list[iam.PolicyStatement]:
+    """What the starter calls of its own: read what arrives, write staged copies and rejection
+    reports."""
+    incoming_objects = bucket.arn_for_objects(_prefix_pattern(config.incoming_prefix))
+    return [
+        # HeadObject/GetObject of the version an event names. The current object's
+        # (s3:GetObject) and the 404 for a missing key (s3:ListBucket) come with
+        # dispatch_statements(): dispatch() needs exactly those on the same objects.
+        iam.PolicyStatement(
+            sid="ReadIncomingObjectVersions",
+            actions=["s3:GetObjectVersion"],
+            resources=[incoming_objects],
+        ),
+        # GetObjectTagging with VersionId: per-file bulk-deployment tags.
+        iam.PolicyStatement(
+            sid="ReadIncomingObjectTags",
+            actions=["s3:GetObjectTagging", "s3:GetObjectVersionTagging"],
+            resources=[incoming_objects],
+        ),
+        # CopyObject to staged/<token>.jsonl and PutObject of reports/<token>/rejected.json.
+        iam.PolicyStatement(
+            sid="WriteStagedCopiesAndReports",
+            actions=["s3:PutObject"],
+            resources=[
+                bucket.arn_for_objects(_prefix_pattern(config.staged_prefix)),
+                bucket.arn_for_objects(_prefix_pattern(config.reports_prefix)),
+            ],
+        ),
+    ]
+
+
+def _starter_wildcards(config: DeployConfig, bucket: s3.IBucket) -> tuple[tuple[str, str], ...]:
+    """(nag rule, reason) for each wildcard resource of the starter's own."""
+    bucket_arn = arn_ref(bucket)
+    return (
+        (
+            f"AwsSolutions-IAM5[Resource::{bucket_arn}/{_prefix_pattern(config.incoming_prefix)}]",
+            "The starter reads whatever operators upload under the incoming prefix, and only there.",
+        ),
+        (
+            f"AwsSolutions-IAM5[Resource::{bucket_arn}/{_prefix_pattern(config.staged_prefix)}]",
+            "One staged copy per file, named by its token, written only under the staged prefix.",
+        ),
+        (
+            f"AwsSolutions-IAM5[Resource::{bucket_arn}/{_prefix_pattern(config.reports_prefix)}]",
+            "One report folder per file, named by its token, written only under the reports prefix.",
+        ),
+    )
 
 
 _RETENTION: Final = {

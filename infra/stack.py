@@ -13,7 +13,7 @@ from infra.intake import Intake
 from infra.monitoring import Monitoring
 from infra.nag import add_rule_packs
 from infra.notifications import Notifications
-from infra.processing import GreengrassExecutionRole, Starter
+from infra.processing import GreengrassExecutionRole, SharedResources, Starter
 from infra.storage import Storage, writers_only_statement
 from infra.tracking import Tracker
 
@@ -35,26 +35,21 @@ class BulkDeployerStack(Stack):
             self, "GreengrassExecutionRole", config=config, bucket=self.storage.bucket
         )
         self.notifications = Notifications(self, "Notifications", config=config)
+        shared = SharedResources(
+            bucket=self.storage.bucket,
+            ledger=self.storage.ledger,
+            execution_role=self.execution_role.role,
+            notifications=self.notifications,
+        )
         self.starter = Starter(
             self,
             "Starter",
             config=config,
-            bucket=self.storage.bucket,
-            ledger=self.storage.ledger,
+            shared=shared,
             intake_queue=self.intake.queue,
             intake_dead_letter_queue=self.intake.dead_letter_queue,
-            execution_role=self.execution_role.role,
-            notifications=self.notifications,
         )
-        self.tracker = Tracker(
-            self,
-            "Tracker",
-            config=config,
-            bucket=self.storage.bucket,
-            ledger=self.storage.ledger,
-            execution_role=self.execution_role.role,
-            notifications=self.notifications,
-        )
+        self.tracker = Tracker(self, "Tracker", config=config, shared=shared)
         # Only the starter writes staged copies; only the starter and the tracker write reports.
         bucket = self.storage.bucket
         bucket.add_to_resource_policy(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -66,6 +68,19 @@ def writers_only_statement(
     )
 
 
+def _private_bucket(scope: Construct, construct_id: str, **props: Any) -> s3.Bucket:
+    """Both buckets: SSE-S3, TLS only, no public access, no ACLs (the bucket owner owns every object)."""
+    return s3.Bucket(
+        scope,
+        construct_id,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        enforce_ssl=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        **props,
+    )
+
+
 class Storage(Construct):
     """Everything that holds state. Buckets are retained unless bucketRemovalPolicy is 'destroy'."""
 
@@ -75,13 +90,9 @@ class Storage(Construct):
 
         # Server access logs need SSE-S3 on the target bucket; S3 writes them via the bucket
         # policy CDK adds (logging.s3.amazonaws.com, scoped to the source bucket and account).
-        self.access_log_bucket = s3.Bucket(
+        self.access_log_bucket = _private_bucket(
             self,
             "AccessLogBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             versioned=False,
             lifecycle_rules=[
                 s3.LifecycleRule(
@@ -95,13 +106,9 @@ class Storage(Construct):
 
         # SSE-S3, not SSE-KMS: Greengrass bulk deployments cannot read input files from a
         # bucket whose default encryption is SSE-KMS, and the staged copies live here too.
-        self.bucket = s3.Bucket(
+        self.bucket = _private_bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             versioned=True,
             server_access_logs_bucket=self.access_log_bucket,
             server_access_logs_prefix="bucket/",
@@ -129,26 +136,26 @@ class Storage(Construct):
         # An uploader may ask for SSE-KMS (or SSE-C) on a single object although the bucket
         # default is SSE-S3; neither the starter nor Greengrass could read it. Refuse such
         # uploads. (StringEquals: a request without the header is not affected.)
-        self.bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="DenyKmsEncryptedObjects",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=["s3:PutObject"],
-                resources=[self.bucket.arn_for_objects("*")],
-                conditions={"StringEquals": {"s3:x-amz-server-side-encryption": ["aws:kms", "aws:kms:dsse"]}},
+        for sid, conditions in (
+            (
+                "DenyKmsEncryptedObjects",
+                {"StringEquals": {"s3:x-amz-server-side-encryption": ["aws:kms", "aws:kms:dsse"]}},
+            ),
+            (
+                "DenyCustomerKeyEncryptedObjects",
+                {"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}},
+            ),
+        ):
+            self.bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=["s3:PutObject"],
+                    resources=[self.bucket.arn_for_objects("*")],
+                    conditions=conditions,
+                )
             )
-        )
-        self.bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="DenyCustomerKeyEncryptedObjects",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=["s3:PutObject"],
-                resources=[self.bucket.arn_for_objects("*")],
-                conditions={"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}},
-            )
-        )
         if config.uploader_principal_arns:
             self.bucket.add_to_resource_policy(uploader_statement(self.bucket, config))
         # S3 -> EventBridge in the bucket's own NotificationConfiguration. The L2 property

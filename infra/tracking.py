@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Final
 
 from aws_cdk import Duration, Fn
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -19,15 +18,10 @@ from constructs import Construct
 
 from infra.config import DeployConfig
 from infra.nag import acknowledge, arn_ref
-from infra.notifications import Notifications
 from infra.processing import (
     BULK_DEPLOYMENTS_ARN,
-    LEDGER_ACTIONS,
-    acknowledge_shared_wildcards,
-    dispatch_statements,
-    function_log_group,
-    function_role,
-    python_function,
+    FunctionConstruct,
+    SharedResources,
 )
 
 TRACKER_HANDLER: Final = "bulk_deployer.handlers.tracker.handler"
@@ -40,40 +34,25 @@ def schedule_period(config: DeployConfig) -> Duration:
     return Duration.minutes(config.tracker_schedule_minutes)
 
 
-class Tracker(Construct):
+class Tracker(FunctionConstruct):
     """The tracker function, its role and the EventBridge schedule that runs it."""
 
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: DeployConfig,
-        bucket: s3.IBucket,
-        ledger: dynamodb.ITable,
-        execution_role: iam.IRole,
-        notifications: Notifications,
+        self, scope: Construct, construct_id: str, *, config: DeployConfig, shared: SharedResources
     ) -> None:
-        super().__init__(scope, construct_id)
-        self.log_group = function_log_group(self, config)
-        self.role = function_role(self, "bulk-deployer tracker function")
-        self.log_group.grant_write(self.role)
+        super().__init__(scope, construct_id, config=config, kind="tracker", shared=shared)
         period = schedule_period(config)
-
-        self.function = python_function(
-            self,
-            config=config,
-            description="bulk-deployer tracker: follows bulk deployments, writes reports, starts the next",
-            handler=TRACKER_HANDLER,
+        environment = config.tracker_environment(
+            ledger_table_name=shared.ledger.table_name,
+            input_bucket_name=shared.bucket.bucket_name,
+            outcomes_topic_arn=shared.notifications.outcomes_topic.topic_arn,
+        )
+        self.function = self.add_function(
+            "bulk-deployer tracker: follows bulk deployments, writes reports, starts the next",
+            TRACKER_HANDLER,
             memory_mb=config.tracker_memory_mb,
             timeout_seconds=config.tracker_timeout_seconds,
-            role=self.role,
-            log_group=self.log_group,
-            environment=config.tracker_environment(
-                ledger_table_name=ledger.table_name,
-                input_bucket_name=bucket.bucket_name,
-                outcomes_topic_arn=notifications.outcomes_topic.topic_arn,
-            ),
+            environment=environment,
             # A failed run is not retried by Lambda: the next scheduled run redoes the same work
             # from the ledger, and an overlapping retry would only find the run lease taken. A
             # queued (throttled) event older than one period is superseded by the next one.
@@ -94,13 +73,9 @@ class Tracker(Construct):
             )
         )
 
-        self._grant(
-            config=config,
-            bucket=bucket,
-            ledger=ledger,
-            execution_role=execution_role,
-            notifications=notifications,
-        )
+        # The tracker starts the next queued file with the starter's dispatch(); its outcome
+        # notifications: finished (with counts), and those of dispatch().
+        self.grant_role(_tracker_statements(config, shared.bucket), _tracker_wildcards(config, shared.bucket))
         for rule in ("Serverless-LambdaDLQ", "Serverless-LambdaAsyncFailureDestination"):
             acknowledge(
                 self.function,
@@ -115,62 +90,50 @@ class Tracker(Construct):
             "period's, and FailedInvocations on this rule raises an alarm.",
         )
 
-    def _grant(
-        self,
-        *,
-        config: DeployConfig,
-        bucket: s3.IBucket,
-        ledger: dynamodb.ITable,
-        execution_role: iam.IRole,
-        notifications: Notifications,
-    ) -> None:
-        reports = bucket.arn_for_objects(f"{config.reports_prefix}*")
-        statements = [
-            # report.json, groups.csv and the interim report: PutObject, and the multipart
-            # uploads (CreateMultipartUpload, UploadPart, CompleteMultipartUpload are
-            # authorized by s3:PutObject).
-            iam.PolicyStatement(sid="WriteReports", actions=["s3:PutObject"], resources=[reports]),
-            # A report pass that gives up on an upload aborts it.
-            iam.PolicyStatement(
-                sid="AbortReportUploads", actions=["s3:AbortMultipartUpload"], resources=[reports]
-            ),
-            # Reconciliation lists the versions under the incoming prefix, and nothing else of the
-            # bucket. (Its unconditioned s3:ListBucket comes with dispatch_statements(): the 404
-            # of a deleted queued key needs it, see there.)
-            iam.PolicyStatement(
-                sid="ListIncomingObjectVersions",
-                actions=["s3:ListBucketVersions"],
-                resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{config.incoming_prefix}*"]}},
-            ),
-            # The active bulk deployment's group deployments, page by page.
-            iam.PolicyStatement(
-                sid="ReadBulkDeploymentReports",
-                actions=["greengrass:ListBulkDeploymentDetailedReports"],
-                resources=[Fn.sub(BULK_DEPLOYMENTS_ARN)],
-            ),
-            # The tracker starts the next queued file with the starter's dispatch().
-            *dispatch_statements(config, bucket, execution_role),
-            # Outcome notifications: finished (with counts), and those of dispatch().
-            *notifications.publish_statements(),
-        ]
-        for statement in statements:
-            self.role.add_to_principal_policy(statement)
-        ledger.grant(self.role, *LEDGER_ACTIONS)
 
-        default_policy = self.role.node.find_child("DefaultPolicy")
-        acknowledge_shared_wildcards(default_policy, ledger, "tracker")
-        bucket_arn = arn_ref(bucket)
-        for rule, reason in (
-            (
-                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{config.reports_prefix}*]",
-                "The tracker writes one report folder per file (report.json, groups.csv), named by the "
-                "file's token, only under the reports prefix.",
-            ),
-            (
-                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{config.incoming_prefix}*]",
-                "dispatch() in the tracker HEADs a queued file's key under the incoming prefix (is it "
-                "still the current version?) just before starting it; HeadObject needs s3:GetObject.",
-            ),
-        ):
-            acknowledge(default_policy, rule, reason)
+def _tracker_statements(config: DeployConfig, bucket: s3.IBucket) -> list[iam.PolicyStatement]:
+    """What the tracker calls of its own: write reports, list the incoming prefix (to reconcile),
+    read bulk deployments' reports."""
+    reports = bucket.arn_for_objects(f"{config.reports_prefix}*")
+    return [
+        # report.json, groups.csv and the interim report: PutObject, and the multipart
+        # uploads (CreateMultipartUpload, UploadPart, CompleteMultipartUpload are
+        # authorized by s3:PutObject).
+        iam.PolicyStatement(sid="WriteReports", actions=["s3:PutObject"], resources=[reports]),
+        # A report pass that gives up on an upload aborts it.
+        iam.PolicyStatement(
+            sid="AbortReportUploads", actions=["s3:AbortMultipartUpload"], resources=[reports]
+        ),
+        # Reconciliation lists the versions under the incoming prefix, and nothing else of the
+        # bucket. (Its unconditioned s3:ListBucket comes with dispatch_statements(): the 404
+        # of a deleted queued key needs it, see there.)
+        iam.PolicyStatement(
+            sid="ListIncomingObjectVersions",
+            actions=["s3:ListBucketVersions"],
+            resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{config.incoming_prefix}*"]}},
+        ),
+        # The active bulk deployment's group deployments, page by page.
+        iam.PolicyStatement(
+            sid="ReadBulkDeploymentReports",
+            actions=["greengrass:ListBulkDeploymentDetailedReports"],
+            resources=[Fn.sub(BULK_DEPLOYMENTS_ARN)],
+        ),
+    ]
+
+
+def _tracker_wildcards(config: DeployConfig, bucket: s3.IBucket) -> tuple[tuple[str, str], ...]:
+    """(nag rule, reason) for each wildcard resource of the tracker's own."""
+    bucket_arn = arn_ref(bucket)
+    return (
+        (
+            f"AwsSolutions-IAM5[Resource::{bucket_arn}/{config.reports_prefix}*]",
+            "The tracker writes one report folder per file (report.json, groups.csv), named by the "
+            "file's token, only under the reports prefix.",
+        ),
+        (
+            f"AwsSolutions-IAM5[Resource::{bucket_arn}/{config.incoming_prefix}*]",
+            "dispatch() in the tracker HEADs a queued file's key under the incoming prefix (is it "
+            "still the current version?) just before starting it; HeadObject needs s3:GetObject.",
+        ),
+    )

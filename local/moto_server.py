@@ -10,16 +10,16 @@ from __future__ import annotations
 import argparse
 import http.client
 import logging
-import signal
 import sys
-import threading
-from types import TracebackType
+from typing import Self
 from urllib.parse import urlsplit
 
 from moto.server import ThreadedMotoServer
 
+from local.serving import StartsAndStops, serve_until_signalled, started
 
-class MotoServer:
+
+class MotoServer(StartsAndStops):
     """A started moto server; `url` is the endpoint_url for every boto3 client."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, quiet: bool = True) -> None:
@@ -28,7 +28,7 @@ class MotoServer:
         if quiet:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    def start(self) -> MotoServer:
+    def start(self) -> Self:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self._url = f"http://{host}:{port}"
@@ -41,9 +41,7 @@ class MotoServer:
 
     @property
     def url(self) -> str:
-        if self._url is None:
-            raise RuntimeError("moto server is not started")
-        return self._url
+        return started(self._url, "moto server")
 
     def reset(self) -> None:
         """Drop every resource in every backend."""
@@ -55,14 +53,6 @@ class MotoServer:
         finally:
             connection.close()
 
-    def __enter__(self) -> MotoServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.moto_server")
@@ -70,11 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     server = MotoServer(port=args.port).start()
     print(f"READY {server.url}", flush=True)
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
-    done.wait()
-    server.stop()
+    serve_until_signalled(server.stop)
     return 0
 
 

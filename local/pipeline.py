@@ -12,8 +12,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Mapping
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import boto3
 from botocore.config import Config
@@ -33,6 +32,7 @@ from local.greengrass_emulator import EmulatorConfig, GreengrassEmulator
 from local.moto_server import MotoServer
 from local.provision import Provisioned, provision
 from local.runner import History, Runner, Schedule, SqsEventSource
+from local.serving import StartsAndStops, started
 from local.stack_config import (
     FAKE_CREDENTIALS,
     REGION,
@@ -46,7 +46,7 @@ from local.stack_config import (
 log = logging.getLogger(__name__)
 
 
-class LocalPipeline:
+class LocalPipeline(StartsAndStops):
     """Start with ``start()`` (or ``with``); ``reset()`` empties everything for the next test."""
 
     def __init__(
@@ -80,7 +80,7 @@ class LocalPipeline:
         self.tracker: Function | None = None
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> LocalPipeline:
+    def start(self) -> Self:
         """moto is patched (local.moto_patches) from here until ``stop()``, and only then."""
         self._patches.enter_context(moto_patches.applied())
         try:
@@ -191,38 +191,22 @@ class LocalPipeline:
                 if function is not None:
                     function.cold_start()
 
-    def __enter__(self) -> LocalPipeline:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
     # ------------------------------------------------------------------ handles
     @property
     def moto(self) -> MotoServer:
-        if self._moto is None:
-            raise RuntimeError("the pipeline is not started")
-        return self._moto
+        return started(self._moto, "the pipeline")
 
     @property
     def emulator(self) -> GreengrassEmulator:
-        if self._emulator is None:
-            raise RuntimeError("the pipeline is not started")
-        return self._emulator
+        return started(self._emulator, "the pipeline")
 
     @property
     def resources(self) -> Provisioned:
-        if self._resources is None:
-            raise RuntimeError("the pipeline is not started")
-        return self._resources
+        return started(self._resources, "the pipeline")
 
     @property
     def runner(self) -> Runner:
-        if self._runner is None:
-            raise RuntimeError("the pipeline is not started")
-        return self._runner
+        return started(self._runner, "the pipeline")
 
     @property
     def bucket(self) -> str:

@@ -10,11 +10,10 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
+from ..serving import serve_until_signalled
 from .clock import ManualClock
 from .server import GreengrassEmulator
 
@@ -56,11 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         args.url_file.write_text(emulator.url + "\n")
     print(f"READY {emulator.url}", flush=True)
 
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
-    done.wait()
-    emulator.stop()
+    serve_until_signalled(emulator.stop)
     return 0
 
 

@@ -75,24 +75,6 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out at once: no 40 ms delayed-ACK stalls
     wbufsize = 64 * 1024  # flushed by BaseHTTPRequestHandler after each request
 
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_PUT(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
-        self._handle()
-
-    def do_PATCH(self) -> None:
-        self._handle()
-
-    def do_HEAD(self) -> None:
-        self._handle()
-
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
@@ -115,6 +97,9 @@ class Handler(BaseHTTPRequestHandler):
                 self._operation(operation, {k: unquote(v) for k, v in match.groupdict().items()}, query, body)
                 return
         self._proxy(body)
+
+    # Every method goes through the same routing (BaseHTTPRequestHandler calls do_<METHOD>).
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle
 
     def _operation(self, operation: str, path: dict[str, str], query: dict[str, str], body: bytes) -> None:
         service = self._server.service

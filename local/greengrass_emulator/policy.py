@@ -111,18 +111,21 @@ def _principal_matches(st: Mapping[str, Any], service: str) -> bool:
 
 
 def _action_matches(st: Mapping[str, Any], action: str) -> bool:
-    if "Action" in st:
-        return any(_match(p, action, like=True, ignore_case=True) for p in _as_list(st["Action"]))
-    if "NotAction" in st:
-        return not any(_match(p, action, like=True, ignore_case=True) for p in _as_list(st["NotAction"]))
-    return False
+    return _element_matches(st, "Action", action, ignore_case=True)  # actions are case-insensitive
 
 
 def _resource_matches(st: Mapping[str, Any], resource: str) -> bool:
-    if "Resource" in st:
-        return any(_match(p, resource, like=True, ignore_case=False) for p in _as_list(st["Resource"]))
-    if "NotResource" in st:
-        return not any(_match(p, resource, like=True, ignore_case=False) for p in _as_list(st["NotResource"]))
+    return _element_matches(st, "Resource", resource, ignore_case=False)
+
+
+def _element_matches(st: Mapping[str, Any], element: str, value: str, *, ignore_case: bool) -> bool:
+    """`element` (Action, Resource) lists patterns `value` must match; `Not<element>`, patterns it
+    must not match; a statement with neither does not apply."""
+    negated = f"Not{element}"
+    if element in st:
+        return any(_match(p, value, like=True, ignore_case=ignore_case) for p in _as_list(st[element]))
+    if negated in st:
+        return not any(_match(p, value, like=True, ignore_case=ignore_case) for p in _as_list(st[negated]))
     return False
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 import threading
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
+from ..serving import StartsAndStops, started
 from .aws import AwsStandIn
 from .clock import Clock, ManualClock, SystemClock
 from .config import EmulatorConfig, Fault
@@ -30,7 +30,7 @@ def _require_loopback(host: str) -> None:
         raise ValueError(f"the emulator listens on loopback only, not {host}")
 
 
-class GreengrassEmulator:
+class GreengrassEmulator(StartsAndStops):
     """The Greengrass V1 bulk-deployment emulator, embedded in the current process."""
 
     def __init__(
@@ -56,7 +56,7 @@ class GreengrassEmulator:
         self.aws_endpoint = aws_endpoint
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> GreengrassEmulator:
+    def start(self) -> Self:
         self._http = EmulatorHTTPServer(self._address, self.service, self.aws_endpoint)
         self._stopping.clear()
         serve = threading.Thread(
@@ -81,20 +81,10 @@ class GreengrassEmulator:
             thread.join(timeout=5)
         self._http = None
 
-    def __enter__(self) -> GreengrassEmulator:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
     @property
     def url(self) -> str:
         """The endpoint_url for boto3 (or AWS_ENDPOINT_URL_GREENGRASS)."""
-        if self._http is None:
-            raise RuntimeError("the emulator is not started")
-        host, port = self._http.server_address[:2]
+        host, port = started(self._http, "the emulator").server_address[:2]
         return f"http://{host!s}:{port}"
 
     def _tick(self) -> None:

@@ -7,11 +7,8 @@ test moved time forward; with a ManualClock a run is fully deterministic.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import itertools
 import logging
-import re
 import threading
 import uuid
 from collections import Counter
@@ -21,26 +18,17 @@ from typing import Any
 from .aws import AwsError, AwsStandIn
 from .clock import Clock
 from .config import EmulatorConfig, Fault
-from .input_file import InputFileError, check_line, check_size, split_lines
+from .input_file import InputFileError, check_line
+from .loading import ROLE_ARN, LoadFailed, load_input_file, partition
 from .model import NON_TERMINAL, BadRequest, BulkDeployment, Call, GroupDeployment, TokenEntry, iso
+from .paging import page
 from .policy import GREENGRASS_PRINCIPAL, is_allowed, trusts_service
 from .s3_uri import InvalidUri, parse_input_file_uri
 
 log = logging.getLogger(__name__)
 
-_ROLE_ARN = re.compile(
-    r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/(?:[\w+=,.@/-]*/)?(?P<name>[\w+=,.@-]{1,64})$"
-)
 MAX_RETRIES_PER_GROUP = 5  # "each group retried up to five times"
 DEFAULT_ACCOUNT = "123456789012"  # moto's default account, when there is no AWS stand-in
-
-
-def partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
 
 
 class BulkDeploymentService:
@@ -136,7 +124,7 @@ class BulkDeploymentService:
 
     def _check_role(self, role_arn: str, bulk_arn: str) -> None:
         """The role must exist and trust greengrass.amazonaws.com (checked at start)."""
-        match = _ROLE_ARN.match(role_arn)
+        match = ROLE_ARN.match(role_arn)
         if match is None:
             raise BadRequest(f"ExecutionRoleArn is not a valid IAM role ARN: {role_arn}")
         if self.aws is None:
@@ -187,46 +175,13 @@ class BulkDeploymentService:
 
     def _load(self, bulk: BulkDeployment, at: float) -> None:
         """Initializing -> Running (file read and, by default, fully checked) or Failed."""
-        cfg = self.config
-        if self.aws is None:
-            self._end(
-                bulk, "Failed", at, "InvalidInputFile: no AWS stand-in configured to read the input file"
-            )
-            return
-        object_arn = f"arn:{partition(cfg.region)}:s3:::{bulk.bucket}/{bulk.key}"
         try:
-            name = _ROLE_ARN.match(bulk.role_arn).group("name")  # type: ignore[union-attr]
-            policies = self.aws.get_role(name).permission_policies
-        except AwsError as exc:
-            self._end(bulk, "Failed", at, f"Greengrass cannot assume the execution role: {exc.message}")
-            return
-        self._role_policies[bulk.bulk_id] = policies
-        if cfg.check_role_permissions and not is_allowed(policies, "s3:GetObject", object_arn):
-            self._end(
-                bulk, "Failed", at, f"Access Denied: the execution role may not s3:GetObject on {object_arn}"
-            )
-            return
-        try:
-            check_size(self.aws.object_size(bulk.bucket, bulk.key), cfg.max_file_bytes)
-            data = self.aws.read_object(bulk.bucket, bulk.key)
-            check_size(len(data), cfg.max_file_bytes)  # the object may have changed since the HEAD
-        except AwsError as exc:
-            self._end(
-                bulk, "Failed", at, f"InvalidInputFile: Unable to read the input file from S3: {exc.code}"
-            )
-            return
-        except InputFileError as exc:
+            loaded = load_input_file(self.config, self.aws, bulk)
+        except LoadFailed as exc:
             self._end(bulk, "Failed", at, exc.message)
             return
-        lines = split_lines(data, skip_blank=cfg.blank_lines == "skip", strip_bom=cfg.strip_bom)
-        if cfg.validate_before_deploying:
-            try:
-                for number, body in lines:
-                    check_line(number, body)
-            except InputFileError as exc:
-                self._end(bulk, "Failed", at, exc.message)
-                return
-        bulk.pending = lines
+        self._role_policies[bulk.bulk_id] = loaded.role_policies
+        bulk.pending = loaded.lines
         bulk.status = "Running"
         bulk.run_started_at = at
 
@@ -373,19 +328,9 @@ class BulkDeploymentService:
     def _page(
         self, items: list[Any], scope: str, max_results: str | None, next_token: str | None
     ) -> tuple[list[Any], str | None]:
-        size = self.config.default_page_size
-        if max_results is not None:
-            try:
-                size = int(max_results)
-            except ValueError:
-                raise BadRequest("MaxResults must be an integer.") from None
-            if size < 1:
-                raise BadRequest("MaxResults must be a positive integer.")
-        if self.config.max_page_size is not None:
-            size = min(size, self.config.max_page_size)
-        offset = _decode_token(next_token, scope) if next_token else 0
-        end = offset + size
-        return items[offset:end], (_encode_token(scope, end) if end < len(items) else None)
+        return page(
+            items, scope, max_results, next_token, self.config.default_page_size, self.config.max_page_size
+        )
 
     # ------------------------------------------------------------------ control surface
     def take_faults(self, operation: str) -> list[Fault]:
@@ -475,18 +420,3 @@ def _check_start_input(token: str | None, role_arn: Any, input_uri: Any, tags: A
 
 def _start_response(bulk: BulkDeployment) -> dict[str, str]:
     return {"BulkDeploymentArn": bulk.arn, "BulkDeploymentId": bulk.bulk_id}
-
-
-def _encode_token(scope: str, offset: int) -> str:
-    return base64.urlsafe_b64encode(f"{scope}|{offset}".encode()).decode()
-
-
-def _decode_token(token: str, scope: str) -> int:
-    try:
-        got_scope, offset = base64.urlsafe_b64decode(token.encode()).decode().rsplit("|", 1)
-        value = int(offset)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadRequest("The NextToken is not valid.") from None
-    if got_scope != scope or value < 0:
-        raise BadRequest("The NextToken is not valid.")
-    return value
