@@ -271,6 +271,8 @@ class LocalPipeline(StartsAndStops):
         return {
             **endpoint_environment(self.moto.url, self.emulator.url),
             **(self.tracker.environment if self.tracker else {}),
+            # The tracker no longer gets the role (only the starter starts with it): named here.
+            "EXECUTION_ROLE_ARN": resources.execution_role_arn,
             "BULK_DEPLOYER_BUCKET": resources.names.bucket,
             "BULK_DEPLOYER_INTAKE_QUEUE_URL": resources.intake_queue_url,
             "BULK_DEPLOYER_INTAKE_DLQ_URL": resources.intake_dead_letter_queue_url,

@@ -29,6 +29,7 @@ from bulk_deployer.observability import file_log_context, logger
 from bulk_deployer.outcomes import NoOutcomes, OutcomeSink
 from bulk_deployer.slot import DeploymentSlot
 from bulk_deployer.timefmt import iso_utc
+from bulk_deployer.token import normalize_etag
 
 # How far back (seconds before a file entered STARTING) recovery looks for its deployment.
 _RECOVERY_MARGIN_SECONDS = 300
@@ -131,7 +132,7 @@ class Dispatcher:
             current = head.version_id
             reason = (
                 f"the key received a newer version while the file was queued (now version "
-                f"{current or 'null'}, ETag {head.etag.strip(chr(34))})"
+                f"{current or 'null'}, ETag {normalize_etag(head.etag)})"
             )
         self._ledger.supersede_queued(file.token, reason=reason, current_version_id=current)
         self._count(Metric.INPUT_FILE_SUPERSEDED, 1)

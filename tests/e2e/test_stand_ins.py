@@ -169,3 +169,14 @@ def test_invocations_only_add_variables_and_stopping_the_functions_puts_the_envi
     assert seen[0]["PROBE_A_ONLY"] == "1" and seen[1]["PROBE_B_ONLY"] == "2"
     restore_process_environment()
     assert dict(os.environ) == before
+
+
+def test_the_shell_exports_name_every_variable_local_up_documents(e2e: Observer) -> None:
+    """`python -m local sample` and env.sh read these; the tracker's own environment no longer
+    carries the execution role, so the exports must name it themselves."""
+    from local.daemon import SHELL_VARIABLES  # what env.sh writes (docs/local.md)
+
+    exports = e2e.pipeline.exports()
+    missing = [name for name in SHELL_VARIABLES if name not in exports]
+    assert missing == []
+    assert exports["EXECUTION_ROLE_ARN"] == e2e.pipeline.resources.execution_role_arn

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from bulk_deployer.aws_text import attribute_text
 from bulk_deployer.config import StarterSettings
 from bulk_deployer.contract import Metric
 from bulk_deployer.intake import InputFileIntake
@@ -45,7 +44,7 @@ def _park(record: Mapping[str, Any], message_id: str, error: Exception) -> bool:
     parking = _parking()
     if parking is None:
         return False
-    reason = attribute_text(f"{type(error).__name__}: {error}")
+    reason = f"{type(error).__name__}: {error}"  # DeadLetterParking makes it text SQS accepts
     try:
         parking.park(str(record.get("body", "")), message_id=message_id, reason=reason)
     except Exception:
