@@ -93,7 +93,7 @@ class InputFileIntake:
         if not any(self._in_scope(spelling.ref.key) for spelling in obj.spellings):
             logger.debug("key outside the incoming prefix or a folder marker", extra=obj.ref.log_keys())
             return IntakeResult(Outcome.IGNORED, detail=f"{obj.ref.key!r} is not an input file key")
-        spelling = self._resolver.resolve(obj).spelling
+        spelling = self._resolver.resolve(obj)
         with file_log_context(spelling.token, **spelling.ref.log_keys()):
             return self._handle(spelling.token, spelling.ref, arrival)
 

@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from bulk_deployer.events import EventObject, KeySpelling
 from bulk_deployer.input_objects import InputObjectStore
 from bulk_deployer.ledger import BulkDeploymentLedger
-from bulk_deployer.ledger_model import LedgerFile
-
-
-@dataclass(frozen=True)
-class ResolvedObject:
-    spelling: KeySpelling
-    # The ledger entry of that spelling's token, if the file is known already.
-    file: LedgerFile | None
 
 
 class KeySpellingResolver:
@@ -29,17 +19,17 @@ class KeySpellingResolver:
         self._ledger = ledger
         self._objects = objects
 
-    def resolve(self, obj: EventObject) -> ResolvedObject:
+    def resolve(self, obj: EventObject) -> KeySpelling:
+        """No I/O for a key with one spelling: the starter's registration is its only ledger call."""
         spellings = obj.spellings
         if not obj.ambiguous:
-            return ResolvedObject(spellings[0], self._ledger.get(spellings[0].token))
+            return spellings[0]
         for spelling in spellings:
-            file = self._ledger.get(spelling.token)
-            if file is not None:
-                return ResolvedObject(spelling, file)
+            if self._ledger.get(spelling.token) is not None:
+                return spelling
         for spelling in spellings:
             ref = spelling.ref
             head = self._objects.head(ref.bucket, ref.key, ref.s3_version_id)
             if head is not None and head.is_version_of(ref):
-                return ResolvedObject(spelling, None)
-        return ResolvedObject(spellings[0], None)
+                return spelling
+        return spellings[0]

@@ -145,10 +145,10 @@ def _check(target: Target, message: dict[str, Any]) -> dict[str, Any]:
     tokens = set()
     for obj in parsed.objects:
         try:
-            resolved = resolver.resolve(obj)
-            spelling, file = resolved.spelling, resolved.file
+            spelling = resolver.resolve(obj)
         except ClientError:
-            spelling, file = obj.spellings[0], None
+            spelling = obj.spellings[0]
+        file = target.ledger.get(spelling.token)
         ref, token = spelling.ref, spelling.token
         tokens.add(token)
         state = file.state.value if file else None

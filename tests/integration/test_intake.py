@@ -283,3 +283,19 @@ def test_groups_outside_the_stacks_allow_list_reject_the_file_before_anything_st
     )
     assert [(e["line"], e["code"]) for e in report["errors"]] == [(2, "group_not_allowed")]
     assert pipeline.greengrass.calls["StartBulkDeployment"] == 0
+
+
+def test_a_duplicate_of_a_key_with_one_spelling_is_one_dynamodb_write_and_nothing_else(
+    pipeline: Pipeline,
+) -> None:
+    """The promise of the README: a duplicate costs one conditional write, no read."""
+    ref = pipeline.upload("incoming/plain.jsonl", valid_file())
+    pipeline.deliver_ref(ref)
+    calls: list[str] = []
+    pipeline.dynamodb.meta.events.register(
+        "before-call.dynamodb.*", lambda model, **_: calls.append(model.name)
+    )
+    s3_before = pipeline.s3_reads()
+    assert pipeline.deliver_ref(ref).outcome is Outcome.DUPLICATE
+    assert calls == ["PutItem"]
+    assert pipeline.s3_reads() == s3_before
