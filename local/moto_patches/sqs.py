@@ -5,7 +5,10 @@ Behaviour — FIFO sequence numbers. Real SQS gives every message of a FIFO queu
 the function; the starter uses it as the arrival order of queued files. moto sets it only when
 the sender passes an explicit deduplication id, and then as 20 *random* digits; EventBridge's
 deliveries (content-based deduplication) get none. ``Queue.add_message`` numbers every message of
-a FIFO queue from one increasing counter, before the message becomes visible.
+a FIFO queue from one increasing counter, before the message becomes visible; numbering and
+appending happen under one lock, so the order messages are received in is their numbers' order
+(moto's server answers concurrent sends on several threads; numbered apart from the append, two
+uploads at once could be received out of number order, which real SQS never does).
 
 Speed (each returns what moto returns, doing less work):
 
@@ -30,6 +33,9 @@ from moto.core.utils import unix_time, unix_time_millis
 from moto.sqs.models import Message, Queue, SQSBackend
 
 _lock = threading.Lock()
+# Held from numbering a message until it is in the queue (separate from _lock: the counter is
+# also read on its own).
+_ordering = threading.RLock()
 # Starts at the current time in nanoseconds, so numbers keep growing across moto resets and
 # processes (real sequence numbers are up to 128-bit decimals; 20 digits is what moto emits).
 _counter = itertools.count(time.time_ns())
@@ -43,9 +49,12 @@ def next_sequence_number() -> str:
 def _add_message(original: Callable[[Queue, Message], None]) -> Callable[[Queue, Message], None]:
     @functools.wraps(original)
     def add_message(self: Queue, message: Message) -> None:
-        if self.fifo_queue:
+        if not self.fifo_queue:
+            original(self, message)
+            return
+        with _ordering:
             message.sequence_number = next_sequence_number()
-        original(self, message)
+            original(self, message)
 
     return add_message
 

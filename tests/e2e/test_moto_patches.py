@@ -12,6 +12,8 @@ import contextlib
 import functools
 import json
 import string
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -432,3 +434,49 @@ def test_the_server_recognises_the_same_services() -> None:
         want = list(backends.list_of_moto_modules())
     assert list(backends.list_of_moto_modules()) == want
     assert list(backends.list_of_moto_modules()) == want  # the listing is read once, answered again
+
+
+def test_fifo_messages_sent_at_once_are_received_in_sequence_number_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Numbering and queueing are one step: a send numbered first is queued first.
+
+    The first send is held between taking its number and joining the queue while a second send
+    runs; real SQS would never deliver the higher number first.
+    """
+    from local.moto_patches import sqs as sqs_patch
+
+    numbered = threading.Event()
+    calls = iter(range(1_000))
+    original = sqs_patch.next_sequence_number
+
+    def slow_first() -> str:
+        number = original()
+        if next(calls) == 0:
+            numbered.set()
+            time.sleep(0.3)
+        return number
+
+    monkeypatch.setattr(sqs_patch, "next_sequence_number", slow_first)
+    with _moto(patched=True):
+        sqs = _client("sqs")
+        url = sqs.create_queue(
+            QueueName="order.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+        )["QueueUrl"]
+
+        def send(body: str) -> None:
+            sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="g")
+
+        first = threading.Thread(target=send, args=("first",))
+        first.start()
+        assert numbered.wait(5)
+        second = threading.Thread(target=send, args=("second",))
+        second.start()
+        first.join()
+        second.join()
+        received = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+        )["Messages"]
+    numbers = [int(m["Attributes"]["SequenceNumber"]) for m in received]
+    assert [m["Body"] for m in received] == ["first", "second"]
+    assert numbers == sorted(numbers)
