@@ -33,10 +33,13 @@ unit: venv
 	$(BIN)/pytest
 
 # mypy (about 80 s from a cold cache, on one core) runs beside the tests, its report after theirs;
-# either failing fails the target.
+# either failing fails the target. The tests run on one worker per core (pytest-xdist, at most
+# TEST_WORKERS), a test file's tests on one worker: the end-to-end tests spend much of their time
+# waiting for the stand-ins, so two workers on two cores take about half as long as one.
+TEST_WORKERS ?= 4
 test: venv lint
 	@$(BIN)/mypy > $(VENV)/mypy.out 2>&1 & mypy_pid=$$!; \
-	$(BIN)/pytest; tests=$$?; \
+	$(BIN)/pytest -n auto --maxprocesses $(TEST_WORKERS) --dist loadfile; tests=$$?; \
 	wait $$mypy_pid; typed=$$?; \
 	echo "mypy:"; cat $(VENV)/mypy.out; \
 	test $$tests -eq 0 -a $$typed -eq 0
