@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.token import client_token_for
-from bulk_deployer_cli.main import main
+from bulk_deployer_cli.main import build_parser, main
 
 EVENTS = Path(__file__).parent.parent / "data" / "events"
 GOOD = b'{"GroupId":"g1","GroupVersionId":"v1","DeploymentType":"NewDeployment"}\n'
@@ -140,6 +141,27 @@ def test_the_installed_console_script_prints_help() -> None:
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False)
     assert result.returncode == 0
     assert "validate" in result.stdout and "inspect-event" in result.stdout and "Exit codes" in result.stdout
+
+
+def test_every_command_and_each_of_its_arguments_has_help() -> None:
+    """``bulk-deployer COMMAND --help`` says what the command does and what each argument is; a
+    command's help is its function's docstring (first paragraph: the line in the command list)."""
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    summaries = {choice.dest: choice.help for choice in commands._choices_actions}
+    missing = [name for name, sub in commands.choices.items() if not summaries[name] or not sub.description]
+    missing += [
+        f"{name} {action.option_strings or action.dest}"
+        for name, sub in commands.choices.items()
+        for action in sub._actions
+        if not action.help
+    ]
+    assert missing == []
+    assert summaries["rollback-input"] == (
+        "from a finished report, write the file that redeploys each changed group's previous version"
+    )
+    assert parser.parse_args(["status", "k", "--wait"]).timeout == 3600.0
+    assert parser.parse_args(["submit", "f.jsonl", "--wait"]).timeout == 3600.0
 
 
 def _eventbridge_with_key(tmp_path: Path, key: str) -> Path:
