@@ -281,3 +281,27 @@ def test_the_deployed_settings_name_the_function_when_they_cannot_be_used() -> N
             region="eu-west-1",
             source="Prod-tracker",
         )
+
+
+def test_the_cli_builds_its_deployer_through_wiring(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One way to build the deployer: the CLI's ``status``, ``--wait`` and ``doctor`` use the one
+    ``wiring.build_deployer`` builds, from the functions' clients on the CLI's connection."""
+    from bulk_deployer import wiring
+    from bulk_deployer.aws import START_CLIENT_CONFIG
+    from bulk_deployer_cli.stack import Target
+
+    built: list[wiring.Clients] = []
+    deployer = object()
+
+    def build_deployer(clients: wiring.Clients, effects: wiring.Effects = wiring.LAMBDA) -> Any:
+        built.append(clients)
+        return deployer
+
+    monkeypatch.setattr(wiring, "build_deployer", build_deployer)
+    target = Target("Fleet", region="eu-west-1")
+    assert target.deployer is deployer
+    assert target.deployer is deployer  # built once per command
+    (clients,) = built
+    assert clients is target.function_clients
+    assert clients.greengrass is target.client("greengrass")
+    assert clients.greengrass_start is target.client("greengrass", config=START_CLIENT_CONFIG)
