@@ -104,29 +104,35 @@ def _float(key: str, value: Any) -> float:
         raise context_error(key, f"expected a number, got {value!r}") from None
 
 
+Parsed = TypeVar("Parsed")
 Number = TypeVar("Number", int, float)
 
 
-def _within(entry: Setting, read: Callable[[str, Any], Number]) -> Callable[[str, Any], Number]:
-    """`read`, then the setting's bounds."""
+def _checked(
+    read: Callable[[str, Any], Parsed], holds: Callable[[Parsed], bool], problem: Callable[[Parsed], str]
+) -> Callable[[str, Any], Parsed]:
+    """``read``, then a rule on what it read; a value that breaks it is refused with ``problem(value)``."""
 
-    def parse(key: str, value: Any) -> Number:
-        number = read(key, value)
-        if not entry.allows(number):
-            raise context_error(key, f"{number} is not {entry.bounds_text()}")
-        return number
+    def parse(key: str, value: Any) -> Parsed:
+        parsed = read(key, value)
+        if not holds(parsed):
+            raise context_error(key, problem(parsed))
+        return parsed
 
     return parse
+
+
+def _within(entry: Setting, read: Callable[[str, Any], Number]) -> Callable[[str, Any], Number]:
+    """`read` (a number), then the setting's bounds."""
+    return _checked(read, entry.allows, lambda number: f"{number} is not {entry.bounds_text()}")
 
 
 def _one_of_ints(allowed: tuple[int, ...]) -> Callable[[str, Any], int]:
-    def parse(key: str, value: Any) -> int:
-        number = _int(key, value)
-        if number not in allowed:
-            raise context_error(key, f"{number} is not one of {', '.join(map(str, allowed))}")
-        return number
-
-    return parse
+    return _checked(
+        _int,
+        lambda number: number in allowed,
+        lambda number: f"{number} is not one of {', '.join(map(str, allowed))}",
+    )
 
 
 def _one_of_strs(allowed: tuple[str, ...]) -> Callable[[str, Any], str]:
@@ -143,22 +149,16 @@ def _one_of_strs(allowed: tuple[str, ...]) -> Callable[[str, Any], str]:
 
 
 def _matching(pattern: re.Pattern[str], what: str) -> Callable[[str, Any], str]:
-    def parse(key: str, value: Any) -> str:
-        text = _str(key, value)
-        if not pattern.match(text):
-            raise context_error(key, f"{text!r} is not {what}")
-        return text
-
-    return parse
+    return _checked(
+        _str, lambda text: pattern.match(text) is not None, lambda text: f"{text!r} is not {what}"
+    )
 
 
-def _namespace(key: str, value: Any) -> str:
-    text = _str(key, value)
-    if not _NAMESPACE.match(text) or text.startswith("AWS/"):
-        raise context_error(
-            key, f"{text!r} is not a CloudWatch namespace (1-255 of 0-9A-Za-z.-_/#:, not AWS/)"
-        )
-    return text
+_namespace = _checked(
+    _str,
+    lambda text: _NAMESPACE.match(text) is not None and not text.startswith("AWS/"),
+    lambda text: f"{text!r} is not a CloudWatch namespace (1-255 of 0-9A-Za-z.-_/#:, not AWS/)",
+)
 
 
 def _tags(key: str, value: Any) -> dict[str, str]:

@@ -20,7 +20,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,37 +68,26 @@ class History:
             self._items.clear()
 
 
+@dataclass(frozen=True)
 class SqsEventSource:
     """Lambda's SQS event source mapping for one queue, polled by ``poll_once``."""
 
-    def __init__(
-        self,
-        sqs: Any,
-        queue_url: str,
-        queue_arn: str,
-        region: str,
-        invoke: Invoke,
-        history: History,
-        *,
-        function: str = "starter",
-        batch_size: int = 1,
-        failed_visibility_seconds: int | None = None,
-    ) -> None:
-        self._sqs = sqs
-        self._queue_url = queue_url
-        self._queue_arn = queue_arn
-        self._region = region
-        self._invoke = invoke
-        self._history = history
-        self._function = function
-        self._batch_size = batch_size
-        self._failed_visibility = failed_visibility_seconds
+    sqs: Any
+    queue_url: str
+    queue_arn: str
+    region: str
+    invoke: Invoke
+    history: History
+    _: KW_ONLY
+    function: str = "starter"
+    batch_size: int = 1
+    failed_visibility_seconds: int | None = None
 
     def poll_once(self) -> int:
         """Receive one batch and handle it; the number of messages received."""
-        response = self._sqs.receive_message(
-            QueueUrl=self._queue_url,
-            MaxNumberOfMessages=self._batch_size,
+        response = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
             WaitTimeSeconds=0,
@@ -112,11 +101,11 @@ class SqsEventSource:
         result: Any = None
         error: str | None = None
         try:
-            result = self._invoke(event)
+            result = self.invoke(event)
             failed = _failed_ids(result, ids)
         except Exception as exc:  # the whole batch fails, as when a Lambda invocation errors
             log.exception(
-                "%s invocation failed; its messages return after the visibility timeout", self._function
+                "%s invocation failed; its messages return after the visibility timeout", self.function
             )
             error = f"{type(exc).__name__}: {exc}"
             failed = set(ids)
@@ -126,11 +115,11 @@ class SqsEventSource:
             if message_id in failed:
                 self._release(message)
             else:
-                self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
                 deleted.append(message_id)
-        self._history.add(
+        self.history.add(
             Invocation(
-                function=self._function,
+                function=self.function,
                 started=started,
                 seconds=time.monotonic() - clock,
                 result=result,
@@ -147,12 +136,12 @@ class SqsEventSource:
         return len(messages)
 
     def _release(self, message: dict[str, Any]) -> None:
-        if self._failed_visibility is None:
+        if self.failed_visibility_seconds is None:
             return  # stays invisible for the queue's visibility timeout, as with Lambda
-        self._sqs.change_message_visibility(
-            QueueUrl=self._queue_url,
+        self.sqs.change_message_visibility(
+            QueueUrl=self.queue_url,
             ReceiptHandle=message["ReceiptHandle"],
-            VisibilityTimeout=self._failed_visibility,
+            VisibilityTimeout=self.failed_visibility_seconds,
         )
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -164,8 +153,8 @@ class SqsEventSource:
             "messageAttributes": dict(message.get("MessageAttributes") or {}),
             "md5OfBody": message.get("MD5OfBody", ""),
             "eventSource": "aws:sqs",
-            "eventSourceARN": self._queue_arn,
-            "awsRegion": self._region,
+            "eventSourceARN": self.queue_arn,
+            "awsRegion": self.region,
         }
 
 
@@ -180,27 +169,22 @@ def _failed_ids(result: Any, ids: tuple[str, ...]) -> set[str]:
     return failed
 
 
+@dataclass(frozen=True)
 class Schedule:
     """An EventBridge schedule rule invoking one function."""
 
-    def __init__(
-        self,
-        invoke: Invoke,
-        history: History,
-        *,
-        period_seconds: float,
-        account_id: str,
-        region: str,
-        rule_name: str,
-        function: str = "tracker",
-    ) -> None:
-        self.period_seconds = period_seconds
-        self._invoke = invoke
-        self._history = history
-        self._account_id = account_id
-        self._region = region
-        self._rule_arn = f"arn:aws:events:{region}:{account_id}:rule/{rule_name}"
-        self._function = function
+    invoke: Invoke
+    history: History
+    _: KW_ONLY
+    period_seconds: float
+    account_id: str
+    region: str
+    rule_name: str
+    function: str = "tracker"
+
+    @property
+    def rule_arn(self) -> str:
+        return f"arn:aws:events:{self.region}:{self.account_id}:rule/{self.rule_name}"
 
     def fire(self) -> Any:
         event = {
@@ -208,24 +192,24 @@ class Schedule:
             "id": str(uuid.uuid4()),
             "detail-type": "Scheduled Event",
             "source": "aws.events",
-            "account": self._account_id,
+            "account": self.account_id,
             "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": self._region,
-            "resources": [self._rule_arn],
+            "region": self.region,
+            "resources": [self.rule_arn],
             "detail": {},
         }
         started, clock = time.time(), time.monotonic()
         try:
-            result = self._invoke(event)
+            result = self.invoke(event)
         except Exception as exc:
-            log.exception("%s invocation failed", self._function)
-            self._history.add(
+            log.exception("%s invocation failed", self.function)
+            self.history.add(
                 Invocation(
-                    self._function, started, time.monotonic() - clock, error=f"{type(exc).__name__}: {exc}"
+                    self.function, started, time.monotonic() - clock, error=f"{type(exc).__name__}: {exc}"
                 )
             )
             return None
-        self._history.add(Invocation(self._function, started, time.monotonic() - clock, result=result))
+        self.history.add(Invocation(self.function, started, time.monotonic() - clock, result=result))
         return result
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
 
 from bulk_deployer.contract import TOKEN_TAG, FileOutcome, LogEvent, Metric
@@ -53,33 +53,20 @@ class DispatchOutcome:
     detail: str = ""
 
 
+@dataclass(frozen=True)
 class Dispatcher:
-    def __init__(
-        self,
-        ledger: BulkDeploymentLedger,
-        slot: DeploymentSlot,
-        control: DispatchControl,
-        deployer: Deployer,
-        objects: InputObjectStore,
-        *,
-        count: Callable[[Metric, int], None],
-        lease_seconds: int,
-        max_rejections: int,
-        retry_base_seconds: float,
-        sleep: Callable[[float], None] = time.sleep,
-        outcomes: OutcomeSink | None = None,
-    ) -> None:
-        self._ledger = ledger
-        self._slot = slot
-        self._control = control
-        self._deployer = deployer
-        self._objects = objects
-        self._count = count
-        self._lease_seconds = lease_seconds
-        self._max_rejections = max_rejections
-        self._retry_base_seconds = retry_base_seconds
-        self._sleep = sleep
-        self._outcomes = outcomes or NoOutcomes()
+    ledger: BulkDeploymentLedger
+    slot: DeploymentSlot
+    control: DispatchControl
+    deployer: Deployer
+    objects: InputObjectStore
+    _: KW_ONLY
+    count: Callable[[Metric, int], None]
+    lease_seconds: int
+    max_rejections: int
+    retry_base_seconds: float
+    sleep: Callable[[float], None] = time.sleep
+    outcomes: OutcomeSink = field(default_factory=NoOutcomes)
 
     def dispatch(self, candidate: LedgerFile | None = None) -> DispatchOutcome:
         """Start the oldest waiting file if the slot is free; the slot stays held if it starts.
@@ -88,7 +75,7 @@ class Dispatcher:
         consistent and may not show it yet.
         """
         holder = uuid.uuid4().hex
-        if not self._slot.acquire(holder, lease_seconds=self._lease_seconds):
+        if not self.slot.acquire(holder, lease_seconds=self.lease_seconds):
             return DispatchOutcome(DispatchResult.SLOT_TAKEN)
         keep_slot = False
         try:
@@ -97,10 +84,10 @@ class Dispatcher:
             return outcome
         finally:
             if not keep_slot:
-                self._slot.release(holder)
+                self.slot.release(holder)
 
     def _dispatch_holding(self, holder: str, candidate: LedgerFile | None) -> DispatchOutcome:
-        reason = self._control.paused()
+        reason = self.control.paused()
         if reason is not None:
             return DispatchOutcome(DispatchResult.PAUSED, detail=reason)
         while True:
@@ -123,7 +110,7 @@ class Dispatcher:
     def _superseded(self, file: LedgerFile) -> bool:
         """SUPERSEDED if the key no longer holds this file's version, just before it would start."""
         ref = file.ref
-        head = self._objects.head(ref.bucket, ref.key)
+        head = self.objects.head(ref.bucket, ref.key)
         if head is not None and head.is_version_of(ref):
             return False
         if head is None:
@@ -134,22 +121,22 @@ class Dispatcher:
                 f"the key received a newer version while the file was queued (now version "
                 f"{current or 'null'}, ETag {normalize_etag(head.etag)})"
             )
-        self._ledger.supersede_queued(file.token, reason=reason, current_version_id=current)
-        self._count(Metric.INPUT_FILE_SUPERSEDED, 1)
+        self.ledger.supersede_queued(file.token, reason=reason, current_version_id=current)
+        self.count(Metric.INPUT_FILE_SUPERSEDED, 1)
         logger.info(
             "queued input file superseded before its start",
             extra={"state": FileState.SUPERSEDED.value, "reason": reason, "current_version_id": current},
         )
         details = {"token": file.token, "reason": reason, "current_version_id": current}
-        self._outcomes.publish(FileOutcome.SUPERSEDED, ref.key, details)
+        self.outcomes.publish(FileOutcome.SUPERSEDED, ref.key, details)
         return True
 
     def _oldest_waiting(self, candidate: LedgerFile | None) -> LedgerFile | None:
-        seen: dict[str, LedgerFile] = {f.token: f for f in self._ledger.waiting()}
+        seen: dict[str, LedgerFile] = {f.token: f for f in self.ledger.waiting()}
         if candidate is not None:
             seen.setdefault(candidate.token, candidate)
         for listed in sorted(seen.values(), key=lambda f: f.queue_sk):
-            current = self._ledger.get(listed.token)  # the index may lag: re-read
+            current = self.ledger.get(listed.token)  # the index may lag: re-read
             if current is not None and current.state in WAITING_STATES:
                 return current
         return None
@@ -158,7 +145,7 @@ class Dispatcher:
         """A file left STARTING may have started: look for its token tag before starting again."""
         since = file.starting_since
         created_since = None if since is None else iso_utc(since - _RECOVERY_MARGIN_SECONDS)
-        found = self._deployer.find_by_token(file.token, created_since=created_since)
+        found = self.deployer.find_by_token(file.token, created_since=created_since)
         if found is None:
             return None
         logger.warning(
@@ -170,17 +157,17 @@ class Dispatcher:
     def _recovered(self, holder: str, token: str, bulk_deployment_id: str, arn: str) -> DispatchOutcome:
         """Record a bulk deployment an earlier attempt started unseen, as if this one had."""
         self._mark_started(holder, token, bulk_deployment_id, arn)
-        self._count(Metric.BULK_DEPLOYMENT_STARTED, 1)
+        self.count(Metric.BULK_DEPLOYMENT_STARTED, 1)
         return DispatchOutcome(DispatchResult.RECOVERED, token, bulk_deployment_id)
 
     def _mark_started(self, holder: str, token: str, bulk_deployment_id: str, arn: str) -> None:
-        file = self._ledger.mark_started(
+        file = self.ledger.mark_started(
             token,
             bulk_deployment_id=bulk_deployment_id,
             arn=arn,
-            slot_handover=self._slot.handover_item(holder, token, bulk_deployment_id),
+            slot_handover=self.slot.handover_item(holder, token, bulk_deployment_id),
         )
-        self._outcomes.publish(
+        self.outcomes.publish(
             FileOutcome.STARTED,
             file.ref.key,
             {"token": token, "bulk_deployment_id": bulk_deployment_id, "arn": arn},
@@ -188,7 +175,7 @@ class Dispatcher:
 
     def _busy(self, holder: str, file: LedgerFile) -> DispatchOutcome | None:
         """None when Greengrass can take a start; otherwise why not (or that it already took ours)."""
-        latest = self._deployer.latest()
+        latest = self.deployer.latest()
         if latest is None or latest.terminal:
             return None
         if file.state is FileState.STARTING and latest.tags.get(TOKEN_TAG) == file.token:
@@ -200,8 +187,8 @@ class Dispatcher:
             )
             return self._recovered(holder, file.token, latest.deployment_id, latest.arn or "")
         if file.state is FileState.STARTING:
-            self._ledger.requeue(file.token)
-        self._count(Metric.WAITING_FOR_PREVIOUS_BULK_DEPLOYMENT, 1)
+            self.ledger.requeue(file.token)
+        self.count(Metric.WAITING_FOR_PREVIOUS_BULK_DEPLOYMENT, 1)
         logger.info(
             "another bulk deployment is running; the file stays queued",
             extra={"running_bulk_deployment_id": latest.deployment_id, "state": FileState.QUEUED.value},
@@ -215,9 +202,9 @@ class Dispatcher:
         if request is None:  # pragma: no cover - enqueue always writes it
             raise StaleTransition(f"{file.token} has no start request")
         while True:
-            file = self._ledger.mark_starting(file.token)
+            file = self.ledger.mark_starting(file.token)
             try:
-                started = self._deployer.start(file.token, request)
+                started = self.deployer.start(file.token, request)
             except StartRejected as exc:
                 busy = self._busy(holder, file)
                 if busy is not None:
@@ -227,7 +214,7 @@ class Dispatcher:
                     return outcome
                 continue
             self._mark_started(holder, file.token, started.deployment_id, started.arn)
-            self._count(Metric.BULK_DEPLOYMENT_STARTED, 1)
+            self.count(Metric.BULK_DEPLOYMENT_STARTED, 1)
             logger.info(
                 LogEvent.BULK_DEPLOYMENT_STARTED,
                 extra={"bulk_deployment_id": started.deployment_id, "state": FileState.STARTED.value},
@@ -236,22 +223,22 @@ class Dispatcher:
 
     def _rejected(self, file: LedgerFile, exc: StartRejected) -> DispatchOutcome | None:
         """Count a refusal; after the last one, fail the file and pause dispatching."""
-        self._count(Metric.START_FAILED, 1)
-        file = self._ledger.record_start_error(file.token, str(exc))
-        if file.start_rejections < self._max_rejections:
+        self.count(Metric.START_FAILED, 1)
+        file = self.ledger.record_start_error(file.token, str(exc))
+        if file.start_rejections < self.max_rejections:
             logger.warning(
                 "Greengrass refused the start; retrying",
                 extra={"service_message": exc.message, "code": exc.code, "rejections": file.start_rejections},
             )
-            self._sleep(self._retry_base_seconds * 2 ** (file.start_rejections - 1))
+            self.sleep(self.retry_base_seconds * 2 ** (file.start_rejections - 1))
             return None
         reason = (
             f"START_FAILED: s3://{file.ref.bucket}/{file.ref.key} (token {file.token}) was refused "
             f"{file.start_rejections} times: {exc}"
         )
-        self._ledger.mark_start_failed(file.token, str(exc))
-        self._control.pause(reason)
-        self._outcomes.publish(
+        self.ledger.mark_start_failed(file.token, str(exc))
+        self.control.pause(reason)
+        self.outcomes.publish(
             FileOutcome.START_FAILED,
             file.ref.key,
             {"token": file.token, "error": str(exc), "dispatch_paused": True},

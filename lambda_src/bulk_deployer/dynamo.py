@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import KW_ONLY, dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +13,17 @@ from botocore.exceptions import ClientError
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
+
+
+@dataclass(frozen=True)
+class TableAccess:
+    """What a class that reads and writes items of the ledger table is given: the client, the
+    table, and the clock that stamps its writes (tests give a clock they move)."""
+
+    client: Any
+    table_name: str
+    _: KW_ONLY
+    clock: Callable[[], float] = time.time
 
 
 def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -37,3 +50,15 @@ def conditional_failed(exc: ClientError) -> bool:
         "ConditionalCheckFailedException",
         "TransactionCanceledException",
     )
+
+
+def write_if(write: Callable[..., Any], **request: Any) -> bool:
+    """Make a conditional write: False when its condition does not hold (another holder got there
+    first, or the item is no longer ours), True when it was written; other errors raise."""
+    try:
+        write(**request)
+    except ClientError as exc:
+        if conditional_failed(exc):
+            return False
+        raise
+    return True

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -43,24 +44,18 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
+@dataclass
 class GroupReportWriter:
     """Appends target results to the two multipart uploads; flushes both at the same page."""
 
-    def __init__(
-        self,
-        s3: Any,
-        bucket: str,
-        json_key: str,
-        csv_key: str,
-        progress: ReportProgress,
-        columns: tuple[str, ...],
-    ) -> None:
-        self._s3 = s3
-        self._columns = columns
-        self._bucket = bucket
-        self._json_key = json_key
-        self._csv_key = csv_key
-        self.progress = progress
+    s3: Any
+    bucket: str
+    json_key: str
+    csv_key: str
+    progress: ReportProgress
+    columns: tuple[str, ...]
+
+    def __post_init__(self) -> None:
         # Bytes, not io.StringIO: a rewound StringIO keeps 4 bytes per character.
         self._json = bytearray()
         self._csv = _Utf8Buffer()
@@ -74,25 +69,25 @@ class GroupReportWriter:
     def begin(self, header: Mapping[str, Any]) -> None:
         """Open the uploads on a new pass; on a resumed pass, carry on where the last part ended."""
         if self.progress.json_upload_id is None:
-            self.progress.json_upload_id = self._s3.create_multipart_upload(
-                Bucket=self._bucket,
-                Key=self._json_key,
+            self.progress.json_upload_id = self.s3.create_multipart_upload(
+                Bucket=self.bucket,
+                Key=self.json_key,
                 ContentType="application/json",
                 ServerSideEncryption="AES256",
             )["UploadId"]
-            self.progress.csv_upload_id = self._s3.create_multipart_upload(
-                Bucket=self._bucket, Key=self._csv_key, ContentType="text/csv", ServerSideEncryption="AES256"
+            self.progress.csv_upload_id = self.s3.create_multipart_upload(
+                Bucket=self.bucket, Key=self.csv_key, ContentType="text/csv", ServerSideEncryption="AES256"
             )["UploadId"]
             opening = json.dumps(dict(header), ensure_ascii=False)[:-1]
             self._json += f'{opening}, "groups": ['.encode()
-            self._csv_writer.writerow(self._columns)
+            self._csv_writer.writerow(self.columns)
 
     def add_page(self, results: list[TargetResult], next_token: str | None) -> bool:
         """Add one page; returns True when the pending bytes were uploaded (a checkpoint is due)."""
         for result in results:
             self._json += b",\n" if self.progress.rows + self._pending_rows else b"\n"
             self._json += orjson.dumps(dict(result.row))
-            self._csv_writer.writerow([_csv_cell(result.row.get(c)) for c in self._columns])
+            self._csv_writer.writerow([_csv_cell(result.row.get(c)) for c in self.columns])
             self._pending_rows += 1
             self._pending_counts[result.status] = self._pending_counts.get(result.status, 0) + 1
             if result.outcome is TargetOutcome.PENDING:
@@ -114,29 +109,29 @@ class GroupReportWriter:
         self._json += (f"\n], {closing}\n" if closing != "}" else "\n]}\n").encode()
         self._upload_parts()
         for key, upload_id, parts in (
-            (self._json_key, self.progress.json_upload_id, self.progress.json_parts),
-            (self._csv_key, self.progress.csv_upload_id, self.progress.csv_parts),
+            (self.json_key, self.progress.json_upload_id, self.progress.json_parts),
+            (self.csv_key, self.progress.csv_upload_id, self.progress.csv_parts),
         ):
-            self._s3.complete_multipart_upload(
-                Bucket=self._bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            self.s3.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
             )
 
     def abort(self) -> None:
         for key, upload_id in (
-            (self._json_key, self.progress.json_upload_id),
-            (self._csv_key, self.progress.csv_upload_id),
+            (self.json_key, self.progress.json_upload_id),
+            (self.csv_key, self.progress.csv_upload_id),
         ):
             if upload_id:
-                self._s3.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload_id)
+                self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
 
     def _upload_parts(self) -> None:
         for key, upload_id, parts, buffer in (
-            (self._json_key, self.progress.json_upload_id, self.progress.json_parts, self._json),
-            (self._csv_key, self.progress.csv_upload_id, self.progress.csv_parts, self._csv.data),
+            (self.json_key, self.progress.json_upload_id, self.progress.json_parts, self._json),
+            (self.csv_key, self.progress.csv_upload_id, self.progress.csv_parts, self._csv.data),
         ):
             number = len(parts) + 1
-            response = self._s3.upload_part(
-                Bucket=self._bucket,
+            response = self.s3.upload_part(
+                Bucket=self.bucket,
                 Key=key,
                 UploadId=upload_id,
                 PartNumber=number,

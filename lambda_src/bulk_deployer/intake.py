@@ -11,8 +11,9 @@ dead-lettered, never dropped.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from enum import StrEnum
+from functools import cached_property
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -55,28 +56,21 @@ class IntakeResult:
     dispatch: DispatchOutcome | None = None
 
 
+@dataclass(frozen=True)
 class InputFileIntake:
-    def __init__(
-        self,
-        settings: StarterSettings,
-        ledger: BulkDeploymentLedger,
-        objects: InputObjectStore,
-        reports: ReportStore,
-        dispatcher: Dispatcher,
-        count: Callable[[Metric, int], None],
-        *,
-        start_requests: StartRequestBuilder,
-        outcomes: OutcomeSink | None = None,
-    ) -> None:
-        self._settings = settings
-        self._start_requests = start_requests
-        self._ledger = ledger
-        self._objects = objects
-        self._reports = reports
-        self._dispatcher = dispatcher
-        self._count = count
-        self._outcomes = outcomes or NoOutcomes()
-        self._resolver = KeySpellingResolver(ledger, objects)
+    settings: StarterSettings
+    ledger: BulkDeploymentLedger
+    objects: InputObjectStore
+    reports: ReportStore
+    dispatcher: Dispatcher
+    count: Callable[[Metric, int], None]
+    _: KW_ONLY
+    start_requests: StartRequestBuilder
+    outcomes: OutcomeSink = field(default_factory=NoOutcomes)
+
+    @cached_property
+    def _resolver(self) -> KeySpellingResolver:
+        return KeySpellingResolver(self.ledger, self.objects)
 
     def handle_message(self, body: str, arrival: Arrival) -> list[IntakeResult]:
         """``UnreadableMessage`` when the body cannot be read into references and tokens."""
@@ -98,17 +92,17 @@ class InputFileIntake:
             return self._handle(spelling.token, spelling.ref, arrival)
 
     def _in_scope(self, key: str) -> bool:
-        return key.startswith(self._settings.incoming_prefix) and not key.endswith("/")
+        return key.startswith(self.settings.incoming_prefix) and not key.endswith("/")
 
     def _handle(self, token: str, ref: ObjectRef, arrival: Arrival) -> IntakeResult:
-        registration = self._ledger.register(
-            token, ref, arrival, lease_seconds=self._settings.processing_lease_seconds
+        registration = self.ledger.register(
+            token, ref, arrival, lease_seconds=self.settings.processing_lease_seconds
         )
         file = registration.file
         if not registration.created:
             if file.state is not FileState.RECEIVED:
                 return self._duplicate(file)
-            taken = self._ledger.take_over(token, lease_seconds=self._settings.processing_lease_seconds)
+            taken = self.ledger.take_over(token, lease_seconds=self.settings.processing_lease_seconds)
             if taken is None:
                 raise FileInFlight(f"token {token} is being processed by another invocation")
             logger.warning("resuming a file an earlier invocation left unfinished")
@@ -118,7 +112,7 @@ class InputFileIntake:
         return self._process(file, ref)
 
     def _duplicate(self, file: LedgerFile) -> IntakeResult:
-        self._count(Metric.DUPLICATE_EVENT_IGNORED, 1)
+        self.count(Metric.DUPLICATE_EVENT_IGNORED, 1)
         logger.info("duplicate event ignored", extra={"state": file.state.value})
         dispatched = None
         if file.state in WAITING_STATES:
@@ -127,7 +121,7 @@ class InputFileIntake:
         return IntakeResult(Outcome.DUPLICATE, file.token, f"already {file.state.value}", dispatched)
 
     def _process(self, file: LedgerFile, ref: ObjectRef) -> IntakeResult:
-        head = self._objects.head(ref.bucket, ref.key)
+        head = self.objects.head(ref.bucket, ref.key)
         if head is None or not head.is_version_of(ref):
             return self._superseded(file, "the key no longer holds this version" if head else "deleted")
         if ref.size is None:
@@ -142,7 +136,7 @@ class InputFileIntake:
             )
         try:
             result = validate_stream(
-                self._objects.chunks(ref), size=ref.size, allowed_groups=self._settings.deployable_group_ids
+                self.objects.chunks(ref), size=ref.size, allowed_groups=self.settings.deployable_group_ids
             )
             if not result.valid:
                 return self._rejected(file, ref, result)
@@ -154,14 +148,14 @@ class InputFileIntake:
 
     def _stage_and_queue(self, file: LedgerFile, ref: ObjectRef, result: ValidationResult) -> IntakeResult:
         """Copy the validated version where Greengrass will read it, freeze the request, queue."""
-        staged_key = f"{self._settings.staged_prefix}{file.token}.jsonl"
-        self._objects.stage(ref, staged_key)
+        staged_key = f"{self.settings.staged_prefix}{file.token}.jsonl"
+        self.objects.stage(ref, staged_key)
         tags = merge_tags(
-            self._settings.default_tags, self._objects.tags(ref), required={TOKEN_TAG: file.token}
+            self.settings.default_tags, self.objects.tags(ref), required={TOKEN_TAG: file.token}
         )
-        request = self._start_requests.build(ref.bucket, staged_key, tags)
-        queued = self._ledger.enqueue(file, request, records=result.records, staged_key=staged_key)
-        self._count(Metric.INPUT_FILE_QUEUED, 1)
+        request = self.start_requests.build(ref.bucket, staged_key, tags)
+        queued = self.ledger.enqueue(file, request, records=result.records, staged_key=staged_key)
+        self.count(Metric.INPUT_FILE_QUEUED, 1)
         logger.info(
             "input file valid, staged and queued",
             extra={"state": FileState.QUEUED.value, "records": result.records, "staged_key": staged_key},
@@ -179,7 +173,7 @@ class InputFileIntake:
         every file behind it in the FIFO group and, in the end, dead-letter a file that started.
         """
         try:
-            return self._dispatcher.dispatch(candidate=candidate)
+            return self.dispatcher.dispatch(candidate=candidate)
         except (ClientError, BotoCoreError) as exc:
             logger.warning(
                 "dispatch failed; the file stays in the ledger and the tracker retries within one period",
@@ -188,10 +182,10 @@ class InputFileIntake:
             return None
 
     def _superseded(self, file: LedgerFile, reason: str) -> IntakeResult:
-        self._ledger.mark_superseded(file.token, reason=reason)
-        self._count(Metric.INPUT_FILE_SUPERSEDED, 1)
+        self.ledger.mark_superseded(file.token, reason=reason)
+        self.count(Metric.INPUT_FILE_SUPERSEDED, 1)
         logger.info("input file superseded", extra={"state": FileState.SUPERSEDED.value, "reason": reason})
-        self._outcomes.publish(FileOutcome.SUPERSEDED, file.ref.key, {"token": file.token, "reason": reason})
+        self.outcomes.publish(FileOutcome.SUPERSEDED, file.ref.key, {"token": file.token, "reason": reason})
         return IntakeResult(Outcome.SUPERSEDED, file.token, reason)
 
     def _rejected_for(self, file: LedgerFile, ref: ObjectRef, code: str, message: str) -> IntakeResult:
@@ -199,11 +193,11 @@ class InputFileIntake:
         return self._rejected(file, ref, ValidationResult(records=0, error_count=1, errors=(error,)))
 
     def _rejected(self, file: LedgerFile, ref: ObjectRef, result: ValidationResult) -> IntakeResult:
-        report_key = self._reports.put_json(
+        report_key = self.reports.put_json(
             ref.bucket, file.token, ReportFile.REJECTED, rejection_report(ref, file.token, result)
         )
-        self._ledger.mark_rejected(file.token, report_key=report_key, error_count=result.error_count)
-        self._count(Metric.INPUT_FILE_REJECTED, 1)
+        self.ledger.mark_rejected(file.token, report_key=report_key, error_count=result.error_count)
+        self.count(Metric.INPUT_FILE_REJECTED, 1)
         logger.info(
             LogEvent.INPUT_FILE_REJECTED,
             extra={
@@ -213,7 +207,7 @@ class InputFileIntake:
                 "report_key": report_key,
             },
         )
-        self._outcomes.publish(
+        self.outcomes.publish(
             FileOutcome.REJECTED,
             ref.key,
             {

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,35 +36,26 @@ class UnprocessedObject:
         return ObjectRef(self.bucket, self.key, etag=self.etag, version_id=self.version_id, size=self.size)
 
 
+@dataclass(frozen=True)
 class Reconciler:
-    def __init__(
-        self,
-        s3: Any,
-        ledger: BulkDeploymentLedger,
-        *,
-        bucket: str,
-        prefix: str,
-        lookback_days: int,
-        min_age_seconds: int,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._s3 = s3
-        self._ledger = ledger
-        self._bucket = bucket
-        self._prefix = prefix
-        self._lookback_seconds = lookback_days * 86_400
-        self._min_age_seconds = min_age_seconds
-        self._clock = clock
+    s3: Any
+    ledger: BulkDeploymentLedger
+    _: KW_ONLY
+    bucket: str
+    prefix: str
+    lookback_days: int
+    min_age_seconds: int
+    clock: Callable[[], float] = time.time
 
     def unprocessed(self) -> list[UnprocessedObject]:
         """Current versions under the prefix, modified in the lookback window and older than a few
         minutes, that the ledger has no entry for (by client token: the version's identity)."""
-        return [obj for obj in self._candidates() if self._ledger.get(client_token_for(obj.ref)) is None]
+        return [obj for obj in self._candidates() if self.ledger.get(client_token_for(obj.ref)) is None]
 
     def _candidates(self) -> Iterator[UnprocessedObject]:
-        now = self._clock()
-        paginator = self._s3.get_paginator("list_object_versions")
-        for page in paginator.paginate(Bucket=self._bucket, Prefix=self._prefix):
+        now, lookback_seconds = self.clock(), self.lookback_days * 86_400
+        paginator = self.s3.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
             # Delete markers are listed apart (DeleteMarkers): a deleted key has no current version here.
             for entry in page.get("Versions", []):
                 key = str(entry["Key"])
@@ -72,10 +63,10 @@ class Reconciler:
                 age = now - modified.timestamp()
                 if not entry.get("IsLatest") or key.endswith("/"):
                     continue
-                if age < self._min_age_seconds or age > self._lookback_seconds:
+                if age < self.min_age_seconds or age > lookback_seconds:
                     continue
                 yield UnprocessedObject(
-                    self._bucket,
+                    self.bucket,
                     key,
                     normalize_etag(str(entry["ETag"])),
                     str(entry.get("VersionId") or "null"),

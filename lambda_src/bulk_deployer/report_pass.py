@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -36,41 +37,31 @@ class ReportStep(StrEnum):
     FINAL = "final"  # final report written, file FINISHED
 
 
+@dataclass(frozen=True)
 class GroupReportPass:
-    def __init__(
-        self,
-        settings: TrackerSettings,
-        ledger: BulkDeploymentLedger,
-        deployer: Deployer,
-        s3: Any,
-        reports: ReportStore,
-        *,
-        count: Callable[[Metric, int], None],
-        outcomes: OutcomeSink | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._settings = settings
-        self._ledger = ledger
-        self._deployer = deployer
-        self._s3 = s3
-        self._reports = reports
-        self._count = count
-        self._outcomes = outcomes or NoOutcomes()
-        self._clock = clock
+    settings: TrackerSettings
+    ledger: BulkDeploymentLedger
+    deployer: Deployer
+    s3: Any
+    reports: ReportStore
+    _: KW_ONLY
+    count: Callable[[Metric, int], None]
+    outcomes: OutcomeSink = field(default_factory=NoOutcomes)
+    clock: Callable[[], float] = time.time
 
     def advance(self, file: LedgerFile, remaining_seconds: Callable[[], float]) -> ReportStep:
         """Read as many pages as time allows; finish the report when every group has settled."""
         if file.report_progress is None and not self._recheck_due(file):
             return ReportStep.NOT_DUE
-        progress = file.report_progress or ReportProgress(iso_utc(self._clock()))
+        progress = file.report_progress or ReportProgress(iso_utc(self.clock()))
         bucket = file.ref.bucket
         writer = GroupReportWriter(
-            self._s3,
+            self.s3,
             bucket,
-            self._reports.key_for(file.token, ReportFile.REPORT),
-            self._reports.key_for(file.token, ReportFile.GROUPS),
+            self.reports.key_for(file.token, ReportFile.REPORT),
+            self.reports.key_for(file.token, ReportFile.GROUPS),
             progress,
-            self._deployer.report_columns,
+            self.deployer.report_columns,
         )
         header = self._report_header(file)
         writer.begin(header)
@@ -81,30 +72,30 @@ class GroupReportPass:
                     "report continues in the next run", extra={"token": file.token, "rows": progress.rows}
                 )
                 return ReportStep.CONTINUING
-            page, next_token = self._deployer.target_results(
-                str(file.bulk_deployment_id), next_token=next_token, page_size=self._settings.report_page_size
+            page, next_token = self.deployer.target_results(
+                str(file.bulk_deployment_id), next_token=next_token, page_size=self.settings.report_page_size
             )
             if writer.add_page(page, next_token):
-                self._ledger.save_report_progress(file.token, progress)
+                self.ledger.save_report_progress(file.token, progress)
         bound_passed = self._settle_bound_passed(file)
         settled = self._settled(progress)
         summary = _summary(progress, settled, bound_passed)
         if settled or bound_passed:
-            writer.complete({**summary.as_dict(), "report_written_at": iso_utc(self._clock())})
-            report_key = self._reports.key_for(file.token, ReportFile.REPORT)
-            self._ledger.mark_finished(file.token, report_key=report_key, summary=summary)
+            writer.complete({**summary.as_dict(), "report_written_at": iso_utc(self.clock())})
+            report_key = self.reports.key_for(file.token, ReportFile.REPORT)
+            self.ledger.mark_finished(file.token, report_key=report_key, summary=summary)
             failed = sum(
                 n
                 for status, n in progress.counts.items()
-                if self._deployer.target_outcome(status) is TargetOutcome.FAILED
+                if self.deployer.target_outcome(status) is TargetOutcome.FAILED
             )
             if failed:
-                self._count(Metric.GROUP_DEPLOYMENTS_FAILED, failed)
+                self.count(Metric.GROUP_DEPLOYMENTS_FAILED, failed)
             logger.info(
                 "final report written",
                 extra={"token": file.token, "report_key": report_key, **summary.as_dict()},
             )
-            self._outcomes.publish(
+            self.outcomes.publish(
                 FileOutcome.FINISHED,
                 file.ref.key,
                 {
@@ -117,9 +108,9 @@ class GroupReportPass:
             )
             return ReportStep.FINAL
         writer.abort()
-        interim = {**header, **summary.as_dict(), "checked_at": iso_utc(self._clock())}
-        self._reports.put_json(bucket, file.token, ReportFile.REPORT, interim)
-        self._ledger.save_report_progress(file.token, None, interim=summary)
+        interim = {**header, **summary.as_dict(), "checked_at": iso_utc(self.clock())}
+        self.reports.put_json(bucket, file.token, ReportFile.REPORT, interim)
+        self.ledger.save_report_progress(file.token, None, interim=summary)
         return ReportStep.INTERIM
 
     def _report_header(self, file: LedgerFile) -> dict[str, Any]:
@@ -142,17 +133,17 @@ class GroupReportPass:
 
     def _settled(self, progress: ReportProgress) -> bool:
         """Every target read so far has settled (no status the service may still change)."""
-        return all(self._deployer.target_outcome(s) is not TargetOutcome.PENDING for s in progress.counts)
+        return all(self.deployer.target_outcome(s) is not TargetOutcome.PENDING for s in progress.counts)
 
     def _recheck_due(self, file: LedgerFile) -> bool:
         checked = file.report_checked_at
-        return checked is None or self._clock() - checked.timestamp() >= self._settings.report_recheck_seconds
+        return checked is None or self.clock() - checked.timestamp() >= self.settings.report_recheck_seconds
 
     def _settle_bound_passed(self, file: LedgerFile) -> bool:
         terminal = file.terminal_seen_at
         return (
             terminal is not None
-            and self._clock() - terminal.timestamp() > self._settings.report_settle_bound_seconds
+            and self.clock() - terminal.timestamp() > self.settings.report_settle_bound_seconds
         )
 
 

@@ -8,14 +8,10 @@ tracker releases it when that bulk deployment ends.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from bulk_deployer.dynamo import conditional_failed, from_item, to_item
+from bulk_deployer.dynamo import TableAccess, from_item, to_item, write_if
 from bulk_deployer.timefmt import iso_utc
 
 SLOT_PK = "slot"
@@ -32,39 +28,30 @@ class SlotState:
     bulk_deployment_id: str | None
 
 
-class DeploymentSlot:
-    def __init__(self, client: Any, table_name: str, *, clock: Callable[[], float] = time.time) -> None:
-        self._db = client
-        self._table = table_name
-        self._clock = clock
-
+@dataclass(frozen=True)
+class DeploymentSlot(TableAccess):
     def acquire(self, holder: str, *, lease_seconds: int) -> bool:
         """Take the slot to dispatch, unless a bulk deployment or a live dispatcher holds it."""
-        now = int(self._clock())
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": SLOT_PK}},
-                UpdateExpression="SET holder = :holder, slot_state = :dispatching, lease_until = :until, "
-                "updated_at = :at REMOVE #token, bulk_deployment_id",
-                ConditionExpression="attribute_not_exists(holder) OR "
-                "(slot_state = :dispatching AND lease_until < :now)",
-                ExpressionAttributeNames={"#token": "token"},
-                ExpressionAttributeValues=to_item(
-                    {
-                        ":holder": holder,
-                        ":dispatching": DISPATCHING,
-                        ":until": now + lease_seconds,
-                        ":now": now,
-                        ":at": iso_utc(now),
-                    }
-                ),
-            )
-        except ClientError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        now = int(self.clock())
+        return write_if(
+            self.client.update_item,
+            TableName=self.table_name,
+            Key={"pk": {"S": SLOT_PK}},
+            UpdateExpression="SET holder = :holder, slot_state = :dispatching, lease_until = :until, "
+            "updated_at = :at REMOVE #token, bulk_deployment_id",
+            ConditionExpression="attribute_not_exists(holder) OR "
+            "(slot_state = :dispatching AND lease_until < :now)",
+            ExpressionAttributeNames={"#token": "token"},
+            ExpressionAttributeValues=to_item(
+                {
+                    ":holder": holder,
+                    ":dispatching": DISPATCHING,
+                    ":until": now + lease_seconds,
+                    ":now": now,
+                    ":at": iso_utc(now),
+                }
+            ),
+        )
 
     def release(self, holder: str) -> bool:
         """Give the slot back; False if it was no longer ours."""
@@ -75,9 +62,9 @@ class DeploymentSlot:
         return self._delete_if("bulk_deployment_id = :v", bulk_deployment_id)
 
     def get(self) -> SlotState:
-        item = self._db.get_item(TableName=self._table, Key={"pk": {"S": SLOT_PK}}, ConsistentRead=True).get(
-            "Item"
-        )
+        item = self.client.get_item(
+            TableName=self.table_name, Key={"pk": {"S": SLOT_PK}}, ConsistentRead=True
+        ).get("Item")
         values = from_item(item) if item else {}
         return SlotState(
             holder=values.get("holder"),
@@ -91,7 +78,7 @@ class DeploymentSlot:
         """A transaction item giving the slot from its dispatcher to a started bulk deployment."""
         return {
             "Update": {
-                "TableName": self._table,
+                "TableName": self.table_name,
                 "Key": {"pk": {"S": SLOT_PK}},
                 "UpdateExpression": "SET slot_state = :active, #token = :token, "
                 "bulk_deployment_id = :id, updated_at = :at REMOVE lease_until",
@@ -102,7 +89,7 @@ class DeploymentSlot:
                         ":active": ACTIVE,
                         ":token": token,
                         ":id": bulk_deployment_id,
-                        ":at": iso_utc(self._clock()),
+                        ":at": iso_utc(self.clock()),
                         ":holder": holder,
                     }
                 ),
@@ -110,15 +97,10 @@ class DeploymentSlot:
         }
 
     def _delete_if(self, condition: str, value: str) -> bool:
-        try:
-            self._db.delete_item(
-                TableName=self._table,
-                Key={"pk": {"S": SLOT_PK}},
-                ConditionExpression=condition,
-                ExpressionAttributeValues={":v": {"S": value}},
-            )
-        except ClientError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        return write_if(
+            self.client.delete_item,
+            TableName=self.table_name,
+            Key={"pk": {"S": SLOT_PK}},
+            ConditionExpression=condition,
+            ExpressionAttributeValues={":v": {"S": value}},
+        )

@@ -22,7 +22,8 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
+from functools import cached_property
 from typing import Any
 
 from bulk_deployer.config import TRACKER_FOLLOW_MARGIN_SECONDS, TrackerSettings
@@ -71,70 +72,62 @@ class TrackerRun:
         return self.reports[ReportStep.CONTINUING]
 
 
+@dataclass(frozen=True)
 class BulkDeploymentTracker:
-    def __init__(
-        self,
-        settings: TrackerSettings,
-        ledger: BulkDeploymentLedger,
-        slot: DeploymentSlot,
-        control: DispatchControl,
-        lease: RunLease,
-        reconcile_gate: RunLease,
-        deployer: Deployer,
-        dispatcher: Dispatcher,
-        s3: Any,
-        reports: ReportStore,
-        reconciler: Reconciler,
-        *,
-        count: Callable[[Metric, int], None],
-        seconds: Callable[[Metric, int], None],
-        outcomes: OutcomeSink | None = None,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._settings = settings
-        self._ledger = ledger
-        self._slot = slot
-        self._control = control
-        self._lease = lease
-        self._reconcile_gate = reconcile_gate
-        self._deployer = deployer
-        self._dispatcher = dispatcher
-        self._s3 = s3
-        self._reports = reports
-        self._reconciler = reconciler
-        self._reporting = GroupReportPass(
-            settings, ledger, deployer, s3, reports, count=count, outcomes=outcomes, clock=clock
+    settings: TrackerSettings
+    ledger: BulkDeploymentLedger
+    slot: DeploymentSlot
+    control: DispatchControl
+    lease: RunLease
+    reconcile_gate: RunLease
+    deployer: Deployer
+    dispatcher: Dispatcher
+    s3: Any
+    reports: ReportStore
+    reconciler: Reconciler
+    _: KW_ONLY
+    count: Callable[[Metric, int], None]
+    seconds: Callable[[Metric, int], None]
+    outcomes: OutcomeSink = field(default_factory=NoOutcomes)
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+
+    @cached_property
+    def _reporting(self) -> GroupReportPass:
+        return GroupReportPass(
+            self.settings,
+            self.ledger,
+            self.deployer,
+            self.s3,
+            self.reports,
+            count=self.count,
+            outcomes=self.outcomes,
+            clock=self.clock,
         )
-        self._count = count
-        self._seconds = seconds
-        self._outcomes = outcomes or NoOutcomes()
-        self._clock = clock
-        self._sleep = sleep
 
     def run(self, remaining_seconds: Callable[[], float]) -> TrackerRun:
         holder = uuid.uuid4().hex
-        if not self._lease.acquire(holder, seconds=self._settings.tracker_lease_seconds):
+        if not self.lease.acquire(holder, seconds=self.settings.tracker_lease_seconds):
             logger.info("another tracker run is in progress; skipping this one")
             return TrackerRun(ran=False)
         try:
             return self._run(remaining_seconds)
         finally:
-            self._lease.release(holder)
+            self.lease.release(holder)
 
     def _run(self, remaining_seconds: Callable[[], float]) -> TrackerRun:
         result = TrackerRun()
-        follow_until = self._clock() + self._settings.tracker_follow_seconds
-        waiting, tracked = self._ledger.work()
+        follow_until = self.clock() + self.settings.tracker_follow_seconds
+        waiting, tracked = self.ledger.work()
         follow_on = self._follow_and_dispatch(result, waiting, tracked, first=True)
         while follow_on and self._time_to_follow(follow_until, remaining_seconds):
-            self._sleep(self._settings.tracker_poll_seconds)
+            self.sleep(self.settings.tracker_poll_seconds)
             try:
                 # While the bulk deployment runs, a look reads only the tracked files (a few
                 # items), not the whole work list.
-                if self._follow_started(result, self._ledger.tracked()):
+                if self._follow_started(result, self.ledger.tracked()):
                     continue
-                waiting, tracked = self._ledger.work()
+                waiting, tracked = self.ledger.work()
                 follow_on = self._follow_and_dispatch(result, waiting, tracked, first=False)
             except Exception:
                 # Following on is a shortcut: the next scheduled run looks again. The reports
@@ -142,14 +135,14 @@ class BulkDeploymentTracker:
                 logger.exception("following on failed; the next run looks again")
                 break
         if tracked or result.ended:
-            for file in self._ledger.tracked():
+            for file in self.ledger.tracked():
                 if file.state is FileState.REPORTING:
                     keys = {"bulk_deployment_id": file.bulk_deployment_id, **file.ref.log_keys()}
                     with file_log_context(file.token, **keys):
                         progress = self._reporting.advance(file, remaining_seconds)
                     result.reports[progress].append(file.token)
         self._queue_health(waiting)
-        if self._reconcile_gate.acquire("tracker", seconds=self._settings.reconcile_every_seconds):
+        if self.reconcile_gate.acquire("tracker", seconds=self.settings.reconcile_every_seconds):
             result.unprocessed = self._reconcile()
         return result
 
@@ -180,7 +173,7 @@ class BulkDeploymentTracker:
             return len(waiting) > 1
         # Nothing started: paused, busy, refused, or the slot is ours and still running (then
         # following on is worth it unless dispatching is paused: nothing would start).
-        return running and outcome.result is DispatchResult.SLOT_TAKEN and self._control.paused() is None
+        return running and outcome.result is DispatchResult.SLOT_TAKEN and self.control.paused() is None
 
     def _follow_started(self, result: TrackerRun, tracked: list[LedgerFile]) -> bool:
         """Follow each STARTED file; True while one of them is still running."""
@@ -196,25 +189,25 @@ class BulkDeploymentTracker:
 
     def _time_to_follow(self, follow_until: float, remaining_seconds: Callable[[], float]) -> bool:
         """Another look fits in the follow window and leaves the run time for its reports."""
-        poll = self._settings.tracker_poll_seconds
-        fits_window = self._clock() + poll <= follow_until
+        poll = self.settings.tracker_poll_seconds
+        fits_window = self.clock() + poll <= follow_until
         return fits_window and remaining_seconds() > poll + TRACKER_FOLLOW_MARGIN_SECONDS
 
     def _follow(self, file: LedgerFile) -> bool:
         """Update the ledger from the service; True when the bulk deployment has ended."""
         bulk_id = str(file.bulk_deployment_id)
-        status = self._deployer.status(bulk_id)
-        snapshot = _snapshot(status, self._deployer.counter_metrics)
+        status = self.deployer.status(bulk_id)
+        snapshot = _snapshot(status, self.deployer.counter_metrics)
         self._emit_metric_deltas(file, status)
         with file_log_context(file.token, bulk_deployment_id=bulk_id, **file.ref.log_keys()):
             if not status.terminal:
                 if not snapshot.same_as(file.deployment):
-                    self._ledger.record_status(file.token, snapshot)
+                    self.ledger.record_status(file.token, snapshot)
                 self._check_overdue(file)
                 return False
-            self._ledger.mark_reporting(file.token, snapshot)
-            self._slot.release_bulk_deployment(bulk_id)
-            self._count(_TERMINAL_METRIC.get(status.lifecycle, Metric.BULK_DEPLOYMENT_FAILED), 1)
+            self.ledger.mark_reporting(file.token, snapshot)
+            self.slot.release_bulk_deployment(bulk_id)
+            self.count(_TERMINAL_METRIC.get(status.lifecycle, Metric.BULK_DEPLOYMENT_FAILED), 1)
             log = logger.warning if status.lifecycle is not Lifecycle.SUCCEEDED else logger.info
             log(
                 "bulk deployment ended",
@@ -229,56 +222,56 @@ class BulkDeploymentTracker:
 
     def _emit_metric_deltas(self, file: LedgerFile, status: DeploymentStatus) -> None:
         before = dict(file.deployment.metrics) if file.deployment else {}
-        for metric in self._deployer.counter_metrics:
+        for metric in self.deployer.counter_metrics:
             delta = int(status.metrics.get(metric, 0)) - int(before.get(metric, 0))
             if delta > 0:
-                self._count(metric, delta)
+                self.count(metric, delta)
 
     def _check_overdue(self, file: LedgerFile) -> None:
         if file.started_at is None:
             return
-        running_for = self._clock() - file.started_at.timestamp()
-        if running_for > self._settings.overdue_after_seconds:
-            self._count(Metric.BULK_DEPLOYMENT_OVERDUE, 1)
+        running_for = self.clock() - file.started_at.timestamp()
+        if running_for > self.settings.overdue_after_seconds:
+            self.count(Metric.BULK_DEPLOYMENT_OVERDUE, 1)
             logger.warning(
                 "bulk deployment is overdue",
                 extra={
                     "running_seconds": int(running_for),
-                    "bound_seconds": self._settings.overdue_after_seconds,
+                    "bound_seconds": self.settings.overdue_after_seconds,
                 },
             )
 
     # -- the next file -------------------------------------------------------------------
 
     def _dispatch(self, still_running: bool) -> DispatchOutcome:
-        outcome = self._dispatcher.dispatch()
+        outcome = self.dispatcher.dispatch()
         if outcome.result is DispatchResult.SLOT_TAKEN and not still_running:
-            slot = self._slot.get()
+            slot = self.slot.get()
             if slot.state == ACTIVE and slot.bulk_deployment_id:
                 # Held for a bulk deployment none of our started files is running any more
                 # (a crash between its terminal state and the release): free it.
-                file = self._ledger.file_for_bulk_deployment(slot.bulk_deployment_id)
+                file = self.ledger.file_for_bulk_deployment(slot.bulk_deployment_id)
                 if file is None or file.state is not FileState.STARTED:
                     logger.warning(
                         "freeing a slot left held by an ended bulk deployment",
                         extra={"bulk_deployment_id": slot.bulk_deployment_id},
                     )
-                    self._slot.release_bulk_deployment(slot.bulk_deployment_id)
-                    outcome = self._dispatcher.dispatch()
+                    self.slot.release_bulk_deployment(slot.bulk_deployment_id)
+                    outcome = self.dispatcher.dispatch()
         return outcome
 
     # -- health ----------------------------------------------------------------------------
 
     def _queue_health(self, waiting: list[LedgerFile]) -> None:
-        self._count(Metric.QUEUED_FILES, len(waiting))
+        self.count(Metric.QUEUED_FILES, len(waiting))
         oldest = min((f.registered_at.timestamp() for f in waiting), default=None)
-        age = int(self._clock() - oldest) if oldest is not None else 0
-        self._seconds(Metric.OLDEST_QUEUED_FILE_AGE_SECONDS, age)
-        self._count(Metric.DISPATCH_PAUSED, 1 if self._control.paused() is not None else 0)
+        age = int(self.clock() - oldest) if oldest is not None else 0
+        self.seconds(Metric.OLDEST_QUEUED_FILE_AGE_SECONDS, age)
+        self.count(Metric.DISPATCH_PAUSED, 1 if self.control.paused() is not None else 0)
 
     def _reconcile(self) -> int:
-        unprocessed = self._reconciler.unprocessed()
-        self._count(Metric.UNPROCESSED_INPUT_FILES, len(unprocessed))
+        unprocessed = self.reconciler.unprocessed()
+        self.count(Metric.UNPROCESSED_INPUT_FILES, len(unprocessed))
         for obj in unprocessed:
             logger.warning(
                 "input object has no ledger entry (a lost event?)",

@@ -119,16 +119,16 @@ def build_intake(
     settings: StarterSettings, clients: Clients | None = None, effects: Effects = LAMBDA
 ) -> InputFileIntake:
     clients = clients or Clients.create(settings)
-    ledger = build_ledger(settings, clients, effects)
+    dispatcher = build_dispatcher(settings, clients, build_ledger(settings, clients, effects), effects)
     return InputFileIntake(
         settings,
-        ledger,
-        InputObjectStore(clients.s3),
+        dispatcher.ledger,
+        dispatcher.objects,
         ReportStore(clients.s3, settings.reports_prefix),
-        build_dispatcher(settings, clients, ledger, effects),
+        dispatcher,
         effects.count,
         start_requests=V1StartRequests(settings.execution_role_arn, settings.region),
-        outcomes=build_outcomes(settings, clients, effects),
+        outcomes=dispatcher.outcomes,
     )
 
 
@@ -141,16 +141,17 @@ def build_tracker(
 
     clients = clients or Clients.create(settings)
     ledger = build_ledger(settings, clients, effects)
+    dispatcher = build_dispatcher(settings, clients, ledger, effects)
     table, clock = settings.ledger_table_name, effects.clock
     return BulkDeploymentTracker(
         settings,
         ledger,
-        DeploymentSlot(clients.dynamodb, table, clock=clock),
-        DispatchControl(clients.dynamodb, table, clock=clock),
+        dispatcher.slot,
+        dispatcher.control,
         RunLease(clients.dynamodb, table, "tracker", clock=clock),
         RunLease(clients.dynamodb, table, "reconcile", clock=clock),
-        build_deployer(clients, effects),
-        build_dispatcher(settings, clients, ledger, effects),
+        dispatcher.deployer,
+        dispatcher,
         clients.s3,
         ReportStore(clients.s3, settings.reports_prefix),
         Reconciler(
@@ -164,7 +165,7 @@ def build_tracker(
         ),
         count=effects.count,
         seconds=effects.seconds,
-        outcomes=build_outcomes(settings, clients, effects),
+        outcomes=dispatcher.outcomes,
         clock=clock,
         sleep=effects.sleep,
     )

@@ -22,53 +22,13 @@ from bulk_deployer.timefmt import epoch_of
 from bulk_deployer.validation import validate_bytes
 
 from bulk_deployer_cli import offline
+from bulk_deployer_cli.commands import INPUT_FILE, OUTPUT_FILE, REF, Command, option
 from bulk_deployer_cli.fleet import DEPLOY_ACTION, Groups, RolePolicies, record
 from bulk_deployer_cli.lookup import find_file
 from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError, Output, table
 from bulk_deployer_cli.stack import Target
 
 _PLAN_COLUMNS = ("line", "group_id", "name", "current_version", "new_version", "change", "problem")
-
-
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
-    make = commands.add_parser(
-        "make-input",
-        parents=[common],
-        help="write an input file deploying the latest version of chosen groups",
-        description="List the account's Greengrass groups and write an input file with each chosen "
-        "group's latest version (groups without a version are reported and left out).",
-    )
-    make.add_argument("--group-id", action="append", default=[], help="a group to include (repeatable)")
-    make.add_argument("--name-regex", help="include groups whose name matches (re.search)")
-    make.add_argument("--all", action="store_true", help="include every group")
-    make.add_argument(
-        "--version", action="append", default=[], metavar="GROUP_ID=VERSION_ID", help="pin a version"
-    )
-    make.add_argument("-o", "--output", type=Path, help="write here (default: stdout)")
-    make.add_argument("--page-size", type=int, default=100, help=argparse.SUPPRESS)
-    make.set_defaults(run=make_input_command)
-
-    plan = commands.add_parser(
-        "plan",
-        parents=[common],
-        help="dry run: what a file would change on which group, and what would fail",
-        description="For each line: the group's name, the version it last deployed → the version the "
-        "file asks for; groups or versions that do not exist; groups the execution role may not "
-        "deploy to. Exit 1 if anything would fail.",
-    )
-    plan.add_argument("file", type=Path)
-    plan.set_defaults(run=plan_command)
-
-    rollback = commands.add_parser(
-        "rollback-input",
-        parents=[common],
-        help="from a finished report, write the file that redeploys each changed group's previous version",
-        description="For every group a finished file deployed successfully, find the version the group "
-        "had deployed before and write an input file that deploys it again.",
-    )
-    rollback.add_argument("ref", metavar="KEY|TOKEN")
-    rollback.add_argument("-o", "--output", type=Path, help="write here (default: stdout)")
-    rollback.set_defaults(run=rollback_command)
 
 
 def _write_input(
@@ -105,6 +65,11 @@ def _pins(values: list[str]) -> dict[str, str]:
 
 
 def make_input_command(args: argparse.Namespace) -> int:
+    """write an input file deploying the latest version of chosen groups
+
+    List the account's Greengrass groups and write an input file with each chosen group's latest version
+    (groups without a version are reported and left out).
+    """
     target: Target = args.target
     if not (args.group_id or args.name_regex or args.all or args.version):
         raise CliError("choose groups: --group-id ID (repeatable), --name-regex REGEX or --all")
@@ -153,6 +118,12 @@ def make_input_command(args: argparse.Namespace) -> int:
 
 
 def plan_command(args: argparse.Namespace) -> int:
+    """dry run: what a file would change on which group, and what would fail
+
+    For each line: the group's name, the version it last deployed → the version the file asks for; groups
+    or versions that do not exist; groups the execution role may not deploy to. Exit 1 if anything would
+    fail.
+    """
     target: Target = args.target
     out: Output = args.output_writer
     path: Path = args.file
@@ -226,6 +197,11 @@ def _group_arn(arn: str, group_id: str) -> str | None:
 
 
 def rollback_command(args: argparse.Namespace) -> int:
+    """from a finished report, write the file that redeploys each changed group's previous version
+
+    For every group a finished file deployed successfully, find the version the group had deployed before
+    and write an input file that deploys it again.
+    """
     target: Target = args.target
     file = find_file(target, args.ref)
     if file.state is not FileState.FINISHED:
@@ -283,3 +259,28 @@ def _previous(groups: Groups, group_id: str, deployment_id: str) -> dict[str, An
         "replaces_version": deployed.version_id,
         "deployed_since": len(history) > index + 1,
     }
+
+
+# Registered by main; each command's help is its function's docstring.
+COMMANDS = (
+    Command(
+        "make-input",
+        make_input_command,
+        options=(
+            option("--group-id", action="append", default=[], help="a group to include (repeatable)"),
+            option("--name-regex", help="include groups whose name matches (re.search)"),
+            option("--all", action="store_true", help="include every group"),
+            option(
+                "--version",
+                action="append",
+                default=[],
+                metavar="GROUP_ID=VERSION_ID",
+                help="pin a version",
+            ),
+            OUTPUT_FILE,
+            option("--page-size", type=int, default=100, help=argparse.SUPPRESS),
+        ),
+    ),
+    Command("plan", plan_command, options=(INPUT_FILE,)),
+    Command("rollback-input", rollback_command, options=(REF, OUTPUT_FILE)),
+)

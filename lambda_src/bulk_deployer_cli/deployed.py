@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
-from bulk_deployer.aws import START_CLIENT_CONFIG
 from bulk_deployer.config import ConfigurationError, TrackerSettings
 from bulk_deployer.contract import SERVICE
 from bulk_deployer.ledger_model import StaleTransition
-from bulk_deployer.wiring import Clients, Effects, build_dispatcher, build_ledger
+from bulk_deployer.wiring import Effects, build_dispatcher, build_ledger
 
 from bulk_deployer_cli.errors import describe
 from bulk_deployer_cli.output import CliError
@@ -91,17 +90,6 @@ class CloudWatchMetrics:
             )
 
 
-def clients(target: Target) -> Clients:
-    """The functions' clients, on the CLI's connection (its retries, its endpoints with --local)."""
-    return Clients(
-        s3=target.client("s3"),
-        dynamodb=target.client("dynamodb"),
-        greengrass=target.client("greengrass"),
-        sns=target.client("sns"),
-        greengrass_start=target.client("greengrass", config=START_CLIENT_CONFIG),
-    )
-
-
 def dispatch_once(target: Target) -> dict[str, Any]:
     """One dispatch() as the tracker does it; errors are reported, not raised (the tracker retries)."""
     try:
@@ -109,7 +97,7 @@ def dispatch_once(target: Target) -> dict[str, Any]:
     except (CliError, ClientError, BotoCoreError) as exc:
         detail = str(exc) if isinstance(exc, CliError) else describe(exc)
         return {"result": "error", "detail": f"cannot read the deployed settings: {detail}"}
-    settings, aws_clients = deployed.settings, clients(target)
+    settings, aws_clients = deployed.settings, target.function_clients
     metrics = CloudWatchMetrics(target.client("cloudwatch"), deployed.metrics_namespace)
     effects = Effects(count=metrics.count, seconds=metrics.seconds)
     ledger = build_ledger(settings, aws_clients, effects)

@@ -17,6 +17,7 @@ from urllib.parse import unquote
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
+from bulk_deployer_cli.commands import Command
 from bulk_deployer_cli.errors import describe
 from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, check_mark
 from bulk_deployer_cli.stack import Target
@@ -34,20 +35,14 @@ class Check:
     fix: str = ""
 
 
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
-    doctor = commands.add_parser(
-        "doctor",
-        parents=[common],
-        help="preflight: the stack's resources, roles, permissions, the deployment slot, paused or not",
-        description="Check the stack's resources, the Greengrass service role, the execution role and "
-        "its trust, whether the caller may upload, the account's bulk deployment slot (one per account "
-        "and region, shared with every other tool), whether dispatching is paused and whether the "
-        "alarms reach anyone (a confirmed subscription to the alarm topic). Exit 1 if a check fails.",
-    )
-    doctor.set_defaults(run=doctor_command)
-
-
 def doctor_command(args: argparse.Namespace) -> int:
+    """preflight: the stack's resources, roles, permissions, the deployment slot, paused or not
+
+    Check the stack's resources, the Greengrass service role, the execution role and its trust, whether
+    the caller may upload, the account's bulk deployment slot (one per account and region, shared with
+    every other tool), whether dispatching is paused and whether the alarms reach anyone (a confirmed
+    subscription to the alarm topic). Exit 1 if a check fails.
+    """
     target: Target = args.target
     checks = [_guard("stack", lambda: _stack(target))]
     if checks[0].ok:
@@ -259,3 +254,7 @@ def alarm_subscribers_check(topic_arn: str, subscriptions: list[dict[str, Any]])
         "no subscription to the alarm topic: the alarms reach nobody",
         f"deploy with `cdk deploy -c alarmEmail=you@example.com` and confirm the e-mail, or: {subscribe}",
     )
+
+
+# Registered by main; each command's help is its function's docstring.
+COMMANDS = (Command("doctor", doctor_command),)

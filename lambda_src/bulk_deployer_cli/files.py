@@ -17,6 +17,7 @@ from bulk_deployer.timefmt import iso_of
 from bulk_deployer.token import client_token_for
 
 from bulk_deployer_cli import offline
+from bulk_deployer_cli.commands import INPUT_FILE, REF, WAIT, Command, limit, option
 from bulk_deployer_cli.lookup import file_summary, find_by_bulk_deployment, find_file
 from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError, Output, table
 from bulk_deployer_cli.progress import Progress
@@ -24,66 +25,6 @@ from bulk_deployer_cli.stack import Target
 from bulk_deployer_cli.watch import follow, queue_position
 
 _LIST_COLUMNS = ("registered_at", "key", "state", "bulk_deployment_id", "bulk_status", "records", "groups")
-
-
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
-    submit = commands.add_parser(
-        "submit",
-        parents=[common],
-        help="validate an input file locally, upload it, optionally follow it to its outcome",
-        description="Validate FILE locally (an invalid file is refused: nothing is uploaded), upload it "
-        "under the incoming prefix and print bucket, key, version id and client token. --wait follows it: "
-        "exit 0 when every group succeeded, 1 otherwise, 3 on --timeout.",
-    )
-    submit.add_argument("file", type=Path)
-    submit.add_argument(
-        "--key", help="object name under the incoming prefix (default: FILE's name + UTC time)"
-    )
-    submit.add_argument("--wait", action="store_true", help="follow the file until its outcome")
-    submit.add_argument("--timeout", type=float, default=3600.0, help="seconds --wait waits (default 3600)")
-    submit.add_argument("--poll-seconds", type=float, default=2.0, help=argparse.SUPPRESS)
-    submit.set_defaults(run=submit_command)
-
-    status = commands.add_parser(
-        "status",
-        parents=[common],
-        help="the ledger entry of a file and the live Greengrass status",
-        description="Show a file's ledger entry (by KEY, --token or --bulk-deployment-id) and, once "
-        "started, the live status of its bulk deployment. --wait follows it like submit --wait "
-        "(exit 0 every group succeeded, 1 otherwise, 3 timeout).",
-    )
-    status.add_argument("key", nargs="?", help="object key (or name under the incoming prefix)")
-    status.add_argument("--token")
-    status.add_argument("--bulk-deployment-id")
-    status.add_argument(
-        "--wait", action="store_true", help="follow the file to its outcome, as submit --wait"
-    )
-    status.add_argument("--timeout", type=float, default=3600.0, help="seconds --wait waits (default 3600)")
-    status.add_argument("--poll-seconds", type=float, default=2.0, help=argparse.SUPPRESS)
-    status.set_defaults(run=status_command)
-
-    listing = commands.add_parser(
-        "list",
-        parents=[common],
-        help="recent files, newest first",
-        description="Recent files with outcome, bulk deployment id, status and records, newest first. "
-        "Scans the ledger's file items (read cost grows with the table; for occasional use).",
-    )
-    listing.add_argument("--limit", type=int, default=20)
-    listing.set_defaults(run=list_command)
-
-    report = commands.add_parser(
-        "report",
-        parents=[common],
-        help="a file's outcome: per-status counts, failed groups and their errors",
-        description="Summarize reports/<token>/ of a file (KEY or TOKEN): the rejection report, or the "
-        "deployment report (counts per group status, failed groups with errors). --output saves the "
-        "report: FILE.csv gets groups.csv, any other name report.json.",
-    )
-    report.add_argument("ref", metavar="KEY|TOKEN")
-    report.add_argument("--output", type=Path, help="save the report (JSON, or CSV when the name ends .csv)")
-    report.add_argument("--max-failed", type=int, default=20, help="failed groups to show (default 20)")
-    report.set_defaults(run=report_command)
 
 
 # -- submit -----------------------------------------------------------------------------------
@@ -96,6 +37,12 @@ def default_key(path: Path, now: datetime | None = None) -> str:
 
 
 def submit_command(args: argparse.Namespace) -> int:
+    """validate an input file locally, upload it, optionally follow it to its outcome
+
+    Validate FILE locally (an invalid file is refused: nothing is uploaded), upload it under the incoming
+    prefix and print bucket, key, version id and client token. --wait follows it: exit 0 when every group
+    succeeded, 1 otherwise, 3 on --timeout.
+    """
     out: Output = args.output_writer
     target: Target = args.target
     path: Path = args.file
@@ -158,6 +105,12 @@ def _uploaded_text(data: dict[str, Any]) -> str:
 
 
 def status_command(args: argparse.Namespace) -> int:
+    """the ledger entry of a file and the live Greengrass status
+
+    Show a file's ledger entry (by KEY, --token or --bulk-deployment-id) and, once started, the live
+    status of its bulk deployment. --wait follows it like submit --wait (exit 0 every group succeeded, 1
+    otherwise, 3 timeout).
+    """
     target: Target = args.target
     file: LedgerFile | None
     if args.bulk_deployment_id:
@@ -255,6 +208,11 @@ def _status_text(data: dict[str, Any]) -> str:
 
 
 def list_command(args: argparse.Namespace) -> int:
+    """recent files, newest first
+
+    Recent files with outcome, bulk deployment id, status and records, newest first. Scans the ledger's
+    file items (read cost grows with the table; for occasional use).
+    """
     if args.limit < 1:
         raise CliError("--limit must be at least 1")
     files = [file_summary(f) for f in args.target.ledger.recent_files(limit=args.limit)]
@@ -303,6 +261,12 @@ def failed_groups(target: Target, file: LedgerFile, limit: int) -> tuple[list[di
 
 
 def report_command(args: argparse.Namespace) -> int:
+    """a file's outcome: per-status counts, failed groups and their errors
+
+    Summarize reports/<token>/ of a file (KEY or TOKEN): the rejection report, or the deployment report
+    (counts per group status, failed groups with errors). --output saves the report: FILE.csv gets
+    groups.csv, any other name report.json.
+    """
     target: Target = args.target
     file = find_file(target, args.ref)
     if file.state is FileState.REJECTED:
@@ -367,3 +331,37 @@ def _report_text(data: dict[str, Any]) -> str:
     if data.get("saved"):
         lines.append(f"  saved to: {data['saved']}")
     return "\n".join(lines)
+
+
+# Registered by main; each command's help is its function's docstring.
+COMMANDS = (
+    Command(
+        "submit",
+        submit_command,
+        options=(
+            INPUT_FILE,
+            option("--key", help="object name under the incoming prefix (default: FILE's name + UTC time)"),
+            *WAIT,
+        ),
+    ),
+    Command(
+        "status",
+        status_command,
+        options=(
+            option("key", nargs="?", help="object key (or name under the incoming prefix)"),
+            option("--token", help="the file's client token"),
+            option("--bulk-deployment-id", help="the file that started this bulk deployment"),
+            *WAIT,
+        ),
+    ),
+    Command("list", list_command, options=(limit(20),)),
+    Command(
+        "report",
+        report_command,
+        options=(
+            REF,
+            option("--output", type=Path, help="save the report (JSON, or CSV when the name ends .csv)"),
+            option("--max-failed", type=int, default=20, help="failed groups to show (default 20)"),
+        ),
+    ),
+)

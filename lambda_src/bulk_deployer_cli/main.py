@@ -1,9 +1,10 @@
 """``bulk-deployer``: the operator's command line (shares validator, token, ledger and wiring code).
 
-Each command group lives in its own module and registers its subcommands here; this module
-only parses the command line, connects to the deployment, and turns every error into one
-line on stderr. This package imports the functions' package ``bulk_deployer``, never the other
-way round, and is not in the Lambda asset (docs/cli.md, Layout).
+Each command group lives in its own module and declares its subcommands in a ``COMMANDS`` table
+(``commands.py``); this module only registers them, parses the command line, connects to the
+deployment, and turns every error into one line on stderr. This package imports the functions'
+package ``bulk_deployer``, never the other way round, and is not in the Lambda asset (docs/cli.md,
+Layout).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from botocore.parsers import ResponseParserError
 from bulk_deployer import __version__
 
 from bulk_deployer_cli import authoring, doctor, files, offline, queue, recovery
+from bulk_deployer_cli.commands import add_commands
 from bulk_deployer_cli.errors import describe
 from bulk_deployer_cli.output import EXIT_CODES_HELP, EXIT_ERROR, CliError, Output
 from bulk_deployer_cli.stack import (
@@ -34,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.output_writer = Output(bool(args.json))
     try:
-        if getattr(args, "needs_target", True):
+        if args.needs_target:
             args.target = Target(
                 stack_name=args.stack or default_stack_name(),
                 region=args.region,
@@ -105,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     _options(common, default=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (offline, authoring, files, queue, recovery, doctor):
-        module.register(commands, common)
+        add_commands(commands, common, module.COMMANDS)
     for sub in commands.choices.values():
         sub.epilog = EXIT_CODES_HELP
     return parser

@@ -14,33 +14,8 @@ from bulk_deployer.deployers.greengrass_v1 import input_file_uri
 from bulk_deployer.events import KeySpelling, UnreadableMessage, parse_event, unwrap_sqs
 from bulk_deployer.validation import ValidationResult, validate_path
 
+from bulk_deployer_cli.commands import INPUT_FILE, Command, option
 from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError
-
-
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
-    validate = commands.add_parser(
-        "validate",
-        parents=[common],
-        help="check an input file locally with the same rules as the starter",
-        description="Check a bulk deployment input file (JSON Lines) with the starter's rules.",
-    )
-    validate.add_argument("file", type=Path, help="the input file")
-    validate.set_defaults(run=validate_command, needs_target=False)
-
-    inspect = commands.add_parser(
-        "inspect-event",
-        parents=[common],
-        help="show the object references, tokens and URIs an event yields (offline)",
-        description="Read an event as delivered (SQS-wrapped or bare; EventBridge or classic S3) "
-        "and print, for each object it names, the client token and the staged input file URI.",
-    )
-    inspect.add_argument("file", type=Path, help="a JSON file holding the event ('-' for stdin)")
-    inspect.add_argument(
-        "--staged-prefix",
-        default=DEFAULT_STAGED_PREFIX,
-        help="prefix of staged copies (default: %(default)s)",
-    )
-    inspect.set_defaults(run=inspect_event, needs_target=False)
 
 
 def validated(path: Path) -> ValidationResult:
@@ -51,6 +26,10 @@ def validated(path: Path) -> ValidationResult:
 
 
 def validate_command(args: argparse.Namespace) -> int:
+    """check an input file locally with the same rules as the starter
+
+    Check a bulk deployment input file (JSON Lines) with the starter's rules.
+    """
     path: Path = args.file
     result = validated(path)
     if args.json:
@@ -74,6 +53,11 @@ def summary(path: Path | str, result: ValidationResult) -> str:
 
 
 def inspect_event(args: argparse.Namespace) -> int:
+    """show the object references, tokens and URIs an event yields (offline)
+
+    Read an event as delivered (SQS-wrapped or bare; EventBridge or classic S3) and print, for each object
+    it names, the client token and the staged input file URI.
+    """
     document = _read_json(args.file)
     bodies = unwrap_sqs(document)
     documents: list[Any] = []
@@ -141,3 +125,22 @@ def _read_json(path: Path) -> Any:
         raise CliError(f"{path} is not JSON: {exc}") from None
     except RecursionError:
         raise CliError(f"{path} is nested too deeply to be an event") from None
+
+
+# Registered by main; each command's help is its function's docstring.
+COMMANDS = (
+    Command("validate", validate_command, options=(INPUT_FILE,), needs_target=False),
+    Command(
+        "inspect-event",
+        inspect_event,
+        options=(
+            option("file", type=Path, help="a JSON file holding the event ('-' for stdin)"),
+            option(
+                "--staged-prefix",
+                default=DEFAULT_STAGED_PREFIX,
+                help="prefix of staged copies (default: %(default)s)",
+            ),
+        ),
+        needs_target=False,
+    ),
+)

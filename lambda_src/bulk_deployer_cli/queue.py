@@ -16,6 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from bulk_deployer.ledger_model import FileState, StaleTransition
 
+from bulk_deployer_cli.commands import REF, Command, limit, option
 from bulk_deployer_cli.lookup import file_summary, find_file
 from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError, table
 from bulk_deployer_cli.stack import Target
@@ -24,62 +25,12 @@ _FAILED_TOKEN = re.compile(r"\(token ([0-9a-f]{64})\)")
 _QUEUE_COLUMNS = ("position", "key", "state", "records", "registered_at", "token")
 
 
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
-    queue = commands.add_parser(
-        "queue",
-        parents=[common],
-        help="queued files in dispatch order; paused or not, and why",
-        description="The files waiting to start, in the order they will start; whether dispatching is "
-        "paused and why; what holds the deployment slot.",
-    )
-    queue.add_argument("--limit", type=int, default=100)
-    queue.set_defaults(run=queue_command)
-
-    pause = commands.add_parser(
-        "pause",
-        parents=[common],
-        help="stop starting queued files (running ones go on)",
-        description="Pause dispatching: queued files stay queued; a running bulk deployment goes on.",
-    )
-    pause.add_argument("--reason", default="", help="shown by `queue` and `doctor`")
-    pause.set_defaults(run=pause_command)
-
-    resume = commands.add_parser(
-        "resume",
-        parents=[common],
-        help="resume dispatching; a START_FAILED file is retried first",
-        description="Resume dispatching. If it was paused by a START_FAILED file, that file is put back "
-        "at its place in line (first) with a fresh retry count, then the next file is dispatched.",
-    )
-    resume.add_argument("--skip-failed", action="store_true", help="leave START_FAILED files failed")
-    resume.add_argument("--token", action="append", default=[], help="also retry this START_FAILED file")
-    resume.add_argument("--no-dispatch", action="store_true", help="leave the start to the tracker")
-    resume.set_defaults(run=resume_command)
-
-    cancel = commands.add_parser(
-        "cancel",
-        parents=[common],
-        help="take a queued file out of the queue",
-        description="Take a QUEUED file out of the queue (state CANCELLED). Started files cannot be "
-        "cancelled: use `stop`.",
-    )
-    cancel.add_argument("ref", metavar="KEY|TOKEN")
-    cancel.add_argument("--reason", default="cancelled by an operator")
-    cancel.set_defaults(run=cancel_command)
-
-    stop = commands.add_parser(
-        "stop",
-        parents=[common],
-        help="stop a running bulk deployment",
-        description="StopBulkDeployment. Group deployments already created go on; records not yet "
-        "processed are not deployed. Queued files start next unless dispatching is paused.",
-    )
-    stop.add_argument("bulk_deployment_id")
-    stop.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    stop.set_defaults(run=stop_command)
-
-
 def queue_command(args: argparse.Namespace) -> int:
+    """queued files in dispatch order; paused or not, and why
+
+    The files waiting to start, in the order they will start; whether dispatching is paused and why; what
+    holds the deployment slot.
+    """
     target: Target = args.target
     waiting = target.ledger.waiting(limit=args.limit)
     slot = target.slot.get()
@@ -113,6 +64,10 @@ def _queue_text(data: dict[str, Any]) -> str:
 
 
 def pause_command(args: argparse.Namespace) -> int:
+    """stop starting queued files (running ones go on)
+
+    Pause dispatching: queued files stay queued; a running bulk deployment goes on.
+    """
     reason = f"paused by an operator{': ' + args.reason if args.reason else ''}"
     args.target.control.pause(reason)
     args.output_writer.result(
@@ -122,6 +77,11 @@ def pause_command(args: argparse.Namespace) -> int:
 
 
 def resume_command(args: argparse.Namespace) -> int:
+    """resume dispatching; a START_FAILED file is retried first
+
+    Resume dispatching. If it was paused by a START_FAILED file, that file is put back at its place in
+    line (first) with a fresh retry count, then the next file is dispatched.
+    """
     target: Target = args.target
     reason = target.control.paused()
     tokens = list(
@@ -179,6 +139,10 @@ def _resume_text(data: dict[str, Any]) -> str:
 
 
 def cancel_command(args: argparse.Namespace) -> int:
+    """take a queued file out of the queue
+
+    Take a QUEUED file out of the queue (state CANCELLED). Started files cannot be cancelled: use `stop`.
+    """
     target: Target = args.target
     file = find_file(target, args.ref)
     try:
@@ -203,6 +167,11 @@ def cancel_command(args: argparse.Namespace) -> int:
 
 
 def stop_command(args: argparse.Namespace) -> int:
+    """stop a running bulk deployment
+
+    StopBulkDeployment. Group deployments already created go on; records not yet processed are not
+    deployed. Queued files start next unless dispatching is paused.
+    """
     target: Target = args.target
     bulk_id = args.bulk_deployment_id
     if not args.yes:
@@ -230,3 +199,39 @@ def stop_command(args: argparse.Namespace) -> int:
         f"stopping bulk deployment {bulk_id}; {note}",
     )
     return EXIT_OK
+
+
+# Registered by main; each command's help is its function's docstring.
+COMMANDS = (
+    Command("queue", queue_command, options=(limit(100),)),
+    Command(
+        "pause",
+        pause_command,
+        options=(option("--reason", default="", help="shown by `queue` and `doctor`"),),
+    ),
+    Command(
+        "resume",
+        resume_command,
+        options=(
+            option("--skip-failed", action="store_true", help="leave START_FAILED files failed"),
+            option("--token", action="append", default=[], help="also retry this START_FAILED file"),
+            option("--no-dispatch", action="store_true", help="leave the start to the tracker"),
+        ),
+    ),
+    Command(
+        "cancel",
+        cancel_command,
+        options=(
+            REF,
+            option("--reason", default="cancelled by an operator", help="kept in the ledger entry"),
+        ),
+    ),
+    Command(
+        "stop",
+        stop_command,
+        options=(
+            option("bulk_deployment_id", help="as `status` or `queue` shows it"),
+            option("--yes", action="store_true", help="do not ask for confirmation"),
+        ),
+    ),
+)

@@ -27,6 +27,7 @@ from bulk_deployer.reconcile import Reconciler
 from bulk_deployer.timefmt import iso_of, iso_utc
 from bulk_deployer.token import client_token_for
 
+from bulk_deployer_cli.commands import Command, option
 from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, Output, table
 from bulk_deployer_cli.stack import Target
 
@@ -34,52 +35,17 @@ _SOURCES = {"intake": "IntakeDeadLetterQueueUrl", "events": "EventDeadLetterQueu
 _RECONCILE_COLUMNS = ("key", "version_id", "etag", "size", "last_modified", "submitted")
 
 
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
-    redrive = commands.add_parser(
-        "redrive",
-        parents=[common],
-        help="move dead-lettered intake messages back to the intake queue, oldest first",
-        description="Receive dead-lettered messages (oldest first), show which files started since each "
-        "arrived, and send them back to the intake queue with their message group. Refused without "
-        "--force when a message would deploy an older file after newer ones. A FIFO dead-letter queue "
-        "yields at most 10 messages at a time: the check runs batch by batch.",
-    )
-    redrive.add_argument(
-        "--from",
-        dest="source",
-        choices=sorted(_SOURCES),
-        default="intake",
-        help="intake: the intake queue's DLQ (default); events: the EventBridge target's DLQ",
-    )
-    redrive.add_argument(
-        "--force", action="store_true", help="redrive even if it deploys older files after newer"
-    )
-    redrive.add_argument("--dry-run", action="store_true", help="show the check, move nothing")
-    redrive.set_defaults(run=redrive_command)
-
-    reconcile = commands.add_parser(
-        "reconcile",
-        parents=[common],
-        help="objects under the incoming prefix with no ledger entry; --submit feeds them to the intake",
-        description="List current objects under the incoming prefix, modified in the lookback window, "
-        "whose key has no ledger entry with the same ETag (a lost event). --submit sends each to the "
-        "intake queue as an S3 Object Created event. Exit 1 when some are found and not submitted.",
-    )
-    reconcile.add_argument("--submit", action="store_true")
-    reconcile.add_argument("--lookback-days", type=int, default=3)
-    reconcile.add_argument(
-        "--min-age-seconds",
-        type=int,
-        default=300,
-        help="skip objects younger than this: their events may still be on the way",
-    )
-    reconcile.set_defaults(run=reconcile_command)
-
-
 # -- redrive --------------------------------------------------------------------------------------
 
 
 def redrive_command(args: argparse.Namespace) -> int:
+    """move dead-lettered intake messages back to the intake queue, oldest first
+
+    Receive dead-lettered messages (oldest first), show which files started since each arrived, and send
+    them back to the intake queue with their message group. Refused without --force when a message would
+    deploy an older file after newer ones. A FIFO dead-letter queue yields at most 10 messages at a time:
+    the check runs batch by batch.
+    """
     target: Target = args.target
     source = target.resources.require(_SOURCES[args.source])
     intake = target.resources.require("IntakeQueueUrl")
@@ -211,6 +177,12 @@ def _redrive_text(data: dict[str, Any]) -> str:
 
 
 def reconcile_command(args: argparse.Namespace) -> int:
+    """objects under the incoming prefix with no ledger entry; --submit feeds them to the intake
+
+    List current objects under the incoming prefix, modified in the lookback window, whose key has no
+    ledger entry with the same ETag (a lost event). --submit sends each to the intake queue as an S3
+    Object Created event. Exit 1 when some are found and not submitted.
+    """
     target: Target = args.target
     out: Output = args.output_writer
     resources = target.resources
@@ -264,3 +236,39 @@ def _submit(target: Target, s3: Any, listed: ObjectRef) -> bool:
         MessageDeduplicationId=token,
     )
     return True
+
+
+# Registered by main; each command's help is its function's docstring.
+COMMANDS = (
+    Command(
+        "redrive",
+        redrive_command,
+        options=(
+            option(
+                "--from",
+                dest="source",
+                choices=sorted(_SOURCES),
+                default="intake",
+                help="intake: the intake queue's DLQ (default); events: the EventBridge target's DLQ",
+            ),
+            option("--force", action="store_true", help="redrive even if it deploys older files after newer"),
+            option("--dry-run", action="store_true", help="show the check, move nothing"),
+        ),
+    ),
+    Command(
+        "reconcile",
+        reconcile_command,
+        options=(
+            option("--submit", action="store_true", help="send each one found to the intake queue"),
+            option(
+                "--lookback-days", type=int, default=3, help="objects modified in this many days (default 3)"
+            ),
+            option(
+                "--min-age-seconds",
+                type=int,
+                default=300,
+                help="skip objects younger than this: their events may still be on the way",
+            ),
+        ),
+    ),
+)

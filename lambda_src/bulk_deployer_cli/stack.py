@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.loaders
@@ -25,11 +25,14 @@ from botocore.config import Config
 from bulk_deployer.aws import CLIENT_CONFIG, START_CLIENT_CONFIG
 from bulk_deployer.config import DEFAULT_INCOMING_PREFIX, DEFAULT_REPORTS_PREFIX, DEFAULT_STAGED_PREFIX
 from bulk_deployer.control import DispatchControl
-from bulk_deployer.deployers.greengrass_v1 import GreengrassV1Deployer
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.slot import DeploymentSlot
 
 from bulk_deployer_cli.output import CliError
+
+if TYPE_CHECKING:
+    from bulk_deployer.deployers.base import Deployer
+    from bulk_deployer.wiring import Clients
 
 DEFAULT_STACK_NAME = "BulkDeployer"
 LOCAL_ENV_VARIABLE = "BULK_DEPLOYER_LOCAL_ENV"
@@ -206,11 +209,28 @@ class Target:
     def control(self) -> DispatchControl:
         return DispatchControl(self.client("dynamodb"), self.resources.table)
 
+    # bulk_deployer.wiring is imported where it is used: it loads Powertools, which most commands
+    # do not need.
+
     @cached_property
-    def deployer(self) -> GreengrassV1Deployer:
-        return GreengrassV1Deployer(
-            self.client("greengrass"), self.client("greengrass", config=START_CLIENT_CONFIG)
+    def function_clients(self) -> Clients:
+        """The functions' clients, on the CLI's connection (its retries, its endpoints with --local)."""
+        from bulk_deployer.wiring import Clients  # noqa: PLC0415
+
+        return Clients(
+            s3=self.client("s3"),
+            dynamodb=self.client("dynamodb"),
+            greengrass=self.client("greengrass"),
+            sns=self.client("sns"),
+            greengrass_start=self.client("greengrass", config=START_CLIENT_CONFIG),
         )
+
+    @cached_property
+    def deployer(self) -> Deployer:
+        """The deployment service, built as the functions build it (``wiring.build_deployer``)."""
+        from bulk_deployer.wiring import build_deployer  # noqa: PLC0415
+
+        return build_deployer(self.function_clients)
 
     def describe(self) -> dict[str, Any]:
         return {

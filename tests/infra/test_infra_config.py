@@ -151,6 +151,22 @@ def test_bad_values_name_the_key(context: dict[str, Any], key: str) -> None:
         DeployConfig.from_context(context)
 
 
+@pytest.mark.parametrize(
+    ("context", "problem"),
+    [
+        ({"starterTimeoutSeconds": 901}, "901 is not "),
+        ({"logRetentionDays": 10}, "10 is not one of 1, 3, 5,"),
+        ({"stackName": "1-starts-with-digit"}, "'1-starts-with-digit' is not a CloudFormation stack name"),
+        ({"metricsNamespace": "AWS/Lambda"}, "'AWS/Lambda' is not a CloudWatch namespace"),
+        ({"metricsNamespace": "has space"}, "'has space' is not a CloudWatch namespace"),
+    ],
+)
+def test_a_value_breaking_a_rule_is_named_with_the_rule(context: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        DeployConfig.from_context(context)
+    assert problem in str(raised.value)
+
+
 def test_visibility_may_exceed_the_minimum() -> None:
     assert (
         DeployConfig.from_context({"intakeVisibilityTimeoutSeconds": 7200}).intake_visibility_timeout_seconds

@@ -403,6 +403,37 @@ def test_only_one_run_at_a_time(pipeline: Pipeline) -> None:
     assert pipeline.tracker().run(FOREVER).ran is False
 
 
+def test_a_run_lease_is_released_only_by_its_holder_and_taken_over_once_expired(pipeline: Pipeline) -> None:
+    from bulk_deployer.control import RunLease
+
+    clock = {"now": 1_000_000.0}
+    lease = RunLease(pipeline.dynamodb, "ledger", "tracker", clock=lambda: clock["now"])
+    assert lease.acquire("first", seconds=60)
+    assert not lease.acquire("second", seconds=60)
+    clock["now"] += 61
+    assert lease.acquire("second", seconds=60)
+    lease.release("first")  # it expired and is the second run's now: left as it is
+    assert not lease.acquire("third", seconds=60)
+    lease.release("second")
+    assert lease.acquire("third", seconds=60)
+
+
+def test_the_tracker_and_its_dispatcher_share_one_graph(pipeline: Pipeline) -> None:
+    """wiring builds each collaborator once: the slot the tracker frees, the pause it reads, the
+    deployer it follows and the sink it reports to are the ones its dispatcher uses."""
+    tracker = pipeline.tracker()
+    dispatcher = tracker.dispatcher
+    assert tracker.ledger is dispatcher.ledger
+    assert tracker.slot is dispatcher.slot
+    assert tracker.control is dispatcher.control
+    assert tracker.deployer is dispatcher.deployer
+    assert tracker.outcomes is dispatcher.outcomes is pipeline.outcomes
+    intake = pipeline.intake
+    assert intake.ledger is intake.dispatcher.ledger
+    assert intake.objects is intake.dispatcher.objects
+    assert intake.outcomes is intake.dispatcher.outcomes
+
+
 def test_queue_health_and_paused_metrics(pipeline: Pipeline) -> None:
     start_one(pipeline, "incoming/a.jsonl")
     for name in ("incoming/b.jsonl", "incoming/c.jsonl"):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.token import client_token_for
-from bulk_deployer_cli.main import main
+from bulk_deployer_cli.main import build_parser, main
 
 EVENTS = Path(__file__).parent.parent / "data" / "events"
 GOOD = b'{"GroupId":"g1","GroupVersionId":"v1","DeploymentType":"NewDeployment"}\n'
@@ -142,6 +143,27 @@ def test_the_installed_console_script_prints_help() -> None:
     assert "validate" in result.stdout and "inspect-event" in result.stdout and "Exit codes" in result.stdout
 
 
+def test_every_command_and_each_of_its_arguments_has_help() -> None:
+    """``bulk-deployer COMMAND --help`` says what the command does and what each argument is; a
+    command's help is its function's docstring (first paragraph: the line in the command list)."""
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    summaries = {choice.dest: choice.help for choice in commands._choices_actions}
+    missing = [name for name, sub in commands.choices.items() if not summaries[name] or not sub.description]
+    missing += [
+        f"{name} {action.option_strings or action.dest}"
+        for name, sub in commands.choices.items()
+        for action in sub._actions
+        if not action.help
+    ]
+    assert missing == []
+    assert summaries["rollback-input"] == (
+        "from a finished report, write the file that redeploys each changed group's previous version"
+    )
+    assert parser.parse_args(["status", "k", "--wait"]).timeout == 3600.0
+    assert parser.parse_args(["submit", "f.jsonl", "--wait"]).timeout == 3600.0
+
+
 def _eventbridge_with_key(tmp_path: Path, key: str) -> Path:
     event = json.loads((EVENTS / "eventbridge-object-created-aws-docs.json").read_text())
     event["detail"]["object"]["key"] = key
@@ -259,3 +281,27 @@ def test_the_deployed_settings_name_the_function_when_they_cannot_be_used() -> N
             region="eu-west-1",
             source="Prod-tracker",
         )
+
+
+def test_the_cli_builds_its_deployer_through_wiring(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One way to build the deployer: the CLI's ``status``, ``--wait`` and ``doctor`` use the one
+    ``wiring.build_deployer`` builds, from the functions' clients on the CLI's connection."""
+    from bulk_deployer import wiring
+    from bulk_deployer.aws import START_CLIENT_CONFIG
+    from bulk_deployer_cli.stack import Target
+
+    built: list[wiring.Clients] = []
+    deployer = object()
+
+    def build_deployer(clients: wiring.Clients, effects: wiring.Effects = wiring.LAMBDA) -> Any:
+        built.append(clients)
+        return deployer
+
+    monkeypatch.setattr(wiring, "build_deployer", build_deployer)
+    target = Target("Fleet", region="eu-west-1")
+    assert target.deployer is deployer
+    assert target.deployer is deployer  # built once per command
+    (clients,) = built
+    assert clients is target.function_clients
+    assert clients.greengrass is target.client("greengrass")
+    assert clients.greengrass_start is target.client("greengrass", config=START_CLIENT_CONFIG)
