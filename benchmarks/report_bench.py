@@ -206,8 +206,9 @@ def measure(
         token,
         bulk_deployment_id=BULK_ID,
         arn="arn",
-        slot_handover=slot.handover_item("bench", token, BULK_ID),
+        slot_hold=slot.hold_item("bench", token, ["greengrass-v1:bulk-deployments"]),
     )
+    slot.release("bench")
 
     greengrass = SyntheticGreengrass(records)
     clients = Clients(s3=s3, dynamodb=dynamodb, greengrass=greengrass, sns=None)

@@ -1,8 +1,10 @@
-"""dispatch(): start the oldest queued file when Greengrass can take one.
+"""dispatch(): start the oldest queued file when the deployment service can take it.
 
-Called by the starter after it queues a file and by the tracker when a bulk deployment
-ends. Greengrass runs one bulk deployment at a time per account and region; the ledger's
-slot item makes sure only one dispatcher acts at a time, and the frozen start request and
+Called by the starter after it queues a file and by the tracker when a deployment ends. The
+ledger's slot item makes sure only one dispatcher acts at a time and that no more files run
+than the deployer's capacity, none sharing a resource with another (Greengrass V1: one bulk
+deployment per account and region). Files start in arrival order, except that a file may pass
+an earlier one it shares no resource with while that one waits. The frozen start request and
 client token make every retry send the identical request.
 
 A queued file may wait for hours. When its turn comes, its key is looked at once more: if the
@@ -27,7 +29,7 @@ from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import WAITING_STATES, FileState, LedgerFile, StaleTransition
 from bulk_deployer.observability import file_log_context, logger
 from bulk_deployer.outcomes import NoOutcomes, OutcomeSink
-from bulk_deployer.slot import DeploymentSlot
+from bulk_deployer.slot import DeploymentSlot, SlotState, resource_digest
 from bulk_deployer.timefmt import iso_utc
 from bulk_deployer.token import normalize_etag
 
@@ -39,6 +41,7 @@ class DispatchResult(StrEnum):
     STARTED = "started"
     RECOVERED = "recovered"  # found already started by an earlier, interrupted attempt
     SLOT_TAKEN = "slot_taken"
+    BLOCKED = "blocked"  # every waiting file shares a resource with a running deployment
     PAUSED = "paused"
     EMPTY = "empty"
     BUSY = "busy"  # another bulk deployment is running in this account and region
@@ -69,31 +72,30 @@ class Dispatcher:
     outcomes: OutcomeSink = field(default_factory=NoOutcomes)
 
     def dispatch(self, candidate: LedgerFile | None = None) -> DispatchOutcome:
-        """Start the oldest waiting file if the slot is free; the slot stays held if it starts.
+        """Start the oldest waiting file the slot has room for; a started file keeps its hold.
 
         ``candidate`` is a file the caller just queued: the queue index is eventually
         consistent and may not show it yet.
         """
         holder = uuid.uuid4().hex
-        if not self.slot.acquire(holder, lease_seconds=self.lease_seconds):
+        slot = self.slot.acquire(holder, lease_seconds=self.lease_seconds)
+        if slot is None:
             return DispatchOutcome(DispatchResult.SLOT_TAKEN)
-        keep_slot = False
         try:
-            outcome = self._dispatch_holding(holder, candidate)
-            keep_slot = outcome.result in (DispatchResult.STARTED, DispatchResult.RECOVERED)
-            return outcome
+            return self._dispatch_holding(holder, slot, candidate)
         finally:
-            if not keep_slot:
-                self.slot.release(holder)
+            self.slot.release(holder)  # a started file's hold stays: it was added with STARTED
 
-    def _dispatch_holding(self, holder: str, candidate: LedgerFile | None) -> DispatchOutcome:
+    def _dispatch_holding(
+        self, holder: str, slot: SlotState, candidate: LedgerFile | None
+    ) -> DispatchOutcome:
         reason = self.control.paused()
         if reason is not None:
             return DispatchOutcome(DispatchResult.PAUSED, detail=reason)
         while True:
-            file = self._oldest_waiting(candidate)
+            file, blocked = self._next_to_start(slot, candidate)
             if file is None:
-                return DispatchOutcome(DispatchResult.EMPTY)
+                return DispatchOutcome(DispatchResult.BLOCKED if blocked else DispatchResult.EMPTY)
             # Logs name the file being dispatched, which need not be the one that triggered dispatch().
             with file_log_context(file.token, **file.ref.log_keys()):
                 if file.state is FileState.STARTING:
@@ -131,15 +133,33 @@ class Dispatcher:
         self.outcomes.publish(FileOutcome.SUPERSEDED, ref.key, details)
         return True
 
-    def _oldest_waiting(self, candidate: LedgerFile | None) -> LedgerFile | None:
+    def _next_to_start(self, slot: SlotState, candidate: LedgerFile | None) -> tuple[LedgerFile | None, bool]:
+        """The oldest waiting file that shares no resource with a running or an earlier waiting one.
+
+        Returns it (or None) and whether a waiting file was passed over for sharing a resource.
+        """
         seen: dict[str, LedgerFile] = {f.token: f for f in self.ledger.waiting()}
         if candidate is not None:
             seen.setdefault(candidate.token, candidate)
+        claimed = slot.held_resources()
+        blocked = False
         for listed in sorted(seen.values(), key=lambda f: f.queue_sk):
             current = self.ledger.get(listed.token)  # the index may lag: re-read
-            if current is not None and current.state in WAITING_STATES:
-                return current
-        return None
+            if current is None or current.state not in WAITING_STATES:
+                continue
+            resources = self._resources(current)
+            if resources & claimed:
+                claimed |= resources  # nor may a later file pass it on these
+                blocked = True
+                continue
+            return current, blocked
+        return None, blocked
+
+    def _resources(self, file: LedgerFile) -> set[str]:
+        request = file.start_request
+        if request is None:  # pragma: no cover - enqueue always writes it
+            raise StaleTransition(f"{file.token} has no start request")
+        return {resource_digest(r) for r in self.deployer.resources(request)}
 
     def _recover(self, holder: str, file: LedgerFile) -> DispatchOutcome | None:
         """A file left STARTING may have started: look for its token tag before starting again."""
@@ -152,25 +172,27 @@ class Dispatcher:
             LogEvent.BULK_DEPLOYMENT_RECOVERED,
             extra={"bulk_deployment_id": found.deployment_id, "state": FileState.STARTED.value},
         )
-        return self._recovered(holder, file.token, found.deployment_id, found.arn or "")
+        return self._recovered(holder, file, found.deployment_id, found.arn or "")
 
-    def _recovered(self, holder: str, token: str, bulk_deployment_id: str, arn: str) -> DispatchOutcome:
+    def _recovered(self, holder: str, file: LedgerFile, bulk_deployment_id: str, arn: str) -> DispatchOutcome:
         """Record a bulk deployment an earlier attempt started unseen, as if this one had."""
-        self._mark_started(holder, token, bulk_deployment_id, arn)
+        self._mark_started(holder, file, bulk_deployment_id, arn)
         self.count(Metric.BULK_DEPLOYMENT_STARTED, 1)
-        return DispatchOutcome(DispatchResult.RECOVERED, token, bulk_deployment_id)
+        return DispatchOutcome(DispatchResult.RECOVERED, file.token, bulk_deployment_id)
 
-    def _mark_started(self, holder: str, token: str, bulk_deployment_id: str, arn: str) -> None:
-        file = self.ledger.mark_started(
-            token,
+    def _mark_started(self, holder: str, file: LedgerFile, bulk_deployment_id: str, arn: str) -> None:
+        request = file.start_request
+        resources = self.deployer.resources(request) if request is not None else frozenset()
+        started = self.ledger.mark_started(
+            file.token,
             bulk_deployment_id=bulk_deployment_id,
             arn=arn,
-            slot_handover=self.slot.handover_item(holder, token, bulk_deployment_id),
+            slot_hold=self.slot.hold_item(holder, file.token, resources),
         )
         self.outcomes.publish(
             FileOutcome.STARTED,
-            file.ref.key,
-            {"token": token, "bulk_deployment_id": bulk_deployment_id, "arn": arn},
+            started.ref.key,
+            {"token": file.token, "bulk_deployment_id": bulk_deployment_id, "arn": arn},
         )
 
     def _busy(self, holder: str, file: LedgerFile) -> DispatchOutcome | None:
@@ -185,7 +207,7 @@ class Dispatcher:
                 "the running bulk deployment is this file's: its start succeeded unseen",
                 extra={"bulk_deployment_id": latest.deployment_id, "state": FileState.STARTED.value},
             )
-            return self._recovered(holder, file.token, latest.deployment_id, latest.arn or "")
+            return self._recovered(holder, file, latest.deployment_id, latest.arn or "")
         if file.state is FileState.STARTING:
             self.ledger.requeue(file.token)
         self.count(Metric.WAITING_FOR_PREVIOUS_BULK_DEPLOYMENT, 1)
@@ -213,7 +235,7 @@ class Dispatcher:
                 if outcome is not None:
                     return outcome
                 continue
-            self._mark_started(holder, file.token, started.deployment_id, started.arn)
+            self._mark_started(holder, file, started.deployment_id, started.arn)
             self.count(Metric.BULK_DEPLOYMENT_STARTED, 1)
             logger.info(
                 LogEvent.BULK_DEPLOYMENT_STARTED,

@@ -226,9 +226,9 @@ class BulkDeploymentLedger:
         )
 
     def mark_started(
-        self, token: str, *, bulk_deployment_id: str, arn: str, slot_handover: Mapping[str, Any]
+        self, token: str, *, bulk_deployment_id: str, arn: str, slot_hold: Mapping[str, Any]
     ) -> LedgerFile:
-        """STARTED, moved to the tracker's list, and the slot handed over — one transaction."""
+        """STARTED, moved to the tracker's list, and its hold on the slot added — one transaction."""
         at = iso_utc(self._clock())
         self._db.transact_write_items(
             TransactItems=[
@@ -252,7 +252,7 @@ class BulkDeploymentLedger:
                         ),
                     }
                 },
-                dict(slot_handover),
+                dict(slot_hold),
             ]
         )
         file = self.get(token)

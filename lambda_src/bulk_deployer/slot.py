@@ -1,106 +1,193 @@
-"""The slot: Greengrass runs one bulk deployment at a time per account and region.
+"""The deployment slots: how many files may be deployed at once, and what each one holds.
 
-One ledger item says who may start the next one. A dispatcher holds it briefly, under a
-lease (a crashed dispatcher blocks for at most the lease); when a file starts, the slot is
-handed to its bulk deployment in the same transaction that marks the file STARTED, and the
-tracker releases it when that bulk deployment ends.
+One ledger item answers both questions every dispatcher asks before it starts a file. It
+holds two things:
+
+- a short **dispatch lease** (``holder``): one dispatcher at a time picks and starts a file; a
+  crashed dispatcher blocks the others for at most the lease;
+- the **holds**: one entry per started file whose deployment runs, naming what it holds (the
+  deployer's resources, as short digests). A hold is added in the same transaction that marks
+  the file STARTED, and the tracker removes it when that deployment ends.
+
+The deployer says how many files may run at once (``capacity``) and what each holds. Greengrass
+V1 runs one bulk deployment per account and region: capacity 1, every file holding the same
+resource. A deployer whose deployments go to targets (Greengrass V2) lets files run side by side
+when they share no target. When the holds reach the capacity, taking the lease fails at once:
+one conditional write, no Greengrass call.
+
+Items written by earlier versions (``slot_state = active`` with the file's token and bulk
+deployment id) keep blocking until the tracker frees them, as they did.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from bulk_deployer.dynamo import TableAccess, from_item, to_item, write_if
+from botocore.exceptions import ClientError
+
+from bulk_deployer.dynamo import TableAccess, conditional_failed, from_item, to_item, write_if
 from bulk_deployer.timefmt import iso_utc
 
 SLOT_PK = "slot"
 DISPATCHING = "dispatching"
-ACTIVE = "active"
+ACTIVE = "active"  # what the CLI shows while a file holds the slot; the state of legacy items
+_KEY = {"pk": {"S": SLOT_PK}}
+
+
+def resource_digest(resource: str) -> str:
+    """A resource (a target ARN, say) as stored in a hold: 64 bits keep 1,000 targets small."""
+    return hashlib.sha256(resource.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A started file's claim: its resources (digests) until its deployment ends."""
+
+    token: str
+    resources: frozenset[str]
+    since: str | None = None
 
 
 @dataclass(frozen=True)
 class SlotState:
-    holder: str | None
-    state: str | None  # DISPATCHING (short lease) or ACTIVE (a bulk deployment runs)
+    holder: str | None  # the dispatcher holding the dispatch lease, if any
     lease_until: int | None
-    token: str | None
-    bulk_deployment_id: str | None
+    holds: Mapping[str, Hold] = field(default_factory=dict)
+    # An item written by an earlier version: one bulk deployment holds the whole slot.
+    legacy_token: str | None = None
+    legacy_bulk_deployment_id: str | None = None
+
+    @property
+    def state(self) -> str | None:
+        """ACTIVE while a deployment holds the slot, DISPATCHING while a dispatcher does, else None."""
+        if self.holds or self.legacy_token:
+            return ACTIVE
+        return DISPATCHING if self.holder else None
+
+    @property
+    def tokens(self) -> list[str]:
+        """The files whose deployments hold the slot, oldest first."""
+        legacy = [self.legacy_token] if self.legacy_token else []
+        return legacy + [h.token for h in sorted(self.holds.values(), key=lambda h: h.since or "")]
+
+    def held_resources(self) -> set[str]:
+        return {r for hold in self.holds.values() for r in hold.resources}
 
 
 @dataclass(frozen=True)
 class DeploymentSlot(TableAccess):
-    def acquire(self, holder: str, *, lease_seconds: int) -> bool:
-        """Take the slot to dispatch, unless a bulk deployment or a live dispatcher holds it."""
+    capacity: int = 1  # how many files' deployments may hold the slot at once
+
+    def __post_init__(self) -> None:
+        if self.capacity < 1:
+            raise ValueError(f"capacity must be at least 1, not {self.capacity}")
+
+    def acquire(self, holder: str, *, lease_seconds: int) -> SlotState | None:
+        """Take the dispatch lease, unless a live dispatcher has it or the holds are at capacity.
+
+        Returns the slot as it now is (its holds: what the next start must not share).
+        """
         now = int(self.clock())
+        try:
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key=_KEY,
+                UpdateExpression="SET holder = :holder, slot_state = :dispatching, lease_until = :until, "
+                "updated_at = :at, holds = if_not_exists(holds, :none)",
+                ConditionExpression="(attribute_not_exists(holder) OR "
+                "(slot_state = :dispatching AND lease_until < :now)) AND "
+                "(attribute_not_exists(holds) OR size(holds) < :capacity)",
+                ExpressionAttributeValues=to_item(
+                    {
+                        ":holder": holder,
+                        ":dispatching": DISPATCHING,
+                        ":until": now + lease_seconds,
+                        ":now": now,
+                        ":at": iso_utc(now),
+                        ":capacity": self.capacity,
+                    }
+                )
+                | {":none": {"M": {}}},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if conditional_failed(exc):
+                return None
+            raise
+        return _state(response.get("Attributes", {}))
+
+    def release(self, holder: str) -> bool:
+        """Give the dispatch lease back (the holds stay); False if it was no longer ours."""
         return write_if(
             self.client.update_item,
             TableName=self.table_name,
-            Key={"pk": {"S": SLOT_PK}},
-            UpdateExpression="SET holder = :holder, slot_state = :dispatching, lease_until = :until, "
-            "updated_at = :at REMOVE #token, bulk_deployment_id",
-            ConditionExpression="attribute_not_exists(holder) OR "
-            "(slot_state = :dispatching AND lease_until < :now)",
-            ExpressionAttributeNames={"#token": "token"},
-            ExpressionAttributeValues=to_item(
-                {
-                    ":holder": holder,
-                    ":dispatching": DISPATCHING,
-                    ":until": now + lease_seconds,
-                    ":now": now,
-                    ":at": iso_utc(now),
-                }
-            ),
+            Key=_KEY,
+            UpdateExpression="REMOVE holder, slot_state, lease_until",
+            ConditionExpression="holder = :holder",
+            ExpressionAttributeValues={":holder": {"S": holder}},
         )
 
-    def release(self, holder: str) -> bool:
-        """Give the slot back; False if it was no longer ours."""
-        return self._delete_if("holder = :v", holder)
-
-    def release_bulk_deployment(self, bulk_deployment_id: str) -> bool:
-        """Free the slot held by a bulk deployment that has ended; False if it holds no longer."""
-        return self._delete_if("bulk_deployment_id = :v", bulk_deployment_id)
+    def release_file(self, token: str) -> bool:
+        """Free what a file's ended deployment held; False if it holds nothing any more."""
+        released = write_if(
+            self.client.update_item,
+            TableName=self.table_name,
+            Key=_KEY,
+            UpdateExpression="REMOVE holds.#token",
+            ConditionExpression="attribute_exists(holds.#token)",
+            ExpressionAttributeNames={"#token": token},
+        )
+        return released or self._release_legacy(token)
 
     def get(self) -> SlotState:
-        item = self.client.get_item(
-            TableName=self.table_name, Key={"pk": {"S": SLOT_PK}}, ConsistentRead=True
-        ).get("Item")
-        values = from_item(item) if item else {}
-        return SlotState(
-            holder=values.get("holder"),
-            state=values.get("slot_state"),
-            lease_until=int(values["lease_until"]) if "lease_until" in values else None,
-            token=values.get("token"),
-            bulk_deployment_id=values.get("bulk_deployment_id"),
-        )
+        item = self.client.get_item(TableName=self.table_name, Key=_KEY, ConsistentRead=True).get("Item")
+        return _state(item or {})
 
-    def handover_item(self, holder: str, token: str, bulk_deployment_id: str) -> dict[str, Any]:
-        """A transaction item giving the slot from its dispatcher to a started bulk deployment."""
+    def hold_item(self, holder: str, token: str, resources: Iterable[str]) -> dict[str, Any]:
+        """A transaction item adding a started file's hold, while its dispatcher has the lease."""
+        hold = {"resources": sorted({resource_digest(r) for r in resources}), "since": iso_utc(self.clock())}
         return {
             "Update": {
                 "TableName": self.table_name,
-                "Key": {"pk": {"S": SLOT_PK}},
-                "UpdateExpression": "SET slot_state = :active, #token = :token, "
-                "bulk_deployment_id = :id, updated_at = :at REMOVE lease_until",
+                "Key": _KEY,
+                "UpdateExpression": "SET holds.#token = :hold, updated_at = :at",
                 "ConditionExpression": "holder = :holder",
-                "ExpressionAttributeNames": {"#token": "token"},
+                "ExpressionAttributeNames": {"#token": token},
                 "ExpressionAttributeValues": to_item(
-                    {
-                        ":active": ACTIVE,
-                        ":token": token,
-                        ":id": bulk_deployment_id,
-                        ":at": iso_utc(self.clock()),
-                        ":holder": holder,
-                    }
+                    {":hold": hold, ":at": iso_utc(self.clock()), ":holder": holder}
                 ),
             }
         }
 
-    def _delete_if(self, condition: str, value: str) -> bool:
+    def _release_legacy(self, token: str) -> bool:
         return write_if(
             self.client.delete_item,
             TableName=self.table_name,
-            Key={"pk": {"S": SLOT_PK}},
-            ConditionExpression=condition,
-            ExpressionAttributeValues={":v": {"S": value}},
+            Key=_KEY,
+            ConditionExpression="slot_state = :active AND #token = :token",
+            ExpressionAttributeNames={"#token": "token"},
+            ExpressionAttributeValues=to_item({":active": ACTIVE, ":token": token}),
         )
+
+
+def _state(item: Mapping[str, Any]) -> SlotState:
+    values = from_item(item) if item else {}
+    holds = {
+        str(token): Hold(
+            token=str(token),
+            resources=frozenset(str(r) for r in value.get("resources") or ()),
+            since=value.get("since"),
+        )
+        for token, value in dict(values.get("holds") or {}).items()
+    }
+    legacy = values.get("slot_state") == ACTIVE
+    return SlotState(
+        holder=values.get("holder") if not legacy else None,
+        lease_until=int(values["lease_until"]) if "lease_until" in values else None,
+        holds=holds,
+        legacy_token=values.get("token") if legacy else None,
+        legacy_bulk_deployment_id=values.get("bulk_deployment_id") if legacy else None,
+    )

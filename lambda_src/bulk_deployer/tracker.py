@@ -38,7 +38,7 @@ from bulk_deployer.outcomes import NoOutcomes, OutcomeSink
 from bulk_deployer.reconcile import Reconciler
 from bulk_deployer.report_pass import GroupReportPass, ReportStep
 from bulk_deployer.reports import ReportStore
-from bulk_deployer.slot import ACTIVE, DeploymentSlot
+from bulk_deployer.slot import DeploymentSlot
 
 _TERMINAL_METRIC = {
     Lifecycle.SUCCEEDED: Metric.BULK_DEPLOYMENT_COMPLETED,
@@ -206,7 +206,7 @@ class BulkDeploymentTracker:
                 self._check_overdue(file)
                 return False
             self.ledger.mark_reporting(file.token, snapshot)
-            self.slot.release_bulk_deployment(bulk_id)
+            self.slot.release_file(file.token)
             self.count(_TERMINAL_METRIC.get(status.lifecycle, Metric.BULK_DEPLOYMENT_FAILED), 1)
             log = logger.warning if status.lifecycle is not Lifecycle.SUCCEEDED else logger.info
             log(
@@ -245,20 +245,26 @@ class BulkDeploymentTracker:
 
     def _dispatch(self, still_running: bool) -> DispatchOutcome:
         outcome = self.dispatcher.dispatch()
-        if outcome.result is DispatchResult.SLOT_TAKEN and not still_running:
-            slot = self.slot.get()
-            if slot.state == ACTIVE and slot.bulk_deployment_id:
-                # Held for a bulk deployment none of our started files is running any more
-                # (a crash between its terminal state and the release): free it.
-                file = self.ledger.file_for_bulk_deployment(slot.bulk_deployment_id)
-                if file is None or file.state is not FileState.STARTED:
-                    logger.warning(
-                        "freeing a slot left held by an ended bulk deployment",
-                        extra={"bulk_deployment_id": slot.bulk_deployment_id},
-                    )
-                    self.slot.release_bulk_deployment(slot.bulk_deployment_id)
-                    outcome = self.dispatcher.dispatch()
+        stuck = outcome.result in (DispatchResult.SLOT_TAKEN, DispatchResult.BLOCKED)
+        if stuck and self._free_stale_holds(still_running):
+            outcome = self.dispatcher.dispatch()
         return outcome
+
+    def _free_stale_holds(self, still_running: bool) -> bool:
+        """Free holds of files whose deployments no longer run (a crash between the end and the
+        release); True if one was freed."""
+        if still_running and self.slot.capacity == 1:
+            return False  # the one hold is a running deployment's
+        freed = False
+        for token in self.slot.get().tokens:
+            file = self.ledger.get(token)
+            if file is None or file.state is not FileState.STARTED:
+                logger.warning(
+                    "freeing a slot left held by an ended deployment",
+                    extra={"held_by": token, "bulk_deployment_id": file.bulk_deployment_id if file else None},
+                )
+                freed = self.slot.release_file(token) or freed
+        return freed
 
     # -- health ----------------------------------------------------------------------------
 

@@ -100,11 +100,13 @@ def build_dispatcher(
     settings: DispatchSettings, clients: Clients, ledger: BulkDeploymentLedger, effects: Effects = LAMBDA
 ) -> Dispatcher:
     table = settings.ledger_table_name
+    deployer = build_deployer(clients, effects)
     return Dispatcher(
         ledger,
-        DeploymentSlot(clients.dynamodb, table, clock=effects.clock),
+        # As large as the deployer lets files run side by side.
+        DeploymentSlot(clients.dynamodb, table, capacity=deployer.capacity, clock=effects.clock),
         DispatchControl(clients.dynamodb, table, clock=effects.clock),
-        build_deployer(clients, effects),
+        deployer,
         InputObjectStore(clients.s3),
         count=effects.count,
         lease_seconds=settings.slot_lease_seconds,

@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from bulk_deployer.ledger_model import FileState, StaleTransition
+from bulk_deployer.slot import SlotState
 
 from bulk_deployer_cli.commands import REF, Command, limit, option
 from bulk_deployer_cli.lookup import file_summary, find_file
@@ -43,21 +44,32 @@ def queue_command(args: argparse.Namespace) -> int:
                 **{k: summary[k] for k in ("key", "state", "records", "registered_at", "token")},
             }
         )
+    held = [_holding(target, slot, token) for token in slot.tokens]
+    first = held[0] if held else {"token": None, "bulk_deployment_id": None}
     data = {
         "paused": target.control.paused(),
-        "slot": {"state": slot.state, "bulk_deployment_id": slot.bulk_deployment_id, "token": slot.token},
+        "slot": {"state": slot.state, **first, "held_by": held},
         "queued": rows,
     }
     args.output_writer.result(data, _queue_text)
     return EXIT_OK
 
 
+def _holding(target: Target, slot: SlotState, token: str) -> dict[str, Any]:
+    """A file whose deployment holds the slot, with its deployment's id."""
+    if token == slot.legacy_token:
+        return {"token": token, "bulk_deployment_id": slot.legacy_bulk_deployment_id}
+    file = target.ledger.get(token)
+    return {"token": token, "bulk_deployment_id": file.bulk_deployment_id if file else None}
+
+
 def _queue_text(data: dict[str, Any]) -> str:
     lines = [f"dispatching: PAUSED — {data['paused']}" if data["paused"] else "dispatching: running"]
     slot = data["slot"]
-    if slot["bulk_deployment_id"]:
-        lines.append(f"slot: held by bulk deployment {slot['bulk_deployment_id']}")
-    elif slot["state"]:
+    for holding in slot["held_by"]:
+        deployment = holding["bulk_deployment_id"] or "?"
+        lines.append(f"slot: held by bulk deployment {deployment} (file {holding['token']})")
+    if not slot["held_by"] and slot["state"]:
         lines.append(f"slot: {slot['state']}")
     lines.append(table(data["queued"], _QUEUE_COLUMNS, empty="queue: empty"))
     return "\n".join(lines)

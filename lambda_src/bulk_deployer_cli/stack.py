@@ -203,6 +203,7 @@ class Target:
 
     @cached_property
     def slot(self) -> DeploymentSlot:
+        """For reading what holds the slot (resume dispatches through wiring, with its capacity)."""
         return DeploymentSlot(self.client("dynamodb"), self.resources.table)
 
     @cached_property

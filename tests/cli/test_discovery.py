@@ -28,7 +28,7 @@ def test_resources_come_from_the_stack_outputs(stack: Stack, monkeypatch: pytest
     assert code == 0, err
     assert json.loads(out) == {
         "paused": None,
-        "slot": {"state": None, "bulk_deployment_id": None, "token": None},
+        "slot": {"state": None, "token": None, "bulk_deployment_id": None, "held_by": []},
         "queued": [],
     }
     code, out, err = stack.cli("--stack", "Nope", "queue", local=False)

@@ -41,7 +41,7 @@ def test_a_valid_file_is_staged_queued_and_started_once(pipeline: Pipeline) -> N
     assert pipeline.metrics["InputFileQueued"] == 1
     assert pipeline.metrics["BulkDeploymentStarted"] == 1
     slot = pipeline.slot.get()
-    assert (slot.state, slot.token, slot.bulk_deployment_id) == ("active", token, file.bulk_deployment_id)
+    assert (slot.state, slot.tokens, slot.holder) == ("active", [token], None)
 
 
 def test_n_deliveries_of_one_upload_start_one_bulk_deployment_and_duplicates_read_nothing(
@@ -155,12 +155,12 @@ def test_files_queue_behind_our_running_deployment_and_start_in_arrival_order(pi
     ]
     started_order = [client_token_for(refs[0])]
     for _ in range(2):
-        # What the tracker does at a terminal state: release the slot, then dispatch.
+        # What the tracker does at a terminal state: release the file's hold, then dispatch.
         running = pipeline.greengrass.deployments[-1]
         pipeline.greengrass.finish(running.id)
         slot = pipeline.slot.get()
-        assert slot.holder is not None
-        assert pipeline.slot.release(slot.holder)
+        assert slot.holder is None and slot.tokens == [started_order[-1]]
+        assert pipeline.slot.release_file(started_order[-1])
         outcome = pipeline.dispatcher().dispatch()
         assert outcome.result is DispatchResult.STARTED
         started_order.append(str(outcome.token))

@@ -95,7 +95,7 @@ def test_every_transition_stores_only_what_the_typed_record_carries(
         "t1",
         bulk_deployment_id="bd-1",
         arn="arn:bd-1",
-        slot_handover=pipeline.slot.handover_item("holder", "t1", "bd-1"),
+        slot_hold=pipeline.slot.hold_item("holder", "t1", ["account"]),
     )
     _assert_round_trip(pipeline, file)
     assert file.started_at is not None and file.bulk_deployment_arn == "arn:bd-1"

@@ -458,14 +458,14 @@ def test_a_slot_left_held_by_an_ended_bulk_deployment_is_freed(
 ) -> None:
     from bulk_deployer.slot import DeploymentSlot
 
-    _first_token, first_id = start_one(pipeline, "incoming/a.jsonl")
+    first_token, first_id = start_one(pipeline, "incoming/a.jsonl")
     pipeline.deliver_ref(pipeline.upload("incoming/b.jsonl", valid_file()))
     pipeline.greengrass.finish(first_id)
     # The run that saw it end died before releasing the slot.
-    monkeypatch.setattr(DeploymentSlot, "release_bulk_deployment", lambda self, bulk_id: True)
+    monkeypatch.setattr(DeploymentSlot, "release_file", lambda self, token: True)
     pipeline.tracker().run(FOREVER)
     monkeypatch.undo()
-    assert pipeline.slot.get().bulk_deployment_id == first_id
+    assert pipeline.slot.get().tokens == [first_token]
     run = pipeline.tracker().run(FOREVER)
     assert run.dispatched is not None
     assert run.dispatched.result is DispatchResult.STARTED

@@ -105,12 +105,20 @@ class StartRequestBuilder(Protocol):
 
 
 class Deployer(Protocol):
-    """What the core needs of a deployment service (one deployment at a time per account)."""
+    """What the core needs of a deployment service."""
 
+    # How many files' deployments may run at once (the slot's capacity), and what each holds
+    # while it runs (``resources``): two files sharing a resource never run at the same time,
+    # and a file never overtakes an earlier waiting one that shares a resource with it.
+    capacity: int
     # Names of the per-target report's columns (``groups.csv``), in order.
     report_columns: tuple[str, ...]
     # The service's metric fields the tracker re-emits as increments under the same names.
     counter_metrics: tuple[Metric, ...]
+
+    def resources(self, request: StartRequest) -> frozenset[str]:
+        """What a file's deployment holds while it runs (an account, the targets it deploys to)."""
+        ...
 
     def start(self, token: str, request: StartRequest) -> StartedDeployment:
         """Start once per token: the same token and request return the same deployment.

@@ -33,6 +33,9 @@ _THROTTLING_CODES = frozenset(
 )
 
 
+_ACCOUNT = frozenset({"greengrass-v1:bulk-deployments"})
+
+
 class GreengrassV1Deployer:
     """Greengrass V1 bulk deployments.
 
@@ -44,6 +47,8 @@ class GreengrassV1Deployer:
     deployment by its token tag before it starts anything.
     """
 
+    # One bulk deployment at a time per account and region: every file holds the same resource.
+    capacity = 1
     report_columns: tuple[str, ...] = REPORT_COLUMNS
     counter_metrics: tuple[Metric, ...] = COUNTER_METRICS
 
@@ -59,6 +64,9 @@ class GreengrassV1Deployer:
         self._start_gg = start_client or client
         self._throttle_retries = throttle_retries
         self._sleep = sleep
+
+    def resources(self, request: StartRequest) -> frozenset[str]:
+        return _ACCOUNT
 
     def start(self, token: str, request: StartRequest) -> StartedDeployment:
         for attempt in range(self._throttle_retries + 1):

@@ -1,0 +1,203 @@
+"""The slot's capacity and resources: files that share nothing run side by side, never two that
+share a resource, and a file passes an earlier waiting one only if they share nothing.
+
+Greengrass V1 uses capacity 1 and one resource (the rest of the suite); a deployer whose
+deployments go to targets declares more. The deployer here is the core's interface answered from
+memory: the scheduling is the core's, whatever service stands behind it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pytest
+from bulk_deployer.control import DispatchControl
+from bulk_deployer.deployers.base import DeploymentStatus, Lifecycle, StartedDeployment, TargetOutcome
+from bulk_deployer.dispatch import Dispatcher, DispatchResult
+from bulk_deployer.input_objects import InputObjectStore
+from bulk_deployer.ledger_model import Arrival, FileState, StartRequest
+from bulk_deployer.slot import DeploymentSlot
+from bulk_deployer.token import client_token_for
+
+from tests.integration.conftest import Pipeline, valid_file
+
+TABLE = "ledger"
+
+
+@dataclass
+class TargetDeployer:
+    """Deployments to the targets named in the start request's ``targets`` tag."""
+
+    capacity: int
+    started: list[str] = field(default_factory=list)
+    report_columns: tuple[str, ...] = ()
+    counter_metrics: tuple = ()  # type: ignore[type-arg]
+
+    def resources(self, request: StartRequest) -> frozenset[str]:
+        return frozenset(request.tags["targets"].split(","))
+
+    def start(self, token: str, request: StartRequest) -> StartedDeployment:
+        self.started.append(token)
+        return StartedDeployment(f"d-{len(self.started)}", f"arn:d-{len(self.started)}")
+
+    def latest(self) -> DeploymentStatus | None:
+        return None  # deployments to targets never wait for the account
+
+    def find_by_token(self, token: str, *, created_since: str | None) -> DeploymentStatus | None:
+        return None
+
+    def status(self, deployment_id: str) -> DeploymentStatus:
+        return DeploymentStatus(deployment_id, "ACTIVE", Lifecycle.RUNNING)
+
+    def target_results(
+        self, deployment_id: str, *, next_token: str | None, page_size: int
+    ) -> tuple[list, None]:  # type: ignore[type-arg]
+        return [], None
+
+    def target_outcome(self, status: str) -> TargetOutcome:
+        return TargetOutcome.PENDING
+
+    def stop(self, deployment_id: str) -> None:
+        pass
+
+
+@dataclass
+class Scheduling:
+    pipeline: Pipeline
+    deployer: TargetDeployer
+    slot: DeploymentSlot
+    dispatcher: Dispatcher
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def queue(self, name: str, *targets: str) -> str:
+        ref = self.pipeline.upload(f"incoming/{name}.jsonl", valid_file(name))
+        token = client_token_for(ref)
+        self.pipeline.sequence += 1
+        ledger = self.pipeline.ledger
+        file = ledger.register(token, ref, Arrival(str(self.pipeline.sequence)), lease_seconds=60).file
+        request = StartRequest("role", f"s3://bucket/staged/{name}", {"targets": ",".join(targets)})
+        ledger.enqueue(file, request, records=len(targets), staged_key=f"staged/{name}")
+        self.tokens[token] = name
+        return token
+
+    def dispatch(self) -> tuple[DispatchResult, str | None]:
+        outcome = self.dispatcher.dispatch()
+        return outcome.result, self.tokens.get(str(outcome.token))
+
+    def end(self, name: str) -> None:
+        """What the tracker does when a file's deployment ends."""
+        (token,) = [t for t, n in self.tokens.items() if n == name]
+        assert self.slot.release_file(token)
+
+
+def _scheduling(pipeline: Pipeline, capacity: int) -> Scheduling:
+    deployer = TargetDeployer(capacity)
+    slot = DeploymentSlot(pipeline.dynamodb, TABLE, capacity=capacity)
+    dispatcher = Dispatcher(
+        pipeline.ledger,
+        slot,
+        DispatchControl(pipeline.dynamodb, TABLE),
+        deployer,
+        InputObjectStore(pipeline.s3),
+        count=lambda name, value: None,
+        lease_seconds=60,
+        max_rejections=3,
+        retry_base_seconds=0,
+    )
+    return Scheduling(pipeline, deployer, slot, dispatcher)
+
+
+@pytest.fixture
+def two(pipeline: Pipeline) -> Scheduling:
+    return _scheduling(pipeline, capacity=2)
+
+
+def test_files_that_share_no_target_run_side_by_side_up_to_the_capacity(two: Scheduling) -> None:
+    for name, target in (("a", "x"), ("b", "y"), ("c", "z")):
+        two.queue(name, target)
+    assert two.dispatch() == (DispatchResult.STARTED, "a")
+    assert two.dispatch() == (DispatchResult.STARTED, "b")
+    assert two.dispatch() == (DispatchResult.SLOT_TAKEN, None)  # two run: the capacity
+    assert two.slot.get().holder is None  # the dispatch lease is given back every time
+    two.end("a")
+    assert two.dispatch() == (DispatchResult.STARTED, "c")
+    assert len(two.deployer.started) == 3
+
+
+def test_a_file_waits_for_a_running_one_it_shares_a_target_with(two: Scheduling) -> None:
+    two.queue("a", "x", "y")
+    two.queue("b", "y")
+    assert two.dispatch() == (DispatchResult.STARTED, "a")
+    assert two.dispatch() == (DispatchResult.BLOCKED, None)
+    assert two.pipeline.ledger.get(next(iter(t for t, n in two.tokens.items() if n == "b"))).state is (  # type: ignore[union-attr]
+        FileState.QUEUED
+    )
+    two.end("a")
+    assert two.dispatch() == (DispatchResult.STARTED, "b")
+
+
+def test_a_later_file_passes_a_blocked_one_only_if_they_share_nothing(two: Scheduling) -> None:
+    two.queue("a", "x")
+    two.queue("b", "x", "y")  # waits for a on x
+    two.queue("c", "y")  # shares y with b, which arrived first: must not pass it
+    two.queue("d", "z")  # shares nothing: may pass both
+    assert two.dispatch() == (DispatchResult.STARTED, "a")
+    assert two.dispatch() == (DispatchResult.STARTED, "d")
+    assert two.dispatch() == (DispatchResult.SLOT_TAKEN, None)
+    two.end("d")
+    assert two.dispatch() == (DispatchResult.BLOCKED, None)  # b waits on x, c behind b on y
+    two.end("a")
+    assert two.dispatch() == (DispatchResult.STARTED, "b")
+    assert two.dispatch() == (DispatchResult.BLOCKED, None)
+    two.end("b")
+    assert two.dispatch() == (DispatchResult.STARTED, "c")
+    assert [two.tokens[t] for t in two.deployer.started] == ["a", "d", "b", "c"]
+
+
+def test_capacity_one_runs_one_file_at_a_time_whatever_it_holds(pipeline: Pipeline) -> None:
+    one = _scheduling(pipeline, capacity=1)
+    one.queue("a", "x")
+    one.queue("b", "y")
+    assert one.dispatch() == (DispatchResult.STARTED, "a")
+    assert one.dispatch() == (DispatchResult.SLOT_TAKEN, None)
+    one.end("a")
+    assert one.dispatch() == (DispatchResult.STARTED, "b")
+
+
+def test_a_slot_item_written_by_an_earlier_version_blocks_until_its_deployment_ends(
+    pipeline: Pipeline,
+) -> None:
+    """Before holds, a running bulk deployment owned the whole item (state active)."""
+    pipeline.dynamodb.put_item(
+        TableName=TABLE,
+        Item={
+            "pk": {"S": "slot"},
+            "holder": {"S": "old-dispatcher"},
+            "slot_state": {"S": "active"},
+            "token": {"S": "t-old"},
+            "bulk_deployment_id": {"S": "bd-old"},
+        },
+    )
+    slot = DeploymentSlot(pipeline.dynamodb, TABLE)
+    state = slot.get()
+    assert (state.state, state.tokens, state.legacy_bulk_deployment_id) == ("active", ["t-old"], "bd-old")
+    assert slot.acquire("new", lease_seconds=60) is None
+    assert not slot.release_file("t-other")
+    assert slot.release_file("t-old")
+    assert slot.acquire("new", lease_seconds=60) is not None
+
+
+def test_the_capacity_is_checked_in_the_same_write_that_takes_the_lease(pipeline: Pipeline) -> None:
+    slot = DeploymentSlot(pipeline.dynamodb, TABLE, capacity=2)
+    calls: Counter[str] = Counter()
+    pipeline.dynamodb.meta.events.register(
+        "before-call.dynamodb.*", lambda model, **_: calls.update([model.name])
+    )
+    for token in ("t1", "t2"):
+        assert slot.acquire("d", lease_seconds=60) is not None
+        pipeline.dynamodb.transact_write_items(TransactItems=[slot.hold_item("d", token, [token])])
+        assert slot.release("d")
+    calls.clear()
+    assert slot.acquire("d", lease_seconds=60) is None
+    assert calls == Counter({"UpdateItem": 1})
