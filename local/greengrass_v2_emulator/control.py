@@ -44,9 +44,9 @@ def _dispatch(
     if route == ("GET", "health"):
         return 200, {"ok": True}
     if path == "config" and method in ("GET", "POST", "PATCH"):
+        if method != "GET":
+            service.configure(payload)
         with service.lock:
-            if method != "GET":
-                service.config.update(payload)
             return 200, service.config.to_dict()
     if path == "faults":
         if method == "POST":

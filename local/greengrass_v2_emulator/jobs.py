@@ -82,44 +82,48 @@ class Job:
     reason_code: str | None = None
     comment: str | None = None
     force_canceled: bool = False
-    pending: list[tuple[str, str, float]] = field(default_factory=list)  # thing, ARN, enqueued at
+    pending: dict[str, tuple[str, float]] = field(default_factory=dict)  # thing -> ARN, enqueued at
     next_release_at: float = 0.0
     executions: dict[str, Execution] = field(default_factory=dict)  # the latest per thing
+    open: dict[str, Execution] = field(default_factory=dict)  # those not terminal yet
     numbers: dict[str, int] = field(default_factory=dict)
+    quiet_until: float = float("-inf")  # nothing is due before (State.advance skips the job)
 
     # ------------------------------------------------------------------ targets
     def enqueue(self, thing: str, arn: str, at: float) -> None:
         """A device to reach (at creation, or joining the group later: continuous)."""
         current = self.executions.get(thing)
-        if self.status != "IN_PROGRESS" or any(p[0] == thing for p in self.pending):
-            return
-        if current is None or current.status == "REMOVED":
-            self.pending.append((thing, arn, at))
+        if self.status == "IN_PROGRESS" and (current is None or current.status == "REMOVED"):
+            self.pending.setdefault(thing, (arn, at))
+            self.quiet_until = float("-inf")
 
     def remove(self, thing: str, at: float) -> None:
         """The device left the group: not yet reached, it never will be; unfinished, REMOVED."""
-        self.pending = [p for p in self.pending if p[0] != thing]
-        current = self.executions.get(thing)
+        self.pending.pop(thing, None)
+        current = self.open.pop(thing, None)
         if current is not None and not current.terminal:
             current.move("REMOVED", at)
             self.updated_at = at
 
-    def release(self, now: float) -> list[Execution]:
+    def release(self, now: float) -> None:
         """Create the executions the rollout rate allows by `now` (no faster than the rate)."""
-        created = []
         while self.pending and self.status == "IN_PROGRESS":
-            thing, arn, enqueued = self.pending[0]
+            thing, (arn, enqueued) = next(iter(self.pending.items()))
             at = max(self.next_release_at, enqueued)
             if at > now:
-                break
-            self.pending.pop(0)
+                return
+            del self.pending[thing]
             self.numbers[thing] = self.numbers.get(thing, 0) + 1
-            execution = Execution(thing, arn, self.numbers[thing], at, since=at)
-            self.executions[thing] = execution
+            self.executions[thing] = self.open[thing] = Execution(
+                thing, arn, self.numbers[thing], at, since=at
+            )
             self.next_release_at = at + 60.0 / self.rate_per_minute
             self.updated_at = at
-            created.append(execution)
-        return created
+
+    def next_release(self) -> float:
+        if not self.pending or self.status != "IN_PROGRESS":
+            return float("inf")
+        return max(self.next_release_at, next(iter(self.pending.values()))[1])
 
     def cancel(
         self, at: float, force: bool, reason_code: str | None = None, comment: str | None = None
@@ -128,16 +132,17 @@ class Job:
         self.status, self.updated_at, self.force_canceled = "CANCELED", at, force
         self.reason_code, self.comment = reason_code, comment
         self.pending.clear()
-        for execution in self.executions.values():
+        for execution in self.open.values():
             if execution.status == "QUEUED" or (force and execution.status == "IN_PROGRESS"):
                 execution.force_canceled = execution.status == "IN_PROGRESS"
                 execution.move("CANCELED", at)
+        self.open = {t: e for t, e in self.open.items() if not e.terminal}
 
     # ------------------------------------------------------------------ device lifecycle
     def step(
-        self, execution: Execution, behaviour: Behaviour, pickup: float, apply: float, now: float
+        self, execution: Execution, behaviour: Behaviour, pickup: float, apply: float
     ) -> tuple[float, str] | None:
-        """The execution's next transition due by `now` (time, status), or None."""
+        """The execution's next transition (time, status) as its device behaves now, or None."""
         if execution.terminal:
             return None
         start = max(execution.since, behaviour.since)
@@ -156,8 +161,7 @@ class Job:
             )
             if outcome is not None:
                 candidates.append((start + wait, outcome))
-        due = min(candidates, default=None)
-        return due if due is not None and due[0] <= now else None
+        return min(candidates, default=None)
 
     def details_for(self, status: str, behaviour: Behaviour) -> dict[str, str] | None:
         """The detailsMap the nucleus reports with a terminal status (None: left as it was)."""

@@ -144,11 +144,11 @@ class Registry:
     def members(self, name: str, recursive: bool) -> list[str]:
         """Thing names of the group (and, recursively, of its descendants), each once."""
         group = self.group(name)
-        found = list(group.things)
+        found = dict.fromkeys(group.things)  # ordered, each once
         if recursive:
             for child in group.children:
-                found += [t for t in self.members(child, True) if t not in found]
-        return found
+                found.update(dict.fromkeys(self.members(child, True)))
+        return list(found)
 
     def groups_containing(self, thing: str) -> set[str]:
         """Every group the thing belongs to, directly or through a descendant group."""

@@ -90,8 +90,7 @@ class GreengrassV2Emulator(StartsAndStops):
     # ------------------------------------------------------------------ switches
     def configure(self, **changes: Any) -> None:
         """Change settings and switches (see EmulatorConfig), e.g. greengrass_rate=None."""
-        with self.service.lock:
-            self.config.update(changes)
+        self.service.configure(changes)
 
     def fail(
         self,

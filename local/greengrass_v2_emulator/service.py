@@ -40,6 +40,12 @@ class EmulatorService:
             self._calls: list[Call] = []
             self._faults: list[Fault] = []
 
+    def configure(self, changes: dict[str, Any]) -> None:
+        """Change settings (see EmulatorConfig); timings apply to what is under way too."""
+        with self.lock:
+            self.config.update(changes)
+            self.state.wake()
+
     # ------------------------------------------------------------------ requests
     def invoke(self, service: str, operation: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """(HTTP status, answer) of one request, or ServiceError as the service would answer it."""

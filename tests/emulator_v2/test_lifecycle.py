@@ -91,6 +91,13 @@ def test_a_device_can_take_its_own_time(emu: Emu) -> None:
     assert statuses_at(emu, job_id, "core", [30.9, 31.0]) == ["IN_PROGRESS", "SUCCEEDED"]
 
 
+def test_new_timings_apply_to_executions_under_way(emu: Emu) -> None:
+    job_id = emu.deploy(emu.group("fleet", "core"))["iotJobId"]
+    assert statuses_at(emu, job_id, "core", [1.2]) == ["IN_PROGRESS"]  # due at 3.0 so far
+    emu.service.configure({"apply_seconds": 0.5})
+    assert statuses_at(emu, job_id, "core", [1.4, 1.5]) == ["IN_PROGRESS", "SUCCEEDED"]
+
+
 def test_a_slow_device_without_a_job_timeout_stays_in_progress(emu: Emu) -> None:
     target = emu.group("fleet", "core")
     emu.service.set_device("core", "slow")
@@ -158,6 +165,16 @@ def test_rollout_releases_one_execution_per_interval(emu: Emu) -> None:
     emu.at(40)
     queued = [emu.execution(job_id, t)["queuedAt"] - T0 for t in things]
     assert queued == [0.0, 10.0, 20.0, 30.0, 40.0]
+
+
+def test_a_large_group_rolls_out_at_1000_devices_a_minute() -> None:
+    emu = Emu(enforce_quotas=False)
+    job_id = emu.deploy(emu.group("fleet", *[f"core{i}" for i in range(1500)]))["iotJobId"]
+    emu.at(59.99)
+    assert emu.iot("DescribeJob", jobId=job_id)["job"]["jobProcessDetails"]["numberOfSucceededThings"] == 950
+    emu.at(93)
+    details = emu.iot("DescribeJob", jobId=job_id)["job"]["jobProcessDetails"]
+    assert (details["numberOfSucceededThings"], "processingTargets" in details) == (1500, False)
 
 
 def test_a_device_joining_a_rolled_out_group_waits_for_the_rate(emu: Emu) -> None:
