@@ -7,6 +7,7 @@ All state sits behind one re-entrant lock; every request first applies the time 
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any, cast
 
@@ -20,6 +21,8 @@ from .errors import ServiceError, throttled
 from .quota import Quotas
 from .state import State
 from .validation import check
+
+log = logging.getLogger(__name__)
 
 HANDLERS = {"greengrassv2": greengrass_api.HANDLERS, "iot": iot_api.HANDLERS}
 OPERATIONS = {service: tuple(handlers) for service, handlers in HANDLERS.items()}
@@ -72,6 +75,11 @@ class EmulatorService:
             except ServiceError as exc:
                 call.outcome = exc.code
                 raise
+            except Exception as exc:  # an emulator bug: answered (and logged), not a dropped connection
+                log.exception("%s %s failed", service, operation)
+                code = "InternalFailureException" if service == "iot" else "InternalServerException"
+                call.outcome = code
+                raise ServiceError(service, code, f"Emulator error: {exc!r}") from exc
             return response_code(op), answer
 
     def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local.greengrass_v2_emulator import EmulatorV2ControlClient, GreengrassV2Emulator
+from local.greengrass_v2_emulator.service import HANDLERS
 
 from .conftest import Fleet, client, deploy, error_of, executions, no_retry
 
@@ -117,6 +118,20 @@ def test_unknown_paths_and_a_system_clock(emulator: GreengrassV2Emulator) -> Non
     assert exc_info.value.headers["x-amzn-ErrorType"] == "UnknownOperationException"
     with GreengrassV2Emulator() as on_system_clock, pytest.raises(RuntimeError, match="409"):
         EmulatorV2ControlClient(on_system_clock.url).advance_clock(1)
+
+
+def test_an_emulator_bug_is_answered_as_an_internal_error(
+    emulator: GreengrassV2Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: Any) -> dict[str, Any]:
+        raise RuntimeError("bug")
+
+    monkeypatch.setitem(HANDLERS["greengrassv2"], "ListDeployments", broken)
+    with pytest.raises(ClientError) as exc_info:
+        no_retry("greengrassv2", emulator).list_deployments()
+    assert error_of(exc_info) == ("InternalServerException", 500)
+    assert "RuntimeError('bug')" in exc_info.value.response["Error"]["Message"]
+    assert emulator.call_counts()["ListDeployments"] == {"InternalServerException": 1}
 
 
 def test_listens_on_loopback_only() -> None:
