@@ -6,6 +6,7 @@ Why one place: the emulator, the moto server and the whole pipeline start and st
 
 from __future__ import annotations
 
+import ipaddress
 import signal
 import threading
 from collections.abc import Callable
@@ -38,6 +39,14 @@ def started(value: Value | None, what: str) -> Value:
     if value is None:
         raise RuntimeError(f"{what} is not started")
     return value
+
+
+def require_loopback(host: str) -> None:
+    """The emulators listen on loopback addresses only: they have no authentication."""
+    if host == "localhost":
+        return
+    if not ipaddress.ip_address(host).is_loopback:
+        raise ValueError(f"the emulator listens on loopback only, not {host}")
 
 
 def serve_until_signalled(stop: Callable[[], None]) -> None:

@@ -7,12 +7,11 @@ to processes that only have the URL.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import threading
 from typing import Any, Self
 
-from ..serving import StartsAndStops, started
+from ..serving import StartsAndStops, require_loopback, started
 from .aws import AwsStandIn
 from .clock import Clock, ManualClock, SystemClock
 from .config import EmulatorConfig, Fault
@@ -21,13 +20,6 @@ from .model import Call
 from .service import BulkDeploymentService
 
 log = logging.getLogger(__name__)
-
-
-def _require_loopback(host: str) -> None:
-    if host == "localhost":
-        return
-    if not ipaddress.ip_address(host).is_loopback:
-        raise ValueError(f"the emulator listens on loopback only, not {host}")
 
 
 class GreengrassEmulator(StartsAndStops):
@@ -43,7 +35,7 @@ class GreengrassEmulator(StartsAndStops):
         clock: Clock | None = None,
         **settings: Any,
     ) -> None:
-        _require_loopback(host)
+        require_loopback(host)
         self.config = config or EmulatorConfig()
         self.config.update(settings)
         self.clock: Clock = clock or SystemClock()
