@@ -23,7 +23,7 @@ from enum import StrEnum
 
 from bulk_deployer.contract import TOKEN_TAG, FileOutcome, LogEvent, Metric
 from bulk_deployer.control import DispatchControl
-from bulk_deployer.deployers.base import Deployer, StartRejected
+from bulk_deployer.deployers.base import Deployer, StartIncomplete, StartRejected
 from bulk_deployer.input_objects import InputObjectStore
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import WAITING_STATES, FileState, LedgerFile, StaleTransition
@@ -46,6 +46,7 @@ class DispatchResult(StrEnum):
     EMPTY = "empty"
     BUSY = "busy"  # another bulk deployment is running in this account and region
     START_FAILED = "start_failed"
+    STARTING = "starting"  # a start of many calls is part-way: the next dispatch resumes it
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,12 @@ class Dispatcher:
             file = self.ledger.mark_starting(file.token)
             try:
                 started = self.deployer.start(file.token, request)
+            except StartIncomplete as exc:
+                logger.info(
+                    "start part-way; the next dispatch resumes it",
+                    extra={"state": FileState.STARTING.value, "detail": str(exc)},
+                )
+                return DispatchOutcome(DispatchResult.STARTING, file.token, detail=str(exc))
             except StartRejected as exc:
                 busy = self._busy(holder, file)
                 if busy is not None:

@@ -90,18 +90,28 @@ def _counts(raw: Any) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class StartRequest:
-    """The exact StartBulkDeployment parameters, frozen when a file is queued."""
+    """What a file's start will ask of the service, frozen when the file is queued.
+
+    Greengrass V1: the StartBulkDeployment parameters (the role Greengrass assumes, the staged
+    file's URI, the tags). A deployer that deploys to each target of a file itself (Greengrass
+    V2) passes no role and freezes the file's targets, in file order: what the file's
+    deployment holds while it runs, known without reading the file again.
+    """
 
     execution_role_arn: str
     input_file_uri: str
     tags: Mapping[str, str]
+    targets: tuple[str, ...] = ()
 
     def as_item(self) -> dict[str, Any]:
-        return {
+        item: dict[str, Any] = {
             "execution_role_arn": self.execution_role_arn,
             "input_file_uri": self.input_file_uri,
             "tags": dict(self.tags),
         }
+        if self.targets:
+            item["targets"] = list(self.targets)
+        return item
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> StartRequest:
@@ -109,6 +119,7 @@ class StartRequest:
             execution_role_arn=str(item["execution_role_arn"]),
             input_file_uri=str(item["input_file_uri"]),
             tags={str(k): str(v) for k, v in dict(item.get("tags") or {}).items()},
+            targets=tuple(str(t) for t in item.get("targets") or ()),
         )
 
 

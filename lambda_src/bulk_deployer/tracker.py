@@ -171,6 +171,8 @@ class BulkDeploymentTracker:
         if outcome.result in (DispatchResult.STARTED, DispatchResult.RECOVERED):
             result.started.append(str(outcome.token))
             return len(waiting) > 1
+        if outcome.result is DispatchResult.STARTING:
+            return True  # part-way through a start of many calls: resume it while time is left
         # Nothing started: paused, busy, refused, or the slot is ours and still running (then
         # following on is worth it unless dispatching is paused: nothing would start).
         return running and outcome.result is DispatchResult.SLOT_TAKEN and self.control.paused() is None

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 
 import pytest
 from bulk_deployer.control import DispatchControl
-from bulk_deployer.deployers.base import DeploymentStatus, Lifecycle, StartedDeployment, TargetOutcome
+from bulk_deployer.deployers.base import (
+    DeploymentStatus,
+    Lifecycle,
+    StartedDeployment,
+    StartIncomplete,
+    TargetOutcome,
+)
 from bulk_deployer.dispatch import Dispatcher, DispatchResult
 from bulk_deployer.input_objects import InputObjectStore
 from bulk_deployer.ledger_model import Arrival, FileState, StartRequest
@@ -31,6 +37,8 @@ class TargetDeployer:
 
     capacity: int
     started: list[str] = field(default_factory=list)
+    incomplete: int = 0  # how many start calls run out of time part-way first
+    calls: list[str] = field(default_factory=list)
     report_columns: tuple[str, ...] = ()
     counter_metrics: tuple = ()  # type: ignore[type-arg]
 
@@ -38,6 +46,10 @@ class TargetDeployer:
         return frozenset(request.tags["targets"].split(","))
 
     def start(self, token: str, request: StartRequest) -> StartedDeployment:
+        self.calls.append(token)
+        if self.incomplete:
+            self.incomplete -= 1
+            raise StartIncomplete("3 of 5 targets started")
         self.started.append(token)
         return StartedDeployment(f"d-{len(self.started)}", f"arn:d-{len(self.started)}")
 
@@ -201,3 +213,17 @@ def test_the_capacity_is_checked_in_the_same_write_that_takes_the_lease(pipeline
     calls.clear()
     assert slot.acquire("d", lease_seconds=60) is None
     assert calls == Counter({"UpdateItem": 1})
+
+
+def test_a_start_that_runs_out_of_time_part_way_is_resumed_by_the_next_dispatch(two: Scheduling) -> None:
+    two.deployer.incomplete = 1
+    token = two.queue("a", "x")
+    two.queue("b", "x")
+    assert two.dispatch() == (DispatchResult.STARTING, "a")
+    file = two.pipeline.ledger.get(token)
+    assert file is not None and file.state is FileState.STARTING
+    assert two.slot.get().holder is None and two.slot.get().tokens == []
+    assert two.dispatch() == (DispatchResult.STARTED, "a")  # resumed first: b shares its target
+    assert two.deployer.calls == [token, token]
+    assert two.slot.get().tokens == [token]
+    assert two.dispatch() == (DispatchResult.BLOCKED, None)

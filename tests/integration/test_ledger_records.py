@@ -123,6 +123,25 @@ def test_every_transition_stores_only_what_the_typed_record_carries(
     assert file.state is FileState.FINISHED and file.report_summary == SUMMARY and not file.on_work_list
 
 
+def test_a_start_request_with_targets_round_trips_and_one_without_stores_none(
+    pipeline: Pipeline, ledger: BulkDeploymentLedger
+) -> None:
+    targets = (
+        "arn:aws:iot:us-east-1:123456789012:thinggroup/line-1",
+        "arn:aws:iot:us-east-1:123456789012:thing/k",
+    )
+    for token, request in (
+        ("v2", StartRequest("", "https://bucket/staged/v2.jsonl", {"a": "b"}, targets)),
+        ("v1", StartRequest(ROLE, "https://bucket/staged/v1.jsonl", {})),
+    ):
+        registered = ledger.register(token, REF.with_key(token), Arrival(), lease_seconds=60).file
+        file = ledger.enqueue(registered, request, records=len(request.targets), staged_key="s")
+        _assert_round_trip(pipeline, file)
+        assert file.start_request == request
+        stored = pipeline.dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": f"file#{token}"}})["Item"]
+        assert ("targets" in stored["start_request"]["M"]) is bool(request.targets)
+
+
 def test_operator_and_refusal_paths_round_trip(pipeline: Pipeline, ledger: BulkDeploymentLedger) -> None:
     request = StartRequest(ROLE, "https://bucket/staged.jsonl", {})
     for token in ("queued", "failed", "rejected", "superseded"):

@@ -22,6 +22,7 @@ __all__ = [
     "Deployer",
     "DeploymentStatus",
     "Lifecycle",
+    "StartIncomplete",
     "StartRejected",
     "StartRequest",
     "StartRequestBuilder",
@@ -59,6 +60,15 @@ class StartRejected(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+class StartIncomplete(Exception):
+    """A start that takes many calls (one per target) ran out of time part-way.
+
+    What it started is recorded where the deployer can find it again; calling ``start`` with
+    the same token and request resumes it, so the core leaves the file STARTING and the next
+    dispatch carries on.
+    """
 
 
 @dataclass(frozen=True)
@@ -123,7 +133,8 @@ class Deployer(Protocol):
     def start(self, token: str, request: StartRequest) -> StartedDeployment:
         """Start once per token: the same token and request return the same deployment.
 
-        Raises ``StartRejected`` for a refusal (including "another deployment is running").
+        Raises ``StartRejected`` for a refusal (including "another deployment is running"), and
+        ``StartIncomplete`` when a start of many calls must be resumed by calling it again.
         """
         ...
 
