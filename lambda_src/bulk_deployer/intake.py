@@ -30,7 +30,7 @@ from bulk_deployer.observability import file_log_context, logger
 from bulk_deployer.outcomes import NoOutcomes, OutcomeSink
 from bulk_deployer.reports import ReportStore, rejection_report
 from bulk_deployer.tags import merge_tags
-from bulk_deployer.validation import ValidationError, ValidationResult, validate_stream
+from bulk_deployer.validation import FileValidator, ValidationError, ValidationResult, validate_chunks
 
 _KMS_ENCRYPTIONS = frozenset({"aws:kms", "aws:kms:dsse"})
 
@@ -66,10 +66,12 @@ class InputFileIntake:
         count: Callable[[Metric, int], None],
         *,
         start_requests: StartRequestBuilder,
+        file_validator: Callable[[], FileValidator],
         outcomes: OutcomeSink | None = None,
     ) -> None:
         self._settings = settings
         self._start_requests = start_requests
+        self._file_validator = file_validator  # a new validator, with the deployer's rules, per file
         self._ledger = ledger
         self._objects = objects
         self._reports = reports
@@ -141,9 +143,7 @@ class InputFileIntake:
                 "SSE-S3 input files: upload it again without SSE-KMS",
             )
         try:
-            result = validate_stream(
-                self._objects.chunks(ref), size=ref.size, allowed_groups=self._settings.deployable_group_ids
-            )
+            result = validate_chunks(self._file_validator(), self._objects.chunks(ref), size=ref.size)
             if not result.valid:
                 return self._rejected(file, ref, result)
             return self._stage_and_queue(file, ref, result)
