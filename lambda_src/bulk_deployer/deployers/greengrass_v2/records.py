@@ -107,7 +107,7 @@ class StackRules:
 
 @dataclass(frozen=True)
 class LineCheck:
-    """A line's problems, and its target ARN when that is well formed and in the stack's scope."""
+    """A line's problems, and its target ARN when well formed (in the stack's scope or not)."""
 
     problems: list[Problem] = field(default_factory=list)
     target_arn: str | None = None

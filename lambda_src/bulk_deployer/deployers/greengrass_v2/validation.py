@@ -8,8 +8,8 @@ listed twice (both lines named: the second deployment would replace the first) a
 
 - ``MAX_TARGETS`` (1,000): every target costs at least one CreateDeployment and its follow-up
   calls out of the region's 30 requests per second that every Greengrass V2 caller of the
-  account shares; a thousand targets start in about a minute at a modest share of that quota,
-  and a larger rollout is better several files (thing groups hold any number of devices).
+  account shares; 1,000 starts take about a minute at half of that quota, and a larger
+  rollout is better several files (thing groups hold any number of devices).
 - ``MAX_LINE_BYTES`` (10.5 MiB): a line holds one request, whose deployment document is at most
   10,000,000 bytes (a large document) plus a name, tags and a target of a few kilobytes; a longer
   line cannot be a valid request, and is refused without being kept in memory.
