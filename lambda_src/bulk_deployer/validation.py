@@ -107,8 +107,18 @@ def validate_chunks(
     return validator.finish()
 
 
+def validate_data(validator: FileValidator, data: bytes) -> ValidationResult:
+    """Drive one validator over a file held in memory."""
+    return validate_chunks(validator, [data], size=len(data))
+
+
+def validate_file(validator: FileValidator, path: Path, *, chunk_size: int = 1 << 20) -> ValidationResult:
+    """Drive one validator over a local file, read in chunks as the starter reads an S3 object."""
+    return validate_chunks(validator, path_chunks(path, chunk_size), size=path.stat().st_size)
+
+
 def path_chunks(path: Path, chunk_size: int = 1 << 20) -> Iterator[bytes]:
-    """A local file's bytes in chunks, as the starter reads an S3 object (the CLI, tests)."""
+    """A local file's bytes in chunks."""
     with path.open("rb") as handle:
         while chunk := handle.read(chunk_size):
             yield chunk

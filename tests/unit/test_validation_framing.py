@@ -19,6 +19,8 @@ from bulk_deployer.validation import (
     ValidationResult,
     path_chunks,
     validate_chunks,
+    validate_data,
+    validate_file,
 )
 
 
@@ -131,3 +133,6 @@ def test_a_validator_is_a_file_validator_and_path_chunks_read_a_file(tmp_path: P
     assert [len(c) for c in path_chunks(path, 10)] == [10, 10, 10]
     result = validate_chunks(validator, path_chunks(path, 7), size=path.stat().st_size)
     assert (result.records, codes(result)) == (2, [(None, "toy_summary")])
+    assert validate_file(ToyValidator(), path, chunk_size=7) == result
+    assert validate_data(ToyValidator(), path.read_bytes()) == result
+    assert codes(validate_data(ToyValidator(), b"x" * 1024)) == [(None, "file_too_large")]

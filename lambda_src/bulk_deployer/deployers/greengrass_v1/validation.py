@@ -33,8 +33,9 @@ from bulk_deployer.validation import (
     JsonLinesValidator,
     ValidationError,
     ValidationResult,
-    path_chunks,
     validate_chunks,
+    validate_data,
+    validate_file,
 )
 
 MAX_FILE_BYTES = 100_000_000  # the service accepts files *smaller* than 100 MB
@@ -225,12 +226,10 @@ def validate_stream(
 
 
 def validate_bytes(data: bytes, *, allowed_groups: frozenset[str] | None = None) -> ValidationResult:
-    return validate_stream([data], size=len(data), allowed_groups=allowed_groups)
+    return validate_data(V1FileValidator(allowed_groups), data)
 
 
 def validate_path(
     path: Path, *, chunk_size: int = 1 << 20, allowed_groups: frozenset[str] | None = None
 ) -> ValidationResult:
-    return validate_stream(
-        path_chunks(path, chunk_size), size=path.stat().st_size, allowed_groups=allowed_groups
-    )
+    return validate_file(V1FileValidator(allowed_groups), path, chunk_size=chunk_size)

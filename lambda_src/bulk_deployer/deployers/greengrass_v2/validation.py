@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from bulk_deployer.deployers.greengrass_v2.records import StackRules, check_line
-from bulk_deployer.validation import JsonLinesValidator, ValidationResult, path_chunks, validate_chunks
+from bulk_deployer.validation import (
+    JsonLinesValidator,
+    ValidationResult,
+    validate_chunks,
+    validate_data,
+    validate_file,
+)
 
 MAX_TARGETS = 1_000
 MAX_LINE_BYTES = 11_010_048  # 10.5 MiB
@@ -100,8 +106,8 @@ def validate_stream(
 
 
 def validate_bytes(data: bytes, stack: StackRules) -> ValidationResult:
-    return validate_stream([data], stack, size=len(data))
+    return validate_data(V2FileValidator(stack), data)
 
 
 def validate_path(path: Path, stack: StackRules, *, chunk_size: int = 1 << 20) -> ValidationResult:
-    return validate_stream(path_chunks(path, chunk_size), stack, size=path.stat().st_size)
+    return validate_file(V2FileValidator(stack), path, chunk_size=chunk_size)
