@@ -55,6 +55,15 @@ def ours(line: dict[str, Any]) -> list[str]:
 # -- valid lines: we and botocore accept them ---------------------------------------------------
 
 _NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:_-"
+
+
+def _bmp_text(min_size: int, max_size: int) -> st.SearchStrategy[str]:
+    """Text within a length in UTF-16 code units: characters of the BMP count one each."""
+    return st.text(
+        st.characters(max_codepoint=0xFFFF, exclude_categories=("Cs",)), min_size=min_size, max_size=max_size
+    )
+
+
 _TEXT = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=20)
 _TAG_TEXT = st.text("abcXYZ019 _.:/=+-@é", min_size=1, max_size=20)
 _POINTER = st.lists(st.sampled_from(["a", "b", "~0", "~1", "ü", "0"]), max_size=3).map(
@@ -62,7 +71,7 @@ _POINTER = st.lists(st.sampled_from(["a", "b", "~0", "~1", "ü", "0"]), max_size
 )
 _MERGE_OBJECT = st.dictionaries(st.text(max_size=5), st.integers(-5, 5) | st.text(max_size=5), max_size=3)
 _COMPONENT = st.fixed_dictionaries(
-    {"componentVersion": st.text(min_size=1, max_size=64)},
+    {"componentVersion": _bmp_text(1, 64)},
     optional={
         "configurationUpdate": st.fixed_dictionaries(
             {},
@@ -110,10 +119,10 @@ VALID_LINES = st.fixed_dictionaries(
         "targetArn": st.tuples(
             st.sampled_from(["thing", "thinggroup"]), st.text(_NAME_CHARS, min_size=1, max_size=128)
         ).map(lambda kind_name: f"arn:aws:iot:{REGION}:{ACCOUNT}:{kind_name[0]}/{kind_name[1]}"),
-        "components": st.dictionaries(st.text(min_size=1, max_size=128), _COMPONENT, max_size=3),
+        "components": st.dictionaries(_bmp_text(1, 128), _COMPONENT, max_size=3),
     },
     optional={
-        "deploymentName": st.text(min_size=1, max_size=256),
+        "deploymentName": _bmp_text(1, 256),
         "deploymentPolicies": st.fixed_dictionaries(
             {},
             optional={

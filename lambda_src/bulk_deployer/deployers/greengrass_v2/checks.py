@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from bulk_deployer.line_checks import utf16_units
 
@@ -21,8 +21,9 @@ UNKNOWN_MEMBER = "unknown_member"
 INT32_MAX = 2**31 - 1  # the API model's "integer"
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
+    """One problem of a line: the code it is reported under, and a message naming where it is."""
+
     code: str
     message: str
 
