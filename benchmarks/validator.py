@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bulk_deployer.validation import validate_stream
+from bulk_deployer.deployers.greengrass_v1.validation import validate_stream
 
 CHUNK = 1 << 20  # what the starter reads from S3 at a time
 

@@ -12,8 +12,8 @@ import time
 
 import boto3
 from bulk_deployer.aws import CLIENT_CONFIG
+from bulk_deployer.deployers.greengrass_v1.validation import validate_stream
 from bulk_deployer.input_objects import InputObjectStore
-from bulk_deployer.validation import validate_stream
 
 from benchmarks.rss import PeakGrowth
 

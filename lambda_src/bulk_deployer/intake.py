@@ -31,7 +31,7 @@ from bulk_deployer.observability import file_log_context, logger
 from bulk_deployer.outcomes import NoOutcomes, OutcomeSink
 from bulk_deployer.reports import ReportStore, rejection_report
 from bulk_deployer.tags import merge_tags
-from bulk_deployer.validation import ValidationError, ValidationResult, validate_stream
+from bulk_deployer.validation import FileValidator, ValidationError, ValidationResult, validate_chunks
 
 _KMS_ENCRYPTIONS = frozenset({"aws:kms", "aws:kms:dsse"})
 
@@ -66,6 +66,7 @@ class InputFileIntake:
     count: Callable[[Metric, int], None]
     _: KW_ONLY
     start_requests: StartRequestBuilder
+    file_validator: Callable[[], FileValidator]  # a new validator, with the deployer's rules, per file
     outcomes: OutcomeSink = field(default_factory=NoOutcomes)
 
     @cached_property
@@ -135,9 +136,7 @@ class InputFileIntake:
                 "SSE-S3 input files: upload it again without SSE-KMS",
             )
         try:
-            result = validate_stream(
-                self.objects.chunks(ref), size=ref.size, allowed_groups=self.settings.deployable_group_ids
-            )
+            result = validate_chunks(self.file_validator(), self.objects.chunks(ref), size=ref.size)
             if not result.valid:
                 return self._rejected(file, ref, result)
             return self._stage_and_queue(file, ref, result)

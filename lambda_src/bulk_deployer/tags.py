@@ -16,6 +16,12 @@ MAX_VALUE_CHARS = 256
 _INVALID = re.compile(r"[^\w .:/=+\-@]", re.UNICODE)
 
 
+def invalid_tag_character(text: str) -> str | None:
+    """The first character AWS's tag rules do not allow in a key or value, or None."""
+    found = _INVALID.search(text)
+    return found.group() if found else None
+
+
 def clean_tag_key(key: str) -> str | None:
     """A valid tag key, or None when nothing usable is left (or it is AWS-reserved)."""
     cleaned = _INVALID.sub("_", key.strip())[:MAX_KEY_CHARS]

@@ -1,80 +1,40 @@
-"""Validation of bulk-deployment input files: pure, streamed, strict.
+"""Validation of input files, the part every deployer shares: JSON Lines framing, streamed, strict.
 
-Greengrass checks a file only after StartBulkDeployment has returned and then fails the
-whole bulk deployment at the first bad line. We check every line first, with rules at
-least as strict as the service's, and report every problem at once, so an operator fixes
-a file in one round trip and nothing starts for a file the service would refuse.
+A deployment service checks a file, if at all, only after the start; we check every line first,
+with rules at least as strict as the service's, and report every problem at once, so an
+operator fixes a file in one round trip and nothing starts for a file the service would refuse.
 
-The service's line reader is not documented; the rules are those of a Java one or stricter. A
-line ends with LF or CRLF, and any other carriage return is an error: a Java reader ends a line
-at a lone CR too, so the service could read other lines than the ones checked here. A line's
-length is counted in UTF-16 code units, as Java's ``String.length()`` counts: a character
-outside the Basic Multilingual Plane (an emoji) counts twice.
+The framing rules are the same whatever a line deploys. A line ends with LF or CRLF, and any
+other carriage return is an error: a Java line reader (the Greengrass services are Java) ends a
+line at a lone CR too, so the service could read other lines than the ones checked here. Each
+line is one strict JSON object in UTF-8 (no byte order mark, no NaN, no vertical tab or form
+feed as blank, no member named twice); a blank line is an error; an empty file is an error.
+Errors carry their line and a short code; at most ``MAX_REPORTED_ERRORS`` are listed, all counted.
 
-The validator consumes bytes chunk by chunk and keeps only the current partial line and a
-compact table of GroupId hashes, so a 100 MB file (about 700,000 lines) validates in
-bounded memory inside a Lambda function. The rules about one line's bytes (stray CR, UTF-16
-length, a member named twice) are in ``line_checks``, the table of GroupId hashes in ``group_ids``.
+``JsonLinesValidator`` consumes bytes chunk by chunk and keeps only the current partial line
+(a line too long to keep is measured, not kept), so a large file validates in bounded memory
+inside a Lambda function. A deployer's validator subclasses it with its record rules, its size
+limits and its whole-file rules (``deployers/<service>/validation.py``); intake asks only for a
+``FileValidator`` and drives it with ``validate_chunks``. The rules about one line's bytes
+(stray CR, UTF-16 length, a member named twice) are in ``line_checks``.
 """
 
 from __future__ import annotations
 
-import operator
-import re
-from collections.abc import Iterable
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 import orjson
 
-from bulk_deployer.group_ids import GroupIdHashes
-from bulk_deployer.line_checks import STRAY_CR, LongLine, repeated_key, stray_cr_byte, utf16_units
+from bulk_deployer.line_checks import STRAY_CR, LongLine, repeated_key, stray_cr_byte
 
-MAX_FILE_BYTES = 100_000_000  # the service accepts files *smaller* than 100 MB
-MAX_LINE_CHARS = 256  # the service accepts lines *shorter* than 256 characters (UTF-16 code units)
 MAX_REPORTED_ERRORS = 100
-DEPLOYMENT_TYPE = "NewDeployment"
 
 _BOM = b"\xef\xbb\xbf"
 _JSON_WHITESPACE = b" \t\n\r"  # RFC 8259's only whitespace: a vertical tab or form feed is not blank
-_GROUP_ID = operator.itemgetter("GroupId")
-_GROUP_VERSION_ID = operator.itemgetter("GroupVersionId")
-_DEPLOYMENT_TYPE = operator.itemgetter("DeploymentType")
-# The records common writers produce, compact or with Python's default ", " and ": ", members in
-# the order of the service's documentation, ids of printable ASCII without quotes or escapes: a
-# chunk of these is proved valid by one regular-expression pass, with no JSON objects built. An
-# id is at most 91 characters, so a matching line is at most 72 + 2 * 91 = 254 characters long:
-# shorter than MAX_LINE_CHARS without being measured. Anything else takes the JSON paths.
-_ID = r"[ !#-\[\]-~]{1,91}"
-
-
-@dataclass(frozen=True)
-class _RecordForm:
-    opening: bytes  # how every line of the form starts
-    records: re.Pattern[str]  # any number of whole lines of the form
-    group_ids: re.Pattern[str]  # the GroupId of each line
-
-
-def _record_form(colon: str, comma: str) -> _RecordForm:
-    opening = '{"GroupId"' + colon + '"'
-    record = (
-        re.escape(opening)
-        + _ID
-        + re.escape('"' + comma + '"GroupVersionId"' + colon + '"')
-        + _ID
-        + re.escape(f'"{comma}"DeploymentType"{colon}"{DEPLOYMENT_TYPE}"}}')
-        + r"\n"
-    )
-    return _RecordForm(
-        opening.encode(), re.compile(f"(?:{record})*+"), re.compile(re.escape(opening) + '([^"]*)"')
-    )
-
-
-_RECORD_FORMS = (_record_form(":", ","), _record_form(": ", ", "))
-# A UTF-16 code unit takes at most 3 UTF-8 bytes (a 4-byte character is 2 units): a line this long
-# in bytes is too long without decoding it, and its bytes need not be kept.
-_SURELY_TOO_LONG_BYTES = 4 * MAX_LINE_CHARS
 
 
 @dataclass(frozen=True)
@@ -107,62 +67,157 @@ class ValidationResult:
         }
 
 
-class InputFileValidator:
-    """Feed the file's bytes in chunks of any size, then call finish() for the verdict.
+class FileValidator(Protocol):
+    """What intake needs of one input file's validator, whichever deployer's rules it holds."""
 
-    ``allowed_groups``, when given, is the stack's allow-list of deployable GroupIds: a record
-    naming another group is refused here, with its line, instead of becoming an invalid
-    record after the bulk deployment has started.
+    @property
+    def max_file_bytes(self) -> int:
+        """A file of this many bytes or more is refused (unread when its size is known)."""
+        ...
+
+    @property
+    def stopped(self) -> bool:
+        """True once the file is known to be too large: further bytes are not read."""
+        ...
+
+    def feed(self, chunk: bytes) -> None:
+        """The file's next bytes, in chunks of any size."""
+        ...
+
+    def refuse_too_large(self, size: int) -> None:
+        """Record a size known before reading (from the event or HEAD) as too large."""
+        ...
+
+    def finish(self) -> ValidationResult:
+        """The verdict, once every byte has been fed (or the file was refused as too large)."""
+        ...
+
+
+def validate_chunks(
+    validator: FileValidator, chunks: Iterable[bytes], *, size: int | None = None
+) -> ValidationResult:
+    """Drive one validator over a file given as chunks; a known size over its limit is refused unread."""
+    if size is not None and size >= validator.max_file_bytes:
+        validator.refuse_too_large(size)
+        return validator.finish()
+    for chunk in chunks:
+        validator.feed(chunk)
+        if validator.stopped:
+            break
+    return validator.finish()
+
+
+def validate_data(validator: FileValidator, data: bytes) -> ValidationResult:
+    """Drive one validator over a file held in memory."""
+    return validate_chunks(validator, [data], size=len(data))
+
+
+def validate_file(validator: FileValidator, path: Path, *, chunk_size: int = 1 << 20) -> ValidationResult:
+    """Drive one validator over a local file, read in chunks as the starter reads an S3 object."""
+    return validate_chunks(validator, path_chunks(path, chunk_size), size=path.stat().st_size)
+
+
+def path_chunks(path: Path, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+    """A local file's bytes in chunks."""
+    with path.open("rb") as handle:
+        while chunk := handle.read(chunk_size):
+            yield chunk
+
+
+class JsonLinesValidator(ABC):
+    """The framing of an input file; a subclass adds its deployer's record and whole-file rules.
+
+    Feed the file's bytes in chunks of any size, then call finish() for the verdict. The
+    subclass says how long a line may be (``measure_from_bytes``, ``surely_too_long_bytes``,
+    ``_long_line``), checks each parsed record (``_check_record``), may prove whole chunks
+    valid at once (``_whole_chunk_valid``, ``_all_valid``), and adds whole-file errors at the
+    end (``_finish_records``).
     """
 
-    def __init__(self, allowed_groups: frozenset[str] | None = None) -> None:
-        self._allowed = allowed_groups
+    max_file_bytes: ClassVar[int]
+    # A line of this many bytes or more (its line end excluded) is given to ``_long_line``.
+    measure_from_bytes: ClassVar[int]
+    # A partial line this long is too long whatever its characters: its bytes are not kept.
+    surely_too_long_bytes: ClassVar[int]
+
+    def __init__(self) -> None:
         self._pending = b""
-        self._long_line: LongLine | None = None  # inside a line already known to be too long
+        self._long: LongLine | None = None  # inside a line already known to be too long
         self._line_no = 0
         self._records = 0
         self._bytes = 0
         self._error_count = 0
         self._errors: list[ValidationError] = []
-        self._groups = GroupIdHashes()
         self._stopped = False
+
+    # -- the deployer's rules -----------------------------------------------------------------
+
+    @abstractmethod
+    def _check_record(self, line_no: int, obj: dict[str, Any]) -> None:
+        """Report every problem of one parsed record (a JSON object with no member named twice)."""
+
+    @abstractmethod
+    def _long_line(self, line_no: int, raw: bytes) -> bool:
+        """A line of at least ``measure_from_bytes`` bytes: True when it got an error here."""
+
+    @abstractmethod
+    def _line_too_long_unread(self, line_no: int) -> None:
+        """Report a line of at least ``surely_too_long_bytes`` bytes, whose bytes were not kept."""
+
+    @abstractmethod
+    def _too_large_message(self, shown: str) -> str:
+        """Why a file of ``shown`` bytes is refused."""
+
+    def _whole_chunk_valid(self, data: bytes, end: int) -> bool:
+        """A fast path: prove every line of ``data[:end]`` valid at once (and record them), or False."""
+        return False
+
+    def _all_valid(self, lines: list[bytes], data: bytes, end: int) -> bool:
+        """A fast path for ``lines`` (``data[:end]``): prove them all valid and record them, or False."""
+        return False
+
+    @abstractmethod
+    def _finish_records(self) -> None:
+        """Whole-file rules, once every line has been read (``_add_file_errors`` reports them)."""
+
+    # -- the framing ---------------------------------------------------------------------------
 
     def feed(self, chunk: bytes) -> None:
         if self._stopped or not chunk:
             return
         self._bytes += len(chunk)
-        if self._bytes >= MAX_FILE_BYTES:
+        if self._bytes >= self.max_file_bytes:
             self._too_large(self._bytes, counted=False)
             return
-        if self._long_line is not None:
+        if self._long is not None:
             end = chunk.find(b"\n")
             if end < 0:
-                self._long_line.see(chunk)
+                self._long.see(chunk)
                 return
-            self._long_line.see(chunk[:end])
+            self._long.see(chunk[:end])
             self._end_long_line(ended_by_line_feed=True)
             chunk = chunk[end + 1 :]
         data = self._pending + chunk if self._pending else chunk
         end = data.rfind(b"\n") + 1  # data[:end] holds the complete lines
         self._pending = data[end:]
-        if len(self._pending) >= _SURELY_TOO_LONG_BYTES:
-            self._long_line = LongLine()
-            self._long_line.see(self._pending)
+        if len(self._pending) >= self.surely_too_long_bytes:
+            self._long = LongLine()
+            self._long.see(self._pending)
             self._pending = b""
-        if end and not self._all_in_a_record_form(data, end):
+        if end and not self._whole_chunk_valid(data, end):
             lines = data.split(b"\n")
             del lines[-1]  # the partial line, kept as pending
             self._check_lines(lines, data, end)
 
     def finish(self) -> ValidationResult:
         if not self._stopped:
-            if self._long_line is not None:
+            if self._long is not None:
                 self._end_long_line(ended_by_line_feed=False)
             elif self._pending:
                 # The last line, without a line end: a CR at its end is not part of a CRLF.
                 self._check_lines([self._pending], self._pending, len(self._pending), last=True)
             self._pending = b""
-            self._add_duplicate_errors()
+            self._finish_records()
             if self._records == 0:
                 self._error(None, "empty_file", "the file holds no records")
         return ValidationResult(
@@ -173,18 +228,18 @@ class InputFileValidator:
         )
 
     def _end_long_line(self, *, ended_by_line_feed: bool) -> None:
-        assert self._long_line is not None
-        stray_cr = self._long_line.first_stray_cr(ended_by_line_feed=ended_by_line_feed)
-        self._long_line = None
+        assert self._long is not None
+        stray_cr = self._long.first_stray_cr(ended_by_line_feed=ended_by_line_feed)
+        self._long = None
         self._line_no += 1
         self._records += 1
         if stray_cr is not None:
             self._stray_carriage_return(self._line_no, stray_cr)
         else:
-            self._line_too_long(self._line_no, None)
+            self._line_too_long_unread(self._line_no)
 
     def _check_lines(self, lines: list[bytes], data: bytes, end: int, *, last: bool = False) -> None:
-        """The JSON paths: every line not proved valid by a record form, a chunk's worth at a time.
+        """The JSON paths: every line not proved valid by ``_whole_chunk_valid``, a chunk at a time.
 
         ``data[:end]`` holds exactly ``lines`` (with their newlines, unless ``last``: the file's
         last line, not ended by a line feed), for whole-chunk checks.
@@ -192,58 +247,26 @@ class InputFileValidator:
         if lines and not self._all_valid(lines, data, end):
             self._check_each_line(lines, last=last)
 
-    def _all_in_a_record_form(self, data: bytes, end: int) -> bool:
-        """The fastest path: every line of ``data[:end]`` is a valid record in one common form."""
-        form = next((f for f in _RECORD_FORMS if data.startswith(f.opening)), None)
-        if form is None:
-            return False
-        try:
-            text = data[:end].decode("ascii")
-        except UnicodeDecodeError:
-            return False
-        if form.records.fullmatch(text) is None:
-            return False
-        group_ids = form.group_ids.findall(text)  # one per line: each line matched the form
-        return self._accept_run(group_ids, len(group_ids))
+    def _framed_objects(self, lines: list[bytes], data: bytes, end: int) -> list[dict[str, Any]] | None:
+        """Every line of ``data[:end]`` as a JSON object, proved well framed in C-level passes, or None.
 
-    def _all_valid(self, lines: list[bytes], data: bytes, end: int) -> bool:
-        """The fast path: when every line of the chunk is a valid record, prove it in C-level passes.
-
-        Nothing is recorded unless every check passes; otherwise the chunk goes line by line.
-        No line may name a member twice (orjson keeps the last GroupId, another parser the first:
-        which group deploys would be ambiguous). Proof at C speed: every member has a colon
-        outside strings, so as many colons in the text as distinct keys parsed means no repeats
-        (colons inside strings or nested objects only make the count larger: then line by line).
+        For a subclass's ``_all_valid``, after it has bounded the lines' lengths. None means a
+        line may have a problem: the chunk then goes line by line. No line may name a member
+        twice (orjson keeps the last, another parser the first: what deploys would be
+        ambiguous). Proof at C speed: every member has a colon outside strings, so as many
+        colons in the text as distinct keys parsed means no repeats (colons inside strings or
+        nested objects only make the count larger: then line by line).
         """
-        # A line has no more UTF-16 code units than UTF-8 bytes: fewer bytes than this is short enough.
-        if max(map(len, lines)) >= MAX_LINE_CHARS:
-            return False
         # orjson takes a CR for whitespace: a stray one must send the chunk line by line.
         if data.find(b"\r", 0, end) >= 0 and STRAY_CR.search(data, 0, end):
-            return False
+            return None
         try:
             objects = list(map(orjson.loads, lines))
-            if set(map(type, objects)) != {dict} or data.count(b":", 0, end) != sum(map(len, objects)):
-                return False
-            group_ids = list(map(_GROUP_ID, objects))
-            version_ids = list(map(_GROUP_VERSION_ID, objects))
-            types = set(map(_DEPLOYMENT_TYPE, objects))
-            "".join(group_ids)  # TypeError unless every one is a string
-            "".join(version_ids)
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            return False
-        if not all(group_ids) or not all(version_ids) or types != {DEPLOYMENT_TYPE}:
-            return False
-        return self._accept_run(group_ids, len(lines))
-
-    def _accept_run(self, group_ids: list[str], lines: int) -> bool:
-        """Record a chunk of valid records, unless one names a group outside the allow-list."""
-        if self._allowed is not None and not self._allowed.issuperset(group_ids):
-            return False
-        self._groups.add_run(group_ids, self._line_no + 1)
-        self._line_no += lines
-        self._records += lines
-        return True
+        except orjson.JSONDecodeError:
+            return None
+        if set(map(type, objects)) != {dict} or data.count(b":", 0, end) != sum(map(len, objects)):
+            return None
+        return objects
 
     def _check_each_line(self, lines: list[bytes], *, last: bool = False) -> None:
         """The slow path, for chunks with at least one problem: name every problem with its line.
@@ -252,6 +275,7 @@ class InputFileValidator:
         """
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
+        measure_from = self.measure_from_bytes
         line_no = self._line_no
         records = self._records
         for raw in lines:
@@ -260,7 +284,7 @@ class InputFileValidator:
                 self._stray_carriage_return(line_no, stray_cr)
                 records += 1
                 continue
-            if len(raw) >= MAX_LINE_CHARS and self._long_or_undecodable(line_no, raw):
+            if len(raw) >= measure_from and self._long_line(line_no, raw):
                 records += 1
                 continue
             try:
@@ -275,67 +299,14 @@ class InputFileValidator:
             elif (repeated := repeated_key(raw, obj)) is not None:
                 self._error(line_no, "invalid_json", f"the line names {repeated} more than once")
             else:
-                self._check_fields(line_no, obj)
+                self._check_record(line_no, obj)
         self._line_no = line_no
         self._records = records
 
-    def _check_fields(self, line_no: int, obj: dict[str, Any]) -> None:
-        """The slow path: name every problem of a record that is not a valid one."""
-        group_id = obj.get("GroupId")
-        if type(group_id) is not str or not group_id:
-            self._error(line_no, "missing_group_id", "GroupId is missing, null, empty or not a string")
-        else:
-            self._groups.add(group_id, line_no)
-            if self._allowed is not None and group_id not in self._allowed:
-                self._error(
-                    line_no,
-                    "group_not_allowed",
-                    f"GroupId {group_id!r} is not in this stack's deployable groups (deployableGroupIds)",
-                )
-        version_id = obj.get("GroupVersionId")
-        if type(version_id) is not str or not version_id:
-            self._error(
-                line_no,
-                "missing_group_version_id",
-                "GroupVersionId is missing, null, empty or not a string",
-            )
-        if obj.get("DeploymentType") != DEPLOYMENT_TYPE:
-            self._error(
-                line_no,
-                "invalid_deployment_type",
-                f"DeploymentType must be exactly {DEPLOYMENT_TYPE!r} "
-                "(the only type bulk deployments support)",
-            )
-
-    def _add_duplicate_errors(self) -> None:
-        duplicates = self._groups.duplicates()
-        if not duplicates:
-            return
-        stored = list(self._errors)
-        for line, first in duplicates:
-            self._error_count += 1
-            stored.append(
-                ValidationError(line, "duplicate_group", f"the GroupId is already listed on line {first}")
-            )
-        stored.sort(key=lambda e: e.line or 0)
-        self._errors = stored[:MAX_REPORTED_ERRORS]
-
-    def _long_or_undecodable(self, line_no: int, raw: bytes) -> bool:
-        """True when the (possibly long) line got an error here and needs no further check."""
-        body = raw[:-1] if raw.endswith(b"\r") else raw
-        if len(body) >= _SURELY_TOO_LONG_BYTES:
-            self._line_too_long(line_no, None)
-            return True
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            self._error(line_no, "invalid_encoding", f"the line is not valid UTF-8 (byte {exc.start + 1})")
-            return True
-        units = utf16_units(text)
-        if units >= MAX_LINE_CHARS:
-            self._line_too_long(line_no, units, len(text))
-            return True
-        return False
+    def _accept_lines(self, lines: int) -> None:
+        """Count a run of lines a fast path proved valid (and recorded)."""
+        self._line_no += lines
+        self._records += lines
 
     def _unparsable(self, line_no: int, raw: bytes, exc: Exception) -> bool:
         """Classify a line orjson refused; return whether it counts as a record."""
@@ -356,28 +327,13 @@ class InputFileValidator:
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError as decode_exc:
-            self._error(
-                line_no, "invalid_encoding", f"the line is not valid UTF-8 (byte {decode_exc.start + 1})"
-            )
+            self._invalid_encoding(line_no, decode_exc)
             return True
         self._error(line_no, "invalid_json", f"the line is not strict JSON: {exc}")
         return True
 
-    def _line_too_long(self, line_no: int, units: int | None, chars: int | None = None) -> None:
-        if units is None:
-            length = f"at least {MAX_LINE_CHARS} characters long"
-        elif units == chars:
-            length = f"{units} characters long"
-        else:  # counted as Java counts: a character outside the BMP is two UTF-16 code units
-            length = (
-                f"{units} UTF-16 code units long ({chars} characters; one outside the BMP, "
-                "such as an emoji, counts twice)"
-            )
-        self._error(
-            line_no,
-            "line_too_long",
-            f"the line is {length}; Greengrass accepts lines shorter than {MAX_LINE_CHARS}",
-        )
+    def _invalid_encoding(self, line_no: int, exc: UnicodeDecodeError) -> None:
+        self._error(line_no, "invalid_encoding", f"the line is not valid UTF-8 (byte {exc.start + 1})")
 
     def _stray_carriage_return(self, line_no: int, byte: int) -> None:
         self._error(
@@ -399,43 +355,18 @@ class InputFileValidator:
     def _too_large(self, size: int, *, counted: bool) -> None:
         self._stopped = True
         shown = f"{size:,} bytes" if counted else f"at least {size:,} bytes"
-        self._error(
-            None,
-            "file_too_large",
-            f"the file is {shown}; Greengrass accepts files smaller than {MAX_FILE_BYTES:,} bytes",
-        )
+        self._error(None, "file_too_large", self._too_large_message(shown))
 
     def _error(self, line: int | None, code: str, message: str) -> None:
         self._error_count += 1
         if len(self._errors) < MAX_REPORTED_ERRORS:
             self._errors.append(ValidationError(line, code, message))
 
-
-def validate_stream(
-    chunks: Iterable[bytes], *, size: int | None = None, allowed_groups: frozenset[str] | None = None
-) -> ValidationResult:
-    """Validate a file given as chunks; a known size of 100 MB or more is refused unread."""
-    validator = InputFileValidator(allowed_groups)
-    if size is not None and size >= MAX_FILE_BYTES:
-        validator.refuse_too_large(size)
-        return validator.finish()
-    for chunk in chunks:
-        validator.feed(chunk)
-        if validator.stopped:
-            break
-    return validator.finish()
-
-
-def validate_bytes(data: bytes, *, allowed_groups: frozenset[str] | None = None) -> ValidationResult:
-    return validate_stream([data], size=len(data), allowed_groups=allowed_groups)
-
-
-def validate_path(
-    path: Path, *, chunk_size: int = 1 << 20, allowed_groups: frozenset[str] | None = None
-) -> ValidationResult:
-    def chunks() -> Iterable[bytes]:
-        with path.open("rb") as handle:
-            while chunk := handle.read(chunk_size):
-                yield chunk
-
-    return validate_stream(chunks(), size=path.stat().st_size, allowed_groups=allowed_groups)
+    def _add_file_errors(self, errors: list[ValidationError]) -> None:
+        """Errors found at the end (a repeat of an earlier line), merged into line order under the cap."""
+        if not errors:
+            return
+        self._error_count += len(errors)
+        stored = self._errors + errors
+        stored.sort(key=lambda e: e.line or 0)
+        self._errors = stored[:MAX_REPORTED_ERRORS]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from bulk_deployer import aws
@@ -12,7 +13,7 @@ from bulk_deployer.config import DispatchSettings, StarterSettings, TrackerSetti
 from bulk_deployer.contract import Metric
 from bulk_deployer.control import DispatchControl, RunLease
 from bulk_deployer.deployers.base import Deployer
-from bulk_deployer.deployers.greengrass_v1 import GreengrassV1Deployer, V1StartRequests
+from bulk_deployer.deployers.greengrass_v1 import GreengrassV1Deployer, V1FileValidator, V1StartRequests
 from bulk_deployer.dispatch import Dispatcher
 from bulk_deployer.input_objects import InputObjectStore
 from bulk_deployer.intake import InputFileIntake
@@ -130,6 +131,7 @@ def build_intake(
         dispatcher,
         effects.count,
         start_requests=V1StartRequests(settings.execution_role_arn, settings.region),
+        file_validator=partial(V1FileValidator, settings.deployable_group_ids),
         outcomes=dispatcher.outcomes,
     )
 

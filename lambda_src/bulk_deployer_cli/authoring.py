@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from bulk_deployer.deployers.greengrass_v1.report import group_id_from_arn
+from bulk_deployer.deployers.greengrass_v1.validation import validate_bytes
 from bulk_deployer.ledger_model import FileState
 from bulk_deployer.timefmt import epoch_of
-from bulk_deployer.validation import validate_bytes
 
 from bulk_deployer_cli import offline
 from bulk_deployer_cli.commands import INPUT_FILE, OUTPUT_FILE, REF, Command, option

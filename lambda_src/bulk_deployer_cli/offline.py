@@ -11,8 +11,9 @@ from typing import Any
 
 from bulk_deployer.config import DEFAULT_STAGED_PREFIX
 from bulk_deployer.deployers.greengrass_v1 import input_file_uri
+from bulk_deployer.deployers.greengrass_v1.validation import validate_path
 from bulk_deployer.events import KeySpelling, UnreadableMessage, parse_event, unwrap_sqs
-from bulk_deployer.validation import ValidationResult, validate_path
+from bulk_deployer.validation import ValidationResult
 
 from bulk_deployer_cli.commands import INPUT_FILE, Command, option
 from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from bulk_deployer.config import ConfigurationError, StarterSettings
-from bulk_deployer.validation import validate_bytes
+from bulk_deployer.deployers.greengrass_v1.validation import validate_bytes
 from infra_helpers import Synth, as_list, render
 
 from infra.config import DeployConfig

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from bulk_deployer import validation
+from bulk_deployer import wiring
+from bulk_deployer.deployers.greengrass_v1 import V1FileValidator
 from bulk_deployer.dispatch import DispatchResult
 from bulk_deployer.intake import Outcome
 from bulk_deployer.ledger_model import Arrival, FileState
@@ -244,7 +245,7 @@ def test_test_events_keys_outside_the_prefix_and_folder_markers_are_acknowledged
 def test_a_file_of_100_mb_or_more_is_rejected_without_reading_it(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(validation, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(V1FileValidator, "max_file_bytes", 100)
     ref = pipeline.upload("incoming/huge.jsonl", valid_file("a", "b", "c"))
     result = pipeline.deliver_ref(ref)
     assert result.outcome is Outcome.REJECTED
@@ -299,3 +300,28 @@ def test_a_duplicate_of_a_key_with_one_spelling_is_one_dynamodb_write_and_nothin
     assert pipeline.deliver_ref(ref).outcome is Outcome.DUPLICATE
     assert calls == ["PutItem"]
     assert pipeline.s3_reads() == s3_before
+
+
+def test_intake_validates_with_the_deployers_file_validator_that_wiring_gives_it(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The seam: intake knows only a FileValidator; which rules it holds is wiring's choice."""
+    from tests.integration.conftest import make_intake
+    from tests.unit.test_validation_framing import ToyValidator
+
+    monkeypatch.setattr(wiring, "V1FileValidator", lambda _allowed: ToyValidator())
+    intake = make_intake(
+        pipeline.s3, pipeline.ledger, pipeline.greengrass, pipeline.settings, pipeline.metrics
+    )
+    ref = pipeline.upload(
+        "incoming/fleet.jsonl", valid_file("g-1")
+    )  # a valid V1 file, too long a line for the toy
+    (result,) = intake.handle_message(eventbridge_body(ref), Arrival("1"))
+    assert result.outcome is Outcome.REJECTED
+    report = json.loads(
+        pipeline.s3.get_object(Bucket=BUCKET, Key=f"reports/{result.token}/rejected.json")["Body"].read()
+    )
+    assert [(e["line"], e["code"]) for e in report["errors"]] == [
+        (None, "toy_summary"),
+        (1, "line_too_long"),
+    ]

@@ -1,7 +1,7 @@
 """The bad-input corpus: every file in tests/data/input_files and every message in
 tests/data/events against its expected outcome in the manifest next to it.
 
-Input files go through ``bulk_deployer.validation.validate_path`` (and the independent
+Input files go through ``bulk_deployer.deployers.greengrass_v1.validation.validate_path`` (and the independent
 reference checker, and several chunk sizes); messages through
 ``bulk_deployer.events.parse_message_body`` and the starter's prefix rule; a few of each
 through the CLI (``validate --json``, ``inspect-event``).
@@ -15,12 +15,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from bulk_deployer.deployers.greengrass_v1.validation import MAX_FILE_BYTES, validate_bytes, validate_path
 from bulk_deployer.events import EventObject, UnreadableMessage, parse_message_body
 from bulk_deployer.intake import InputFileIntake, Outcome
 from bulk_deployer.ledger_model import Arrival
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.token import client_token_for
-from bulk_deployer.validation import MAX_FILE_BYTES, ValidationResult, validate_bytes, validate_path
+from bulk_deployer.validation import ValidationResult
 from bulk_deployer_cli.main import main
 
 from tests.reference_checker import line_errors
@@ -164,6 +165,7 @@ INTAKE = InputFileIntake(
     _NONE,
     _NONE,
     start_requests=_NONE,
+    file_validator=_NONE,
 )
 
 

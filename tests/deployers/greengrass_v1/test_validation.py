@@ -1,3 +1,5 @@
+"""The V1 input file: its record rules, fast paths and limits on the shared JSON Lines framing."""
+
 from __future__ import annotations
 
 import json
@@ -5,16 +7,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from bulk_deployer.group_ids import GroupIdHashes
-from bulk_deployer.validation import (
+from bulk_deployer.deployers.greengrass_v1.group_ids import GroupIdHashes
+from bulk_deployer.deployers.greengrass_v1.validation import (
     MAX_FILE_BYTES,
-    MAX_REPORTED_ERRORS,
-    InputFileValidator,
-    ValidationResult,
+    V1FileValidator,
     validate_bytes,
     validate_path,
     validate_stream,
 )
+from bulk_deployer.validation import MAX_REPORTED_ERRORS, ValidationResult
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -202,13 +203,13 @@ def test_only_json_whitespace_makes_a_blank_line(line: bytes, code: str) -> None
 def test_valid_crlf_and_emoji_files_stay_on_the_whole_chunk_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """The stray-CR and UTF-16 checks cost the whole-chunk path a byte scan, never a line-by-line pass."""
     line_by_line: list[int] = []
-    original = InputFileValidator._check_each_line
+    original = V1FileValidator._check_each_line
 
-    def spy(self: InputFileValidator, lines: list[bytes], *, last: bool = False) -> None:
+    def spy(self: V1FileValidator, lines: list[bytes], *, last: bool = False) -> None:
         line_by_line.append(len(lines))
         original(self, lines, last=last)
 
-    monkeypatch.setattr(InputFileValidator, "_check_each_line", spy)
+    monkeypatch.setattr(V1FileValidator, "_check_each_line", spy)
     lines = [
         f'{{"GroupId":"g-{i}","GroupVersionId":"v-\U0001f600-é","DeploymentType":"NewDeployment"}}'.encode()
         for i in range(2000)
@@ -220,7 +221,7 @@ def test_valid_crlf_and_emoji_files_stay_on_the_whole_chunk_path(monkeypatch: py
 
 
 def test_a_huge_line_is_too_long_without_being_kept_in_memory() -> None:
-    validator = InputFileValidator()
+    validator = V1FileValidator()
     validator.feed(record("a") + b"\n" + b"x" * 10_000)
     for _ in range(100):
         validator.feed(b"y" * 10_000)
@@ -505,15 +506,13 @@ def test_files_in_a_common_form_never_reach_the_json_paths(
     form: Callable[[str, str], bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     json_paths: list[int] = []
-    original = InputFileValidator._check_lines
+    original = V1FileValidator._check_lines
 
-    def spy(
-        self: InputFileValidator, lines: list[bytes], data: bytes, end: int, *, last: bool = False
-    ) -> None:
+    def spy(self: V1FileValidator, lines: list[bytes], data: bytes, end: int, *, last: bool = False) -> None:
         json_paths.append(len(lines))
         original(self, lines, data, end, last=last)
 
-    monkeypatch.setattr(InputFileValidator, "_check_lines", spy)
+    monkeypatch.setattr(V1FileValidator, "_check_lines", spy)
     data = b"".join(form(f"00000000-0000-4000-8000-{i:012d}", "v" * 91) + b"\n" for i in range(3000))
     result = validate_stream([data[i : i + 4096] for i in range(0, len(data), 4096)])
     assert (result.records, result.valid, json_paths) == (3000, True, [])

@@ -1,6 +1,6 @@
 """Repeated GroupIds in a file of up to 700,000 records, found in bounded memory.
 
-Two lines naming the same group would deploy it twice in one bulk deployment; the validator
+Two lines naming the same group would deploy it twice in one bulk deployment; the V1 validator
 reports both lines. This table keeps what that takes, apart from the line rules.
 """
 
