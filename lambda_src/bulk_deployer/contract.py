@@ -85,7 +85,7 @@ class ReportFile(StrEnum):
 
     REJECTED = "rejected.json"
     REPORT = "report.json"
-    GROUPS = "groups.csv"
+    # Beside report.json, the rows' CSV is named by the deployer (deployers.base.ReportRows).
 
 
 # The intake FIFO queue's one message group: EventBridge's target sends every S3 event in it,

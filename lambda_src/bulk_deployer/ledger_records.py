@@ -219,19 +219,23 @@ class ReportSummary:
     """A report pass's summary: kept in the ledger (interim or final) and written in the report."""
 
     final: bool
-    group_count: int
+    rows: int  # how many rows the report has (group deployments, devices)
     counts: Mapping[str, int]
     still_in_progress: tuple[str, ...] = ()
-    failed_groups_sample: tuple[str, ...] = ()
+    failed_sample: tuple[str, ...] = ()
     settle_bound_passed: bool = False
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(
+        self, count_key: str = "group_count", failed_sample_key: str = "failed_groups_sample"
+    ) -> dict[str, Any]:
+        """As stored in the ledger (the default keys, those of the first reports), or as a report
+        names it (the deployer's ``ReportRows`` keys)."""
         return {
             "final": self.final,
-            "group_count": self.group_count,
+            count_key: self.rows,
             "counts": dict(self.counts),
             "still_in_progress": list(self.still_in_progress),
-            "failed_groups_sample": list(self.failed_groups_sample),
+            failed_sample_key: list(self.failed_sample),
             "settle_bound_passed": self.settle_bound_passed,
         }
 
@@ -241,10 +245,10 @@ class ReportSummary:
             return None
         return cls(
             final=bool(item.get("final")),
-            group_count=int(item.get("group_count", 0)),
+            rows=int(item.get("group_count", 0)),
             counts=_counts(item.get("counts")),
             still_in_progress=tuple(str(a) for a in item.get("still_in_progress") or []),
-            failed_groups_sample=tuple(str(a) for a in item.get("failed_groups_sample") or []),
+            failed_sample=tuple(str(a) for a in item.get("failed_groups_sample") or []),
             settle_bound_passed=bool(item.get("settle_bound_passed")),
         )
 

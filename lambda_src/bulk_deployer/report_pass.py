@@ -1,10 +1,11 @@
-"""One pass over a terminal bulk deployment's group deployments: a final report, or an interim one.
+"""One pass over an ended deployment's per-target results: a final report, or an interim one.
 
-Group deployments go on after a bulk deployment is ``Completed``; "the information returned
-can change until the deployments are in a terminal state". A pass pages through every
-group result, streaming the report (``group_report``); if every group is Success or
-Failure — or the settle bound has passed — the report is completed and the file FINISHED,
-otherwise the uploads are dropped, an interim summary is written and a later pass retries.
+Targets go on changing after a deployment has ended (Greengrass V1: group deployments after a
+bulk deployment is ``Completed``; "the information returned can change until the deployments
+are in a terminal state"). A pass pages through every row the deployer gives, streaming the
+report (``report_writer``); if every row has settled — or the settle bound has passed — the
+report is completed and the file FINISHED, otherwise the uploads are dropped, an interim
+summary is written and a later pass retries. The deployer names the rows (``ReportRows``).
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from typing import Any
 from bulk_deployer.config import TrackerSettings
 from bulk_deployer.contract import FileOutcome, Metric, ReportFile
 from bulk_deployer.deployers.base import Deployer, TargetOutcome
-from bulk_deployer.group_report import GroupReportWriter
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import LedgerFile, ReportProgress, ReportSummary
 from bulk_deployer.observability import logger
 from bulk_deployer.outcomes import NoOutcomes, OutcomeSink
+from bulk_deployer.report_writer import ReportWriter
 from bulk_deployer.reports import ReportStore
 from bulk_deployer.timefmt import iso_of, iso_utc
 
@@ -33,12 +34,12 @@ REPORT_TIME_MARGIN_SECONDS = 30.0
 class ReportStep(StrEnum):
     NOT_DUE = "not_due"  # between passes: rechecked every report_recheck_seconds
     CONTINUING = "continuing"  # out of time: the next run resumes from the checkpoint
-    INTERIM = "interim"  # groups still settling: interim report written
+    INTERIM = "interim"  # rows still settling: interim report written
     FINAL = "final"  # final report written, file FINISHED
 
 
 @dataclass(frozen=True)
-class GroupReportPass:
+class ReportPass:
     settings: TrackerSettings
     ledger: BulkDeploymentLedger
     deployer: Deployer
@@ -50,18 +51,20 @@ class GroupReportPass:
     clock: Callable[[], float] = time.time
 
     def advance(self, file: LedgerFile, remaining_seconds: Callable[[], float]) -> ReportStep:
-        """Read as many pages as time allows; finish the report when every group has settled."""
+        """Read as many pages as time allows; finish the report when every row has settled."""
         if file.report_progress is None and not self._recheck_due(file):
             return ReportStep.NOT_DUE
         progress = file.report_progress or ReportProgress(iso_utc(self.clock()))
         bucket = file.ref.bucket
-        writer = GroupReportWriter(
+        rows = self.deployer.report_rows
+        writer = ReportWriter(
             self.s3,
             bucket,
             self.reports.key_for(file.token, ReportFile.REPORT),
-            self.reports.key_for(file.token, ReportFile.GROUPS),
+            self.reports.key_for(file.token, rows.csv_name),
             progress,
             self.deployer.report_columns,
+            rows.member,
         )
         header = self._report_header(file)
         writer.begin(header)
@@ -80,8 +83,9 @@ class GroupReportPass:
         bound_passed = self._settle_bound_passed(file)
         settled = self._settled(progress)
         summary = _summary(progress, settled, bound_passed)
+        named = summary.as_dict(rows.count_key, rows.failed_sample_key)
         if settled or bound_passed:
-            writer.complete({**summary.as_dict(), "report_written_at": iso_utc(self.clock())})
+            writer.complete({**named, "report_written_at": iso_utc(self.clock())})
             report_key = self.reports.key_for(file.token, ReportFile.REPORT)
             self.ledger.mark_finished(file.token, report_key=report_key, summary=summary)
             failed = sum(
@@ -90,10 +94,10 @@ class GroupReportPass:
                 if self.deployer.target_outcome(status) is TargetOutcome.FAILED
             )
             if failed:
-                self.count(Metric.GROUP_DEPLOYMENTS_FAILED, failed)
+                self.count(rows.failed_metric, failed)
             logger.info(
                 "final report written",
-                extra={"token": file.token, "report_key": report_key, **summary.as_dict()},
+                extra={"token": file.token, "report_key": report_key, **named},
             )
             self.outcomes.publish(
                 FileOutcome.FINISHED,
@@ -103,12 +107,12 @@ class GroupReportPass:
                     "bulk_deployment_id": file.bulk_deployment_id,
                     "status": file.deployment_status,
                     "report_key": report_key,
-                    **summary.as_dict(),
+                    **named,
                 },
             )
             return ReportStep.FINAL
         writer.abort()
-        interim = {**header, **summary.as_dict(), "checked_at": iso_utc(self.clock())}
+        interim = {**header, **named, "checked_at": iso_utc(self.clock())}
         self.reports.put_json(bucket, file.token, ReportFile.REPORT, interim)
         self.ledger.save_report_progress(file.token, None, interim=summary)
         return ReportStep.INTERIM
@@ -151,9 +155,9 @@ def _summary(progress: ReportProgress, settled: bool, bound_passed: bool) -> Rep
     still = progress.counts and not settled
     return ReportSummary(
         final=bool(settled or bound_passed),
-        group_count=progress.rows,
+        rows=progress.rows,
         counts=dict(sorted(progress.counts.items())),
         still_in_progress=tuple(progress.in_progress) if still else (),
-        failed_groups_sample=tuple(progress.failed),
+        failed_sample=tuple(progress.failed),
         settle_bound_passed=bool(bound_passed and not settled),
     )

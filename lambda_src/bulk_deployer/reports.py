@@ -33,8 +33,9 @@ class ReportStore:
         self._s3 = client
         self._prefix = bucket_prefix
 
-    def key_for(self, token: str, name: ReportFile) -> str:
-        return f"{self._prefix}{token}/{name.value}"
+    def key_for(self, token: str, name: ReportFile | str) -> str:
+        """``name``: one of the files every report has, or a deployer's own (its rows' CSV)."""
+        return f"{self._prefix}{token}/{name}"
 
     def put_json(self, bucket: str, token: str, name: ReportFile, document: dict[str, Any]) -> str:
         key = self.key_for(token, name)

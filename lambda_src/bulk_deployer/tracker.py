@@ -36,7 +36,7 @@ from bulk_deployer.ledger_model import DeploymentStatusSnapshot, FileState, Ledg
 from bulk_deployer.observability import file_log_context, logger
 from bulk_deployer.outcomes import NoOutcomes, OutcomeSink
 from bulk_deployer.reconcile import Reconciler
-from bulk_deployer.report_pass import GroupReportPass, ReportStep
+from bulk_deployer.report_pass import ReportPass, ReportStep
 from bulk_deployer.reports import ReportStore
 from bulk_deployer.slot import DeploymentSlot
 
@@ -93,8 +93,8 @@ class BulkDeploymentTracker:
     sleep: Callable[[float], None] = time.sleep
 
     @cached_property
-    def _reporting(self) -> GroupReportPass:
-        return GroupReportPass(
+    def _reporting(self) -> ReportPass:
+        return ReportPass(
             self.settings,
             self.ledger,
             self.deployer,

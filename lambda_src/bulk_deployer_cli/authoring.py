@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bulk_deployer.deployers.greengrass_v1.report import REPORT_ROWS as GROUP_ROWS
 from bulk_deployer.deployers.greengrass_v1.report import group_id_from_arn
 from bulk_deployer.deployers.greengrass_v1.validation import validate_bytes
 from bulk_deployer.ledger_model import FileState
@@ -206,7 +207,7 @@ def rollback_command(args: argparse.Namespace) -> int:
     file = find_file(target, args.ref)
     if file.state is not FileState.FINISHED:
         raise CliError(f"{file.ref.key} is {file.state.value}: rollback needs its final report")
-    key = f"{target.resources.reports_prefix}{file.token}/groups.csv"
+    key = f"{target.resources.reports_prefix}{file.token}/{GROUP_ROWS.csv_name}"
     body = target.client("s3").get_object(Bucket=target.resources.bucket, Key=key)["Body"]
     groups = Groups(target.client("greengrass"))
     lines, rolled, left_out = [], [], []

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
+from bulk_deployer.contract import ReportFile
+from bulk_deployer.deployers.greengrass_v1.report import REPORT_ROWS as GROUP_ROWS
 from bulk_deployer.ledger_model import FileState, LedgerFile
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.timefmt import iso_of
@@ -243,7 +245,7 @@ def failed_groups(target: Target, file: LedgerFile, limit: int) -> tuple[list[di
     """Failed group deployments from groups.csv (streamed): a sample and the total."""
     try:
         body = target.client("s3").get_object(
-            Bucket=target.resources.bucket, Key=report_key(target, file, "groups.csv")
+            Bucket=target.resources.bucket, Key=report_key(target, file, GROUP_ROWS.csv_name)
         )["Body"]
     except ClientError:
         return [], 0
@@ -288,11 +290,13 @@ def report_command(args: argparse.Namespace) -> int:
         "failed_groups": failed,
         "failed_total": failed_total,
         "still_in_progress": list(interim.still_in_progress) if interim and not final else [],
-        "report": f"s3://{file.ref.bucket}/{report_key(target, file, 'report.json')}",
-        "groups_csv": f"s3://{file.ref.bucket}/{report_key(target, file, 'groups.csv')}" if final else None,
+        "report": f"s3://{file.ref.bucket}/{report_key(target, file, ReportFile.REPORT)}",
+        "groups_csv": f"s3://{file.ref.bucket}/{report_key(target, file, GROUP_ROWS.csv_name)}"
+        if final
+        else None,
     }
     if args.output:
-        name = "groups.csv" if args.output.suffix.lower() == ".csv" else "report.json"
+        name = GROUP_ROWS.csv_name if args.output.suffix.lower() == ".csv" else ReportFile.REPORT
         _save(args.output, read_object(target, report_key(target, file, name)))
         data["saved"] = str(args.output)
     args.output_writer.result(data, _report_text)

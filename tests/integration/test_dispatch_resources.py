@@ -12,10 +12,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
+from bulk_deployer.contract import Metric
 from bulk_deployer.control import DispatchControl
 from bulk_deployer.deployers.base import (
     DeploymentStatus,
     Lifecycle,
+    ReportRows,
     StartedDeployment,
     StartIncomplete,
     TargetOutcome,
@@ -29,6 +31,7 @@ from bulk_deployer.token import client_token_for
 from tests.integration.conftest import Pipeline, valid_file
 
 TABLE = "ledger"
+TARGET_ROWS = ReportRows("target", Metric.GROUP_DEPLOYMENTS_FAILED)
 
 
 @dataclass
@@ -39,6 +42,7 @@ class TargetDeployer:
     started: list[str] = field(default_factory=list)
     incomplete: int = 0  # how many start calls run out of time part-way first
     calls: list[str] = field(default_factory=list)
+    report_rows: ReportRows = TARGET_ROWS
     report_columns: tuple[str, ...] = ()
     counter_metrics: tuple = ()  # type: ignore[type-arg]
 

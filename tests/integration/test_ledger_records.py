@@ -41,10 +41,10 @@ SNAPSHOT = DeploymentStatusSnapshot(
 )
 SUMMARY = ReportSummary(
     final=True,
-    group_count=2,
+    rows=2,
     counts={"Failure": 1, "Success": 1},
     still_in_progress=("arn:a",),
-    failed_groups_sample=("arn:b",),
+    failed_sample=("arn:b",),
     settle_bound_passed=True,
 )
 

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import pytest
-from bulk_deployer import group_report
+from bulk_deployer import report_writer
 from bulk_deployer.dispatch import DispatchResult
 from bulk_deployer.ledger_model import Arrival, FileState
 from bulk_deployer.objectref import ObjectRef
@@ -274,7 +274,7 @@ def test_a_run_cut_off_mid_report_resumes_from_its_checkpoint(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Small parts so that a 3,000-group report checkpoints several times.
-    monkeypatch.setattr(group_report, "PART_MIN_BYTES", 40_000)
+    monkeypatch.setattr(report_writer, "PART_MIN_BYTES", 40_000)
     monkeypatch.setattr(moto_s3_models, "S3_UPLOAD_PART_MIN_SIZE", 40_000)
     token, bulk_id = start_one(pipeline)
     pipeline.greengrass.set_groups(bulk_id, ["Success"] * 2990 + ["Failure"] * 10)

@@ -87,7 +87,7 @@ INFRA = "infra imports neither the CLI, local nor benchmarks"
         ("lambda_src/bulk_deployer/wiring.py", "import bulk_deployer.handlers.tracker", LAYERS),
         ("lambda_src/bulk_deployer/reconcile.py", "import bulk_deployer.deployers.greengrass_v1", CORE),
         (
-            "lambda_src/bulk_deployer/group_report.py",
+            "lambda_src/bulk_deployer/report_writer.py",
             "import bulk_deployer.deployers.greengrass_v1.report",
             CORE,
         ),

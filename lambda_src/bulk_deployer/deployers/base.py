@@ -22,6 +22,7 @@ __all__ = [
     "Deployer",
     "DeploymentStatus",
     "Lifecycle",
+    "ReportRows",
     "StartIncomplete",
     "StartRejected",
     "StartRequest",
@@ -60,6 +61,34 @@ class StartRejected(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+@dataclass(frozen=True)
+class ReportRows:
+    """What the rows of a deployer's report are (Greengrass V1: group deployments; V2: devices).
+
+    The report's member and CSV, its counts and samples are named after them, so a reader of
+    ``report.json`` sees the service's own words; a final report counts the failed rows.
+    """
+
+    noun: str  # singular, lower case: "group"
+    failed_metric: Metric
+
+    @property
+    def member(self) -> str:
+        return f"{self.noun}s"
+
+    @property
+    def csv_name(self) -> str:
+        return f"{self.noun}s.csv"
+
+    @property
+    def count_key(self) -> str:
+        return f"{self.noun}_count"
+
+    @property
+    def failed_sample_key(self) -> str:
+        return f"failed_{self.noun}s_sample"
 
 
 class StartIncomplete(Exception):
@@ -121,7 +150,8 @@ class Deployer(Protocol):
     # while it runs (``resources``): two files sharing a resource never run at the same time,
     # and a file never overtakes an earlier waiting one that shares a resource with it.
     capacity: int
-    # Names of the per-target report's columns (``groups.csv``), in order.
+    # What the report's rows are, and the names of their columns (in ``<noun>s.csv``), in order.
+    report_rows: ReportRows
     report_columns: tuple[str, ...]
     # The service's metric fields the tracker re-emits as increments under the same names.
     counter_metrics: tuple[Metric, ...]

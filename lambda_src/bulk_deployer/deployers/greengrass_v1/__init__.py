@@ -7,7 +7,8 @@ file's record rules (on the shared JSON Lines framing) and ``group_ids`` its Gro
 """
 
 from bulk_deployer.deployers.greengrass_v1.deployer import GreengrassV1Deployer
+from bulk_deployer.deployers.greengrass_v1.report import REPORT_ROWS
 from bulk_deployer.deployers.greengrass_v1.start_request import V1StartRequests, input_file_uri
 from bulk_deployer.deployers.greengrass_v1.validation import V1FileValidator
 
-__all__ = ["GreengrassV1Deployer", "V1FileValidator", "V1StartRequests", "input_file_uri"]
+__all__ = ["REPORT_ROWS", "GreengrassV1Deployer", "V1FileValidator", "V1StartRequests", "input_file_uri"]

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bulk_deployer.deployers.base import TargetResult
+from bulk_deployer.contract import Metric
+from bulk_deployer.deployers.base import ReportRows, TargetResult
 from bulk_deployer.deployers.greengrass_v1.statuses import target_outcome_of
+
+# A V1 report's rows are group deployments: report.json's "groups", groups.csv, group_count.
+REPORT_ROWS = ReportRows("group", Metric.GROUP_DEPLOYMENTS_FAILED)
 
 REPORT_COLUMNS = (
     "group_id",

@@ -1,9 +1,9 @@
-"""The report of a bulk deployment's group deployments, written across as many runs as it takes.
+"""A deployment's report, written across as many runs as it takes.
 
-A 700,000-group deployment yields ~200 MB of report: it is streamed into two S3 multipart
-uploads (``report.json`` and ``groups.csv``) and never held in memory. After each uploaded
-pair of parts the position (the next page token, the part list, the counts so far) is
-checkpointed in the ledger, so a run cut off by Lambda's time limit loses at most the
+A 700,000-group V1 deployment yields ~200 MB of report: it is streamed into two S3 multipart
+uploads (``report.json`` and the rows' CSV, ``groups.csv`` for V1) and never held in memory.
+After each uploaded pair of parts the position (the next page token, the part list, the counts
+so far) is checkpointed in the ledger, so a run cut off by Lambda's time limit loses at most the
 pages since the last checkpoint, and the next run continues from there.
 """
 
@@ -45,7 +45,7 @@ def _csv_cell(value: Any) -> Any:
 
 
 @dataclass
-class GroupReportWriter:
+class ReportWriter:
     """Appends target results to the two multipart uploads; flushes both at the same page."""
 
     s3: Any
@@ -54,6 +54,7 @@ class GroupReportWriter:
     csv_key: str
     progress: ReportProgress
     columns: tuple[str, ...]
+    member: str  # report.json's member holding the rows ("groups" for V1)
 
     def __post_init__(self) -> None:
         # Bytes, not io.StringIO: a rewound StringIO keeps 4 bytes per character.
@@ -79,7 +80,7 @@ class GroupReportWriter:
                 Bucket=self.bucket, Key=self.csv_key, ContentType="text/csv", ServerSideEncryption="AES256"
             )["UploadId"]
             opening = json.dumps(dict(header), ensure_ascii=False)[:-1]
-            self._json += f'{opening}, "groups": ['.encode()
+            self._json += f"{opening}, {json.dumps(self.member)}: [".encode()
             self._csv_writer.writerow(self.columns)
 
     def add_page(self, results: list[TargetResult], next_token: str | None) -> bool:
