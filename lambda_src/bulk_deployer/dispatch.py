@@ -178,7 +178,7 @@ class Dispatcher:
     def _recovered(self, holder: str, file: LedgerFile, bulk_deployment_id: str, arn: str) -> DispatchOutcome:
         """Record a bulk deployment an earlier attempt started unseen, as if this one had."""
         self._mark_started(holder, file, bulk_deployment_id, arn)
-        self.count(Metric.BULK_DEPLOYMENT_STARTED, 1)
+        self.count(self.deployer.lifecycle_metrics.started, 1)
         return DispatchOutcome(DispatchResult.RECOVERED, file.token, bulk_deployment_id)
 
     def _mark_started(self, holder: str, file: LedgerFile, bulk_deployment_id: str, arn: str) -> None:
@@ -211,7 +211,7 @@ class Dispatcher:
             return self._recovered(holder, file, latest.deployment_id, latest.arn or "")
         if file.state is FileState.STARTING:
             self.ledger.requeue(file.token)
-        self.count(Metric.WAITING_FOR_PREVIOUS_BULK_DEPLOYMENT, 1)
+        self.count(self.deployer.lifecycle_metrics.waiting, 1)
         logger.info(
             "another bulk deployment is running; the file stays queued",
             extra={"running_bulk_deployment_id": latest.deployment_id, "state": FileState.QUEUED.value},
@@ -243,7 +243,7 @@ class Dispatcher:
                     return outcome
                 continue
             self._mark_started(holder, file, started.deployment_id, started.arn)
-            self.count(Metric.BULK_DEPLOYMENT_STARTED, 1)
+            self.count(self.deployer.lifecycle_metrics.started, 1)
             logger.info(
                 LogEvent.BULK_DEPLOYMENT_STARTED,
                 extra={"bulk_deployment_id": started.deployment_id, "state": FileState.STARTED.value},

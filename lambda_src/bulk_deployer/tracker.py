@@ -40,12 +40,6 @@ from bulk_deployer.report_pass import ReportPass, ReportStep
 from bulk_deployer.reports import ReportStore
 from bulk_deployer.slot import DeploymentSlot
 
-_TERMINAL_METRIC = {
-    Lifecycle.SUCCEEDED: Metric.BULK_DEPLOYMENT_COMPLETED,
-    Lifecycle.FAILED: Metric.BULK_DEPLOYMENT_FAILED,
-    Lifecycle.STOPPED: Metric.BULK_DEPLOYMENT_STOPPED,
-}
-
 
 @dataclass
 class TrackerRun:
@@ -209,7 +203,7 @@ class BulkDeploymentTracker:
                 return False
             self.ledger.mark_reporting(file.token, snapshot)
             self.slot.release_file(file.token)
-            self.count(_TERMINAL_METRIC.get(status.lifecycle, Metric.BULK_DEPLOYMENT_FAILED), 1)
+            self.count(self.deployer.lifecycle_metrics.ended(status.lifecycle), 1)
             log = logger.warning if status.lifecycle is not Lifecycle.SUCCEEDED else logger.info
             log(
                 "bulk deployment ended",
@@ -234,7 +228,7 @@ class BulkDeploymentTracker:
             return
         running_for = self.clock() - file.started_at.timestamp()
         if running_for > self.settings.overdue_after_seconds:
-            self.count(Metric.BULK_DEPLOYMENT_OVERDUE, 1)
+            self.count(self.deployer.lifecycle_metrics.overdue, 1)
             logger.warning(
                 "bulk deployment is overdue",
                 extra={

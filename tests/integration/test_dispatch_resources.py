@@ -17,11 +17,13 @@ from bulk_deployer.control import DispatchControl
 from bulk_deployer.deployers.base import (
     DeploymentStatus,
     Lifecycle,
+    LifecycleMetrics,
     ReportRows,
     StartedDeployment,
     StartIncomplete,
     TargetOutcome,
 )
+from bulk_deployer.deployers.greengrass_v1.statuses import LIFECYCLE_METRICS
 from bulk_deployer.dispatch import Dispatcher, DispatchResult
 from bulk_deployer.input_objects import InputObjectStore
 from bulk_deployer.ledger_model import Arrival, FileState, StartRequest
@@ -43,6 +45,7 @@ class TargetDeployer:
     incomplete: int = 0  # how many start calls run out of time part-way first
     calls: list[str] = field(default_factory=list)
     report_rows: ReportRows = TARGET_ROWS
+    lifecycle_metrics: LifecycleMetrics = LIFECYCLE_METRICS
     report_columns: tuple[str, ...] = ()
     counter_metrics: tuple = ()  # type: ignore[type-arg]
 

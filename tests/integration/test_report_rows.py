@@ -8,7 +8,7 @@ import json
 
 import pytest
 from bulk_deployer.contract import Metric
-from bulk_deployer.deployers.base import ReportRows, TargetOutcome, TargetResult
+from bulk_deployer.deployers.base import Lifecycle, ReportRows, TargetOutcome, TargetResult
 from bulk_deployer.deployers.greengrass_v1 import REPORT_ROWS, GreengrassV1Deployer
 from bulk_deployer.ledger_records import ReportProgress, ReportSummary
 from bulk_deployer.report_writer import ReportWriter
@@ -58,3 +58,14 @@ def test_the_report_holds_its_rows_under_the_deployers_member(pipeline: Pipeline
     body = pipeline.s3.get_object(Bucket=BUCKET, Key=f"reports/t/{rows.csv_name}")["Body"].read().decode()
     assert list(csv.reader(io.StringIO(body))) == [["name", "status"], ["a", "OK"], ["b", "BAD"]]
     assert writer.progress.failed == ["arn:b"]
+
+
+def test_a_deployment_that_ended_is_counted_under_the_deployers_metric_for_how_it_ended() -> None:
+    metrics = GreengrassV1Deployer.lifecycle_metrics
+    assert metrics.started is Metric.BULK_DEPLOYMENT_STARTED
+    assert [metrics.ended(lifecycle) for lifecycle in Lifecycle] == [
+        Metric.BULK_DEPLOYMENT_FAILED,  # RUNNING never ends a deployment: counted as failed if asked
+        Metric.BULK_DEPLOYMENT_COMPLETED,
+        Metric.BULK_DEPLOYMENT_FAILED,
+        Metric.BULK_DEPLOYMENT_STOPPED,
+    ]

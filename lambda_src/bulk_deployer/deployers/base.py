@@ -22,6 +22,7 @@ __all__ = [
     "Deployer",
     "DeploymentStatus",
     "Lifecycle",
+    "LifecycleMetrics",
     "ReportRows",
     "StartIncomplete",
     "StartRejected",
@@ -91,6 +92,25 @@ class ReportRows:
         return f"failed_{self.noun}s_sample"
 
 
+@dataclass(frozen=True)
+class LifecycleMetrics:
+    """The metrics the core counts as a file's deployment goes by, named in the service's words
+    (Greengrass V1: BulkDeploymentStarted, ...), so the alarms of a stack read as its service."""
+
+    started: Metric
+    waiting: Metric  # a start waits for a deployment that is not ours (V1: the account's one)
+    completed: Metric
+    failed: Metric
+    stopped: Metric
+    overdue: Metric
+
+    def ended(self, lifecycle: Lifecycle) -> Metric:
+        """The metric of a deployment that ended this way."""
+        return {Lifecycle.SUCCEEDED: self.completed, Lifecycle.STOPPED: self.stopped}.get(
+            lifecycle, self.failed
+        )
+
+
 class StartIncomplete(Exception):
     """A start that takes many calls (one per target) ran out of time part-way.
 
@@ -152,6 +172,7 @@ class Deployer(Protocol):
     capacity: int
     # What the report's rows are, and the names of their columns (in ``<noun>s.csv``), in order.
     report_rows: ReportRows
+    lifecycle_metrics: LifecycleMetrics
     report_columns: tuple[str, ...]
     # The service's metric fields the tracker re-emits as increments under the same names.
     counter_metrics: tuple[Metric, ...]

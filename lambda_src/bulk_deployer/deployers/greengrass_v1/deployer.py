@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from bulk_deployer.contract import TOKEN_TAG, Metric
 from bulk_deployer.deployers.base import (
     DeploymentStatus,
+    LifecycleMetrics,
     ReportRows,
     StartedDeployment,
     StartRejected,
@@ -24,7 +25,12 @@ from bulk_deployer.deployers.base import (
     TargetResult,
 )
 from bulk_deployer.deployers.greengrass_v1.report import REPORT_COLUMNS, REPORT_ROWS, group_result
-from bulk_deployer.deployers.greengrass_v1.statuses import COUNTER_METRICS, lifecycle_of, target_outcome_of
+from bulk_deployer.deployers.greengrass_v1.statuses import (
+    COUNTER_METRICS,
+    LIFECYCLE_METRICS,
+    lifecycle_of,
+    target_outcome_of,
+)
 from bulk_deployer.timefmt import epoch_of
 
 _REJECTION_CODES = frozenset({"BadRequestException", "AccessDeniedException", "ValidationException"})
@@ -51,6 +57,7 @@ class GreengrassV1Deployer:
     # One bulk deployment at a time per account and region: every file holds the same resource.
     capacity = 1
     report_rows: ReportRows = REPORT_ROWS
+    lifecycle_metrics: LifecycleMetrics = LIFECYCLE_METRICS
     report_columns: tuple[str, ...] = REPORT_COLUMNS
     counter_metrics: tuple[Metric, ...] = COUNTER_METRICS
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bulk_deployer.contract import Metric
-from bulk_deployer.deployers.base import Lifecycle, TargetOutcome
+from bulk_deployer.deployers.base import Lifecycle, LifecycleMetrics, TargetOutcome
 
 NON_TERMINAL = frozenset({"Initializing", "Running", "Stopping"})
 LIFECYCLE = {
@@ -14,6 +14,15 @@ LIFECYCLE = {
 TERMINAL = frozenset(LIFECYCLE)
 # GetBulkDeploymentStatus's BulkDeploymentMetrics fields, re-emitted under the same names.
 COUNTER_METRICS = (Metric.RECORDS_PROCESSED, Metric.INVALID_INPUT_RECORDS, Metric.RETRY_ATTEMPTS)
+# What the core counts as a file's bulk deployment goes by.
+LIFECYCLE_METRICS = LifecycleMetrics(
+    started=Metric.BULK_DEPLOYMENT_STARTED,
+    waiting=Metric.WAITING_FOR_PREVIOUS_BULK_DEPLOYMENT,
+    completed=Metric.BULK_DEPLOYMENT_COMPLETED,
+    failed=Metric.BULK_DEPLOYMENT_FAILED,
+    stopped=Metric.BULK_DEPLOYMENT_STOPPED,
+    overdue=Metric.BULK_DEPLOYMENT_OVERDUE,
+)
 TARGET_OUTCOME = {"Success": TargetOutcome.SUCCEEDED, "Failure": TargetOutcome.FAILED}
 
 
