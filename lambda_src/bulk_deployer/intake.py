@@ -152,7 +152,7 @@ class InputFileIntake:
         tags = merge_tags(
             self.settings.default_tags, self.objects.tags(ref), required={TOKEN_TAG: file.token}
         )
-        request = self.start_requests.build(ref.bucket, staged_key, tags)
+        request = self.start_requests.build(ref.bucket, staged_key, tags, result.targets)
         queued = self.ledger.enqueue(file, request, records=result.records, staged_key=staged_key)
         self.count(Metric.INPUT_FILE_QUEUED, 1)
         logger.info(

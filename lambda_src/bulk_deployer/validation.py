@@ -53,6 +53,9 @@ class ValidationResult:
     error_count: int
     errors: tuple[ValidationError, ...] = field(default_factory=tuple)
     bytes_read: int = 0
+    # A valid file of per-target deployments (Greengrass V2): its targets, in line order. What
+    # the file's deployment holds while it runs, frozen into its start request.
+    targets: tuple[str, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -225,7 +228,12 @@ class JsonLinesValidator(ABC):
             error_count=self._error_count,
             errors=tuple(self._errors),
             bytes_read=self._bytes,
+            targets=self._targets_of_valid_file() if not self._error_count else (),
         )
+
+    def _targets_of_valid_file(self) -> tuple[str, ...]:
+        """The targets of a valid file, for a deployer of per-target deployments (none here)."""
+        return ()
 
     def _end_long_line(self, *, ended_by_line_feed: bool) -> None:
         assert self._long is not None

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import pytest
 from bulk_deployer import wiring
 from bulk_deployer.deployers.greengrass_v1 import V1FileValidator
 from bulk_deployer.dispatch import DispatchResult
 from bulk_deployer.intake import Outcome
-from bulk_deployer.ledger_model import Arrival, FileState
+from bulk_deployer.ledger_model import Arrival, FileState, StartRequest
 from bulk_deployer.token import client_token_for
 
 from tests.integration.conftest import BUCKET, ROLE, Pipeline, classic_body, eventbridge_body, valid_file
@@ -325,3 +326,32 @@ def test_intake_validates_with_the_deployers_file_validator_that_wiring_gives_it
         (None, "toy_summary"),
         (1, "line_too_long"),
     ]
+
+
+def test_a_valid_files_targets_are_frozen_into_its_start_request(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a file of per-target deployments holds is known at dispatch without reading it again."""
+    from bulk_deployer.deployers.greengrass_v2.validation import V2FileValidator
+
+    from tests.deployers.greengrass_v2.lines import STACK, encoded, group_arn, minimal, thing_arn
+    from tests.integration.conftest import make_intake
+
+    class TargetRequests:
+        def build(
+            self, bucket: str, staged_key: str, tags: Mapping[str, str], targets: tuple[str, ...] = ()
+        ) -> StartRequest:
+            return StartRequest("", f"s3://{bucket}/{staged_key}", tags, targets)
+
+    monkeypatch.setattr(wiring, "V1FileValidator", lambda _allowed: V2FileValidator(STACK))
+    monkeypatch.setattr(wiring, "V1StartRequests", lambda _role, _region: TargetRequests())
+    intake = make_intake(
+        pipeline.s3, pipeline.ledger, pipeline.greengrass, pipeline.settings, pipeline.metrics
+    )
+    arns = (group_arn("fleet-eu"), thing_arn("core-7"))
+    ref = pipeline.upload("incoming/v2.jsonl", encoded(*(minimal(arn) for arn in arns)))
+    (result,) = intake.handle_message(eventbridge_body(ref), Arrival("1"))
+    assert result.outcome is Outcome.QUEUED
+    file = pipeline.ledger.get(result.token)
+    assert file is not None and file.start_request is not None
+    assert file.start_request.targets == arns

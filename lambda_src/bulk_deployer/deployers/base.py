@@ -158,8 +158,11 @@ class TargetResult:
 class StartRequestBuilder(Protocol):
     """Freezes, when a file is queued, what its start will ask of the service."""
 
-    def build(self, bucket: str, staged_key: str, tags: Mapping[str, str]) -> StartRequest:
-        """The request that deploys the staged copy ``s3://bucket/staged_key``, with these tags."""
+    def build(
+        self, bucket: str, staged_key: str, tags: Mapping[str, str], targets: tuple[str, ...] = ()
+    ) -> StartRequest:
+        """The request that deploys the staged copy ``s3://bucket/staged_key``, with these tags
+        (to these targets, for a deployer of per-target deployments)."""
         ...
 
 

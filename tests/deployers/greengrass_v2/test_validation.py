@@ -39,6 +39,14 @@ def test_a_valid_file_counts_its_targets() -> None:
     assert validate_bytes(data[:-1], STACK).valid  # no final newline
 
 
+def test_a_valid_file_gives_its_targets_in_line_order_and_an_invalid_one_none() -> None:
+    arns = [group_arn("fleet-us"), thing_arn("core-1"), group_arn("fleet-eu")]
+    result = validate_bytes(encoded(*(minimal(arn) for arn in arns)), STACK)
+    assert result.valid and result.targets == tuple(arns)
+    broken = validate_bytes(encoded(minimal(arns[0]), {"targetArn": arns[1]}), STACK)
+    assert not broken.valid and broken.targets == ()
+
+
 def test_each_problem_is_reported_with_its_line() -> None:
     data = encoded(
         minimal(thing_arn("core-1")), {"targetArn": thing_arn("core-2")}, minimal(thing_arn("x y"))

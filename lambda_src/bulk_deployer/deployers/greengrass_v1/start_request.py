@@ -24,7 +24,10 @@ class V1StartRequests:
         self._execution_role_arn = execution_role_arn
         self._region = region
 
-    def build(self, bucket: str, staged_key: str, tags: Mapping[str, str]) -> StartRequest:
+    def build(
+        self, bucket: str, staged_key: str, tags: Mapping[str, str], targets: tuple[str, ...] = ()
+    ) -> StartRequest:
+        """A bulk deployment's groups are in its file: V1 freezes no targets (``targets`` is empty)."""
         return StartRequest(
             execution_role_arn=self._execution_role_arn,
             input_file_uri=input_file_uri(bucket, staged_key, self._region),

@@ -64,6 +64,9 @@ class V2FileValidator(JsonLinesValidator):
                 "its second deployment would replace the first",
             )
 
+    def _targets_of_valid_file(self) -> tuple[str, ...]:
+        return tuple(self._targets)  # insertion order: line order
+
     def _finish_records(self) -> None:
         if self._records > MAX_TARGETS:
             self._error(
