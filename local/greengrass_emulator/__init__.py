@@ -6,7 +6,7 @@ deployments in the AWS stand-in (moto), and forwards every other Greengrass call
 It is not AWS: see docs/local.md for what it implements and what it assumes.
 """
 
-from .clock import Clock, ManualClock, SystemClock
+from ..emulator_kit.clock import Clock, ManualClock, SystemClock
 from .config import EmulatorConfig, Fault
 from .control_client import EmulatorControlClient
 from .model import BadRequest

@@ -7,56 +7,34 @@ from the first stdout line ("READY <url>") or from --url-file.
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
 import sys
-from pathlib import Path
+from typing import Any
 
-from ..serving import serve_until_signalled
-from .clock import ManualClock
+from ..emulator_kit.clock import ManualClock
+from ..emulator_kit.main import serve_emulator
 from .server import GreengrassEmulator
+
+
+def _build(
+    args: argparse.Namespace, settings: dict[str, Any], clock: ManualClock | None
+) -> GreengrassEmulator:
+    if args.pace is not None:
+        settings.setdefault("init_seconds", args.pace)
+        settings.setdefault("stop_seconds", args.pace)
+        settings.setdefault("settle_seconds", 2 * args.pace)
+    return GreengrassEmulator(args.aws_endpoint, host=args.host, port=args.port, clock=clock, **settings)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.greengrass_emulator", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument(
         "--aws-endpoint",
         default=os.environ.get("AWS_ENDPOINT_URL"),
         help="the AWS stand-in (moto server) URL; default $AWS_ENDPOINT_URL",
     )
-    parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
     parser.add_argument("--pace", type=float, help="shorthand: init and stop seconds = pace, settle = 2*pace")
-    parser.add_argument(
-        "--settings",
-        default="{}",
-        help="JSON object of EmulatorConfig switches, e.g. '{\"token_ttl_seconds\": 5}'",
-    )
-    parser.add_argument(
-        "--manual-clock", action="store_true", help="time moves only via POST /_emulator/clock/advance"
-    )
-    parser.add_argument("--url-file", type=Path, help="write the endpoint URL to this file once listening")
-    parser.add_argument("--log-level", default="INFO")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-
-    settings = json.loads(args.settings)
-    settings.setdefault("region", args.region)
-    if args.pace is not None:
-        settings.setdefault("init_seconds", args.pace)
-        settings.setdefault("stop_seconds", args.pace)
-        settings.setdefault("settle_seconds", 2 * args.pace)
-    clock = ManualClock() if args.manual_clock else None
-    emulator = GreengrassEmulator(args.aws_endpoint, host=args.host, port=args.port, clock=clock, **settings)
-    emulator.start()
-    if args.url_file:
-        args.url_file.write_text(emulator.url + "\n")
-    print(f"READY {emulator.url}", flush=True)
-
-    serve_until_signalled(emulator.stop)
-    return 0
+    return serve_emulator(argv, parser, _build, '{"token_ttl_seconds": 5}')
 
 
 if __name__ == "__main__":

@@ -8,9 +8,10 @@ the product does not depend on one guess. Defaults are the strict or least conve
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from ..emulator_kit.service import CountedFault, Switches
 
 OPERATIONS = (
     "StartBulkDeployment",
@@ -31,7 +32,7 @@ BlankLines = Literal["error", "skip"]
 
 
 @dataclass
-class EmulatorConfig:
+class EmulatorConfig(Switches):
     """Pace, documented limits and switches for undocumented behaviour (see docs/local.md)."""
 
     # --- identity of the emulated account -------------------------------------------------
@@ -70,14 +71,15 @@ class EmulatorConfig:
     trust_source_context: bool = True  # aws:SourceAccount / aws:SourceArn given to trust conditions
     check_role_permissions: bool = True  # s3:GetObject and greengrass:CreateDeployment via IAM
 
-    def update(self, changes: dict[str, Any]) -> None:
-        """Apply a partial update (from Python or the HTTP control surface), checking names."""
-        names = {f.name for f in dataclasses.fields(self)}
-        unknown = set(changes) - names
-        if unknown:
-            raise ValueError(f"unknown setting(s): {sorted(unknown)}")
-        for name, value in changes.items():
-            setattr(self, name, _coerce(name, value))
+    def _coerce(self, name: str, value: Any) -> Any:
+        """JSON has no sets: accept lists for the set-valued switches."""
+        if name == "failing_groups":
+            return set(value)
+        if name == "concurrency_messages" and isinstance(value, str):
+            return [value]
+        return value
+
+    def _check(self) -> None:
         if not self.concurrency_messages:
             raise ValueError("concurrency_messages needs at least one message")
         if self.blank_lines not in ("error", "skip"):
@@ -86,25 +88,16 @@ class EmulatorConfig:
             raise ValueError("page sizes must be positive")
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data = super().to_dict()
         data["failing_groups"] = sorted(self.failing_groups)
         return data
-
-
-def _coerce(name: str, value: Any) -> Any:
-    """JSON has no sets: accept lists for the set-valued switches."""
-    if name == "failing_groups":
-        return set(value)
-    if name == "concurrency_messages" and isinstance(value, str):
-        return [value]
-    return value
 
 
 FaultKind = Literal["throttle", "error", "delay", "lose_response"]
 
 
 @dataclass
-class Fault:
+class Fault(CountedFault):
     """One injected misbehaviour for one operation, for the next `times` calls (None: forever).
 
     - throttle: answer HTTP 429 with `code` (botocore retries it) before doing anything;
@@ -135,11 +128,4 @@ class Fault:
             )
 
     def matches(self, operation: str) -> bool:
-        return self.operation in ("*", operation) and (self.times is None or self.times > 0)
-
-    def consume(self) -> None:
-        if self.times is not None:
-            self.times -= 1
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return self.operation in ("*", operation) and not self.spent

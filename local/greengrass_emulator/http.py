@@ -10,19 +10,15 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import logging
 import re
 import time
-import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
-from .control import ControlError, handle_control
+from ..emulator_kit import http as kit
+from .control import CONTROL
 from .model import BadRequest, Call
 from .service import BulkDeploymentService
-
-log = logging.getLogger(__name__)
 
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(r"^/greengrass/bulk/deployments/?$"), "StartBulkDeployment"),
@@ -57,40 +53,20 @@ class NotOurs(Exception):
     """The request is valid Greengrass but not emulated here: forward it to the AWS stand-in."""
 
 
-class EmulatorHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class EmulatorHTTPServer(kit.EmulatorHTTPServer[BulkDeploymentService]):
     def __init__(
         self, address: tuple[str, int], service: BulkDeploymentService, proxy_url: str | None
     ) -> None:
-        super().__init__(address, Handler)
-        self.service = service
+        super().__init__(address, Handler, service, CONTROL)
         self.proxy_url = proxy_url
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(kit.EmulatorHandler[BulkDeploymentService]):
     server_version = "GreengrassBulkEmulator/1"
-    disable_nagle_algorithm = True  # headers and body go out at once: no 40 ms delayed-ACK stalls
-    wbufsize = 64 * 1024  # flushed by BaseHTTPRequestHandler after each request
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
-
-    @property
-    def _server(self) -> EmulatorHTTPServer:
-        return cast(EmulatorHTTPServer, self.server)
 
     # ------------------------------------------------------------------ dispatch
-    def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        parts = urlsplit(self.path)
+    def _serve(self, parts: SplitResult, body: bytes) -> None:
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        if parts.path.startswith("/_emulator/"):
-            self._control(parts.path.removeprefix("/_emulator/"), query, body)
-            return
         for method, pattern, operation in _ROUTES:
             match = pattern.match(parts.path)
             if match and method == self.command:
@@ -98,11 +74,8 @@ class Handler(BaseHTTPRequestHandler):
                 return
         self._proxy(body)
 
-    # Every method goes through the same routing (BaseHTTPRequestHandler calls do_<METHOD>).
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle
-
     def _operation(self, operation: str, path: dict[str, str], query: dict[str, str], body: bytes) -> None:
-        service = self._server.service
+        service = self.service
         call = Call(operation=operation, at=service.clock.now(), outcome="ok")
         lose: tuple[int, str] | None = None
         for fault in service.take_faults(operation):
@@ -134,12 +107,12 @@ class Handler(BaseHTTPRequestHandler):
             self._send_error(lose[0], lose[1], f"Emulated lost response on {operation} (the work was done)")
             return
         service.record(call)
-        self._send_json(status, answer)
+        self._send(status, answer)
 
     def _perform(
         self, operation: str, path: dict[str, str], query: dict[str, str], body: bytes, call: Call
     ) -> tuple[int, dict[str, Any]]:
-        service = self._server.service
+        service = self.service
         if operation == "StartBulkDeployment":
             payload = self._record_start_params(call, body)
             answer, bulk, created = service.start(
@@ -182,17 +155,9 @@ class Handler(BaseHTTPRequestHandler):
             call.role_arn = payload["ExecutionRoleArn"]
         return payload
 
-    # ------------------------------------------------------------------ control and proxy
-    def _control(self, path: str, query: dict[str, str], body: bytes) -> None:
-        try:
-            status, answer = handle_control(self._server.service, self.command, path, query, body)
-        except ControlError as exc:
-            self._send_json(exc.status, {"error": str(exc)})
-            return
-        self._send_json(status, answer)
-
+    # ------------------------------------------------------------------ proxy
     def _proxy(self, body: bytes) -> None:
-        target = self._server.proxy_url
+        target = cast(EmulatorHTTPServer, self.server).proxy_url
         if not target:
             self._send_error(
                 404, "NotFoundException", f"Not emulated and no AWS stand-in: {self.command} {self.path}"
@@ -221,23 +186,5 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     # ------------------------------------------------------------------ responses
-    def _send_json(self, status: int, body: Any) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-
     def _send_error(self, status: int, code: str, message: str) -> None:
-        data = json.dumps({"Message": message}).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("x-amzn-ErrorType", code)
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+        self._send(status, {"Message": message}, code)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import itertools
 import logging
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from ..emulator_kit.clock import Clock
+from ..emulator_kit.service import EmulatedService
 from .aws import AwsError, AwsStandIn
-from .clock import Clock
 from .config import EmulatorConfig, Fault
 from .input_file import InputFileError, check_line
 from .loading import ROLE_ARN, LoadFailed, load_input_file, partition
@@ -31,14 +31,12 @@ MAX_RETRIES_PER_GROUP = 5  # "each group retried up to five times"
 DEFAULT_ACCOUNT = "123456789012"  # moto's default account, when there is no AWS stand-in
 
 
-class BulkDeploymentService:
+class BulkDeploymentService(EmulatedService[EmulatorConfig, Fault, Call]):
     """All state behind one re-entrant lock; every public method first advances time."""
 
     def __init__(self, config: EmulatorConfig, clock: Clock, aws: AwsStandIn | None) -> None:
-        self.config = config
-        self.clock = clock
+        super().__init__(config, clock)
         self.aws = aws
-        self.lock = threading.RLock()
         self._account: str | None = None
         self._reset_state()
 
@@ -347,31 +345,12 @@ class BulkDeploymentService:
                     failing = True
                 fault.consume()
                 chosen.append(fault)
-            self._faults = [f for f in self._faults if f.times is None or f.times > 0]
+            self._drop_spent_faults()
             return chosen
-
-    def add_fault(self, fault: Fault) -> None:
-        with self.lock:
-            self._faults.append(fault)
-
-    def clear_faults(self) -> None:
-        with self.lock:
-            self._faults.clear()
-
-    def faults(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return [f.to_dict() for f in self._faults]
 
     def record(self, call: Call) -> None:
         with self.lock:
             self._calls.append(call)
-
-    def calls(self, **filters: Any) -> list[Call]:
-        """Filter by any Call attribute, e.g. operation="StartBulkDeployment", client_token="t"."""
-        with self.lock:
-            return [
-                c for c in self._calls if all(getattr(c, k) == v for k, v in filters.items() if v is not None)
-            ]
 
     def start_counts(self) -> dict[str, dict[str, int]]:
         with self.lock:

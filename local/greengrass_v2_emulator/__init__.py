@@ -9,7 +9,7 @@ moving over emulator time as each device behaves. The shared 30 requests/s quota
 It is not AWS: see docs/local.md for what it implements and what it assumes.
 """
 
-from ..greengrass_emulator.clock import Clock, ManualClock, SystemClock
+from ..emulator_kit.clock import Clock, ManualClock, SystemClock
 from .config import EmulatorConfig, Fault
 from .control_client import EmulatorV2ControlClient
 from .devices import Behaviour

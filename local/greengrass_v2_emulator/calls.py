@@ -28,11 +28,6 @@ class Call:
         return asdict(self)
 
 
-def select(calls: list[Call], **filters: Any) -> list[Call]:
-    """Calls whose fields equal every filter given (None filters are ignored)."""
-    return [c for c in calls if all(getattr(c, k) == v for k, v in filters.items() if v is not None)]
-
-
 def counts(calls: list[Call]) -> dict[str, dict[str, int]]:
     """{operation: {outcome: count}} (operation names are unique across the two emulated APIs)."""
     found: dict[str, Counter[str]] = {}

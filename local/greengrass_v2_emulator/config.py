@@ -9,10 +9,10 @@ prove that the product does not depend on one guess. Documented numbers carry th
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
+from ..emulator_kit.service import CountedFault, Switches
 from .api_model import error_codes
 
 # Per-operation IoT limits (requests per second). AWS publishes per-API rates for IoT Core and IoT
@@ -38,7 +38,7 @@ ReplacedStatus = Literal["INACTIVE", "CANCELED"]
 
 
 @dataclass
-class EmulatorConfig:
+class EmulatorConfig(Switches):
     """Pace, documented limits and switches for undocumented behaviour (see docs/local.md)."""
 
     # --- identity of the emulated account -------------------------------------------------
@@ -87,14 +87,7 @@ class EmulatorConfig:
     # --- pagination -------------------------------------------------------------------------
     default_page_size: int = 25  # when maxResults is absent (the models cap it: 100 / 250)
 
-    def update(self, changes: dict[str, Any]) -> None:
-        """Apply a partial update (from Python or the HTTP control surface), checking names."""
-        names = {f.name for f in dataclasses.fields(self)}
-        unknown = set(changes) - names
-        if unknown:
-            raise ValueError(f"unknown setting(s): {sorted(unknown)}")
-        for name, value in changes.items():
-            setattr(self, name, value)
+    def _check(self) -> None:
         if self.idempotency_mismatch not in ("conflict", "replay"):
             raise ValueError("idempotency_mismatch is 'conflict' or 'replay'")
         if self.replaced_status not in ("INACTIVE", "CANCELED"):
@@ -102,12 +95,9 @@ class EmulatorConfig:
         if self.default_page_size < 1 or self.default_rollout_per_minute <= 0:
             raise ValueError("default_page_size and default_rollout_per_minute must be positive")
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
 
 @dataclass
-class Fault:
+class Fault(CountedFault):
     """The next `times` calls (None: all) of `operation` answer the modelled error `error`.
 
     With `after_work` the call does its work first and then answers the error: the caller cannot
@@ -131,15 +121,4 @@ class Fault:
             raise ValueError(f"{self.operation} does not answer {self.error}; it answers {allowed}")
 
     def matches(self, service: str, operation: str) -> bool:
-        return (
-            self.service == service
-            and self.operation in ("*", operation)
-            and (self.times is None or self.times > 0)
-        )
-
-    def consume(self) -> None:
-        if self.times is not None:
-            self.times -= 1
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return self.service == service and self.operation in ("*", operation) and not self.spent

@@ -8,7 +8,7 @@ deployments it applied, as the nucleus reports them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 BehaviourKind = Literal["healthy", "offline", "failing", "slow", "rejecting"]
@@ -58,15 +58,8 @@ class Behaviour:
         return (self.error_stack or stack, self.error_types or types, self.failure_cause or cause)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "since": self.since,
-            "apply_seconds": self.apply_seconds,
-            "error_stack": self.error_stack,
-            "error_types": self.error_types,
-            "failure_cause": self.failure_cause,
-            "rollback_fails": self.rollback_fails,
-        }
+        """Every field, as set_device takes them (copies: the caller cannot change the behaviour)."""
+        return asdict(self)
 
 
 @dataclass

@@ -6,7 +6,6 @@ up, raise the errors the API documents and shape the answers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from .calls import Call
@@ -14,11 +13,15 @@ from .deployments import TARGET_ARN, Deployment, TokenEntry, fingerprint
 from .devices import Device
 from .errors import conflict, not_found, validation
 from .listing import paged
+from .operations import Operations
 from .rules import create_deployment_problems
 from .state import State
 from .validation import to_error
 
+HANDLERS = Operations()
 
+
+@HANDLERS.answers
 def create_deployment(state: State, params: dict[str, Any], now: float, call: Call) -> dict[str, Any]:
     cfg, store = state.config, state.deployments
     extra = create_deployment_problems(params, cfg)
@@ -70,10 +73,12 @@ def _deployment(state: State, deployment_id: str) -> Deployment:
     return found
 
 
+@HANDLERS.answers
 def get_deployment(state: State, params: dict[str, Any], now: float, call: Call) -> dict[str, Any]:
     return _deployment(state, params["deploymentId"]).describe()
 
 
+@HANDLERS.answers
 def list_deployments(state: State, params: dict[str, Any], now: float, call: Call) -> dict[str, Any]:
     history = params.get("historyFilter", "LATEST_ONLY")
     items = state.deployments.listed(params.get("targetArn"), params.get("parentTargetArn"), history)
@@ -82,6 +87,7 @@ def list_deployments(state: State, params: dict[str, Any], now: float, call: Cal
     return {"deployments": [d.summary() for d in page], **more}
 
 
+@HANDLERS.answers
 def cancel_deployment(state: State, params: dict[str, Any], now: float, call: Call) -> dict[str, Any]:
     deployment = _deployment(state, params["deploymentId"])
     if deployment.status != "ACTIVE":
@@ -94,6 +100,7 @@ def cancel_deployment(state: State, params: dict[str, Any], now: float, call: Ca
     return {"message": f"Deployment {deployment.deployment_id} was cancelled."}
 
 
+@HANDLERS.answers
 def delete_deployment(state: State, params: dict[str, Any], now: float, call: Call) -> dict[str, Any]:
     deployment = _deployment(state, params["deploymentId"])
     if deployment.status == "ACTIVE":
@@ -114,6 +121,7 @@ def _core_device(state: State, name: str) -> Device:
     return state.devices[name]
 
 
+@HANDLERS.answers
 def list_effective_deployments(
     state: State, params: dict[str, Any], now: float, call: Call
 ) -> dict[str, Any]:
@@ -124,12 +132,14 @@ def list_effective_deployments(
     return {"effectiveDeployments": page, **more}
 
 
+@HANDLERS.answers
 def get_core_device(state: State, params: dict[str, Any], now: float, call: Call) -> dict[str, Any]:
     device = _core_device(state, params["coreDeviceThingName"])
     tags = state.tags.get(state.arn("greengrass", f"coreDevices:{device.thing_name}"), {})
     return {**device.summary(), "coreVersion": "2.14.0", **({"tags": dict(tags)} if tags else {})}
 
 
+@HANDLERS.answers
 def list_core_devices(state: State, params: dict[str, Any], now: float, call: Call) -> dict[str, Any]:
     devices = list(state.devices.values())
     if "thingGroupArn" in params:
@@ -142,6 +152,7 @@ def list_core_devices(state: State, params: dict[str, Any], now: float, call: Ca
     return {"coreDevices": page, **more}
 
 
+@HANDLERS.answers
 def list_installed_components(state: State, params: dict[str, Any], now: float, call: Call) -> dict[str, Any]:
     name = params["coreDeviceThingName"]
     items = _core_device(state, name).installed()
@@ -159,10 +170,12 @@ def _tags_of(state: State, arn: str) -> dict[str, str]:
     raise not_found(arn, "resource")
 
 
+@HANDLERS.answers
 def list_tags_for_resource(state: State, params: dict[str, Any], now: float, call: Call) -> dict[str, Any]:
     return {"tags": dict(_tags_of(state, params["resourceArn"]))}
 
 
+@HANDLERS.answers
 def tag_resource(state: State, params: dict[str, Any], now: float, call: Call) -> dict[str, Any]:
     tags = _tags_of(state, params["resourceArn"])
     if len({**tags, **params["tags"]}) > 200:
@@ -171,25 +184,9 @@ def tag_resource(state: State, params: dict[str, Any], now: float, call: Call) -
     return {}
 
 
+@HANDLERS.answers
 def untag_resource(state: State, params: dict[str, Any], now: float, call: Call) -> dict[str, Any]:
     tags = _tags_of(state, params["resourceArn"])
     for key in params["tagKeys"]:
         tags.pop(key, None)
     return {}
-
-
-Handler = Callable[[State, dict[str, Any], float, Call], dict[str, Any]]
-HANDLERS: dict[str, Handler] = {
-    "CreateDeployment": create_deployment,
-    "GetDeployment": get_deployment,
-    "ListDeployments": list_deployments,
-    "CancelDeployment": cancel_deployment,
-    "DeleteDeployment": delete_deployment,
-    "ListEffectiveDeployments": list_effective_deployments,
-    "GetCoreDevice": get_core_device,
-    "ListCoreDevices": list_core_devices,
-    "ListInstalledComponents": list_installed_components,
-    "ListTagsForResource": list_tags_for_resource,
-    "TagResource": tag_resource,
-    "UntagResource": untag_resource,
-}

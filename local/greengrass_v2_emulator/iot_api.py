@@ -7,22 +7,26 @@ ListJobExecutionsForJob pages, DescribeJobExecution details).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from .calls import Call
 from .errors import invalid_request, iot_not_found
 from .jobs import Job
 from .listing import paged
+from .operations import Operations
 from .state import State
 
+HANDLERS = Operations()
 
+
+@HANDLERS.answers
 def create_thing(state: State, params: dict[str, Any], now: float, call: Call) -> dict[str, Any]:
     attributes = (params.get("attributePayload") or {}).get("attributes") or {}
     thing = state.create_thing(params["thingName"], attributes, now)
     return {"thingName": thing.name, "thingArn": thing.arn, "thingId": thing.thing_id}
 
 
+@HANDLERS.answers
 def create_thing_group(state: State, params: dict[str, Any], now: float, call: Call) -> dict[str, Any]:
     group = state.registry.create_group(
         params["thingGroupName"], params.get("parentGroupName"), params.get("thingGroupProperties") or {}, now
@@ -30,12 +34,14 @@ def create_thing_group(state: State, params: dict[str, Any], now: float, call: C
     return {"thingGroupName": group.name, "thingGroupArn": group.arn, "thingGroupId": group.group_id}
 
 
+@HANDLERS.answers
 def add_thing_to_thing_group(state: State, params: dict[str, Any], now: float, call: Call) -> dict[str, Any]:
     group = state.registry.group_named(params.get("thingGroupName"), params.get("thingGroupArn"))
     state.join(state.registry.thing_named(params.get("thingName"), params.get("thingArn")), group, now)
     return {}
 
 
+@HANDLERS.answers
 def remove_thing_from_thing_group(
     state: State, params: dict[str, Any], now: float, call: Call
 ) -> dict[str, Any]:
@@ -44,14 +50,17 @@ def remove_thing_from_thing_group(
     return {}
 
 
+@HANDLERS.answers
 def describe_thing(state: State, params: dict[str, Any], now: float, call: Call) -> dict[str, Any]:
     return state.registry.thing(params["thingName"]).describe()
 
 
+@HANDLERS.answers
 def describe_thing_group(state: State, params: dict[str, Any], now: float, call: Call) -> dict[str, Any]:
     return state.registry.describe_group(state.registry.group(params["thingGroupName"]))
 
 
+@HANDLERS.answers
 def list_things_in_thing_group(
     state: State, params: dict[str, Any], now: float, call: Call
 ) -> dict[str, Any]:
@@ -61,6 +70,7 @@ def list_things_in_thing_group(
     return {"things": page, **more}
 
 
+@HANDLERS.answers
 def list_thing_groups_for_thing(
     state: State, params: dict[str, Any], now: float, call: Call
 ) -> dict[str, Any]:
@@ -77,10 +87,12 @@ def _job(state: State, job_id: str) -> Job:
     return found
 
 
+@HANDLERS.answers
 def describe_job(state: State, params: dict[str, Any], now: float, call: Call) -> dict[str, Any]:
     return _job(state, params["jobId"]).describe()
 
 
+@HANDLERS.answers
 def list_job_executions_for_job(
     state: State, params: dict[str, Any], now: float, call: Call
 ) -> dict[str, Any]:
@@ -96,6 +108,7 @@ def list_job_executions_for_job(
     }
 
 
+@HANDLERS.answers
 def describe_job_execution(state: State, params: dict[str, Any], now: float, call: Call) -> dict[str, Any]:
     job = _job(state, params["jobId"])
     execution = job.executions.get(params["thingName"])
@@ -105,26 +118,10 @@ def describe_job_execution(state: State, params: dict[str, Any], now: float, cal
     return job.describe_execution(execution, now)
 
 
+@HANDLERS.answers
 def cancel_job(state: State, params: dict[str, Any], now: float, call: Call) -> dict[str, Any]:
     job = _job(state, params["jobId"])
     if job.status != "IN_PROGRESS":
         raise invalid_request(f"Job {job.job_id} is {job.status} and cannot be canceled.")
     job.cancel(now, bool(params.get("force", False)), params.get("reasonCode"), params.get("comment"))
     return {"jobArn": job.arn, "jobId": job.job_id}
-
-
-Handler = Callable[[State, dict[str, Any], float, Call], dict[str, Any]]
-HANDLERS: dict[str, Handler] = {
-    "CreateThing": create_thing,
-    "CreateThingGroup": create_thing_group,
-    "AddThingToThingGroup": add_thing_to_thing_group,
-    "RemoveThingFromThingGroup": remove_thing_from_thing_group,
-    "DescribeThing": describe_thing,
-    "DescribeThingGroup": describe_thing_group,
-    "ListThingsInThingGroup": list_things_in_thing_group,
-    "ListThingGroupsForThing": list_thing_groups_for_thing,
-    "DescribeJob": describe_job,
-    "ListJobExecutionsForJob": list_job_executions_for_job,
-    "DescribeJobExecution": describe_job_execution,
-    "CancelJob": cancel_job,
-}

@@ -111,26 +111,20 @@ class Registry:
 
     def thing_named(self, name: Any, arn: Any) -> Thing:
         """By name, or by ARN (AddThingToThingGroup and its reverse take either)."""
-        if isinstance(name, str):
-            return self.thing(name)
-        if isinstance(arn, str) and arn.startswith(self._arn("thing", "")):
-            return self.thing(arn.split("/", 1)[1])
-        raise (
-            invalid_request("Either thingName or thingArn must be specified")
-            if arn is None
-            else iot_not_found(f"Thing {arn} cannot be found.")
-        )
+        return self.thing(self._name_or_arn(name, arn, "thing", "thingName or thingArn"))
 
     def group_named(self, name: Any, arn: Any) -> ThingGroup:
+        return self.group(self._name_or_arn(name, arn, "thinggroup", "thingGroupName or thingGroupArn"))
+
+    def _name_or_arn(self, name: Any, arn: Any, kind: str, members: str) -> str:
+        """The name given, else the one this account's `kind` ARN ends with; any other ARN is
+        returned whole, so that looking it up answers not found with the ARN in the message."""
         if isinstance(name, str):
-            return self.group(name)
-        if isinstance(arn, str) and arn.startswith(self._arn("thinggroup", "")):
-            return self.group(arn.split("/", 1)[1])
-        raise (
-            invalid_request("Either thingGroupName or thingGroupArn must be specified")
-            if arn is None
-            else (iot_not_found(f"ThingGroup {arn} does not exist"))
-        )
+            return name
+        if arn is None:
+            raise invalid_request(f"Either {members} must be specified")
+        prefix = self._arn(kind, "")
+        return arn[len(prefix) :] if isinstance(arn, str) and arn.startswith(prefix) else str(arn)
 
     def ancestors(self, name: str) -> list[str]:
         """The group's ancestors, root first."""

@@ -8,13 +8,13 @@ All state sits behind one re-entrant lock; every request first applies the time 
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any, cast
 
-from ..greengrass_emulator.clock import Clock
+from ..emulator_kit.clock import Clock
+from ..emulator_kit.service import EmulatedService
 from . import greengrass_api, iot_api
 from .api_model import operation_model, response_code
-from .calls import Call, counts, create_counts, select
+from .calls import Call, counts, create_counts
 from .config import EmulatorConfig, Fault
 from .devices import Behaviour, BehaviourKind
 from .errors import ServiceError, throttled
@@ -28,11 +28,9 @@ HANDLERS = {"greengrassv2": greengrass_api.HANDLERS, "iot": iot_api.HANDLERS}
 OPERATIONS = {service: tuple(handlers) for service, handlers in HANDLERS.items()}
 
 
-class EmulatorService:
+class EmulatorService(EmulatedService[EmulatorConfig, Fault, Call]):
     def __init__(self, config: EmulatorConfig, clock: Clock) -> None:
-        self.config = config
-        self.clock = clock
-        self.lock = threading.RLock()
+        super().__init__(config, clock)
         self.reset()
 
     def reset(self) -> None:
@@ -46,7 +44,7 @@ class EmulatorService:
     def configure(self, changes: dict[str, Any]) -> None:
         """Change settings (see EmulatorConfig); timings apply to what is under way too."""
         with self.lock:
-            self.config.update(changes)
+            super().configure(changes)
             self.state.wake()
 
     # ------------------------------------------------------------------ requests
@@ -96,23 +94,11 @@ class EmulatorService:
             self.state.advance(self.clock.now() if now is None else now)
 
     # ------------------------------------------------------------------ faults
-    def add_fault(self, fault: Fault) -> None:
-        with self.lock:
-            self._faults.append(fault)
-
-    def clear_faults(self) -> None:
-        with self.lock:
-            self._faults.clear()
-
-    def faults(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return [f.to_dict() for f in self._faults]
-
     def _take_fault(self, service: str, operation: str) -> Fault | None:
         for fault in self._faults:
             if fault.matches(service, operation):
                 fault.consume()
-                self._faults = [f for f in self._faults if f.times is None or f.times > 0]
+                self._drop_spent_faults()
                 return fault
         return None
 
@@ -142,10 +128,6 @@ class EmulatorService:
             self.state.deployments.tokens.clear()
 
     # ------------------------------------------------------------------ counters
-    def calls(self, **filters: Any) -> list[Call]:
-        with self.lock:
-            return select(self._calls, **filters)
-
     def call_counts(self) -> dict[str, dict[str, int]]:
         with self.lock:
             return counts(self._calls)

@@ -55,15 +55,8 @@ def problems(shape: Shape, value: Any, path: str) -> list[Problem]:
             if value.get(name) is not None:
                 found += problems(member, value[name], _join(path, name))
         return found
-    if kind in ("string", "list", "map"):
-        size = len(value)
-        unit = "length" if kind == "string" else "size"
-        if "min" in meta and size < meta["min"]:
-            found.append(
-                Problem(path, value, f"Member must have {unit} greater than or equal to {meta['min']}")
-            )
-        if "max" in meta and size > meta["max"]:
-            found.append(Problem(path, value, f"Member must have {unit} less than or equal to {meta['max']}"))
+    if kind in ("string", "list", "map", *_NUMBERS):
+        found += _out_of_range(kind, meta, value, path)
     if kind == "string":
         if "pattern" in meta and not _fullmatch(meta["pattern"], value):
             found.append(
@@ -73,13 +66,6 @@ def problems(shape: Shape, value: Any, path: str) -> list[Problem]:
             found.append(
                 Problem(path, value, f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
             )
-    elif kind in _NUMBERS:
-        if "min" in meta and value < meta["min"]:
-            found.append(
-                Problem(path, value, f"Member must have value greater than or equal to {meta['min']}")
-            )
-        if "max" in meta and value > meta["max"]:
-            found.append(Problem(path, value, f"Member must have value less than or equal to {meta['max']}"))
     elif kind == "list":
         for index, item in enumerate(value):
             found += problems(shape.member, item, f"{path}.{index + 1}.member")
@@ -87,6 +73,20 @@ def problems(shape: Shape, value: Any, path: str) -> list[Problem]:
         for key, item in value.items():
             found += problems(shape.key, key, f"{path}.{key}.key")
             found += problems(shape.value, item, f"{path}.{key}.value")
+    return found
+
+
+def _out_of_range(kind: str, meta: dict[str, Any], value: Any, path: str) -> list[Problem]:
+    """The model's min and max: on a string's length, a list's or map's size, a number's value."""
+    if kind in _NUMBERS:
+        measure, unit = value, "value"
+    else:
+        measure, unit = len(value), ("length" if kind == "string" else "size")
+    found: list[Problem] = []
+    if "min" in meta and measure < meta["min"]:
+        found.append(Problem(path, value, f"Member must have {unit} greater than or equal to {meta['min']}"))
+    if "max" in meta and measure > meta["max"]:
+        found.append(Problem(path, value, f"Member must have {unit} less than or equal to {meta['max']}"))
     return found
 
 

@@ -93,6 +93,24 @@ def test_adding_and_removing_members(iot: Any, fleet: Fleet) -> None:
         assert error_of(exc_info) == ("ResourceNotFoundException", 404)
 
 
+def test_a_member_or_group_is_named_by_name_or_by_an_arn_of_this_account(iot: Any, fleet: Fleet) -> None:
+    fleet.group("fleet", "a")
+    other_account = thing_arn("a").replace(":123456789012:", ":210987654321:")
+    refusals = [
+        ({"thingGroupName": "fleet"}, "InvalidRequestException", "Either thingName or thingArn"),
+        ({"thingName": "a"}, "InvalidRequestException", "Either thingGroupName or thingGroupArn"),
+        ({"thingGroupName": "fleet", "thingArn": other_account}, "ResourceNotFoundException", other_account),
+        ({"thingGroupArn": group_arn("nope"), "thingName": "a"}, "ResourceNotFoundException", "nope"),
+    ]
+    for kwargs, code, message in refusals:
+        with pytest.raises(ClientError) as exc_info:
+            iot.remove_thing_from_thing_group(**kwargs)
+        assert error_of(exc_info)[0] == code
+        assert message in exc_info.value.response["Error"]["Message"]
+    iot.remove_thing_from_thing_group(thingGroupArn=group_arn("fleet"), thingArn=thing_arn("a"))
+    assert iot.list_things_in_thing_group(thingGroupName="fleet")["things"] == []
+
+
 def test_a_thing_is_in_at_most_ten_groups(iot: Any, fleet: Fleet) -> None:
     fleet.things("core")
     for index in range(10):

@@ -168,3 +168,13 @@ def test_endpoints_from_the_environment(
     session = boto3.session.Session()
     target = session.client("iot").create_thing_group(thingGroupName="fleet")["thingGroupArn"]
     assert deploy(session.client("greengrassv2"), target)["deploymentId"]
+
+
+def test_every_handler_answers_an_operation_of_its_service_model() -> None:
+    """Handlers name their operation by their function name: a misspelt one would answer nothing."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    for service, handlers in HANDLERS.items():
+        assert set(handlers) <= set(session.get_service_model(service).operation_names), service
+        assert len(handlers) == 12, service

@@ -1,4 +1,4 @@
-"""Clocks for the emulator.
+"""Clocks for the emulators.
 
 Why: every status change is a pure function of time, so a test can either let real time pass
 (`SystemClock`, with small pace values) or move a `ManualClock` forward and get the same answer
