@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# The Node.js the CDK CLI and jsii (the Python CDK app's JavaScript kernel) run on: the one
+# package.json pins (the npm package `node`, a supported LTS), not whatever the machine has.
+NODE_BIN := $(CURDIR)/node_modules/.bin
 export AWS_EC2_METADATA_DISABLED := true
 
 .PHONY: venv test lint typecheck unit synth demo bench clean
@@ -37,14 +38,14 @@ unit: venv
 # TEST_WORKERS), a test file's tests on one worker: the end-to-end tests spend much of their time
 # waiting for the stand-ins, so two workers on two cores take about half as long as one.
 TEST_WORKERS ?= 4
-test: venv lint
+test: venv lint node_modules
 	@$(BIN)/mypy > $(VENV)/mypy.out 2>&1 & mypy_pid=$$!; \
-	$(BIN)/pytest -n auto --maxprocesses $(TEST_WORKERS) --dist loadfile; tests=$$?; \
+	PATH="$(NODE_BIN):$$PATH" $(BIN)/pytest -n auto --maxprocesses $(TEST_WORKERS) --dist loadfile; tests=$$?; \
 	wait $$mypy_pid; typed=$$?; \
 	echo "mypy:"; cat $(VENV)/mypy.out; \
 	test $$tests -eq 0 -a $$typed -eq 0
 
-# The CDK CLI pinned in package.json / package-lock.json.
+# The CDK CLI and Node.js pinned in package.json / package-lock.json.
 node_modules: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch node_modules
@@ -52,7 +53,7 @@ node_modules: package.json package-lock.json
 # Synthesizes cdk.out/<stack>.template.json with the real CLI: Lambda dependencies bundled
 # locally (no Docker), cdk-nag checks; no AWS credentials needed.
 synth: venv node_modules
-	PATH="$(CURDIR)/$(BIN):$$PATH" CDK_DISABLE_CLI_TELEMETRY=true \
+	PATH="$(NODE_BIN):$(CURDIR)/$(BIN):$$PATH" CDK_DISABLE_CLI_TELEMETRY=true \
 		node_modules/.bin/cdk synth --quiet --no-notices
 
 # The whole pipeline on loopback stand-ins (moto, the Greengrass bulk emulator, the runner).

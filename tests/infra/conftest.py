@@ -16,7 +16,11 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+# jsii runs on the Node.js package.json pins (as `make test` and `make synth` arrange), also when
+# pytest is run by hand after `make node_modules`.
+_NODE_BIN = REPO_ROOT / "node_modules" / ".bin"
+if (_NODE_BIN / "node").exists() and not os.environ.get("PATH", "").startswith(str(_NODE_BIN)):
+    os.environ["PATH"] = f"{_NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
 from infra_helpers import Synth, synthesize  # noqa: E402
 

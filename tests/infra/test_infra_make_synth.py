@@ -35,11 +35,20 @@ _CREDENTIAL_VARIABLES = (
 @pytest.fixture(scope="module")
 def make_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("home")  # no ~/.aws: nothing to find credentials in
+    # Every Node.js process of the run (the CDK CLI, jsii's kernel) notes its version here.
+    versions = home / "node-versions.txt"
+    recorder = home / "record-version.js"
+    recorder.write_text(
+        f"require('fs').appendFileSync({json.dumps(str(versions))}, process.version + '\\n');\n"
+    )
     env = {k: v for k, v in os.environ.items() if k not in _CREDENTIAL_VARIABLES}
     env |= {
         "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"),
         "AWS_CONFIG_FILE": str(home / "config"),
         "AWS_EC2_METADATA_DISABLED": "true",
+        "NODE_OPTIONS": f"--require {recorder}",
+        # As CI has it: the machine's Node.js first on the path; make must choose the pinned one.
+        "PATH": os.pathsep.join(p for p in env_path() if "node_modules" not in p),
     }
     result = subprocess.run(
         ["make", "synth"],
@@ -51,7 +60,27 @@ def make_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=False,
     )
     assert result.returncode == 0, f"make synth failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    _OUTPUT.append(result.stdout + result.stderr)
+    _NODE_VERSIONS.extend(versions.read_text().split())
     return REPO_ROOT / "cdk.out"
+
+
+def env_path() -> list[str]:
+    return os.environ.get("PATH", "").split(os.pathsep)
+
+
+_OUTPUT: list[str] = []  # what `make synth` printed
+_NODE_VERSIONS: list[str] = []  # the versions of the Node.js processes it ran
+
+
+def test_make_synth_runs_on_the_pinned_nodejs_and_prints_no_end_of_life_warning(make_synth: Path) -> None:
+    """jsii prints a banner of "!!" lines when its Node.js is out of support (Node.js 20 since
+    2026-04-30, the CDK CLI's since 2026-10-30); the pinned `node` package is a supported LTS."""
+    (output,) = _OUTPUT
+    assert "!!" not in output and "end-of-life" not in output.lower(), output[-3000:]
+    pinned = "v" + json.loads((REPO_ROOT / "package.json").read_text())["devDependencies"]["node"]
+    assert len(_NODE_VERSIONS) >= 2, _NODE_VERSIONS  # the CLI and at least one jsii kernel
+    assert set(_NODE_VERSIONS) == {pinned}
 
 
 def test_make_synth_writes_the_template(make_synth: Path) -> None:
