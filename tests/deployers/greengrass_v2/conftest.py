@@ -1,0 +1,23 @@
+"""Fixtures of the Greengrass V2 deployer's tests: one emulator and one moto for the package."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from local.greengrass_v2_emulator import GreengrassV2Emulator
+from local.moto_server import MotoServer
+from tests.deployers.greengrass_v2.world import World, emulator_session, reset
+
+
+@pytest.fixture(scope="session")
+def v2_emulator() -> Iterator[GreengrassV2Emulator]:
+    yield from emulator_session()
+
+
+@pytest.fixture
+def world(v2_emulator: GreengrassV2Emulator, contract_moto: MotoServer) -> World:
+    """A new world: no things, no deployments, no calls, quotas off (a test turns them on)."""
+    reset(v2_emulator, contract_moto)
+    return World(v2_emulator, contract_moto)
