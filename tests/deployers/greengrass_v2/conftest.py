@@ -1,19 +1,12 @@
-"""Fixtures of the Greengrass V2 deployer's tests: one emulator and one moto for the package."""
+"""Fixtures of the Greengrass V2 deployer's tests (the emulator and moto: tests/deployers/conftest.py)."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 
 from local.greengrass_v2_emulator import GreengrassV2Emulator
 from local.moto_server import MotoServer
-from tests.deployers.greengrass_v2.world import World, emulator_session, reset
-
-
-@pytest.fixture(scope="session")
-def v2_emulator() -> Iterator[GreengrassV2Emulator]:
-    yield from emulator_session()
+from tests.deployers.greengrass_v2.world import World, reset
 
 
 @pytest.fixture

@@ -188,3 +188,22 @@ def test_merge_overlays_the_current_deployment_and_replace_lists_what_it_removes
     assert [s["replaced_deployment_id"] for s in summaries] == [previous["a"], previous["b"]]
     saved = json.loads(world.object_text(f"reports/{TOKEN}/replaced/00001.json"))
     assert saved["deploymentId"] == previous["b"] and saved["components"] == before
+
+
+def test_a_staged_file_that_is_gone_is_refused_before_any_call(world: World) -> None:
+    world.things("a")
+    request = world.request(TOKEN, [line(thing_arn("a"))])
+    world.s3.delete_object(Bucket="bulk-input", Key=f"staged/{TOKEN}.jsonl")
+    before = len(world.emulator.calls())
+    with pytest.raises(StartRejected) as refused:
+        world.deployer.start(TOKEN, request)
+    assert refused.value.code == "StagedFileMissing" and len(world.emulator.calls()) == before
+
+
+def test_the_same_token_with_another_staged_file_is_refused(world: World) -> None:
+    world.things("a")
+    world.deployer.start(TOKEN, world.request(TOKEN, [line(thing_arn("a"))]))
+    other = world.request(TOKEN, [line(thing_arn("a"))], key="staged/other.jsonl")
+    with pytest.raises(StartRejected) as refused:
+        world.deployer.start(TOKEN, other)
+    assert refused.value.code == "TokenReused" and world.created() == {thing_arn("a"): 1}

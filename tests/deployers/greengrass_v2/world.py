@@ -105,15 +105,15 @@ class World:
         return arn
 
     # -- files --------------------------------------------------------------------------------
-    def request(self, token: str, lines: list[dict[str, Any]], **tags: str) -> StartRequest:
+    def request(self, token: str, lines: list[dict[str, Any]], key: str | None = None) -> StartRequest:
         """Stage a file of these lines as the intake does, and the start request naming it."""
-        key = f"staged/{token}.jsonl"
+        key = key or f"staged/{token}.jsonl"
         body = "".join(json.dumps(line) + "\n" for line in lines).encode()
         self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
         return StartRequest(
             execution_role_arn="",
             input_file_uri=input_file_uri(BUCKET, key, REGION),
-            tags={TOKEN_TAG: token, "team": "v2", **tags},
+            tags={TOKEN_TAG: token, "team": "v2"},
             targets=tuple(line["targetArn"] for line in lines),
         )
 

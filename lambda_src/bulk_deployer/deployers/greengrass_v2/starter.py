@@ -91,7 +91,12 @@ class TargetStarter:
             self._start_target(file_token, index, line, record, bucket, keys, request.tags)
 
     def _lines(self, bucket: str, key: str) -> Iterator[dict[str, Any]]:
-        body = self._s3.get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            body = self._s3.get_object(Bucket=bucket, Key=key)["Body"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise StartRejected("StagedFileMissing", f"s3://{bucket}/{key} does not exist") from exc
+            raise
         for raw in body.iter_lines():
             if raw.strip():
                 yield orjson.loads(raw)
