@@ -62,7 +62,8 @@ def test_a_group_with_an_offline_device_is_done_at_the_deadline_with_it_pending(
         "b": "PENDING",
         "c": "SUCCEEDED",
     }
-    assert world.deployer.target_outcome("PENDING") is TargetOutcome.PENDING  # offline: never dropped
+    # Final once its target settled (the report must not wait for it): it did not succeed.
+    assert world.deployer.target_outcome("PENDING") is TargetOutcome.FAILED
 
 
 def test_a_group_is_done_as_soon_as_every_member_at_start_is_terminal(world: World) -> None:
@@ -165,3 +166,10 @@ def test_stop_cancels_the_deployments_still_active(world: World) -> None:
         "a": "SUCCEEDED",
         "b": "CANCELED",
     }
+
+
+def test_a_target_asked_for_before_it_settled_gives_one_row_that_may_still_change(world: World) -> None:
+    world.things("a")
+    world.deployer.start(TOKEN, world.request(TOKEN, [line(thing_arn("a"))]))
+    (row,) = _rows(world.deployer)
+    assert (row.target, row.status, row.outcome) == (thing_arn("a"), "ACTIVE", TargetOutcome.PENDING)

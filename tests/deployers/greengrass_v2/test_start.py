@@ -207,3 +207,12 @@ def test_the_same_token_with_another_staged_file_is_refused(world: World) -> Non
     with pytest.raises(StartRejected) as refused:
         world.deployer.start(TOKEN, other)
     assert refused.value.code == "TokenReused" and world.created() == {thing_arn("a"): 1}
+
+
+def test_a_staged_file_that_names_other_targets_than_the_request_is_refused(world: World) -> None:
+    world.things("a", "b")
+    request = world.request(TOKEN, [line(thing_arn("a"))])
+    world.request(TOKEN, [line(thing_arn("b"))])  # the staged copy changed under the request
+    with pytest.raises(StartRejected) as refused:
+        world.deployer.start(TOKEN, request)
+    assert refused.value.code == "StagedFileChanged" and world.created() == {}

@@ -97,13 +97,13 @@ class GreengrassV2Deployer:
             raise KeyError(f"no Greengrass V2 deployment {deployment_id}")
         bucket, _ = staged_object(head.input_file_uri)
         records = self._ledger.records(token, head.count)
-        progress: list[TargetProgress] = []
+        progress: dict[str, TargetProgress] = {}
         for index in range(head.count):
             record = records.get(index)
             if record is None or record.state is not TargetState.STARTED:
-                progress.append(TargetProgress(False))
+                progress[f"target {index + 1}"] = TargetProgress(False)
             else:
-                progress.append(self._follower.follow(token, record, bucket))
+                progress[record.target_arn] = self._follower.follow(token, record, bucket)
         return _composite(deployment_id, head, progress)
 
     def latest(self) -> DeploymentStatus | None:
@@ -157,28 +157,34 @@ def _arn(head: FileHead) -> str:
     return f"s3://{bucket}/{key}"
 
 
-def _composite(deployment_id: str, head: FileHead, progress: list[TargetProgress]) -> DeploymentStatus:
+def _composite(
+    deployment_id: str, head: FileHead, progress: Mapping[str, TargetProgress]
+) -> DeploymentStatus:
+    """The file's deployment from its targets': running until every one settled (by target ARN)."""
     counts: dict[str, int] = {}
     pending_at_deadline = 0
-    for target in progress:
+    for target in progress.values():
         for status, n in target.counts.items():
             counts[status] = counts.get(status, 0) + n
         if target.settled:
             pending_at_deadline += target.counts.get(report.PENDING, 0)
-    if not all(t.settled for t in progress):
+    if not all(t.settled for t in progress.values()):
         lifecycle = Lifecycle.RUNNING
     elif head.stopped:
         lifecycle = Lifecycle.STOPPED
-    elif all(t.outcome == report.TARGET_SUCCEEDED for t in progress):
+    elif all(t.outcome == report.TARGET_SUCCEEDED for t in progress.values()):
         lifecycle = Lifecycle.SUCCEEDED
     else:
         lifecycle = Lifecycle.FAILED
     error_message = None
     details: list[Mapping[str, Any]] = []
     if lifecycle is Lifecycle.FAILED:
-        not_succeeded = [i for i, t in enumerate(progress) if t.outcome != report.TARGET_SUCCEEDED]
+        not_succeeded = {arn: t for arn, t in progress.items() if t.outcome != report.TARGET_SUCCEEDED}
         error_message = f"{len(not_succeeded)} of {len(progress)} targets did not succeed on every device"
-        details = [{"target_index": i, "outcome": progress[i].outcome} for i in not_succeeded[:_ERROR_SAMPLE]]
+        details = [
+            {"target": arn, "outcome": t.outcome, "counts": dict(t.counts)}
+            for arn, t in list(not_succeeded.items())[:_ERROR_SAMPLE]
+        ]
     return DeploymentStatus(
         deployment_id=deployment_id,
         status=report.STATUS_WORDS[lifecycle],

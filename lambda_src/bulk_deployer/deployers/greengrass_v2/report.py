@@ -3,7 +3,10 @@
 A device's status is its job execution's (SUCCEEDED, FAILED, TIMED_OUT, REJECTED, CANCELED,
 REMOVED) once terminal, or ours when the target settled before it was: PENDING (queued, in
 progress or never reached at the deadline: offline, not dropped), REPLACED (someone else's
-newer deployment to the target took over) or CANCELED (our stop).
+newer deployment to the target took over) or CANCELED (our stop). Rows are written when their
+target settles, so each of these is final: to the report, everything but SUCCEEDED did not
+succeed (``TargetOutcome.FAILED``; PENDING devices are also counted apart). Only the rows of a
+target asked for before it settled, ACTIVE (or NOT_STARTED), may still change.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ REPORT_COLUMNS = ("target", "thing_name", "status", "reason", "error_types", "la
 
 SUCCEEDED = "SUCCEEDED"
 PENDING = "PENDING"
+ACTIVE = "ACTIVE"  # the row of a target that has not settled yet
+NOT_STARTED = "NOT_STARTED"  # the row of a target that has not been started
 REPLACED = "REPLACED"
 CANCELED = "CANCELED"
 TERMINAL_EXECUTION = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVED", "CANCELED"})
@@ -57,12 +62,12 @@ STATUS_WORDS = {
 
 
 def device_outcome(status: str) -> TargetOutcome:
-    """SUCCEEDED succeeded; PENDING (and anything still running) may change; the rest failed."""
+    """SUCCEEDED succeeded; a target's row before it settled may change; the rest did not succeed."""
     if status == SUCCEEDED:
         return TargetOutcome.SUCCEEDED
-    if status in TERMINAL_EXECUTION or status in (REPLACED, CANCELED):
-        return TargetOutcome.FAILED
-    return TargetOutcome.PENDING
+    if status in (ACTIVE, NOT_STARTED):
+        return TargetOutcome.PENDING
+    return TargetOutcome.FAILED
 
 
 def counter_metrics(counts: Mapping[str, int], pending_at_deadline: int) -> dict[str, int]:

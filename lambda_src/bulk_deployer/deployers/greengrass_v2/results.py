@@ -3,7 +3,7 @@
 Each settled target's rows were written once, when it settled (``devices/<index>.jsonl``); a
 page reads them from a byte offset with a ranged GET, so a 100,000-device group is never held
 in memory and paging costs no Greengrass or IoT call. The page token is ``<index>:<offset>``.
-A target that has not settled gives one PENDING row of its own.
+A target that has not settled gives one ACTIVE row of its own (one not started, NOT_STARTED).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import orjson
 from bulk_deployer.deployers.base import TargetResult
 from bulk_deployer.deployers.greengrass_v2 import report
 from bulk_deployer.deployers.greengrass_v2.identity import FileKeys, parse_target, staged_object
-from bulk_deployer.deployers.greengrass_v2.target_ledger import TargetLedger, TargetRecord
+from bulk_deployer.deployers.greengrass_v2.target_ledger import TargetLedger, TargetRecord, TargetState
 from bulk_deployer.timefmt import iso_utc
 
 _SUMMARY_BATCH = 100
@@ -53,8 +53,7 @@ class DeviceResults:
         while index < head.count and len(page) < page_size:
             record = self._ledger.records(file_token, index + 1, first=index).get(index)
             if record is None or not record.settled:
-                arn = record.target_arn if record else ""
-                page.append(_result(report.device_row(arn, "", report.PENDING)) if arn else _unstarted(index))
+                page.append(_unsettled(index, record))
                 index, offset = index + 1, 0
                 continue
             rows, offset, done = self._rows(bucket, keys.devices(index), offset, page_size - len(page))
@@ -94,12 +93,16 @@ class DeviceResults:
                 yield _summary(index, records.get(index))
 
 
-def _unstarted(index: int) -> TargetResult:
+def _unsettled(index: int, record: TargetRecord | None) -> TargetResult:
+    """The one row of a target asked for before it settled (the core asks only after)."""
+    if record is not None and record.state is TargetState.STARTED:
+        return _result(report.device_row(record.target_arn, "", report.ACTIVE))
     row = dict.fromkeys(report.REPORT_COLUMNS)
-    row.update(status=report.PENDING, reason=f"target {index} has not been started")
-    return TargetResult(
-        target="", status=report.PENDING, outcome=report.device_outcome(report.PENDING), row=row
-    )
+    row.update(status=report.NOT_STARTED, reason=f"target {index + 1} of the file has not been started")
+    target = record.target_arn if record is not None else ""
+    row["target"] = target or None
+    outcome = report.device_outcome(report.NOT_STARTED)
+    return TargetResult(target=target, status=report.NOT_STARTED, outcome=outcome, row=row)
 
 
 def _summary(index: int, record: TargetRecord | None) -> dict[str, Any]:

@@ -82,11 +82,11 @@ class TargetStarter:
             if record is not None and record.state is TargetState.STARTED:
                 continue
             self._check_time(f"{index} of {count} targets started")
-            if request.targets and line.get("targetArn") != request.targets[index]:
+            if index >= count or line.get("targetArn") != request.targets[index]:
                 raise StartRejected(
                     "StagedFileChanged",
-                    f"line {index + 1} deploys to {line.get('targetArn')!r}, "
-                    f"the start request to {request.targets[index]!r}",
+                    f"line {index + 1} of the staged file deploys to {line.get('targetArn')!r}; the "
+                    f"start request names {count} targets, not this one",
                 )
             self._start_target(file_token, index, line, record, bucket, keys, request.tags)
 
