@@ -216,3 +216,17 @@ def test_a_staged_file_that_names_other_targets_than_the_request_is_refused(worl
     with pytest.raises(StartRejected) as refused:
         world.deployer.start(TOKEN, request)
     assert refused.value.code == "StagedFileChanged" and world.created() == {}
+
+
+def test_throttling_that_outlasts_the_time_budget_leaves_the_start_to_be_resumed(world: World) -> None:
+    world.things("a", "b")
+    request = world.request(TOKEN, [line(thing_arn("a")), line(thing_arn("b"))])
+    world.emulator.throttle("CreateDeployment", times=None)
+    world.clock.seconds_left = 40.0  # above the 30 s margin: a target may start, a 10 s backoff may not
+    with pytest.raises(StartIncomplete):
+        world.deployer.start(TOKEN, request)
+    assert world.clock.sleeps == [0.5, 1.0, 2.0, 4.0, 8.0] and world.created() == {}
+    world.emulator.clear_faults()
+    world.clock.seconds_left = 900.0
+    world.deployer.start(TOKEN, request)
+    assert world.created() == {thing_arn("a"): 1, thing_arn("b"): 1}
