@@ -56,7 +56,6 @@ class GreengrassV2Deployer:
         reason_limit: int = 50,
     ) -> None:
         self.capacity = capacity
-        self._s3 = s3
         self._clock = settings.clock
         self._ledger = TargetLedger(table)
         members = GroupMembers(iot, s3)
@@ -75,19 +74,25 @@ class GreengrassV2Deployer:
         return StartedDeployment(composite_id(token), _arn(head))
 
     def _head_for(self, token: str, request: StartRequest) -> FileHead:
+        """The file's head item, written at its first start; a token reused for another file is refused."""
         if not request.targets:
             raise StartRejected("NoTargets", "a Greengrass V2 start request names its targets")
-        wanted = FileHead(token, len(request.targets), request.input_file_uri, dict(request.tags), "")
         head = self._ledger.head(token)
         if head is None:
-            self._ledger.create_head(
-                FileHead(token, wanted.count, wanted.input_file_uri, wanted.tags, iso_utc(self._clock()))
+            first = FileHead(
+                token,
+                len(request.targets),
+                request.input_file_uri,
+                dict(request.tags),
+                iso_utc(self._clock()),
             )
-            head = self._ledger.head(token)
-        if head is None or (head.input_file_uri, head.count) != (wanted.input_file_uri, wanted.count):
-            raise StartRejected(
-                "TokenReused", f"token {token} started {head.input_file_uri if head else '?'} already"
-            )
+            head = first if self._ledger.create_head(first) else self._ledger.head(token)
+        if head is None or (head.input_file_uri, head.count) != (
+            request.input_file_uri,
+            len(request.targets),
+        ):
+            started = head.input_file_uri if head else "another file"
+            raise StartRejected("TokenReused", f"token {token} has started {started} already")
         return head
 
     def status(self, deployment_id: str) -> DeploymentStatus:
