@@ -230,3 +230,13 @@ def test_throttling_that_outlasts_the_time_budget_leaves_the_start_to_be_resumed
     world.clock.seconds_left = 900.0
     world.deployer.start(TOKEN, request)
     assert world.created() == {thing_arn("a"): 1, thing_arn("b"): 1}
+
+
+def test_target_items_expire_with_the_ledger_never_before_the_files_entry(world: World) -> None:
+    world.things("a")
+    deployer = world.build(ttl_days=30)
+    deployer.start(TOKEN, world.request(TOKEN, [line(thing_arn("a"))]))
+    now = world.emulator.clock.now()
+    for suffix in ("head", "00000"):
+        item = world.db.get_item(TableName="ledger", Key={"pk": {"S": f"target#{TOKEN}#{suffix}"}})["Item"]
+        assert int(item["expires_at"]["N"]) == int(now) + 30 * 86_400

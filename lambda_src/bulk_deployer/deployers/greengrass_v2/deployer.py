@@ -54,10 +54,13 @@ class GreengrassV2Deployer:
         *,
         capacity: int = 4,
         reason_limit: int = 50,
+        ttl_days: int | None = None,
     ) -> None:
+        """``capacity``: files deploying at once (the stack's setting); ``reason_limit``: failed
+        devices per target whose reason is read (DescribeJobExecution); ``ttl_days``: the ledger's."""
         self.capacity = capacity
         self._clock = settings.clock
-        self._ledger = TargetLedger(table)
+        self._ledger = TargetLedger(table, ttl_days=ttl_days)
         members = GroupMembers(iot, s3)
         self._starter = TargetStarter(gg, s3, self._ledger, members, settings)
         follow = FollowSettings(settings.reports_prefix, reason_limit, settings.clock)

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from bulk_deployer.dynamo import TableAccess, from_item, to_item, write_if
+from bulk_deployer.ledger_model import TTL_ATTRIBUTE
 
 _BATCH = 100  # BatchGetItem's most keys per request
 
@@ -94,12 +95,20 @@ def _record(item: Mapping[str, Any]) -> TargetRecord:
 
 
 class TargetLedger:
-    """Reads and writes the per-target items of the ledger table."""
+    """Reads and writes the per-target items of the ledger table.
 
-    def __init__(self, access: TableAccess) -> None:
+    With ``ttl_days`` (the ledger's), each item expires that long after it was written, as the
+    file's own entry does after its registration: never before the entry it belongs to.
+    """
+
+    def __init__(self, access: TableAccess, *, ttl_days: int | None = None) -> None:
         self._db = access.client
         self._table = access.table_name
         self._clock = access.clock
+        self._ttl_seconds = None if ttl_days is None else ttl_days * 86_400
+
+    def _expires_at(self) -> int | None:
+        return None if self._ttl_seconds is None else int(self._clock()) + self._ttl_seconds
 
     # -- the head item ------------------------------------------------------------------------
     def head(self, file_token: str) -> FileHead | None:
@@ -126,6 +135,7 @@ class TargetLedger:
             "input_file_uri": head.input_file_uri,
             "tags": dict(head.tags),
             "created_at": head.created_at,
+            TTL_ATTRIBUTE: self._expires_at(),
         }
         return write_if(
             self._db.put_item,
@@ -172,6 +182,7 @@ class TargetLedger:
             "removed_components": list(record.removed_components),
             "mode": record.mode,
             "members": record.members,
+            TTL_ATTRIBUTE: self._expires_at(),
         }
         write_if(
             self._db.put_item,
