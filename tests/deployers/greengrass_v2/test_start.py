@@ -240,3 +240,12 @@ def test_target_items_expire_with_the_ledger_never_before_the_files_entry(world:
     for suffix in ("head", "00000"):
         item = world.db.get_item(TableName="ledger", Key={"pk": {"S": f"target#{TOKEN}#{suffix}"}})["Item"]
         assert int(item["expires_at"]["N"]) == int(now) + 30 * 86_400
+
+
+def test_a_staged_file_shorter_than_its_request_is_refused_not_half_started_in_silence(world: World) -> None:
+    world.things("a", "b")
+    request = world.request(TOKEN, [line(thing_arn("a")), line(thing_arn("b"))])
+    world.request(TOKEN, [line(thing_arn("a"))])  # the staged copy lost its last line
+    with pytest.raises(StartRejected) as refused:
+        world.deployer.start(TOKEN, request)
+    assert refused.value.code == "StagedFileChanged"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -57,7 +57,7 @@ class StartSettings:
     backoff_base_seconds: float = 0.5
     backoff_max_seconds: float = 10.0
     clock: Callable[[], float] = time.time
-    sleep: Callable[[float], None] = field(default=time.sleep)
+    sleep: Callable[[float], None] = time.sleep
 
 
 class TargetStarter:
@@ -77,7 +77,9 @@ class TargetStarter:
             return
         bucket, key = staged_object(request.input_file_uri)
         keys = FileKeys(self._settings.reports_prefix, file_token)
+        lines = 0
         for index, line in enumerate(self._lines(bucket, key)):
+            lines = index + 1
             record = records.get(index)
             if record is not None and record.state is TargetState.STARTED:
                 continue
@@ -89,6 +91,11 @@ class TargetStarter:
                     f"start request names {count} targets, not this one",
                 )
             self._start_target(file_token, index, line, record, bucket, keys, request.tags)
+        if lines != count:
+            raise StartRejected(
+                "StagedFileChanged",
+                f"the staged file has {lines} lines; the start request names {count} targets",
+            )
 
     def _lines(self, bucket: str, key: str) -> Iterator[dict[str, Any]]:
         try:
