@@ -21,6 +21,7 @@ import orjson
 
 from bulk_deployer.deployers.greengrass_v2 import report
 from bulk_deployer.deployers.greengrass_v2.identity import FileKeys, parse_target
+from bulk_deployer.deployers.greengrass_v2.line_upload import LineUpload
 from bulk_deployer.deployers.greengrass_v2.members import ExecutionSummary, GroupMembers
 from bulk_deployer.deployers.greengrass_v2.target_ledger import TargetLedger, TargetRecord
 
@@ -111,24 +112,19 @@ class TargetFollower:
         unfinished = report.REPLACED if outcome == report.TARGET_REPLACED else report.PENDING
         if outcome == report.TARGET_CANCELED:
             unfinished = report.CANCELED
-        body = bytearray()
         counts: dict[str, int] = {}
         reasons_left = self._settings.reason_limit
-        for row in self._rows(record, bucket, keys, executions, unfinished):
-            if row["status"] in report.FAILED_EXECUTION and reasons_left > 0:
-                reasons_left -= 1
-                answer = self._iot.describe_job_execution(jobId=job_id, thingName=row["thing_name"])
-                details = (answer["execution"].get("statusDetails") or {}).get("detailsMap") or {}
-                row["reason"] = report.failure_reason(details)
-                row["error_types"] = report.error_types(details)
-            counts[row["status"]] = counts.get(row["status"], 0) + 1
-            body += orjson.dumps(row) + b"\n"
-        self._s3.put_object(
-            Bucket=bucket,
-            Key=keys.devices(record.index),
-            Body=bytes(body),
-            ContentType="application/x-ndjson",
-        )
+        devices = keys.devices(record.index)
+        with LineUpload(self._s3, bucket, devices, content_type="application/x-ndjson") as out:
+            for row in self._rows(record, bucket, keys, executions, unfinished):
+                if row["status"] in report.FAILED_EXECUTION and reasons_left > 0:
+                    reasons_left -= 1
+                    answer = self._iot.describe_job_execution(jobId=job_id, thingName=row["thing_name"])
+                    details = (answer["execution"].get("statusDetails") or {}).get("detailsMap") or {}
+                    row["reason"] = report.failure_reason(details)
+                    row["error_types"] = report.error_types(details)
+                counts[row["status"]] = counts.get(row["status"], 0) + 1
+                out.write(orjson.dumps(row) + b"\n")
         if outcome is None:
             succeeded = set(counts) <= {report.SUCCEEDED}
             outcome = report.TARGET_SUCCEEDED if succeeded else report.TARGET_FAILED

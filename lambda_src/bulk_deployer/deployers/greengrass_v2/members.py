@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bulk_deployer.deployers.greengrass_v2.line_upload import LineUpload
 from bulk_deployer.timefmt import iso_of, iso_utc
 
 PAGE = 250  # the most both IoT list operations return
@@ -54,24 +55,19 @@ class GroupMembers:
         self._s3 = s3
 
     def record(self, group_name: str, bucket: str, key: str) -> int:
-        """List the group's members recursively into ``key``; returns how many there are.
-
-        The names are kept as bytes (a 100,000-thing group is a few MB), written in one object.
-        """
-        body = bytearray()
+        """List the group's members recursively into ``key``, streamed; returns how many there are."""
         count = 0
         kwargs: dict[str, Any] = {"thingGroupName": group_name, "recursive": True, "maxResults": PAGE}
-        while True:
-            answer = self._iot.list_things_in_thing_group(**kwargs)
-            for name in answer.get("things") or []:
-                body += name.encode() + b"\n"
-                count += 1
-            token = answer.get("nextToken")
-            if not token:
-                break
-            kwargs["nextToken"] = token
-        self._s3.put_object(Bucket=bucket, Key=key, Body=bytes(body), ContentType="text/plain")
-        return count
+        with LineUpload(self._s3, bucket, key, content_type="text/plain") as out:
+            while True:
+                answer = self._iot.list_things_in_thing_group(**kwargs)
+                for name in answer.get("things") or []:
+                    out.write(name.encode() + b"\n")
+                    count += 1
+                token = answer.get("nextToken")
+                if not token:
+                    return count
+                kwargs["nextToken"] = token
 
     def read(self, bucket: str, key: str) -> Iterator[str]:
         """The recorded member names, streamed line by line."""
