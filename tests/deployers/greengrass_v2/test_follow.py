@@ -173,3 +173,16 @@ def test_a_target_asked_for_before_it_settled_gives_one_row_that_may_still_chang
     world.deployer.start(TOKEN, world.request(TOKEN, [line(thing_arn("a"))]))
     (row,) = _rows(world.deployer)
     assert (row.target, row.status, row.outcome) == (thing_arn("a"), "ACTIVE", TargetOutcome.PENDING)
+
+
+def test_an_offline_thing_target_is_done_at_its_deadline_too(world: World) -> None:
+    """A thing whose device never comes online would otherwise hold its target for ever."""
+    world.things("a")
+    world.emulator.set_device("a", "offline")
+    world.deployer.start(TOKEN, world.request(TOKEN, [line(thing_arn("a"), iotJobConfiguration=TIMEOUT)]))
+    world.advance(9 * 60)
+    assert world.deployer.status(DEPLOYMENT).lifecycle is Lifecycle.RUNNING
+    world.advance(2 * 60)
+    done = world.deployer.status(DEPLOYMENT)
+    assert done.lifecycle is Lifecycle.FAILED and done.metrics[Metric.DEVICES_PENDING_AT_DEADLINE] == 1
+    assert [r.status for r in _rows(world.deployer)] == ["PENDING"]
