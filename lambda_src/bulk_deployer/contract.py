@@ -51,6 +51,10 @@ class Metric(StrEnum):
     RETRY_ATTEMPTS = "RetryAttempts"
     # tracker: the report pass
     GROUP_DEPLOYMENTS_FAILED = "GroupDeploymentsFailed"
+    # tracker, Greengrass V2: increments of the per-device counts of a file's deployments
+    DEVICE_DEPLOYMENTS_SUCCEEDED = "DeviceDeploymentsSucceeded"
+    DEVICE_DEPLOYMENTS_FAILED = "DeviceDeploymentsFailed"
+    DEVICES_PENDING_AT_DEADLINE = "DevicesPendingAtDeadline"
     # tracker: gauges, once per run (UnprocessedInputFiles once per reconciliation)
     QUEUED_FILES = "QueuedFiles"
     OLDEST_QUEUED_FILE_AGE_SECONDS = "OldestQueuedFileAgeSeconds"
@@ -95,3 +99,7 @@ INTAKE_MESSAGE_GROUP_ID: Final = "intake"
 # The tag every bulk deployment carries: the input file's token. It finds a start after a
 # crash (idempotency) and the execution role's policy requires it on StartBulkDeployment.
 TOKEN_TAG: Final = "bulk-deployer:token"  # noqa: S105 - a tag key, not a secret
+
+# Greengrass V2: each target's deployment carries its own token in TOKEN_TAG (derived from the
+# file's) and the file's token in this tag, so every deployment of one file can be found.
+FILE_TOKEN_TAG: Final = "bulk-deployer:file-token"  # noqa: S105 - a tag key, not a secret

@@ -8,17 +8,22 @@ time pass, and switches on the failures the product must survive. One driver per
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol
 
+import pytest
 from botocore.config import Config
 from bulk_deployer.aws import START_CLIENT_CONFIG
 from bulk_deployer.contract import TOKEN_TAG
 from bulk_deployer.deployers.base import Deployer, StartRequest
 from bulk_deployer.deployers.greengrass_v1 import GreengrassV1Deployer, input_file_uri
+from bulk_deployer.deployers.greengrass_v2 import target_token_for
 
 from local.greengrass_emulator import GreengrassEmulator, ManualClock
+from tests.deployers.greengrass_v2 import world as v2
 from tests.emulator.conftest import BUCKET, REGION, World, aws_client
 from tests.fakes.greengrass import FakeGreengrass, client_error
 
@@ -29,8 +34,29 @@ def no_sleep(_seconds: float) -> None:
     """Throttling backoff takes no time in the contract tests."""
 
 
+class Capability(StrEnum):
+    """What a service does that another may not: a contract case about it applies only there."""
+
+    # One deployment at a time per account: a start while one runs is refused, latest() shows it.
+    ACCOUNT_BUSY = "account_busy"
+    # The service reads the input file after the start answered: an unreadable one fails later.
+    READS_FILE_AFTER_START = "reads_file_after_start"
+    # A start of one call: once its answer is lost, find_by_token finds what it started.
+    ONE_CALL_START = "one_call_start"
+    # A start after the service forgot the token starts again (nothing of ours remembers it).
+    FORGETS_STARTS = "forgets_starts"
+    # A stop takes a while (Stopping), and an ended deployment cannot be stopped.
+    STOPS_GRADUALLY = "stops_gradually"
+    # A deployment whose targets failed still ends SUCCEEDED (the bulk deployment itself ran).
+    ENDS_SUCCEEDED_WHEN_TARGETS_FAIL = "ends_succeeded_when_targets_fail"
+
+
+V1_CAPABILITIES = frozenset(Capability)
+
+
 class Driver(Protocol):
     deployer: Deployer
+    capabilities: frozenset[Capability]
 
     def request(self, token: str, key: str, *, targets: int = 1, failing: int = 0) -> StartRequest:
         """A start request for an input file of ``targets`` targets, the last ``failing`` failing."""
@@ -72,6 +98,8 @@ class _Plan:
 
 class InProcessFakeDriver:
     """The V1 deployer over the in-process fake of boto3's ``greengrass`` client."""
+
+    capabilities = V1_CAPABILITIES
 
     def __init__(self) -> None:
         self.fake = FakeGreengrass()
@@ -120,6 +148,7 @@ class EmulatorDriver:
 
     # Long enough for any contract test's file to be read, processed and settled.
     _TO_THE_END_SECONDS = 3600.0
+    capabilities = V1_CAPABILITIES
 
     def __init__(self, emulator: GreengrassEmulator, world: World) -> None:
         self.emulator = emulator
@@ -182,3 +211,64 @@ def emulator_driver(moto_url: str) -> Iterator[EmulatorDriver]:
         yield EmulatorDriver(emulator, World(moto_url))
     finally:
         emulator.stop()
+
+
+class V2EmulatorDriver:
+    """The Greengrass V2 deployer over boto3 against the V2 emulator, with moto's S3 and DynamoDB.
+
+    A request of n targets is a staged file of n things (one device each), the last ``failing``
+    of them failing. Its deployment ends when every target's has (after run_to_end, at the next
+    status). V2 does none of the ``Capability`` things: no account-wide one-at-a-time; the file
+    is read before anything starts; a start of many calls whose answer was lost is resumed (its
+    targets found by their tags), not found by ``find_by_token``; the per-target records keep a
+    forgotten token from starting again; a stop cancels at once; a deployment with a failed
+    device ends FAILED.
+    """
+
+    capabilities: frozenset[Capability] = frozenset()
+
+    def __init__(self, world: v2.World) -> None:
+        self.world = world
+        self.deployer: Deployer = world.deployer
+        self._targets: dict[str, set[str]] = {}
+        self._things = 0
+
+    def request(self, token: str, key: str, *, targets: int = 1, failing: int = 0) -> StartRequest:
+        names = [f"thing-{self._things + i}" for i in range(targets)]
+        self._things += targets
+        self.world.things(*names)
+        for name in names[targets - failing :]:
+            self.world.emulator.set_device(name, "failing")
+        arns = [v2.thing_arn(name) for name in names]
+        self._targets.setdefault(token, set()).update(arns)
+        return self.world.request(token, [v2.line(arn) for arn in arns], key=f"staged/{key}")
+
+    def broken_request(self, token: str, key: str) -> StartRequest:
+        raise NotImplementedError("V2 reads the file before anything starts (READS_FILE_AFTER_START)")
+
+    def run_to_end(self) -> None:
+        self.world.advance(3600.0)
+
+    def lose_next_start(self) -> None:
+        self.world.emulator.lose_response()
+
+    def throttle_next_start(self) -> None:
+        self.world.emulator.throttle("CreateDeployment")
+
+    def forget_tokens(self) -> None:
+        self.world.emulator.forget_tokens()
+
+    def deployments_for(self, token: str) -> int:
+        """The most deployments created for any one of the file's targets (1: each exactly once)."""
+        tokens = {target_token_for(token, arn) for arn in self._targets.get(token, ())}
+        created = Counter(
+            c.client_token for c in self.world.emulator.calls(operation="CreateDeployment") if c.created
+        )
+        return max((created[t] for t in tokens), default=0)
+
+
+def requires(driver: Driver, capability: Capability, *, present: bool = True) -> None:
+    """Skip a contract case about what this driver's service does (not) do (see Capability)."""
+    if (capability in driver.capabilities) is not present:
+        having = "does not have" if present else "has"
+        pytest.skip(f"{type(driver).__name__}: the service {having} {capability.value}")

@@ -14,7 +14,7 @@ from bulk_deployer.contract import TOKEN_TAG
 from bulk_deployer.deployers.base import Lifecycle, StartRejected, TargetOutcome, TargetResult
 from bulk_deployer.timefmt import epoch_of
 
-from tests.deployers.drivers import Driver
+from tests.deployers.drivers import Capability, Driver, requires
 
 
 def test_a_start_returns_a_running_deployment_tagged_with_its_token(driver: Driver) -> None:
@@ -45,6 +45,7 @@ def test_the_same_token_with_another_request_is_refused(driver: Driver) -> None:
 
 
 def test_a_start_while_another_runs_is_refused_and_latest_shows_the_running_one(driver: Driver) -> None:
+    requires(driver, Capability.ACCOUNT_BUSY)
     first = driver.deployer.start("token-a", driver.request("token-a", "a.jsonl"))
     with pytest.raises(StartRejected):
         driver.deployer.start("token-b", driver.request("token-b", "b.jsonl"))
@@ -59,6 +60,7 @@ def test_a_start_while_another_runs_is_refused_and_latest_shows_the_running_one(
 
 
 def test_after_the_running_one_ends_the_next_start_is_taken(driver: Driver) -> None:
+    requires(driver, Capability.ACCOUNT_BUSY)
     assert driver.deployer.latest() is None
     first = driver.deployer.start("token-a", driver.request("token-a", "a.jsonl"))
     driver.run_to_end()
@@ -71,6 +73,7 @@ def test_after_the_running_one_ends_the_next_start_is_taken(driver: Driver) -> N
 
 
 def test_a_start_whose_answer_was_lost_is_found_by_its_token(driver: Driver) -> None:
+    requires(driver, Capability.ONE_CALL_START)
     driver.deployer.start("token-old", driver.request("token-old", "old.jsonl"))
     driver.run_to_end()
     driver.lose_next_start()
@@ -94,6 +97,7 @@ def test_a_throttled_start_is_retried_and_starts_once(driver: Driver) -> None:
 
 def test_a_forgotten_token_starts_again(driver: Driver) -> None:
     """Why recovery looks for the token tag before a retry: the service's memory is short."""
+    requires(driver, Capability.FORGETS_STARTS)
     request = driver.request("token-a", "a.jsonl")
     first = driver.deployer.start("token-a", request)
     driver.run_to_end()
@@ -103,6 +107,35 @@ def test_a_forgotten_token_starts_again(driver: Driver) -> None:
     assert driver.deployments_for("token-a") == 2
 
 
+def test_a_start_of_many_calls_whose_answer_was_lost_is_resumed_into_the_same_deployment(
+    driver: Driver,
+) -> None:
+    requires(driver, Capability.ONE_CALL_START, present=False)
+    request = driver.request("token-a", "a.jsonl", targets=2)
+    driver.lose_next_start()
+    with pytest.raises(ClientError) as lost:
+        driver.deployer.start("token-a", request)
+    assert not isinstance(lost.value, StartRejected)
+    assert driver.deployer.find_by_token("token-a", created_since=None) is None  # part-way: resume
+    started = driver.deployer.start("token-a", request)
+    found = driver.deployer.find_by_token("token-a", created_since=None)
+    assert found is not None and found.deployment_id == started.deployment_id
+    assert found.tags[TOKEN_TAG] == "token-a" and found.lifecycle is Lifecycle.RUNNING
+    assert driver.deployments_for("token-a") == 1
+
+
+def test_a_forgotten_token_does_not_start_again_when_the_deployer_remembers_the_start(
+    driver: Driver,
+) -> None:
+    requires(driver, Capability.FORGETS_STARTS, present=False)
+    request = driver.request("token-a", "a.jsonl")
+    first = driver.deployer.start("token-a", request)
+    driver.run_to_end()
+    driver.forget_tokens()
+    assert driver.deployer.start("token-a", request) == first
+    assert driver.deployments_for("token-a") == 1
+
+
 @pytest.mark.parametrize(("targets", "failing"), [(5, 2), (1, 0)])
 def test_a_finished_deployment_pages_its_target_results(driver: Driver, targets: int, failing: int) -> None:
     started = driver.deployer.start(
@@ -110,7 +143,8 @@ def test_a_finished_deployment_pages_its_target_results(driver: Driver, targets:
     )
     driver.run_to_end()
     status = driver.deployer.status(started.deployment_id)
-    assert status.lifecycle is Lifecycle.SUCCEEDED and status.terminal
+    succeeded = not failing or Capability.ENDS_SUCCEEDED_WHEN_TARGETS_FAIL in driver.capabilities
+    assert status.lifecycle is (Lifecycle.SUCCEEDED if succeeded else Lifecycle.FAILED) and status.terminal
     results: list[TargetResult] = []
     sizes: list[int] = []
     next_token: str | None = None
@@ -143,6 +177,7 @@ def test_status_metrics_carry_the_counter_fields(driver: Driver) -> None:
 
 
 def test_a_deployment_that_cannot_read_its_file_fails_with_a_message(driver: Driver) -> None:
+    requires(driver, Capability.READS_FILE_AFTER_START)
     started = driver.deployer.start("token-a", driver.broken_request("token-a", "missing.jsonl"))
     driver.run_to_end()
     status = driver.deployer.status(started.deployment_id)
@@ -151,6 +186,7 @@ def test_a_deployment_that_cannot_read_its_file_fails_with_a_message(driver: Dri
 
 
 def test_a_stopped_deployment_ends_stopped(driver: Driver) -> None:
+    requires(driver, Capability.STOPS_GRADUALLY)
     started = driver.deployer.start("token-a", driver.request("token-a", "a.jsonl", targets=3))
     driver.deployer.stop(started.deployment_id)
     assert driver.deployer.status(started.deployment_id).lifecycle is Lifecycle.RUNNING  # Stopping

@@ -1,0 +1,180 @@
+"""Following one target's deployment until it settles, then writing its per-device results.
+
+A thing target settles when its deployment leaves ACTIVE. A thing-group target never does
+(continuous): it settles when every member recorded at start has a terminal job execution, or
+when its deadline passes (the line's job timeout, else the stack's, after the rollout's time);
+members still queued, in progress or never reached are then PENDING. Either kind settles at
+once when the deployment was replaced by a newer one to the same target (someone else's) or
+cancelled. A pass over a running group costs GetDeployment and DescribeJob; listing the
+executions (250 a page) is left for when the counts say every device may be done, or the
+deadline has passed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from bulk_deployer.deployers.greengrass_v2 import report
+from bulk_deployer.deployers.greengrass_v2.identity import FileKeys, parse_target
+from bulk_deployer.deployers.greengrass_v2.line_upload import LineUpload
+from bulk_deployer.deployers.greengrass_v2.members import ExecutionSummary, GroupMembers
+from bulk_deployer.deployers.greengrass_v2.target_ledger import TargetLedger, TargetRecord
+
+_ENDED = {
+    "COMPLETED": report.TARGET_SUCCEEDED,
+    "FAILED": report.TARGET_FAILED,
+    "CANCELED": report.TARGET_CANCELED,
+}
+
+
+@dataclass(frozen=True)
+class TargetProgress:
+    settled: bool
+    counts: Mapping[str, int] = field(default_factory=dict)
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class FollowSettings:
+    reports_prefix: str = "reports/"
+    reason_limit: int = 50  # DescribeJobExecution calls for failure reasons, per target
+    clock: Callable[[], float] = time.time
+
+
+class TargetFollower:
+    def __init__(
+        self,
+        gg: Any,
+        iot: Any,
+        s3: Any,
+        ledger: TargetLedger,
+        members: GroupMembers,
+        settings: FollowSettings,
+    ) -> None:
+        self._gg = gg
+        self._iot = iot
+        self._s3 = s3
+        self._ledger = ledger
+        self._members = members
+        self._settings = settings
+
+    def follow(self, file_token: str, record: TargetRecord, bucket: str) -> TargetProgress:
+        """Where a STARTED target stands; a target that settles now is written and recorded."""
+        if record.settled:
+            return TargetProgress(True, record.counts, record.outcome)
+        deployment = self._gg.get_deployment(deploymentId=record.deployment_id)
+        ended = _ended(deployment, parse_target(record.target_arn).is_group)
+        if ended is not None:
+            return self._settle(file_token, record, bucket, ended)
+        past_deadline = record.deadline_at is not None and self._settings.clock() >= record.deadline_at
+        if past_deadline:
+            return self._settle(file_token, record, bucket, None)
+        if not parse_target(record.target_arn).is_group:
+            return TargetProgress(False, {"IN_PROGRESS": 1})
+        counts = self._job_counts(str(record.iot_job_id))
+        if (
+            counts.get("QUEUED", 0) + counts.get("IN_PROGRESS", 0) == 0
+            and sum(counts.values()) >= record.members
+        ):
+            executions = {e.thing_name: e for e in self._members.executions(str(record.iot_job_id))}
+            keys = FileKeys(self._settings.reports_prefix, file_token)
+            if all(
+                _terminal(executions.get(m)) for m in self._members.read(bucket, keys.members(record.index))
+            ):
+                return self._settle(file_token, record, bucket, None, executions)
+        return TargetProgress(False, counts)
+
+    def _job_counts(self, job_id: str) -> dict[str, int]:
+        details = self._iot.describe_job(jobId=job_id)["job"].get("jobProcessDetails") or {}
+        return {
+            status: int(details.get(name, 0))
+            for name, status in report.JOB_COUNTS.items()
+            if details.get(name)
+        }
+
+    def _settle(
+        self,
+        file_token: str,
+        record: TargetRecord,
+        bucket: str,
+        outcome: str | None,
+        executions: Mapping[str, ExecutionSummary] | None = None,
+    ) -> TargetProgress:
+        job_id = str(record.iot_job_id)
+        if executions is None:
+            executions = {e.thing_name: e for e in self._members.executions(job_id)}
+        keys = FileKeys(self._settings.reports_prefix, file_token)
+        unfinished = report.REPLACED if outcome == report.TARGET_REPLACED else report.PENDING
+        if outcome == report.TARGET_CANCELED:
+            unfinished = report.CANCELED
+        counts: dict[str, int] = {}
+        reasons_left = self._settings.reason_limit
+        devices = keys.devices(record.index)
+        with LineUpload(self._s3, bucket, devices, content_type="application/x-ndjson") as out:
+            for row in self._rows(record, bucket, keys, executions, unfinished):
+                if row["status"] in report.FAILED_EXECUTION and reasons_left > 0:
+                    reasons_left -= 1
+                    answer = self._iot.describe_job_execution(jobId=job_id, thingName=row["thing_name"])
+                    details = (answer["execution"].get("statusDetails") or {}).get("detailsMap") or {}
+                    row["reason"] = report.failure_reason(details)
+                    row["error_types"] = report.error_types(details)
+                counts[row["status"]] = counts.get(row["status"], 0) + 1
+                out.write(orjson.dumps(row) + b"\n")
+        if outcome is None:
+            succeeded = set(counts) <= {report.SUCCEEDED}
+            outcome = report.TARGET_SUCCEEDED if succeeded else report.TARGET_FAILED
+        self._ledger.mark_settled(file_token, record.index, outcome, counts)
+        return TargetProgress(True, counts, outcome)
+
+    def _rows(
+        self,
+        record: TargetRecord,
+        bucket: str,
+        keys: FileKeys,
+        executions: Mapping[str, ExecutionSummary],
+        unfinished: str,
+    ) -> Iterator[dict[str, Any]]:
+        """Members in recorded order, then devices that joined the group after the start."""
+        target = parse_target(record.target_arn)
+        members = (
+            self._members.read(bucket, keys.members(record.index)) if target.is_group else iter([target.name])
+        )
+        seen: set[str] = set()
+        for name in members:
+            seen.add(name)
+            yield _row(record.target_arn, name, executions.get(name), unfinished, joined_later=False)
+        for name, execution in executions.items():
+            if name not in seen:
+                yield _row(record.target_arn, name, execution, unfinished, joined_later=True)
+
+
+def _row(
+    target_arn: str, name: str, execution: ExecutionSummary | None, unfinished: str, *, joined_later: bool
+) -> dict[str, Any]:
+    """A device's row: its execution's terminal status, else what the target's end makes it."""
+    if execution is None:
+        return report.device_row(target_arn, name, unfinished, joined_later=joined_later)
+    status = execution.status if execution.status in report.TERMINAL_EXECUTION else unfinished
+    return report.device_row(
+        target_arn, name, status, last_update=execution.last_update, joined_later=joined_later
+    )
+
+
+def _terminal(execution: ExecutionSummary | None) -> bool:
+    return execution is not None and execution.status in report.TERMINAL_EXECUTION
+
+
+def _ended(deployment: Mapping[str, Any], is_group: bool) -> str | None:
+    """The target's outcome when its deployment has ended by itself: replaced, cancelled, or (a
+    thing target's) completed or failed; None while it may go on."""
+    status = str(deployment.get("deploymentStatus", ""))
+    if status == "INACTIVE" or deployment.get("isLatestForTarget") is False:
+        return report.TARGET_REPLACED
+    if status == "CANCELED" or (status in _ENDED and not is_group):
+        return _ENDED[status]
+    return None

@@ -1,0 +1,111 @@
+"""Per-device results: their words, what each means to the report, and the rows' columns.
+
+A device's status is its job execution's (SUCCEEDED, FAILED, TIMED_OUT, REJECTED, CANCELED,
+REMOVED) once terminal, or ours when the target settled before it was: PENDING (queued, in
+progress or never reached at the deadline: offline, not dropped), REPLACED (someone else's
+newer deployment to the target took over) or CANCELED (our stop). Rows are written when their
+target settles, so each of these is final: to the report, everything but SUCCEEDED did not
+succeed (``TargetOutcome.FAILED``; PENDING devices are also counted apart). Only the rows of a
+target asked for before it settled, ACTIVE (or NOT_STARTED), may still change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bulk_deployer.contract import Metric
+from bulk_deployer.deployers.base import Lifecycle, TargetOutcome
+
+REPORT_COLUMNS = ("target", "thing_name", "status", "reason", "error_types", "last_update", "joined_later")
+
+SUCCEEDED = "SUCCEEDED"
+PENDING = "PENDING"
+ACTIVE = "ACTIVE"  # the row of a target that has not settled yet
+NOT_STARTED = "NOT_STARTED"  # the row of a target that has not been started
+REPLACED = "REPLACED"
+CANCELED = "CANCELED"
+TERMINAL_EXECUTION = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVED", "CANCELED"})
+FAILED_EXECUTION = frozenset({"FAILED", "TIMED_OUT", "REJECTED"})  # the device reports why
+
+# A target's own outcome (the per-target summary), beyond succeeded and failed.
+TARGET_SUCCEEDED = "succeeded"
+TARGET_FAILED = "failed"
+TARGET_REPLACED = "replaced"
+TARGET_CANCELED = "canceled"
+
+# DescribeJob's jobProcessDetails counts, as device statuses (while a group target runs).
+JOB_COUNTS = {
+    "numberOfQueuedThings": "QUEUED",
+    "numberOfInProgressThings": "IN_PROGRESS",
+    "numberOfSucceededThings": "SUCCEEDED",
+    "numberOfFailedThings": "FAILED",
+    "numberOfTimedOutThings": "TIMED_OUT",
+    "numberOfRejectedThings": "REJECTED",
+    "numberOfCanceledThings": "CANCELED",
+    "numberOfRemovedThings": "REMOVED",
+}
+
+COUNTER_METRICS = (
+    Metric.DEVICE_DEPLOYMENTS_SUCCEEDED,
+    Metric.DEVICE_DEPLOYMENTS_FAILED,
+    Metric.DEVICES_PENDING_AT_DEADLINE,
+)
+
+# The composite deployment's status, in Greengrass V2's words for one deployment.
+STATUS_WORDS = {
+    Lifecycle.RUNNING: "ACTIVE",
+    Lifecycle.SUCCEEDED: "COMPLETED",
+    Lifecycle.FAILED: "FAILED",
+    Lifecycle.STOPPED: "CANCELED",
+}
+
+
+def device_outcome(status: str) -> TargetOutcome:
+    """SUCCEEDED succeeded; a target's row before it settled may change; the rest did not succeed."""
+    if status == SUCCEEDED:
+        return TargetOutcome.SUCCEEDED
+    if status in (ACTIVE, NOT_STARTED):
+        return TargetOutcome.PENDING
+    return TargetOutcome.FAILED
+
+
+def counter_metrics(counts: Mapping[str, int], pending_at_deadline: int) -> dict[str, int]:
+    failed = sum(n for status, n in counts.items() if device_outcome(status) is TargetOutcome.FAILED)
+    return {
+        Metric.DEVICE_DEPLOYMENTS_SUCCEEDED.value: counts.get(SUCCEEDED, 0),
+        Metric.DEVICE_DEPLOYMENTS_FAILED.value: failed,
+        Metric.DEVICES_PENDING_AT_DEADLINE.value: pending_at_deadline,
+    }
+
+
+def error_types(details: Mapping[str, str]) -> list[str]:
+    """The nucleus's ``deployment-error-types`` ("[A, B]") as a list."""
+    listed = details.get("deployment-error-types", "").strip().strip("[]")
+    return [t.strip() for t in listed.split(",") if t.strip()]
+
+
+def failure_reason(details: Mapping[str, str]) -> str | None:
+    parts = [details.get("detailed-deployment-status"), details.get("deployment-failure-cause")]
+    text = ": ".join(p for p in parts if p)
+    return text or None
+
+
+def device_row(
+    target_arn: str,
+    thing_name: str,
+    status: str,
+    *,
+    last_update: str | None = None,
+    joined_later: bool = False,
+) -> dict[str, Any]:
+    """A report row; a failed device's reason and error types are filled in when read."""
+    return {
+        "target": target_arn,
+        "thing_name": thing_name,
+        "status": status,
+        "reason": None,
+        "error_types": [],
+        "last_update": last_update,
+        "joined_later": joined_later,
+    }
