@@ -52,6 +52,15 @@ class Metric(StrEnum):
     # tracker: the report pass
     GROUP_DEPLOYMENTS_FAILED = "GroupDeploymentsFailed"
     # tracker, Greengrass V2: increments of the per-device counts of a file's deployments
+    # Greengrass V2 stacks: a file's deployments to its targets, by how they ended
+    FILE_DEPLOYMENT_STARTED = "FileDeploymentStarted"
+    FILE_DEPLOYMENT_COMPLETED = "FileDeploymentCompleted"
+    FILE_DEPLOYMENT_FAILED = "FileDeploymentFailed"
+    FILE_DEPLOYMENT_STOPPED = "FileDeploymentStopped"
+    FILE_DEPLOYMENT_OVERDUE = "FileDeploymentOverdue"
+    WAITING_FOR_TARGETS = "WaitingForTargets"
+    # Greengrass V2: the report's devices that did not succeed (failed, or pending at the deadline)
+    DEVICES_NOT_SUCCEEDED = "DevicesNotSucceeded"
     DEVICE_DEPLOYMENTS_SUCCEEDED = "DeviceDeploymentsSucceeded"
     DEVICE_DEPLOYMENTS_FAILED = "DeviceDeploymentsFailed"
     DEVICES_PENDING_AT_DEADLINE = "DevicesPendingAtDeadline"

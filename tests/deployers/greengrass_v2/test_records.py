@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from bulk_deployer.contract import TOKEN_TAG
+from bulk_deployer.contract import FILE_TOKEN_TAG, TOKEN_TAG
 from bulk_deployer.deployers.greengrass_v2 import (
     StackRules,
     UpdateMode,
@@ -260,6 +260,7 @@ CASES: list[tuple[tuple[Any, ...], Any, list[str]]] = [
     (("tags", "AWS:created"), "v", ["reserved_tag_key"]),
     (("tags", TOKEN_TAG), "t", ["reserved_tag_key"]),
     (("tags", TOKEN_TAG.upper()), "t", ["reserved_tag_key"]),
+    (("tags", FILE_TOKEN_TAG), "t", ["reserved_tag_key"]),
     # -- updateMode and members we refuse
     (("updateMode",), "MERGE", []),
     (("updateMode",), DELETE, []),

@@ -249,3 +249,17 @@ def test_a_staged_file_shorter_than_its_request_is_refused_not_half_started_in_s
     with pytest.raises(StartRejected) as refused:
         world.deployer.start(TOKEN, request)
     assert refused.value.code == "StagedFileChanged"
+
+
+def test_a_deployment_whose_tags_with_the_files_would_pass_the_limit_is_refused_before_its_call(
+    world: World,
+) -> None:
+    """The line's tags fit alone (validation allows 48); with the stack's and the object's tags
+    (here: the request's ``team`` and token tags) and ours, the deployment would hold 51."""
+    world.things("a")
+    tags = {f"k{i}": "v" for i in range(48)}
+    request = world.request(TOKEN, [line(thing_arn("a"), tags=tags)])
+    with pytest.raises(StartRejected) as refused:
+        world.deployer.start(TOKEN, request)
+    assert refused.value.code == "TooManyTags" and "51 tags" in refused.value.message
+    assert world.created() == {}

@@ -21,6 +21,8 @@ from bulk_deployer.contract import Metric
 from bulk_deployer.deployers.base import (
     DeploymentStatus,
     Lifecycle,
+    LifecycleMetrics,
+    ReportRows,
     StartedDeployment,
     StartRejected,
     StartRequest,
@@ -41,6 +43,8 @@ _ERROR_SAMPLE = 20
 
 
 class GreengrassV2Deployer:
+    report_rows: ReportRows = report.REPORT_ROWS
+    lifecycle_metrics: LifecycleMetrics = report.LIFECYCLE_METRICS
     report_columns: tuple[str, ...] = report.REPORT_COLUMNS
     counter_metrics: tuple[Metric, ...] = report.COUNTER_METRICS
 

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bulk_deployer.contract import FILE_TOKEN_TAG, TOKEN_TAG
+from bulk_deployer.deployers.base import StartRejected
 from bulk_deployer.deployers.greengrass_v2.records import UpdateMode, create_deployment_kwargs, update_mode
+from bulk_deployer.tags import MAX_TAGS
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,14 @@ def plan_target(
         TOKEN_TAG: target_token,
         FILE_TOKEN_TAG: file_token,
     }
+    if len(request["tags"]) > MAX_TAGS:
+        # The line alone fits (validation); with the stack's and the object's tags it does not.
+        raise StartRejected(
+            "TooManyTags",
+            f"{line.get('targetArn')}: the stack's and the input object's tags, the line's and "
+            f"bulk-deployer's two make {len(request['tags'])} tags; a deployment holds at most "
+            f"{MAX_TAGS}: tag the object with fewer, or the line",
+        )
     request["clientToken"] = target_token
     return TargetPlan(request, mode, removed)
 

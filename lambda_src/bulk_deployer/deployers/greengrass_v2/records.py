@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from bulk_deployer.contract import TOKEN_TAG
+from bulk_deployer.contract import FILE_TOKEN_TAG, TOKEN_TAG
 from bulk_deployer.deployers.greengrass_v2.checks import (
     UNKNOWN_MEMBER,
     At,
@@ -62,8 +62,10 @@ MAX_DEPLOYMENT_NAME_CHARS = 256
 MAX_MERGE_CHARS = 10_485_760
 MAX_RESET_POINTER_CHARS = 256
 MAX_MEMORY_KB = 9_223_372_036_854_771_712  # the model's maximum
-# AWS allows 50 user tags on a resource; each deployment also carries our token tag.
-MAX_LINE_TAGS = MAX_TAGS - 1
+# The tags bulk-deployer puts on each deployment: its own token and its file's.
+RESERVED_TAG_KEYS = frozenset(key.lower() for key in (TOKEN_TAG, FILE_TOKEN_TAG))
+# AWS allows 50 user tags on a resource; each deployment also carries our two token tags.
+MAX_LINE_TAGS = MAX_TAGS - len(RESERVED_TAG_KEYS)
 # The deployment document's sizes: "7 KB" for a thing, "31 KB" for a thing group, up to "10 MB"
 # as a large deployment document. Read as thousands of bytes, the stricter reading, because AWS
 # counts overhead that the request does not show.
@@ -226,16 +228,17 @@ def _tags(at: At, value: Any) -> None:
     if not 1 <= len(value) <= MAX_LINE_TAGS:
         at.problem(
             f"must hold 1 to {MAX_LINE_TAGS} tags, got {len(value)} (AWS allows {MAX_TAGS} user tags "
-            "on a deployment, and each carries our token tag)"
+            "on a deployment, and each carries our two token tags)"
         )
     for key, tag_value in value.items():
         tag = at.key(key)
         checked = _tag_text(tag.with_code("invalid_tags"), key, min_chars=1, max_chars=MAX_KEY_CHARS)
         if checked is not None and checked.lower().startswith("aws:"):
             tag.problem("is a reserved tag key: keys starting with aws: are AWS's", "reserved_tag_key")
-        elif checked is not None and checked.lower() == TOKEN_TAG.lower():
+        elif checked is not None and checked.lower() in RESERVED_TAG_KEYS:
             tag.problem(
-                "is a reserved tag key: bulk-deployer tags each deployment with its token", "reserved_tag_key"
+                "is a reserved tag key: bulk-deployer tags each deployment with its and its file's token",
+                "reserved_tag_key",
             )
         _tag_text(tag, tag_value, min_chars=0, max_chars=MAX_VALUE_CHARS)
 

@@ -15,8 +15,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from bulk_deployer.contract import Metric
-from bulk_deployer.deployers.base import Lifecycle, TargetOutcome
+from bulk_deployer.deployers.base import Lifecycle, LifecycleMetrics, ReportRows, TargetOutcome
 
+# A V2 report's rows are devices: report.json's "devices", devices.csv, device_count.
+REPORT_ROWS = ReportRows("device", Metric.DEVICES_NOT_SUCCEEDED)
+# What the core counts as a file's deployments to its targets go by.
+LIFECYCLE_METRICS = LifecycleMetrics(
+    started=Metric.FILE_DEPLOYMENT_STARTED,
+    waiting=Metric.WAITING_FOR_TARGETS,
+    completed=Metric.FILE_DEPLOYMENT_COMPLETED,
+    failed=Metric.FILE_DEPLOYMENT_FAILED,
+    stopped=Metric.FILE_DEPLOYMENT_STOPPED,
+    overdue=Metric.FILE_DEPLOYMENT_OVERDUE,
+)
 REPORT_COLUMNS = ("target", "thing_name", "status", "reason", "error_types", "last_update", "joined_later")
 
 SUCCEEDED = "SUCCEEDED"
