@@ -12,8 +12,8 @@ in the settings object of each function that reads it (``StarterSettings``, ``Tr
 or ``DispatchSettings`` for both), or in ``infra.config.DeployConfig`` for one only the stack
 uses; ``only_for`` if only one Greengrass version uses it (``greengrass``: the functions of a
 stack of the other version do not get it); its use; its tests; then ``python -m
-infra.settings_docs`` (cdk.json, README). Renaming
-one: the new names, and the old ones in ``old_keys`` / ``old_envs`` (still read, with a warning).
+infra.settings_docs`` (cdk.json, README). Renaming one: the new names, and the old ones in
+``old_keys`` / ``old_envs`` (still read, with a warning).
 
 This module is on the starter's cold-start path: the standard library's dataclasses and enum only.
 """
