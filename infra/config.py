@@ -20,6 +20,7 @@ from bulk_deployer.settings_schema import (
     BY_ENV,
     BY_KEY,
     EXECUTION_ROLE_ARN,
+    GREENGRASS_V1,
     INPUT_BUCKET_NAME,
     INTAKE_DEAD_LETTER_QUEUE_URL,
     LEDGER_TABLE_NAME,
@@ -29,6 +30,7 @@ from bulk_deployer.settings_schema import (
     SETTINGS,
     Reader,
     Setting,
+    applies_to,
     default_of,
     deprecation_message,
 )
@@ -60,6 +62,7 @@ class DeployConfig:
     """The validated configuration of one deployment. Build it with :meth:`from_context`."""
 
     stack_name: str = _DEFAULTS["stackName"]
+    greengrass: str = _DEFAULTS["greengrass"]
     incoming_prefix: str = _DEFAULTS["incomingPrefix"]
     staged_prefix: str = _DEFAULTS["stagedPrefix"]
     reports_prefix: str = _DEFAULTS["reportsPrefix"]
@@ -78,6 +81,11 @@ class DeployConfig:
     deployable_group_ids: tuple[str, ...] = ()
     # (tag key, tag value) the groups must carry, or None.
     deployable_group_tag: tuple[str, str] | None = None
+    deployable_target_arns: tuple[str, ...] = ()
+    v2_files_in_flight: int = _DEFAULTS["v2FilesInFlight"]
+    greengrass_requests_per_second: int = _DEFAULTS["greengrassRequestsPerSecond"]
+    thing_group_deadline_minutes: int = _DEFAULTS["thingGroupDeadlineMinutes"]
+    allow_large_deployment_documents: bool = _DEFAULTS["allowLargeDeploymentDocuments"]
     alarm_email: str | None = None
     metrics_namespace: str = _DEFAULTS["metricsNamespace"]
     log_level: str = _DEFAULTS["logLevel"]
@@ -177,6 +185,7 @@ class DeployConfig:
             )
         values["uploader_principal_arns"] = tuple(values["uploader_principal_arns"])
         values["deployable_group_ids"] = tuple(values["deployable_group_ids"])
+        values["deployable_target_arns"] = tuple(values["deployable_target_arns"])
         values["alarm_email"] = values["alarm_email"] or None
         return cls(**values, deprecations=tuple(deprecations))
 
@@ -191,6 +200,22 @@ class DeployConfig:
         """
         gap = self.reconcile_every_seconds + 60 * self.tracker_schedule_minutes + self.tracker_timeout_seconds
         return -(-gap // 60) * 60
+
+    @property
+    def is_v1(self) -> bool:
+        return self.greengrass == GREENGRASS_V1
+
+    def settings_of_the_other_version(self) -> list[Setting]:
+        """The settings of the other Greengrass version that are set away from their defaults:
+        the stack ignores them (synthesis warns), and the functions do not get them."""
+        ignored = []
+        for entry in CONTEXT_SETTINGS:
+            if applies_to(entry, self.greengrass):
+                continue
+            value = self.value_of(entry)
+            if (list(value) if entry.type is list else value) != default_of(entry.key or ""):
+                ignored.append(entry)
+        return ignored
 
     def value_of(self, entry: Setting) -> Any:
         """A setting's value in this configuration; a derived one takes its source's value
@@ -219,7 +244,7 @@ class DeployConfig:
         environment = {name: value for name, value in wiring.items() if value}
         environment[SERVICE_NAME.env] = str(SERVICE_NAME.value)
         for entry in SETTINGS:
-            if entry.env is None or reader not in entry.readers:
+            if entry.env is None or reader not in entry.readers or not applies_to(entry, self.greengrass):
                 continue
             value = self.value_of(entry)
             if value is None or (entry.type is list and not value):
@@ -232,17 +257,18 @@ class DeployConfig:
         self,
         *,
         ledger_table_name: str,
-        execution_role_arn: str,
+        execution_role_arn: str | None = None,
         outcomes_topic_arn: str | None = None,
         intake_dead_letter_queue_url: str | None = None,
     ) -> dict[str, str]:
         """The starter's environment (bulk_deployer.config.StarterSettings.from_env). Without
-        ``outcomes_topic_arn`` the functions publish no outcome notifications."""
+        ``outcomes_topic_arn`` the functions publish no outcome notifications. The execution
+        role is a V1 stack's only: V2 passes none (its starter refuses one)."""
         return self.environment(
             Reader.STARTER,
             {
                 LEDGER_TABLE_NAME.env: ledger_table_name,
-                EXECUTION_ROLE_ARN.env: execution_role_arn,
+                EXECUTION_ROLE_ARN.env: execution_role_arn if self.is_v1 else None,
                 OUTCOMES_TOPIC_ARN.env: outcomes_topic_arn,
                 INTAKE_DEAD_LETTER_QUEUE_URL.env: intake_dead_letter_queue_url,
             },
@@ -271,6 +297,8 @@ def _env_text(entry: Setting, value: Any) -> str:
         return json.dumps(dict(value), sort_keys=True, separators=(",", ":"))
     if entry.type is list:
         return group_ids_json(value)
+    if entry.type is bool:
+        return "true" if value else "false"
     if entry.type is float:
         return number_text(value)
     return str(value)

@@ -18,10 +18,11 @@ from bulk_deployer.settings_schema import Setting
 
 # AWS allows 50 tags per resource; the starter adds its own (the file's token) on top of these.
 MAX_DEFAULT_TAGS: Final = 45
-# The starter receives the deployable GroupIds as one JSON environment variable, and Lambda
-# allows 4 KB of environment in total (the other variables take about 1 KB): about 50 GroupIds
-# (UUIDs). The same ids become the execution role's CreateDeployment resources (an inline
-# policy, at most 10,240 characters). Larger fleets use deployableGroupTag.
+# The starter receives the deployable GroupIds (V1) or target ARNs (V2) as one JSON environment
+# variable, and Lambda allows 4 KB of environment in total (the other variables take about 1 KB):
+# about 50 GroupIds (UUIDs). The same ids become the execution role's CreateDeployment resources
+# (V1) or the functions' iot:CreateJob resources (V2), in policies of at most 10,240 characters.
+# Larger V1 fleets use deployableGroupTag; larger V2 fleets, thing groups.
 MAX_DEPLOYABLE_GROUP_IDS_JSON_CHARS: Final = 2000
 # A bucket policy may be 20 KB; each principal ARN is one entry of one condition.
 MAX_UPLOADER_PRINCIPALS: Final = 100
@@ -34,6 +35,11 @@ _TAG_CHARS = re.compile(r"^[\w .:/=+\-@]*$", re.UNICODE)
 # with the role's path). ArnNotLike allows * and ? wildcards in the name.
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/*?-]{1,512}$")
 _SESSION_ARN = re.compile(r"^arn:aws[a-z-]*:sts::")
+# Greengrass V2 targets: a thing or a thing group (names 1-128 of [a-zA-Z0-9:_-], no wildcard),
+# as CreateDeployment's targetArn pattern and IoT's name rules allow.
+_TARGET_ARN = re.compile(
+    r"^arn:aws[a-z-]*:iot:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:(thing|thinggroup)/[a-zA-Z0-9:_-]{1,128}$"
+)
 # Greengrass GroupIds are UUIDs; allow any id the service could plausibly return, but nothing
 # that would act as a wildcard or break the ARN or the Fn::Sub it is written into.
 _GROUP_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -247,6 +253,24 @@ def _group_ids(key: str, value: Any) -> list[str]:
     return ids
 
 
+def _target_arns(key: str, value: Any) -> list[str]:
+    arns = _string_list(key, value)
+    for arn in arns:
+        if not _TARGET_ARN.match(arn):
+            raise context_error(
+                key,
+                f"{arn!r} is not a thing or thing group ARN (arn:aws:iot:<region>:<account>:thing/<name> or "
+                "...:thinggroup/<name>; the name 1-128 of a-z A-Z 0-9 : _ -, no wildcards)",
+            )
+    if len(group_ids_json(arns)) > MAX_DEPLOYABLE_GROUP_IDS_JSON_CHARS:
+        raise context_error(
+            key,
+            f"{len(arns)} ARNs do not fit the functions' environment (at most "
+            f"{MAX_DEPLOYABLE_GROUP_IDS_JSON_CHARS} characters as JSON); deploy to thing groups instead",
+        )
+    return arns
+
+
 def group_ids_json(ids: Iterable[str]) -> str:
     return json.dumps(list(ids), separators=(",", ":"))
 
@@ -280,6 +304,7 @@ _SPECIAL_PARSERS: Final[Mapping[str, Callable[[str, Any], Any]]] = {
     "uploaderPrincipalArns": _principal_arns,
     "deployableGroupIds": _group_ids,
     "deployableGroupTag": _group_tag,
+    "deployableTargetArns": _target_arns,
     "alarmEmail": _alarm_email,
     "metricsNamespace": _namespace,
 }

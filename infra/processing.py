@@ -21,7 +21,7 @@ from aws_cdk import aws_sqs as sqs
 from bulk_deployer.contract import TOKEN_TAG
 from constructs import Construct, IConstruct
 
-from infra import bundling
+from infra import bundling, greengrass_v2
 from infra.config import DeployConfig
 from infra.nag import acknowledge, arn_ref
 from infra.notifications import Notifications
@@ -54,11 +54,11 @@ def _prefix_pattern(prefix: str) -> str:
 @dataclass(frozen=True)
 class SharedResources:
     """What both functions use: the bucket, the ledger, the execution role they start bulk
-    deployments with (both dispatch) and the topics they notify."""
+    deployments with (both dispatch; a V2 stack has none) and the topics they notify."""
 
     bucket: s3.IBucket
     ledger: dynamodb.ITable
-    execution_role: iam.IRole
+    execution_role: iam.IRole | None
     notifications: Notifications
 
 
@@ -136,18 +136,42 @@ class FunctionConstruct(Construct):
             *shared.notifications.publish_statements(),
         ):
             self.role.add_to_principal_policy(statement)
-        shared.ledger.grant(self.role, *LEDGER_ACTIONS)
+        shared.ledger.grant(self.role, *ledger_actions(self.config))
         default_policy = self.role.node.find_child("DefaultPolicy")
-        acknowledge_shared_wildcards(default_policy, shared.ledger, self.kind)
+        acknowledge_shared_wildcards(default_policy, shared.ledger, self.kind, v1=self.config.is_v1)
         for rule, reason in wildcards:
             acknowledge(default_policy, rule, reason)
 
 
 def dispatch_statements(
-    config: DeployConfig, bucket: s3.IBucket, execution_role: iam.IRole
+    config: DeployConfig, bucket: s3.IBucket, execution_role: iam.IRole | None
 ) -> list[iam.PolicyStatement]:
-    """What ``dispatch()`` calls: check the queued file is still its key's current version, find a
-    running bulk deployment, start the next one with its tags."""
+    """What ``dispatch()`` calls: check the queued file is still its key's current version, then
+    the deployer's calls to find, start and follow deployments (V1 or V2)."""
+    if not config.is_v1:
+        deployer = greengrass_v2.dispatch_statements(config, bucket)
+    elif execution_role is None:
+        raise ValueError("a Greengrass V1 stack's functions pass its execution role")
+    else:
+        deployer = v1_dispatch_statements(config, execution_role)
+    return [
+        *deployer,
+        # Just before starting a queued file: HeadObject of its key without VersionId (is the
+        # queued version still the current one?).
+        iam.PolicyStatement(
+            sid="HeadQueuedInputFiles",
+            actions=["s3:GetObject"],
+            resources=[bucket.arn_for_objects(_prefix_pattern(config.incoming_prefix))],
+        ),
+        # Without ListBucket a deleted key answers 403 instead of 404. HeadObject carries no
+        # s3:prefix, so a prefix condition would take the 404 away again: the bucket, unconditioned.
+        iam.PolicyStatement(sid="ListBucket", actions=["s3:ListBucket"], resources=[bucket.bucket_arn]),
+    ]
+
+
+def v1_dispatch_statements(config: DeployConfig, execution_role: iam.IRole) -> list[iam.PolicyStatement]:
+    """Greengrass V1: find a running bulk deployment, start the next one with its tags, passing
+    the execution role."""
     return [
         # StartBulkDeployment and ListBulkDeployments have no resource type: "*" is the only
         # resource IAM matches for them.
@@ -162,16 +186,6 @@ def dispatch_statements(
             resources=[Fn.sub(BULK_DEPLOYMENTS_ARN)],
         ),
         tag_on_create_statement(config),
-        # Just before starting a queued file: HeadObject of its key without VersionId (is the
-        # queued version still the current one?).
-        iam.PolicyStatement(
-            sid="HeadQueuedInputFiles",
-            actions=["s3:GetObject"],
-            resources=[bucket.arn_for_objects(_prefix_pattern(config.incoming_prefix))],
-        ),
-        # Without ListBucket a deleted key answers 403 instead of 404. HeadObject carries no
-        # s3:prefix, so a prefix condition would take the 404 away again: the bucket, unconditioned.
-        iam.PolicyStatement(sid="ListBucket", actions=["s3:ListBucket"], resources=[bucket.bucket_arn]),
         iam.PolicyStatement(
             sid="PassExecutionRoleToGreengrass",
             actions=["iam:PassRole"],
@@ -204,8 +218,24 @@ def tag_on_create_statement(config: DeployConfig) -> iam.PolicyStatement:
     )
 
 
-def acknowledge_shared_wildcards(default_policy: IConstruct, ledger: dynamodb.ITable, who: str) -> None:
-    """The wildcard resources every function role here has, each with its reason."""
+def ledger_actions(config: DeployConfig) -> tuple[str, ...]:
+    """The ledger calls of both functions; a V2 stack's deployer also reads its per-target
+    records in batches (BatchGetItem)."""
+    return LEDGER_ACTIONS if config.is_v1 else (*LEDGER_ACTIONS, "dynamodb:BatchGetItem")
+
+
+def acknowledge_shared_wildcards(
+    default_policy: IConstruct, ledger: dynamodb.ITable, who: str, *, v1: bool
+) -> None:
+    """The wildcard resources every function role of the stack has, each with its reason."""
+    acknowledge(
+        default_policy,
+        f"AwsSolutions-IAM5[Resource::{arn_ref(ledger)}/index/*]",
+        f"The {who} queries the ledger's own indexes (queue, by_key, by_bulk_deployment) and nothing else.",
+    )
+    if not v1:
+        greengrass_v2.acknowledge_wildcards(default_policy, who)
+        return
     for rule, reason in (
         (
             "AwsSolutions-IAM5[Resource::*]",
@@ -219,11 +249,6 @@ def acknowledge_shared_wildcards(default_policy: IConstruct, ledger: dynamodb.IT
             ":/greengrass/bulk/deployments/*]",
             f"The {who} reads the status of bulk deployments, whose ids StartBulkDeployment creates "
             "at run time; limited to this account's and region's bulk deployments.",
-        ),
-        (
-            f"AwsSolutions-IAM5[Resource::{arn_ref(ledger)}/index/*]",
-            f"The {who} queries the ledger's own indexes (queue, by_key, by_bulk_deployment) and "
-            "nothing else.",
         ),
     ):
         acknowledge(default_policy, rule, reason)
@@ -321,7 +346,7 @@ class Starter(FunctionConstruct):
         super().__init__(scope, construct_id, config=config, kind="starter", shared=shared)
         environment = config.starter_environment(
             ledger_table_name=shared.ledger.table_name,
-            execution_role_arn=shared.execution_role.role_arn,
+            execution_role_arn=shared.execution_role.role_arn if shared.execution_role else None,
             outcomes_topic_arn=shared.notifications.outcomes_topic.topic_arn,
             intake_dead_letter_queue_url=intake_dead_letter_queue.queue_url,
         )
@@ -402,7 +427,8 @@ def _starter_wildcards(config: DeployConfig, bucket: s3.IBucket) -> tuple[tuple[
         ),
         (
             f"AwsSolutions-IAM5[Resource::{bucket_arn}/{_prefix_pattern(config.staged_prefix)}]",
-            "One staged copy per file, named by its token, written only under the staged prefix.",
+            "One staged copy per file, named by its token, written (and in a V2 stack read back to "
+            "start it) only under the staged prefix.",
         ),
         (
             f"AwsSolutions-IAM5[Resource::{bucket_arn}/{_prefix_pattern(config.reports_prefix)}]",

@@ -39,7 +39,7 @@ def context_table() -> str:
     for entry in SETTINGS:
         if entry.key is None:
             continue
-        meaning = entry.doc
+        meaning = _version_note(entry) + entry.doc
         if entry.env:
             meaning += f" Sets `{entry.env}`."
         if entry.old_keys:
@@ -60,7 +60,7 @@ def environment_table() -> str:
     for entry in SETTINGS:
         if entry.env is None:
             continue
-        meaning = f"from `{entry.key}`" if entry.key else entry.doc
+        meaning = _version_note(entry) + (f"from `{entry.key}`" if entry.key else entry.doc)
         if entry.old_envs:
             meaning += (
                 "; formerly "
@@ -74,9 +74,14 @@ def environment_table() -> str:
     return "\n".join(rows)
 
 
+def _version_note(entry: Setting) -> str:
+    """Says which Greengrass version a setting belongs to, if only one (the ``greengrass`` key)."""
+    return f"({entry.only_for.upper()} only) " if entry.only_for else ""
+
+
 def _env_default(entry: Setting) -> str:
     value = default_of(entry.env or "")
-    if entry.type is dict:
+    if entry.type in (dict, bool):
         return json.dumps(value)
     if entry.type is float and float(value).is_integer():
         return str(int(value))

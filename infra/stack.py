@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import Annotations, App, CfnOutput, Stack
+from bulk_deployer.settings_schema import GREENGRASS_V1, GREENGRASS_V2
 from constructs import Construct
 
 from infra.config import CONTEXT_KEY_NAMES, DeployConfig
@@ -17,28 +18,46 @@ from infra.processing import GreengrassExecutionRole, SharedResources, Starter
 from infra.storage import Storage, writers_only_statement
 from infra.tracking import Tracker
 
-DESCRIPTION = (
-    "bulk-deployer: starts AWS IoT Greengrass (V1) bulk deployments exactly once from files uploaded to S3"
-)
+DESCRIPTIONS = {
+    GREENGRASS_V1: (
+        "bulk-deployer: starts AWS IoT Greengrass (V1) bulk deployments exactly once "
+        "from files uploaded to S3"
+    ),
+    GREENGRASS_V2: (
+        "bulk-deployer: starts AWS IoT Greengrass V2 deployments exactly once from files uploaded to S3"
+    ),
+}
 
 
 class BulkDeployerStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig) -> None:
-        super().__init__(scope, construct_id, description=DESCRIPTION)
+        super().__init__(scope, construct_id, description=DESCRIPTIONS[config.greengrass])
         self.config = config
         for number, message in enumerate(config.deprecations):
             # A renamed context key still works, but whoever synthesizes should rename it.
             Annotations.of(self).add_warning_v2(f"bulk-deployer:deprecatedContextKey{number}", message)
+        for entry in config.settings_of_the_other_version():
+            # Set, but meaningless for this stack's Greengrass version: say so instead of ignoring it.
+            Annotations.of(self).add_warning_v2(
+                f"bulk-deployer:ignoredContextKey:{entry.key}",
+                f"cdk.json context key {entry.key!r} applies to Greengrass {entry.only_for} stacks only; "
+                f"this stack is greengrass={config.greengrass}, so its value is ignored",
+            )
         self.storage = Storage(self, "Storage", config=config)
         self.intake = Intake(self, "Intake", config=config, bucket=self.storage.bucket)
-        self.execution_role = GreengrassExecutionRole(
-            self, "GreengrassExecutionRole", config=config, bucket=self.storage.bucket
+        # Greengrass V2 passes no execution role: a V2 stack has none.
+        self.execution_role = (
+            GreengrassExecutionRole(
+                self, "GreengrassExecutionRole", config=config, bucket=self.storage.bucket
+            )
+            if config.is_v1
+            else None
         )
         self.notifications = Notifications(self, "Notifications", config=config)
         shared = SharedResources(
             bucket=self.storage.bucket,
             ledger=self.storage.ledger,
-            execution_role=self.execution_role.role,
+            execution_role=self.execution_role.role if self.execution_role else None,
             notifications=self.notifications,
         )
         self.starter = Starter(
@@ -84,6 +103,13 @@ class BulkDeployerStack(Stack):
 
     def _outputs(self) -> None:
         config = self.config
+        if self.execution_role is not None:
+            CfnOutput(
+                self,
+                "ExecutionRoleArn",
+                value=self.execution_role.role.role_arn,
+                description="Role Greengrass assumes for the bulk deployments",
+            )
         for output_id, value, description in (
             (
                 "BucketName",
@@ -93,11 +119,6 @@ class BulkDeployerStack(Stack):
             ("IncomingPrefix", config.incoming_prefix, "Upload input files under this prefix"),
             ("StagedPrefix", config.staged_prefix, "Validated copies that Greengrass reads"),
             ("ReportsPrefix", config.reports_prefix, "Rejection and deployment reports"),
-            (
-                "ExecutionRoleArn",
-                self.execution_role.role.role_arn,
-                "Role Greengrass assumes for the bulk deployments",
-            ),
             ("IntakeQueueUrl", self.intake.queue.queue_url, "FIFO queue of S3 Object Created events"),
             (
                 "IntakeDeadLetterQueueUrl",

@@ -16,6 +16,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra import greengrass_v2
 from infra.config import DeployConfig
 from infra.nag import acknowledge, arn_ref
 from infra.processing import (
@@ -93,8 +94,20 @@ class Tracker(FunctionConstruct):
 
 def _tracker_statements(config: DeployConfig, bucket: s3.IBucket) -> list[iam.PolicyStatement]:
     """What the tracker calls of its own: write reports, list the incoming prefix (to reconcile),
-    read bulk deployments' reports."""
+    read the deployer's results (V1: bulk deployments' reports; V2: see greengrass_v2)."""
     reports = bucket.arn_for_objects(f"{config.reports_prefix}*")
+    deployer = (
+        [
+            # The active bulk deployment's group deployments, page by page.
+            iam.PolicyStatement(
+                sid="ReadBulkDeploymentReports",
+                actions=["greengrass:ListBulkDeploymentDetailedReports"],
+                resources=[Fn.sub(BULK_DEPLOYMENTS_ARN)],
+            )
+        ]
+        if config.is_v1
+        else greengrass_v2.tracker_statements(config, bucket)
+    )
     return [
         # report.json, groups.csv and the interim report: PutObject, and the multipart
         # uploads (CreateMultipartUpload, UploadPart, CompleteMultipartUpload are
@@ -113,12 +126,7 @@ def _tracker_statements(config: DeployConfig, bucket: s3.IBucket) -> list[iam.Po
             resources=[bucket.bucket_arn],
             conditions={"StringLike": {"s3:prefix": [f"{config.incoming_prefix}*"]}},
         ),
-        # The active bulk deployment's group deployments, page by page.
-        iam.PolicyStatement(
-            sid="ReadBulkDeploymentReports",
-            actions=["greengrass:ListBulkDeploymentDetailedReports"],
-            resources=[Fn.sub(BULK_DEPLOYMENTS_ARN)],
-        ),
+        *deployer,
     ]
 
 
@@ -126,10 +134,12 @@ def _tracker_wildcards(config: DeployConfig, bucket: s3.IBucket) -> tuple[tuple[
     """(nag rule, reason) for each wildcard resource of the tracker's own."""
     bucket_arn = arn_ref(bucket)
     return (
+        *(() if config.is_v1 else (greengrass_v2.staged_wildcard(config, bucket),)),
         (
             f"AwsSolutions-IAM5[Resource::{bucket_arn}/{config.reports_prefix}*]",
-            "The tracker writes one report folder per file (report.json, groups.csv), named by the "
-            "file's token, only under the reports prefix.",
+            "The tracker writes one report folder per file (report.json, groups.csv; in a V2 stack "
+            "also reads back what the start recorded there), named by the file's token, only under "
+            "the reports prefix.",
         ),
         (
             f"AwsSolutions-IAM5[Resource::{bucket_arn}/{config.incoming_prefix}*]",

@@ -19,6 +19,7 @@ from typing import Any, Final
 from bulk_deployer.settings_schema import (
     BY_ENV,
     EXECUTION_ROLE_ARN,
+    GREENGRASS_V2,
     INPUT_BUCKET_NAME,
     INTAKE_DEAD_LETTER_QUEUE_URL,
     LEDGER_TABLE_NAME,
@@ -78,11 +79,22 @@ class DispatchSettings:
     start_max_refusals: int = DEFAULT_START_MAX_REFUSALS
     start_retry_base_seconds: float = DEFAULT_START_RETRY_BASE_SECONDS
     slot_lease_seconds: int = DEFAULT_SLOT_LEASE_SECONDS
+    # Which deployer the functions build (wiring.build_deployer): "v1" or "v2".
+    greengrass: str = default_of("GREENGRASS")
+    # V2 only: files in flight side by side, and the functions' share of the region's V2 quota.
+    v2_files_in_flight: int = default_of("V2_FILES_IN_FLIGHT")
+    greengrass_requests_per_second: int = default_of("GREENGRASS_REQUESTS_PER_SECOND")
 
     def __post_init__(self) -> None:
         check_prefixes(self.incoming_prefix, self.staged_prefix, self.reports_prefix)
         if not _REGION.match(self.region):
             raise ConfigurationError(f"AWS_REGION {self.region!r} is not an AWS region name")
+        _bounded(BY_ENV["GREENGRASS"], self.greengrass)
+
+    @property
+    def function_requests_per_second(self) -> float:
+        """This function's part of ``greengrass_requests_per_second``: half (two functions share it)."""
+        return self.greengrass_requests_per_second / 2
 
     @classmethod
     def _read(cls, env: Mapping[str, str], wiring: Mapping[str, Any]) -> dict[str, Any]:
@@ -108,24 +120,38 @@ class StarterSettings(DispatchSettings):
     """The starter's settings: intake, validation and staging on top of dispatch. It neither
     gets nor checks the tracker's."""
 
-    execution_role_arn: str
+    # V1: the role Greengrass assumes for a bulk deployment. V2 passes none: "".
+    execution_role_arn: str = ""
     default_tags: Mapping[str, str] = field(default_factory=dict)
     processing_lease_seconds: int = default_of("PROCESSING_LEASE_SECONDS")
     # The stack's allow-list of deployable GroupIds (None: any group the execution role may deploy).
     deployable_group_ids: frozenset[str] | None = None
+    # V2: the stack's allow-list of thing and thing group ARNs (None: any in the account and region).
+    deployable_target_arns: frozenset[str] | None = None
+    # V2: whether deployment documents above the 7 KB / 31 KB limits are accepted (devices need
+    # nucleus 2.3.0+ and greengrass:GetDeploymentConfiguration).
+    allow_large_deployment_documents: bool = default_of("ALLOW_LARGE_DEPLOYMENT_DOCUMENTS")
     # Where messages that can never succeed are parked at once (None: SQS's retries decide).
     intake_dead_letter_queue_url: str | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not _ROLE_ARN.match(self.execution_role_arn):
-            raise ConfigurationError(f"EXECUTION_ROLE_ARN {self.execution_role_arn!r} is not an IAM role ARN")
+        name = EXECUTION_ROLE_ARN.env
+        if self.greengrass == GREENGRASS_V2:
+            if self.execution_role_arn:
+                raise ConfigurationError(
+                    f"{name} is set, but Greengrass V2 deployments take no execution role"
+                )
+        elif not self.execution_role_arn:
+            raise ConfigurationError(f"environment variable {name} is required but not set (GREENGRASS=v1)")
+        elif not _ROLE_ARN.match(self.execution_role_arn):
+            raise ConfigurationError(f"{name} {self.execution_role_arn!r} is not an IAM role ARN")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StarterSettings:
         env = os.environ if env is None else env
         wiring = {
-            "execution_role_arn": _required(env, EXECUTION_ROLE_ARN.env),
+            "execution_role_arn": env.get(EXECUTION_ROLE_ARN.env, "").strip(),
             "intake_dead_letter_queue_url": env.get(INTAKE_DEAD_LETTER_QUEUE_URL.env) or None,
         }
         return cls(**cls._read(env, wiring))
@@ -146,6 +172,8 @@ class TrackerSettings(DispatchSettings):
     reconcile_every_seconds: int = default_of("RECONCILE_EVERY_SECONDS")
     reconcile_lookback_days: int = default_of("RECONCILE_LOOKBACK_DAYS")
     reconcile_min_age_seconds: int = default_of("RECONCILE_MIN_AGE_SECONDS")
+    # V2: how long a thing group target waits for its members when its line sets no job timeout.
+    thing_group_deadline_minutes: int = default_of("THING_GROUP_DEADLINE_MINUTES")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TrackerSettings:
@@ -180,12 +208,16 @@ def _parse(entry: Setting, raw: str) -> Any:
     if entry.type is dict:
         return _tags(name, raw)
     if entry.type is list:
-        return _group_ids(name, raw)
-    return raw
+        return _allow_list(name, raw)
+    if entry.type is bool:
+        return _bool(name, raw)
+    return _bounded(entry, raw.strip()) if entry.choices else raw
 
 
-def _bounded(entry: Setting, value: float) -> Any:
-    if not entry.allows(value):
+def _bounded(entry: Setting, value: Any) -> Any:
+    """``value`` if it is within the setting's bounds or among its choices."""
+    allowed = value in entry.choices if entry.choices else entry.allows(value)
+    if not allowed:
         raise ConfigurationError(f"environment variable {entry.env}={value} is not {entry.bounds_text()}")
     return value
 
@@ -223,12 +255,19 @@ def _tags(name: str, raw: str) -> dict[str, str]:
     return value
 
 
-def _group_ids(name: str, raw: str) -> frozenset[str]:
-    """A JSON array of GroupIds (unset means no allow-list)."""
+def _bool(name: str, raw: str) -> bool:
+    text = raw.strip().lower()
+    if text not in ("true", "false"):
+        raise ConfigurationError(f"environment variable {name}={raw!r} is not true or false")
+    return text == "true"
+
+
+def _allow_list(name: str, raw: str) -> frozenset[str]:
+    """A JSON array of GroupIds (V1) or target ARNs (V2); unset means no allow-list."""
     try:
         value = json.loads(raw)
     except ValueError:
         raise ConfigurationError(f"environment variable {name} is not valid JSON") from None
     if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-        raise ConfigurationError(f"environment variable {name} must be a non-empty JSON array of GroupIds")
+        raise ConfigurationError(f"environment variable {name} must be a non-empty JSON array of strings")
     return frozenset(value)

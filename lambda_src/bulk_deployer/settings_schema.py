@@ -10,8 +10,10 @@ the functions' environments (``infra.config``), ``cdk.json``'s defaults and the 
 Adding a setting: one entry in :data:`SETTINGS`; a field named after its variable (lower case)
 in the settings object of each function that reads it (``StarterSettings``, ``TrackerSettings``,
 or ``DispatchSettings`` for both), or in ``infra.config.DeployConfig`` for one only the stack
-uses; its use; its tests; then ``python -m infra.settings_docs`` (cdk.json, README). Renaming
-one: the new names, and the old ones in ``old_keys`` / ``old_envs`` (still read, with a warning).
+uses; ``only_for`` if only one Greengrass version uses it (``greengrass``: the functions of a
+stack of the other version do not get it); its use; its tests; then ``python -m
+infra.settings_docs`` (cdk.json, README). Renaming one: the new names, and the old ones in
+``old_keys`` / ``old_envs`` (still read, with a warning).
 
 This module is on the starter's cold-start path: the standard library's dataclasses and enum only.
 """
@@ -58,6 +60,10 @@ class Setting:
     # Names this setting had before: still accepted, with a deprecation warning.
     old_keys: tuple[str, ...] = ()
     old_envs: tuple[str, ...] = ()
+    # The Greengrass version (``greengrass``) the setting means something for (None: both). In a
+    # stack of the other version the functions do not get it, and a value set for it is a synth
+    # warning.
+    only_for: str | None = None
 
     def bounds_text(self) -> str:
         """The allowed values, for error messages and the README ("" when any value of the type)."""
@@ -97,6 +103,15 @@ LOG_RETENTION_DAYS: Final = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Which deployment service a stack uses: Greengrass V1 bulk deployments or V2 deployments.
+GREENGRASS_V1: Final = "v1"
+GREENGRASS_V2: Final = "v2"
+GREENGRASS_VERSIONS: Final = (GREENGRASS_V1, GREENGRASS_V2)
+# Greengrass V2 allows 30 management requests per second per region, shared by every caller of
+# the account (people, scripts, other tools); the functions' share leaves at least 5 to them.
+MAX_GREENGRASS_REQUESTS_PER_SECOND: Final = 25
+# IoT Jobs' inProgressTimeoutInMinutes allows at most 10,080 minutes (7 days).
+MAX_THING_GROUP_DEADLINE_MINUTES: Final = 7 * 24 * 60
 REMOVAL_POLICIES: Final = ("retain", "destroy")
 _THIRTY_DAYS: Final = 30 * 86_400
 
@@ -105,6 +120,14 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     # -- stack, buckets and logs
     Setting(key="stackName", env=None, type=str, default="BulkDeployer",
             doc="Name of the CloudFormation stack (and of `cdk.out/<stackName>.template.json`)."),
+    Setting(key="greengrass", env="GREENGRASS", type=str, default=GREENGRASS_V1,
+            readers=Reader.BOTH, choices=GREENGRASS_VERSIONS,
+            doc=(
+                "Which deployment service the stack drives: `v1` (Greengrass V1 bulk deployments, with an "
+                "execution role) or `v2` (Greengrass V2 deployments to things and thing groups, no execution"
+                " role). Selects the functions' deployer and their IAM; settings of the other version are "
+                "not given to the functions, and a value set for one is a synthesis warning."
+            )),
     Setting(key="incomingPrefix", env="INCOMING_PREFIX", type=str, default="incoming/",
             readers=Reader.BOTH,
             doc=(
@@ -166,6 +189,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                 "emptied first)."
             )),
     Setting(key="executionRoleSourceAccountCondition", env=None, type=bool, default=True,
+            only_for=GREENGRASS_V1,
             doc=(
                 "Whether the execution role's trust policy requires `aws:SourceAccount` = this account and "
                 "`aws:SourceArn` like `arn:<partition>:greengrass:<region>:<account>:*`, as the Greengrass V1"
@@ -180,7 +204,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                 "Recommended. With `-c`: a JSON array or comma-separated ARNs. At most 100."
             )),
     Setting(key="deployableGroupIds", env="DEPLOYABLE_GROUP_IDS", type=list, default=[],
-            readers=Reader.STARTER,
+            readers=Reader.STARTER, only_for=GREENGRASS_V1,
             doc=(
                 "Greengrass GroupIds this stack may deploy; empty means any group of the account and region. "
                 "When set, the execution role's `greengrass:CreateDeployment` is limited to exactly these "
@@ -189,6 +213,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                 "JSON: the Lambda environment is limited to 4 KB); use `deployableGroupTag` for larger sets."
             )),
     Setting(key="deployableGroupTag", env=None, type=str, default=None,
+            only_for=GREENGRASS_V1,
             doc=(
                 "`key=value`: the execution role may create deployments only of groups carrying this tag (an "
                 "`aws:ResourceTag/<key>` condition). The starter cannot look up the tags of every group in a "
@@ -197,6 +222,44 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                 "Neither function may set this tag on anything (an IAM condition on "
                 "`greengrass:TagResource`): a file whose S3 object tags carry exactly this `key=value` is "
                 "refused at start (`START_FAILED`). Combine with `deployableGroupIds` for both checks."
+            )),
+    Setting(key="deployableTargetArns", env="DEPLOYABLE_TARGET_ARNS", type=list, default=[],
+            readers=Reader.STARTER, only_for=GREENGRASS_V2,
+            doc=(
+                "Thing and thing group ARNs (`arn:<partition>:iot:<region>:<account>:thing/<name>` or "
+                "`thinggroup/<name>`) this stack may deploy to; empty means any thing or thing group of the "
+                "account and region. When set, the functions' `iot:CreateJob` is limited to exactly these "
+                "targets, and the starter rejects a file naming any other target, with the line numbers, "
+                "before anything starts. At most 2,000 characters as JSON (the Lambda environment is limited"
+                " to 4 KB): use thing groups for larger fleets."
+            )),
+    Setting(key="v2FilesInFlight", env="V2_FILES_IN_FLIGHT", type=int, default=4,
+            readers=Reader.BOTH, low=1, high=20, only_for=GREENGRASS_V2,
+            doc=(
+                "How many files' deployments may run side by side when they share no target (a file waits "
+                "for every earlier file that deploys to one of its targets)."
+            )),
+    Setting(key="greengrassRequestsPerSecond", env="GREENGRASS_REQUESTS_PER_SECOND", type=int, default=10,
+            readers=Reader.BOTH, low=1, high=MAX_GREENGRASS_REQUESTS_PER_SECOND, only_for=GREENGRASS_V2,
+            doc=(
+                "The share of the region's 30 Greengrass V2 requests per second (shared by every caller of "
+                "the account, not adjustable) that both functions together may use; each function takes "
+                "half of it, for its Greengrass V2 and IoT calls, retries included."
+            )),
+    Setting(key="thingGroupDeadlineMinutes", env="THING_GROUP_DEADLINE_MINUTES", type=int, default=60,
+            readers=Reader.TRACKER, low=1, high=MAX_THING_GROUP_DEADLINE_MINUTES, only_for=GREENGRASS_V2,
+            doc=(
+                "For a line whose `iotJobConfiguration` has no `timeoutConfig.inProgressTimeoutInMinutes`: "
+                "how long after its start a thing group target waits for the members recorded at start; then"
+                " it is done, and members not finished are reported pending (offline)."
+            )),
+    Setting(key="allowLargeDeploymentDocuments", env="ALLOW_LARGE_DEPLOYMENT_DOCUMENTS", type=bool,
+            default=False, readers=Reader.STARTER, only_for=GREENGRASS_V2,
+            doc=(
+                "Accept deployment documents over 7 KB (thing) / 31 KB (thing group), up to 10 MB. Only if "
+                "every device runs Greengrass nucleus 2.3.0 or later and its token exchange role allows "
+                "`greengrass:GetDeploymentConfiguration`: devices without either cannot fetch a large "
+                "document. `false` rejects such lines before anything starts."
             )),
     Setting(key="alarmEmail", env=None, type=str, default=None,
             doc=(
@@ -327,7 +390,9 @@ class Wiring:
 
 LEDGER_TABLE_NAME: Final = Wiring("LEDGER_TABLE_NAME", "the ledger table", Reader.BOTH)
 EXECUTION_ROLE_ARN: Final = Wiring(
-    "EXECUTION_ROLE_ARN", "the role Greengrass assumes to run a bulk deployment", Reader.STARTER
+    "EXECUTION_ROLE_ARN",
+    "the role Greengrass assumes to run a bulk deployment (`v1` only: V2 passes no role)",
+    Reader.STARTER,
 )
 INPUT_BUCKET_NAME: Final = Wiring("INPUT_BUCKET_NAME", "the bucket reconciliation lists", Reader.TRACKER)
 OUTCOMES_TOPIC_ARN: Final = Wiring(
@@ -358,6 +423,11 @@ BY_KEY: Final[Mapping[str, Setting]] = {s.key: s for s in SETTINGS if s.key is n
 BY_ENV: Final[Mapping[str, Setting]] = {s.env: s for s in SETTINGS if s.env is not None}
 # Old context key -> the setting it now names.
 RENAMED_KEYS: Final[Mapping[str, Setting]] = {old: s for s in SETTINGS for old in s.old_keys}
+
+
+def applies_to(entry: Setting, greengrass: str) -> bool:
+    """Whether a setting means something in a stack of this Greengrass version."""
+    return entry.only_for is None or entry.only_for == greengrass
 
 
 def setting(key_or_env: str) -> Setting:

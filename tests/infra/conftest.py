@@ -60,6 +60,24 @@ VARIANT_CONTEXT = {
 }
 
 
+# A Greengrass V2 stack with its own switches away from their defaults, and a V1-only value that
+# it ignores (with a synthesis warning).
+V2_VARIANT_CONTEXT = {
+    "greengrass": "v2",
+    "stackName": "BulkDeployerV2Variant",
+    "alarmEmail": "ops@example.com",
+    "deployableTargetArns": (
+        '["arn:aws:iot:eu-west-1:123456789012:thinggroup/fleet-eu", '
+        '"arn:aws:iot:eu-west-1:123456789012:thing/gateway-7"]'
+    ),
+    "v2FilesInFlight": "8",
+    "greengrassRequestsPerSecond": 20,
+    "thingGroupDeadlineMinutes": 120,
+    "allowLargeDeploymentDocuments": "true",
+    "deployableGroupIds": "4fd4c5a8-6f6b-4d70-9c3e-7a8f0c6e2b11",
+}
+
+
 def cdk_json_context() -> dict[str, object]:
     return dict(json.loads((REPO_ROOT / "cdk.json").read_text())["context"])
 
@@ -76,3 +94,17 @@ def variant(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """The stack with every configurable switch away from its default (as -c strings, too)."""
     context = cdk_json_context() | VARIANT_CONTEXT | {"bundleDependencies": "false"}
     return synthesize(context, tmp_path_factory.mktemp("cdk-variant"))
+
+
+@pytest.fixture(scope="session")
+def v2(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The stack as cdk.json configures it, with -c greengrass=v2."""
+    context = cdk_json_context() | {"greengrass": "v2", "bundleDependencies": False}
+    return synthesize(context, tmp_path_factory.mktemp("cdk-v2"))
+
+
+@pytest.fixture(scope="session")
+def v2_variant(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """A V2 stack with an allow-list of targets and its other settings away from their defaults."""
+    context = cdk_json_context() | V2_VARIANT_CONTEXT | {"bundleDependencies": "false"}
+    return synthesize(context, tmp_path_factory.mktemp("cdk-v2-variant"))

@@ -79,7 +79,6 @@ def synthesize(context: dict[str, Any], outdir: Path) -> Synth:
         "dlq": logical_id(stack.intake.dead_letter_queue),
         "event_dlq": logical_id(stack.intake.event_dead_letter_queue),
         "rule": logical_id(stack.intake.rule),
-        "execution_role": logical_id(stack.execution_role.role),
         "starter_role": logical_id(stack.starter.role),
         "function": logical_id(stack.starter.function),
         "log_group": logical_id(stack.starter.log_group),
@@ -91,6 +90,8 @@ def synthesize(context: dict[str, Any], outdir: Path) -> Synth:
         "outcomes_topic": logical_id(stack.notifications.outcomes_topic),
         "alarm_topic": logical_id(stack.notifications.alarm_topic),
     }
+    if stack.execution_role is not None:  # a Greengrass V2 stack has none
+        ids["execution_role"] = logical_id(stack.execution_role.role)
     return Synth(app, stack, outdir, template, Template.from_json(template), ids)
 
 

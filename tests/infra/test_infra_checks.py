@@ -20,6 +20,8 @@ from infra.nag import acknowledge, add_rule_packs
 # ---------------------------------------------------------------- cdk-nag
 
 
+# Every synthesized configuration: both Greengrass versions, defaults and every switch set.
+VARIANTS = ["synth", "variant", "v2", "v2_variant"]
 # The validation report also carries the constructs' own annotations (feature flag
 # @aws-cdk/core:annotationsInValidationReport) as a plugin of this name.
 ANNOTATIONS_REPORT = "Construct Annotations"
@@ -33,7 +35,7 @@ def _nag_reports(synth: Synth) -> list[dict[str, Any]]:
     return [r for r in _validation_report(synth)["pluginReports"] if r["pluginName"] != ANNOTATIONS_REPORT]
 
 
-@pytest.mark.parametrize("which", ["synth", "variant"])
+@pytest.mark.parametrize("which", VARIANTS)
 def test_cdk_nag_has_no_unacknowledged_findings(which: str, request: pytest.FixtureRequest) -> None:
     synth: Synth = request.getfixturevalue(which)
     # Synthesis would have raised on any unacknowledged error or warning; the report agrees.
@@ -43,11 +45,23 @@ def test_cdk_nag_has_no_unacknowledged_findings(which: str, request: pytest.Fixt
         assert (report["conclusion"], report["violations"]) == ("success", [])
 
 
-@pytest.mark.parametrize(("which", "expected"), [("synth", 1), ("variant", 0)])
-def test_the_only_annotation_is_the_warning_about_alarms_nobody_receives(
-    which: str, expected: int, request: pytest.FixtureRequest
+NO_SUBSCRIBER = ("Annotation::bulk-deployer:alarm-topic-without-subscriber", "warning")
+
+
+@pytest.mark.parametrize(
+    ("which", "expected"),
+    [
+        # cdk.json has no alarmEmail (a warning, test_infra_monitoring.py); the variants set one.
+        ("synth", [NO_SUBSCRIBER]),
+        ("variant", []),
+        ("v2", [NO_SUBSCRIBER]),
+        # The V2 variant sets deployableGroupIds, which only a V1 stack uses.
+        ("v2_variant", [("Annotation::bulk-deployer:ignoredContextKey:deployableGroupIds", "warning")]),
+    ],
+)
+def test_the_only_annotations_are_the_expected_warnings(
+    which: str, expected: list[tuple[str, str]], request: pytest.FixtureRequest
 ) -> None:
-    # cdk.json has no alarmEmail (a warning, test_infra_monitoring.py); the variant sets one.
     synth: Synth = request.getfixturevalue(which)
     violations = [
         violation
@@ -55,12 +69,10 @@ def test_the_only_annotation_is_the_warning_about_alarms_nobody_receives(
         if report["pluginName"] == ANNOTATIONS_REPORT
         for violation in report["violations"]
     ]
-    assert [(v["ruleName"], v["severity"]) for v in violations] == [
-        ("Annotation::bulk-deployer:alarm-topic-without-subscriber", "warning")
-    ] * expected
+    assert [(v["ruleName"], v["severity"]) for v in violations] == expected
 
 
-@pytest.mark.parametrize("which", ["synth", "variant"])
+@pytest.mark.parametrize("which", VARIANTS)
 def test_every_acknowledgement_suppresses_a_real_finding(which: str, request: pytest.FixtureRequest) -> None:
     synth: Synth = request.getfixturevalue(which)
     suppressed = {
@@ -82,8 +94,9 @@ def _acknowledgements(synth: Synth) -> list[tuple[str, str, str]]:
     return found
 
 
-def test_every_acknowledgement_has_a_specific_reason(synth: Synth) -> None:
-    acknowledgements = _acknowledgements(synth)
+@pytest.mark.parametrize("which", ["synth", "v2"])
+def test_every_acknowledgement_has_a_specific_reason(which: str, request: pytest.FixtureRequest) -> None:
+    acknowledgements = _acknowledgements(request.getfixturevalue(which))
     assert acknowledgements
     for path, rule, reason in acknowledgements:
         assert rule.startswith(("AwsSolutions::AwsSolutions-", "Serverless::Serverless-")), (path, rule)
@@ -92,15 +105,19 @@ def test_every_acknowledgement_has_a_specific_reason(synth: Synth) -> None:
     assert len(reasons) == len(set(reasons)), "each wildcard resource needs its own reason"
 
 
-def test_every_remaining_wildcard_resource_is_acknowledged_individually(synth: Synth) -> None:
-    rules = {rule for _, rule, _ in _acknowledgements(synth)}
+@pytest.mark.parametrize("which", ["synth", "v2"])
+def test_every_remaining_wildcard_resource_is_acknowledged_individually(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    rules = {rule for _, rule, _ in _acknowledgements(request.getfixturevalue(which))}
     # No blanket IAM5 acknowledgement: only findings for one named resource each.
     assert "AwsSolutions::AwsSolutions-IAM5" not in rules
     assert all("[Resource::" in rule for rule in rules if "IAM5" in rule)
 
 
-def test_no_blanket_acknowledgement_on_the_stack_or_app(synth: Synth) -> None:
-    for path, rule, _ in _acknowledgements(synth):
+@pytest.mark.parametrize("which", ["synth", "v2"])
+def test_no_blanket_acknowledgement_on_the_stack_or_app(which: str, request: pytest.FixtureRequest) -> None:
+    for path, rule, _ in _acknowledgements(request.getfixturevalue(which)):
         assert path.count("/") >= 2, f"{rule} acknowledged on {path}: too broad"
 
 
@@ -138,7 +155,7 @@ def test_acknowledge_helper_refuses_vague_reasons() -> None:
 # ---------------------------------------------------------------- cfn-lint
 
 
-@pytest.mark.parametrize("which", ["synth", "variant"])
+@pytest.mark.parametrize("which", VARIANTS)
 def test_cfn_lint_reports_nothing(which: str, request: pytest.FixtureRequest) -> None:
     synth: Synth = request.getfixturevalue(which)
     template = synth.outdir / f"{synth.stack.stack_name}.template.json"
@@ -146,7 +163,9 @@ def test_cfn_lint_reports_nothing(which: str, request: pytest.FixtureRequest) ->
     assert [str(m) for m in matches] == []
 
 
-def test_cfn_lint_ignores_only_w3005_on_the_functions(synth: Synth) -> None:
+@pytest.mark.parametrize("which", ["synth", "v2"])
+def test_cfn_lint_ignores_only_w3005_on_the_functions(which: str, request: pytest.FixtureRequest) -> None:
+    synth: Synth = request.getfixturevalue(which)
     ignored = {
         logical: resource["Metadata"]["cfn-lint"]
         for logical, resource in synth.resources.items()
@@ -219,11 +238,11 @@ def not_allowed_above_low(findings: list[Finding], allowlist: list[dict[str, Any
 
 
 @pytest.fixture(scope="module")
-def parliament_findings(synth: Synth, variant: Synth) -> dict[str, list[Finding]]:
-    return {"synth": _findings(synth.template), "variant": _findings(variant.template)}
+def parliament_findings(request: pytest.FixtureRequest) -> dict[str, list[Finding]]:
+    return {which: _findings(request.getfixturevalue(which).template) for which in VARIANTS}
 
 
-def test_parliament_sees_every_policy_document(synth: Synth, variant: Synth) -> None:
+def test_parliament_sees_every_policy_document(request: pytest.FixtureRequest, variant: Synth) -> None:
     expected = {
         "AWS::IAM::Policy",
         "AWS::IAM::Role",
@@ -232,7 +251,7 @@ def test_parliament_sees_every_policy_document(synth: Synth, variant: Synth) -> 
         "AWS::SNS::TopicPolicy",
         "AWS::KMS::Key",
     }
-    for which in (synth, variant):
+    for which in (request.getfixturevalue(name) for name in VARIANTS):
         assert {
             which.resources[logical]["Type"] for logical, _, _ in policy_documents(which.template)
         } == expected
@@ -240,20 +259,20 @@ def test_parliament_sees_every_policy_document(synth: Synth, variant: Synth) -> 
     assert "aws:PrincipalArn" in json.dumps(variant.props("bucket_policy"))
 
 
-@pytest.mark.parametrize("which", ["synth", "variant"])
+@pytest.mark.parametrize("which", VARIANTS)
 def test_parliament_knows_every_action(which: str, parliament_findings: dict[str, list[Finding]]) -> None:
     unknown = [f for f in parliament_findings[which] if f.issue.startswith("UNKNOWN")]
     assert unknown == []
 
 
-@pytest.mark.parametrize("which", ["synth", "variant"])
+@pytest.mark.parametrize("which", VARIANTS)
 def test_parliament_finds_nothing_above_low_that_is_not_justified(
     which: str, parliament_findings: dict[str, list[Finding]]
 ) -> None:
     assert not_allowed_above_low(parliament_findings[which], _allowlist()) == []
 
 
-@pytest.mark.parametrize("which", ["synth", "variant"])
+@pytest.mark.parametrize("which", VARIANTS)
 def test_parliament_reports_nothing_beyond_the_allowlist(
     which: str, parliament_findings: dict[str, list[Finding]]
 ) -> None:
@@ -265,7 +284,7 @@ def test_parliament_reports_nothing_beyond_the_allowlist(
 def test_every_allowlist_entry_is_justified_current_and_used(
     parliament_findings: dict[str, list[Finding]],
 ) -> None:
-    everything = parliament_findings["synth"] + parliament_findings["variant"]
+    everything = [finding for which in VARIANTS for finding in parliament_findings[which]]
     for entry in _allowlist():
         assert len(entry["reason"]) >= 40, entry
         assert entry["severity"] == parliament.config[entry["issue"]]["severity"], entry

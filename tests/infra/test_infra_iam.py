@@ -50,7 +50,7 @@ def starter_permissions(synth: Synth) -> dict[str, set[str]]:
         "greengrass:GetBulkDeploymentStatus": {GREENGRASS_BULK},
         "greengrass:TagResource": {"*"},
         # IAM: pass the execution role to Greengrass (condition tested separately)
-        "iam:PassRole": {synth.arn("execution_role")},
+        "iam:PassRole": {synth.arn("execution_role")} if "execution_role" in synth.ids else set(),
         # SQS event source mapping (granted by CDK's SqsEventSource)
         "sqs:ReceiveMessage": queue,
         "sqs:DeleteMessage": queue,
@@ -171,7 +171,7 @@ def tracker_permissions(synth: Synth) -> dict[str, set[str]]:
         "greengrass:StartBulkDeployment": {"*"},
         "greengrass:ListBulkDeployments": {"*"},
         "greengrass:TagResource": {"*"},
-        "iam:PassRole": {synth.arn("execution_role")},
+        "iam:PassRole": {synth.arn("execution_role")} if "execution_role" in synth.ids else set(),
         # SNS: outcome notifications on the KMS-encrypted outcomes topic
         "sns:Publish": {f"${{{synth.ids['outcomes_topic']}}}"},
         "kms:GenerateDataKey": {synth.arn("key")},

@@ -312,6 +312,7 @@ def test_function_environment_has_every_setting(synth: Synth) -> None:
         "STAGED_PREFIX": "staged/",
         "REPORTS_PREFIX": "reports/",
         "DEFAULT_TAGS": "{}",
+        "GREENGRASS": "v1",
         "LEDGER_TTL_DAYS": "400",
         "START_MAX_REFUSALS": "3",
         "START_RETRY_BASE_SECONDS": "2",

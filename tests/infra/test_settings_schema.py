@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from bulk_deployer.config import ConfigurationError, StarterSettings, TrackerSettings
-from bulk_deployer.settings_schema import SETTINGS, Reader, default_of
+from bulk_deployer.settings_schema import SETTINGS, Reader, applies_to, default_of
 
 from infra import settings_docs
 from infra.config import DeployConfig, field_for_key
@@ -39,6 +39,16 @@ CHANGED = {
     "reconcileLookbackDays": 7,
     "reconcileMinAgeSeconds": 600,
 }
+# The same for a Greengrass V2 stack: its own settings instead of V1's.
+CHANGED_V2 = {key: value for key, value in CHANGED.items() if key != "deployableGroupIds"} | {
+    "greengrass": "v2",
+    "deployableTargetArns": ["arn:aws:iot:eu-west-1:123456789012:thinggroup/fleet"],
+    "v2FilesInFlight": 2,
+    "greengrassRequestsPerSecond": 6,
+    "thingGroupDeadlineMinutes": 30,
+    "allowLargeDeploymentDocuments": True,
+}
+CHANGED_BY_VERSION = {"v1": CHANGED, "v2": CHANGED_V2}
 ROLE = "arn:aws:iam::123456789012:role/gg-bulk"
 
 
@@ -72,19 +82,26 @@ def test_every_context_setting_has_a_config_field_and_every_env_setting_a_value(
             assert (list(value) if entry.type is list else value) == default_of(entry.env), entry.env
 
 
-def test_each_function_gets_exactly_the_variables_the_schema_gives_it() -> None:
-    config = DeployConfig.from_context(CHANGED)
+@pytest.mark.parametrize("greengrass", ["v1", "v2"])
+def test_each_function_gets_exactly_the_variables_the_schema_gives_it(greengrass: str) -> None:
+    config = DeployConfig.from_context(CHANGED_BY_VERSION[greengrass])
     starter = config.starter_environment(ledger_table_name="t", execution_role_arn=ROLE)
     tracker = config.tracker_environment(ledger_table_name="t", input_bucket_name="b")
     for entry in SETTINGS:
         if entry.env is None:
             continue
-        assert (entry.env in starter) == (Reader.STARTER in entry.readers), entry.env
-        assert (entry.env in tracker) == (Reader.TRACKER in entry.readers), entry.env
+        # A setting of the other Greengrass version is given to neither function.
+        ours = applies_to(entry, greengrass)
+        assert (entry.env in starter) == (Reader.STARTER in entry.readers and ours), entry.env
+        assert (entry.env in tracker) == (Reader.TRACKER in entry.readers and ours), entry.env
+    # The execution role is a V1 stack's only.
+    assert ("EXECUTION_ROLE_ARN" in starter) == (greengrass == "v1")
+    assert starter["GREENGRASS"] == tracker["GREENGRASS"] == greengrass
 
 
-def test_the_functions_read_back_every_value_the_stack_writes() -> None:
-    config = DeployConfig.from_context(CHANGED)
+@pytest.mark.parametrize("greengrass", ["v1", "v2"])
+def test_the_functions_read_back_every_value_the_stack_writes(greengrass: str) -> None:
+    config = DeployConfig.from_context(CHANGED_BY_VERSION[greengrass])
     starter = StarterSettings.from_env(
         config.starter_environment(ledger_table_name="t", execution_role_arn=ROLE)
         | {"AWS_REGION": "eu-west-1"}
@@ -92,8 +109,9 @@ def test_the_functions_read_back_every_value_the_stack_writes() -> None:
     tracker = TrackerSettings.from_env(
         config.tracker_environment(ledger_table_name="t", input_bucket_name="b") | {"AWS_REGION": "eu-west-1"}
     )
+    assert starter.greengrass == tracker.greengrass == greengrass
     for entry in SETTINGS:
-        if entry.env is None or entry.env.startswith("POWERTOOLS_"):
+        if entry.env is None or entry.env.startswith("POWERTOOLS_") or not applies_to(entry, greengrass):
             continue
         expected = config.value_of(entry)
         for settings, reader in ((starter, Reader.STARTER), (tracker, Reader.TRACKER)):

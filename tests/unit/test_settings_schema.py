@@ -120,3 +120,55 @@ def test_the_old_variable_start_max_attempts_still_works_with_a_warning() -> Non
     # The new name wins, silently.
     both = StarterSettings.from_env(STARTER_ENV | {"START_MAX_ATTEMPTS": "4", "START_MAX_REFUSALS": "6"})
     assert both.start_max_refusals == 6
+
+
+# ---------------------------------------------------------------- Greengrass V1 or V2
+
+V2_STARTER_ENV = {k: v for k, v in STARTER_ENV.items() if k != "EXECUTION_ROLE_ARN"} | {"GREENGRASS": "v2"}
+TARGETS = (
+    '["arn:aws:iot:eu-west-1:123456789012:thinggroup/fleet", "arn:aws:iot:eu-west-1:123456789012:thing/c1"]'
+)
+
+
+def test_both_functions_know_which_greengrass_they_deploy_with() -> None:
+    assert StarterSettings.from_env(STARTER_ENV).greengrass == "v1"  # unset: v1, as before
+    assert TrackerSettings.from_env(TRACKER_ENV | {"GREENGRASS": "v2"}).greengrass == "v2"
+    for function, env in ((StarterSettings, V2_STARTER_ENV), (TrackerSettings, TRACKER_ENV)):
+        with pytest.raises(ConfigurationError, match="GREENGRASS=v3 is not one of v1, v2"):
+            function.from_env(env | {"GREENGRASS": "v3"})
+
+
+def test_a_v2_starter_takes_no_execution_role() -> None:
+    # A V2 stack gives none: the starter starts without it (it used to require one).
+    assert StarterSettings.from_env(V2_STARTER_ENV).execution_role_arn == ""
+    with pytest.raises(ConfigurationError, match="Greengrass V2 deployments take no execution role"):
+        StarterSettings.from_env(V2_STARTER_ENV | {"EXECUTION_ROLE_ARN": STARTER_ENV["EXECUTION_ROLE_ARN"]})
+    # V1 still requires one.
+    with pytest.raises(ConfigurationError, match="EXECUTION_ROLE_ARN is required"):
+        StarterSettings.from_env(V2_STARTER_ENV | {"GREENGRASS": "v1"})
+
+
+def test_v2_starter_settings_are_read() -> None:
+    settings = StarterSettings.from_env(
+        V2_STARTER_ENV | {"DEPLOYABLE_TARGET_ARNS": TARGETS, "ALLOW_LARGE_DEPLOYMENT_DOCUMENTS": "true"}
+    )
+    assert settings.deployable_target_arns == {
+        "arn:aws:iot:eu-west-1:123456789012:thinggroup/fleet",
+        "arn:aws:iot:eu-west-1:123456789012:thing/c1",
+    }
+    assert settings.allow_large_deployment_documents is True
+    assert StarterSettings.from_env(V2_STARTER_ENV).allow_large_deployment_documents is False
+    with pytest.raises(
+        ConfigurationError, match="ALLOW_LARGE_DEPLOYMENT_DOCUMENTS='yes' is not true or false"
+    ):
+        StarterSettings.from_env(V2_STARTER_ENV | {"ALLOW_LARGE_DEPLOYMENT_DOCUMENTS": "yes"})
+    with pytest.raises(ConfigurationError, match="DEPLOYABLE_TARGET_ARNS must be a non-empty JSON array"):
+        StarterSettings.from_env(V2_STARTER_ENV | {"DEPLOYABLE_TARGET_ARNS": "[]"})
+
+
+def test_each_function_takes_half_of_the_request_budget() -> None:
+    # Both functions call Greengrass V2 and IoT at the same time: together they stay within the share.
+    starter = StarterSettings.from_env(V2_STARTER_ENV | {"GREENGRASS_REQUESTS_PER_SECOND": "7"})
+    tracker = TrackerSettings.from_env(TRACKER_ENV | {"GREENGRASS_REQUESTS_PER_SECOND": "7"})
+    assert starter.function_requests_per_second + tracker.function_requests_per_second == 7
+    assert TrackerSettings.from_env(TRACKER_ENV).function_requests_per_second == 5
