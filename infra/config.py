@@ -28,6 +28,7 @@ from bulk_deployer.settings_schema import (
     RENAMED_KEYS,
     SERVICE_NAME,
     SETTINGS,
+    STACK_ACCOUNT_ID,
     Reader,
     Setting,
     applies_to,
@@ -260,10 +261,12 @@ class DeployConfig:
         execution_role_arn: str | None = None,
         outcomes_topic_arn: str | None = None,
         intake_dead_letter_queue_url: str | None = None,
+        stack_account_id: str | None = None,
     ) -> dict[str, str]:
         """The starter's environment (bulk_deployer.config.StarterSettings.from_env). Without
         ``outcomes_topic_arn`` the functions publish no outcome notifications. The execution
-        role is a V1 stack's only: V2 passes none (its starter refuses one)."""
+        role is a V1 stack's only: V2 passes none (its starter refuses one), and the account
+        (``Aws.ACCOUNT_ID``) a V2 stack's only."""
         return self.environment(
             Reader.STARTER,
             {
@@ -271,6 +274,7 @@ class DeployConfig:
                 EXECUTION_ROLE_ARN.env: execution_role_arn if self.is_v1 else None,
                 OUTCOMES_TOPIC_ARN.env: outcomes_topic_arn,
                 INTAKE_DEAD_LETTER_QUEUE_URL.env: intake_dead_letter_queue_url,
+                STACK_ACCOUNT_ID.env: None if self.is_v1 else stack_account_id,
             },
         )
 

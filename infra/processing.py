@@ -349,6 +349,7 @@ class Starter(FunctionConstruct):
             execution_role_arn=shared.execution_role.role_arn if shared.execution_role else None,
             outcomes_topic_arn=shared.notifications.outcomes_topic.topic_arn,
             intake_dead_letter_queue_url=intake_dead_letter_queue.queue_url,
+            stack_account_id=Aws.ACCOUNT_ID,
         )
         # The single FIFO message group already runs one invocation at a time.
         self.function = self.add_function(

@@ -24,6 +24,7 @@ from bulk_deployer.settings_schema import (
     INTAKE_DEAD_LETTER_QUEUE_URL,
     LEDGER_TABLE_NAME,
     OUTCOMES_TOPIC_ARN,
+    STACK_ACCOUNT_ID,
     Setting,
     default_of,
     deprecation_message,
@@ -42,6 +43,7 @@ TRACKER_FOLLOW_MARGIN_SECONDS: Final = 60
 
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+_ACCOUNT = re.compile(r"^\d{12}$")
 
 
 class ConfigurationError(ValueError):
@@ -84,6 +86,9 @@ class DispatchSettings:
     # V2 only: files in flight side by side, and the functions' share of the region's V2 quota.
     v2_files_in_flight: int = default_of("V2_FILES_IN_FLIGHT")
     greengrass_requests_per_second: int = default_of("GREENGRASS_REQUESTS_PER_SECOND")
+    # V2: how long a thing group target waits for its members when its line sets no job timeout
+    # (its deadline is set when it starts: both functions start files).
+    thing_group_deadline_minutes: int = default_of("THING_GROUP_DEADLINE_MINUTES")
 
     def __post_init__(self) -> None:
         check_prefixes(self.incoming_prefix, self.staged_prefix, self.reports_prefix)
@@ -133,6 +138,8 @@ class StarterSettings(DispatchSettings):
     allow_large_deployment_documents: bool = default_of("ALLOW_LARGE_DEPLOYMENT_DOCUMENTS")
     # Where messages that can never succeed are parked at once (None: SQS's retries decide).
     intake_dead_letter_queue_url: str | None = None
+    # V2: the stack's account; a line's target must be one of its things or thing groups.
+    stack_account_id: str = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -141,6 +148,11 @@ class StarterSettings(DispatchSettings):
             if self.execution_role_arn:
                 raise ConfigurationError(
                     f"{name} is set, but Greengrass V2 deployments take no execution role"
+                )
+            if not _ACCOUNT.match(self.stack_account_id):
+                raise ConfigurationError(
+                    f"{STACK_ACCOUNT_ID.env} {self.stack_account_id!r} is not an AWS account id "
+                    "(GREENGRASS=v2 checks each target's account against it)"
                 )
         elif not self.execution_role_arn:
             raise ConfigurationError(f"environment variable {name} is required but not set (GREENGRASS=v1)")
@@ -153,6 +165,7 @@ class StarterSettings(DispatchSettings):
         wiring = {
             "execution_role_arn": env.get(EXECUTION_ROLE_ARN.env, "").strip(),
             "intake_dead_letter_queue_url": env.get(INTAKE_DEAD_LETTER_QUEUE_URL.env) or None,
+            "stack_account_id": env.get(STACK_ACCOUNT_ID.env, "").strip(),
         }
         return cls(**cls._read(env, wiring))
 
@@ -172,8 +185,6 @@ class TrackerSettings(DispatchSettings):
     reconcile_every_seconds: int = default_of("RECONCILE_EVERY_SECONDS")
     reconcile_lookback_days: int = default_of("RECONCILE_LOOKBACK_DAYS")
     reconcile_min_age_seconds: int = default_of("RECONCILE_MIN_AGE_SECONDS")
-    # V2: how long a thing group target waits for its members when its line sets no job timeout.
-    thing_group_deadline_minutes: int = default_of("THING_GROUP_DEADLINE_MINUTES")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TrackerSettings:

@@ -62,6 +62,9 @@ class Metric(StrEnum):
     # Greengrass V2: the report's devices that did not succeed (failed, or pending at the deadline)
     DEVICES_NOT_SUCCEEDED = "DevicesNotSucceeded"
     DEVICE_DEPLOYMENTS_SUCCEEDED = "DeviceDeploymentsSucceeded"
+    # Greengrass V2 stacks: a Greengrass V2 or IoT request answered "throttled" (retried with
+    # backoff; the region's 30 requests per second are shared with every other caller)
+    GREENGRASS_REQUESTS_THROTTLED = "GreengrassRequestsThrottled"
     DEVICE_DEPLOYMENTS_FAILED = "DeviceDeploymentsFailed"
     DEVICES_PENDING_AT_DEADLINE = "DevicesPendingAtDeadline"
     # tracker: gauges, once per run (UnprocessedInputFiles once per reconciliation)

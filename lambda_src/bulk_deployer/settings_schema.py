@@ -247,7 +247,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                 "half of it, for its Greengrass V2 and IoT calls, retries included."
             )),
     Setting(key="thingGroupDeadlineMinutes", env="THING_GROUP_DEADLINE_MINUTES", type=int, default=60,
-            readers=Reader.TRACKER, low=1, high=MAX_THING_GROUP_DEADLINE_MINUTES, only_for=GREENGRASS_V2,
+            readers=Reader.BOTH, low=1, high=MAX_THING_GROUP_DEADLINE_MINUTES, only_for=GREENGRASS_V2,
             doc=(
                 "For a line whose `iotJobConfiguration` has no `timeoutConfig.inProgressTimeoutInMinutes`: "
                 "how long after its start a thing group target waits for the members recorded at start; then"
@@ -404,6 +404,12 @@ INTAKE_DEAD_LETTER_QUEUE_URL: Final = Wiring(
     Reader.STARTER,
     required=False,
 )
+STACK_ACCOUNT_ID: Final = Wiring(
+    "STACK_ACCOUNT_ID",
+    "the stack's account (`v2` only: a line's target must be a thing or thing group of it)",
+    Reader.STARTER,
+    required=False,
+)
 SERVICE_NAME: Final = Wiring(
     "POWERTOOLS_SERVICE_NAME",
     "the EMF `service` dimension (read by Powertools)",
@@ -416,6 +422,7 @@ WIRING: Final = (
     INPUT_BUCKET_NAME,
     OUTCOMES_TOPIC_ARN,
     INTAKE_DEAD_LETTER_QUEUE_URL,
+    STACK_ACCOUNT_ID,
     SERVICE_NAME,
 )
 

@@ -12,17 +12,22 @@ from bulk_deployer import aws
 from bulk_deployer.config import DispatchSettings, StarterSettings, TrackerSettings
 from bulk_deployer.contract import Metric
 from bulk_deployer.control import DispatchControl, RunLease
-from bulk_deployer.deployers.base import Deployer
+from bulk_deployer.deployers.base import Deployer, StartRequestBuilder
 from bulk_deployer.deployers.greengrass_v1 import GreengrassV1Deployer, V1FileValidator, V1StartRequests
 from bulk_deployer.dispatch import Dispatcher
+from bulk_deployer.dynamo import TableAccess
 from bulk_deployer.input_objects import InputObjectStore
 from bulk_deployer.intake import InputFileIntake
+from bulk_deployer.invocation import INVOCATION
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.observability import count, seconds
 from bulk_deployer.outcomes import NoOutcomes, OutcomeSink, SnsOutcomes
 from bulk_deployer.parking import DeadLetterParking
 from bulk_deployer.reports import ReportStore
+from bulk_deployer.request_budget import BUDGETED_CLIENT_CONFIG, RequestBudget
+from bulk_deployer.settings_schema import GREENGRASS_V2
 from bulk_deployer.slot import DeploymentSlot
+from bulk_deployer.validation import FileValidator
 
 if TYPE_CHECKING:
     from bulk_deployer.tracker import BulkDeploymentTracker
@@ -35,16 +40,44 @@ class Clients:
     greengrass: Any
     sns: Any
     greengrass_start: Any = None  # the no-retry client for StartBulkDeployment
+    # Greengrass V2 stacks: the greengrassv2 and iot clients, paced by one RequestBudget.
+    greengrassv2: Any = None
+    iot: Any = None
 
     @classmethod
-    def create(cls, settings: DispatchSettings, session: Any = None) -> Clients:
+    def create(
+        cls,
+        settings: DispatchSettings,
+        session: Any = None,
+        *,
+        on_throttle: Callable[[Metric, int], None] = count,
+    ) -> Clients:
+        region = settings.region
+        common = {
+            "s3": aws.client("s3", region=region, session=session),
+            "dynamodb": aws.client("dynamodb", region=region, session=session),
+            "sns": aws.client("sns", region=region, session=session),
+        }
+        if settings.greengrass == GREENGRASS_V2:
+            # This function's share of the region's quota, every HTTP attempt of both clients.
+            budget = RequestBudget(settings.function_requests_per_second)
+
+            def throttled(_operation: str) -> None:
+                on_throttle(Metric.GREENGRASS_REQUESTS_THROTTLED, 1)
+
+            greengrassv2, iot = (
+                budget.attach(
+                    aws.client(name, region=region, session=session, config=BUDGETED_CLIENT_CONFIG),
+                    on_throttle=throttled,
+                )
+                for name in ("greengrassv2", "iot")
+            )
+            return cls(**common, greengrass=None, greengrassv2=greengrassv2, iot=iot)
         return cls(
-            s3=aws.client("s3", region=settings.region, session=session),
-            dynamodb=aws.client("dynamodb", region=settings.region, session=session),
-            greengrass=aws.client("greengrass", region=settings.region, session=session),
-            sns=aws.client("sns", region=settings.region, session=session),
+            **common,
+            greengrass=aws.client("greengrass", region=region, session=session),
             greengrass_start=aws.client(
-                "greengrass", region=settings.region, session=session, config=aws.START_CLIENT_CONFIG
+                "greengrass", region=region, session=session, config=aws.START_CLIENT_CONFIG
             ),
         )
 
@@ -61,6 +94,9 @@ class Effects:
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     outcomes: OutcomeSink | None = None  # None: the topic in the settings, if any
+    # Seconds left to the current invocation (handlers begin INVOCATION): a start of many calls
+    # stops in time and is resumed by the next dispatch.
+    time_left: Callable[[], float] = INVOCATION.time_left
 
 
 LAMBDA = Effects()
@@ -92,16 +128,61 @@ def build_outcomes(settings: DispatchSettings, clients: Clients, effects: Effect
     return NoOutcomes()
 
 
-def build_deployer(clients: Clients, effects: Effects = LAMBDA) -> Deployer:
-    """The one place that picks the deployment service (Greengrass V1 bulk deployments today)."""
+def build_deployer(
+    clients: Clients, effects: Effects = LAMBDA, settings: DispatchSettings | None = None
+) -> Deployer:
+    """The one place that picks the deployment service: the stack's ``GREENGRASS`` (V1 without settings)."""
+    if settings is not None and settings.greengrass == GREENGRASS_V2:
+        # Imported here: a V1 stack's cold start does not load the V2 deployer.
+        from bulk_deployer.deployers.greengrass_v2 import GreengrassV2Deployer, StartSettings  # noqa: PLC0415
+
+        return GreengrassV2Deployer(
+            clients.greengrassv2,
+            clients.iot,
+            clients.s3,
+            TableAccess(clients.dynamodb, settings.ledger_table_name, clock=effects.clock),
+            StartSettings(
+                time_left=effects.time_left,
+                reports_prefix=settings.reports_prefix,
+                default_timeout_minutes=settings.thing_group_deadline_minutes,
+                clock=effects.clock,
+                sleep=effects.sleep,
+            ),
+            capacity=settings.v2_files_in_flight,
+            ttl_days=settings.ledger_ttl_days,
+        )
     return GreengrassV1Deployer(clients.greengrass, clients.greengrass_start, sleep=effects.sleep)
+
+
+def build_intake_rules(settings: StarterSettings) -> tuple[StartRequestBuilder, Callable[[], FileValidator]]:
+    """What a queued file's start request freezes, and the rules its lines are validated by."""
+    if settings.greengrass == GREENGRASS_V2:
+        from bulk_deployer.deployers.greengrass_v2 import (  # noqa: PLC0415
+            StackRules,
+            V2FileValidator,
+            V2StartRequests,
+            partition_of,
+        )
+
+        rules = StackRules(
+            partition=partition_of(settings.region),
+            region=settings.region,
+            account=settings.stack_account_id,
+            allowed_targets=settings.deployable_target_arns,
+            allow_large_documents=settings.allow_large_deployment_documents,
+        )
+        return V2StartRequests(), partial(V2FileValidator, rules)
+    return (
+        V1StartRequests(settings.execution_role_arn, settings.region),
+        partial(V1FileValidator, settings.deployable_group_ids),
+    )
 
 
 def build_dispatcher(
     settings: DispatchSettings, clients: Clients, ledger: BulkDeploymentLedger, effects: Effects = LAMBDA
 ) -> Dispatcher:
     table = settings.ledger_table_name
-    deployer = build_deployer(clients, effects)
+    deployer = build_deployer(clients, effects, settings)
     return Dispatcher(
         ledger,
         # As large as the deployer lets files run side by side.
@@ -123,6 +204,7 @@ def build_intake(
 ) -> InputFileIntake:
     clients = clients or Clients.create(settings)
     dispatcher = build_dispatcher(settings, clients, build_ledger(settings, clients, effects), effects)
+    start_requests, file_validator = build_intake_rules(settings)
     return InputFileIntake(
         settings,
         dispatcher.ledger,
@@ -130,8 +212,8 @@ def build_intake(
         ReportStore(clients.s3, settings.reports_prefix),
         dispatcher,
         effects.count,
-        start_requests=V1StartRequests(settings.execution_role_arn, settings.region),
-        file_validator=partial(V1FileValidator, settings.deployable_group_ids),
+        start_requests=start_requests,
+        file_validator=file_validator,
         outcomes=dispatcher.outcomes,
     )
 

@@ -41,6 +41,8 @@ def test_v2_starter_environment(v2: Synth) -> None:
         "V2_FILES_IN_FLIGHT": "4",
         "GREENGRASS_REQUESTS_PER_SECOND": "10",
         "ALLOW_LARGE_DEPLOYMENT_DOCUMENTS": "false",
+        "THING_GROUP_DEADLINE_MINUTES": "60",  # a target's deadline is set when it starts
+        "STACK_ACCOUNT_ID": {"Ref": "AWS::AccountId"},
         "LEDGER_TTL_DAYS": "400",
         "START_MAX_REFUSALS": "3",
         "START_RETRY_BASE_SECONDS": "2",
@@ -83,8 +85,10 @@ def test_v1_functions_get_no_v2_setting(synth: Synth, variant: Synth) -> None:
 
 def test_the_v2_functions_start_on_their_environment(v2_variant: Synth) -> None:
     def concrete(function: str) -> dict[str, str]:
+        resolved = {"AWS::AccountId": "123456789012"}  # as CloudFormation resolves the pseudo parameter
         env = {
-            k: v if isinstance(v, str) else "placeholder" for k, v in _variables(v2_variant, function).items()
+            k: v if isinstance(v, str) else resolved.get(str(dict(v).get("Ref")), "placeholder")  # type: ignore[call-overload]
+            for k, v in _variables(v2_variant, function).items()
         }
         return env | {"AWS_REGION": "eu-west-1"}
 

@@ -103,7 +103,9 @@ def test_each_function_gets_exactly_the_variables_the_schema_gives_it(greengrass
 def test_the_functions_read_back_every_value_the_stack_writes(greengrass: str) -> None:
     config = DeployConfig.from_context(CHANGED_BY_VERSION[greengrass])
     starter = StarterSettings.from_env(
-        config.starter_environment(ledger_table_name="t", execution_role_arn=ROLE)
+        config.starter_environment(
+            ledger_table_name="t", execution_role_arn=ROLE, stack_account_id="123456789012"
+        )
         | {"AWS_REGION": "eu-west-1"}
     )
     tracker = TrackerSettings.from_env(

@@ -213,3 +213,17 @@ def test_a_missing_setting_fails_the_cold_start_naming_it(monkeypatch: pytest.Mo
         starter.handler({"Records": []}, FakeContext())  # type: ignore[arg-type]
     starter._settings.cache_clear()
     starter._intake.cache_clear()
+
+
+def test_each_invocation_gives_the_deployer_its_own_time_limit(
+    wired: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start of many calls (Greengrass V2) stops in time: the handler sets the limit it reads."""
+    from bulk_deployer.invocation import INVOCATION, InvocationTime
+
+    now = [1000.0]
+    monkeypatch.setattr(INVOCATION, "clock", lambda: now[0])
+    monkeypatch.setattr(INVOCATION, "_deadline", None)
+    assert isinstance(INVOCATION, InvocationTime)
+    starter.handler({"Records": []}, FakeContext())  # type: ignore[arg-type]
+    assert INVOCATION.time_left() == 60  # FakeContext: 60,000 ms left

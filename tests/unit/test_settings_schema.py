@@ -124,7 +124,10 @@ def test_the_old_variable_start_max_attempts_still_works_with_a_warning() -> Non
 
 # ---------------------------------------------------------------- Greengrass V1 or V2
 
-V2_STARTER_ENV = {k: v for k, v in STARTER_ENV.items() if k != "EXECUTION_ROLE_ARN"} | {"GREENGRASS": "v2"}
+V2_STARTER_ENV = {k: v for k, v in STARTER_ENV.items() if k != "EXECUTION_ROLE_ARN"} | {
+    "GREENGRASS": "v2",
+    "STACK_ACCOUNT_ID": "123456789012",
+}
 TARGETS = (
     '["arn:aws:iot:eu-west-1:123456789012:thinggroup/fleet", "arn:aws:iot:eu-west-1:123456789012:thing/c1"]'
 )
@@ -146,6 +149,14 @@ def test_a_v2_starter_takes_no_execution_role() -> None:
     # V1 still requires one.
     with pytest.raises(ConfigurationError, match="EXECUTION_ROLE_ARN is required"):
         StarterSettings.from_env(V2_STARTER_ENV | {"GREENGRASS": "v1"})
+
+
+def test_a_v2_starter_needs_the_stacks_account_and_a_v1_starter_does_not() -> None:
+    assert StarterSettings.from_env(V2_STARTER_ENV).stack_account_id == "123456789012"
+    for wrong in ("", "12345", "12345678901x"):
+        with pytest.raises(ConfigurationError, match="STACK_ACCOUNT_ID"):
+            StarterSettings.from_env(V2_STARTER_ENV | {"STACK_ACCOUNT_ID": wrong})
+    assert StarterSettings.from_env(STARTER_ENV).stack_account_id == ""
 
 
 def test_v2_starter_settings_are_read() -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bulk_deployer.config import StarterSettings
 from bulk_deployer.contract import Metric
 from bulk_deployer.intake import InputFileIntake
+from bulk_deployer.invocation import INVOCATION
 from bulk_deployer.ledger_model import Arrival
 from bulk_deployer.observability import count, logger, metrics
 from bulk_deployer.parking import PERMANENT_FAILURES, DeadLetterParking
@@ -76,6 +77,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     rest of the batch is returned unprocessed with the failed one (batch size is 1 anyway).
     """
     _intake()
+    INVOCATION.begin(context.get_remaining_time_in_millis() / 1000)
     failures: list[dict[str, str]] = []
     for record in event.get("Records") or []:
         message_id = str(record.get("messageId", ""))

@@ -6,6 +6,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from bulk_deployer.config import TrackerSettings
+from bulk_deployer.invocation import INVOCATION
 from bulk_deployer.observability import logger, metrics
 from bulk_deployer.tracker import BulkDeploymentTracker
 from bulk_deployer.wiring import build_tracker
@@ -23,7 +24,11 @@ def _tracker() -> BulkDeploymentTracker:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    run = _tracker().run(lambda: context.get_remaining_time_in_millis() / 1000)
+    def remaining() -> float:
+        return float(context.get_remaining_time_in_millis()) / 1000
+
+    INVOCATION.begin(remaining())
+    run = _tracker().run(remaining)
     summary = {
         "ran": run.ran,
         "followed": run.followed,

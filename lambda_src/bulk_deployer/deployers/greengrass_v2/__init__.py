@@ -7,7 +7,8 @@ are written with; ``validation`` the input file's validator on the shared JSON L
 ``deployer`` adapts the ``greengrassv2`` and ``iot`` clients to the core's ``Deployer``:
 ``starter`` creates each target's deployment once (``plan`` its request, ``identity`` its
 token, ``target_ledger`` its record), ``follow`` follows it to every device (``members`` the
-group's members and job executions), ``results`` and ``report`` page the per-device rows.
+group's members and job executions), ``results`` and ``report`` page the per-device rows;
+``start_request`` freezes a queued file's start (its staged copy and targets).
 """
 
 from bulk_deployer.deployers.greengrass_v2.deployer import GreengrassV2Deployer
@@ -20,6 +21,7 @@ from bulk_deployer.deployers.greengrass_v2.records import (
     document_bytes,
     update_mode,
 )
+from bulk_deployer.deployers.greengrass_v2.start_request import V2StartRequests, partition_of
 from bulk_deployer.deployers.greengrass_v2.starter import StartSettings
 from bulk_deployer.deployers.greengrass_v2.validation import V2FileValidator
 
@@ -29,9 +31,11 @@ __all__ = [
     "StartSettings",
     "UpdateMode",
     "V2FileValidator",
+    "V2StartRequests",
     "check_line",
     "create_deployment_kwargs",
     "document_bytes",
+    "partition_of",
     "target_token_for",
     "update_mode",
 ]
