@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from bulk_deployer.contract import ReportFile
 from bulk_deployer.deployers.base import Lifecycle
+from bulk_deployer.deployers.greengrass_v1.report import REPORT_COLUMNS as V1_COLUMNS
 from bulk_deployer.deployers.greengrass_v1.report import REPORT_ROWS as V1_ROWS
 from bulk_deployer.deployers.greengrass_v2.identity import composite_id
 from bulk_deployer.deployers.greengrass_v2.report import REPORT_COLUMNS, REPORT_ROWS, STATUS_WORDS
@@ -25,6 +26,7 @@ from bulk_deployer.ledger_records import DeploymentStatusSnapshot
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.slot import DeploymentSlot
 from bulk_deployer.token import client_token_for
+from bulk_deployer_cli.rows import SHAPES
 
 from local.greengrass_emulator import Fault
 from local.greengrass_v2_emulator import GreengrassV2Emulator
@@ -357,3 +359,11 @@ def test_doctor_on_a_v1_stack_where_v1_answers(stack: Stack) -> None:
     assert checks.index("Greengrass V1") < checks.index("Greengrass service role")
     assert {"Greengrass V1": True}.items() <= {c["name"]: c["ok"] for c in data["checks"]}.items()
     assert "Greengrass V2 functions" not in checks
+
+
+def test_what_report_shows_of_a_failed_row_are_columns_of_the_deployers_report() -> None:
+    for version, columns, rows in (("v1", V1_COLUMNS, V1_ROWS), ("v2", REPORT_COLUMNS, REPORT_ROWS)):
+        shape = SHAPES[version]
+        assert shape.rows is rows
+        assert set(shape.failed_columns) <= set(columns), version
+        assert shape.reason_column in shape.failed_columns
