@@ -116,6 +116,11 @@ class BulkDeployerStack(Stack):
                 self.storage.bucket.bucket_name,
                 "Bucket for input files, staged copies and reports",
             ),
+            (
+                "GreengrassVersion",
+                config.greengrass,
+                "The deployment service: v1 (bulk deployments) or v2 (a deployment per target)",
+            ),
             ("IncomingPrefix", config.incoming_prefix, "Upload input files under this prefix"),
             ("StagedPrefix", config.staged_prefix, "Validated copies that Greengrass reads"),
             ("ReportsPrefix", config.reports_prefix, "Rejection and deployment reports"),

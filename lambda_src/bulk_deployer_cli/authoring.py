@@ -281,7 +281,8 @@ COMMANDS = (
             OUTPUT_FILE,
             option("--page-size", type=int, default=100, help=argparse.SUPPRESS),
         ),
+        v1_only=True,
     ),
-    Command("plan", plan_command, options=(INPUT_FILE,)),
-    Command("rollback-input", rollback_command, options=(REF, OUTPUT_FILE)),
+    Command("plan", plan_command, options=(INPUT_FILE,), v1_only=True),
+    Command("rollback-input", rollback_command, options=(REF, OUTPUT_FILE), v1_only=True),
 )

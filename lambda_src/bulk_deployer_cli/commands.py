@@ -37,6 +37,9 @@ class Command:
     run: Run
     options: tuple[Option, ...] = ()
     needs_target: bool = True  # False: it needs no AWS (no stack is looked up)
+    # True: only a Greengrass V1 stack can do it (bulk deployments, groups, the execution role);
+    # on a V2 stack the command is refused in one line before it does anything.
+    v1_only: bool = False
 
     def help(self) -> tuple[str, str]:
         """The docstring of ``run``: its first paragraph is the line in the command list, the rest
@@ -52,7 +55,7 @@ def add_commands(commands: Any, common: argparse.ArgumentParser, table: Iterable
         parser = commands.add_parser(command.name, parents=[common], help=summary, description=description)
         for declared in command.options:
             parser.add_argument(*declared.names, **declared.parsing)
-        parser.set_defaults(run=command.run, needs_target=command.needs_target)
+        parser.set_defaults(run=command.run, needs_target=command.needs_target, v1_only=command.v1_only)
 
 
 # -- options several commands take --------------------------------------------------------------

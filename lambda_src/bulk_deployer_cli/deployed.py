@@ -24,9 +24,8 @@ from bulk_deployer.wiring import Effects, build_dispatcher, build_ledger
 
 from bulk_deployer_cli.errors import describe
 from bulk_deployer_cli.output import CliError
-from bulk_deployer_cli.stack import Target
+from bulk_deployer_cli.stack import TRACKER_FUNCTION_OUTPUT, Target
 
-TRACKER_FUNCTION_OUTPUT: Final = "TrackerFunctionName"
 METRICS_NAMESPACE_VARIABLE: Final = "POWERTOOLS_METRICS_NAMESPACE"
 # What Powertools' Metrics(service=SERVICE) puts on every EMF metric (infra/monitoring.py alarms on it).
 METRIC_DIMENSIONS: Final = ({"Name": "service", "Value": SERVICE},)

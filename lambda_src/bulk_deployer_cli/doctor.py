@@ -2,7 +2,11 @@
 
 Why: most failed bulk deployments are configuration (no service role, a role Greengrass
 cannot assume, a paused queue, another tool's deployment holding the account's one slot);
-each check says what is wrong and what to do.
+each check says what is wrong and what to do. A V1 stack is first asked whether Greengrass V1
+still answers at all: AWS ended V1 on 2026-10-07 ("you will no longer be able to access the
+AWS IoT Greengrass V1 resources"; what the API answers then is not documented), and the only
+fix is a V2 stack. A V2 stack has no execution role and no account-wide slot: it is checked
+for what V2 needs instead (both functions deploy with V2, their settings, ListDeployments).
 """
 
 from __future__ import annotations
@@ -14,17 +18,32 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 from botocore.parsers import ResponseParserError
+from bulk_deployer.config import ConfigurationError, StarterSettings, TrackerSettings
+from bulk_deployer.settings_schema import GREENGRASS_V2
 
 from bulk_deployer_cli.commands import Command
 from bulk_deployer_cli.errors import describe
-from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, check_mark
-from bulk_deployer_cli.stack import Target
+from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError, check_mark
+from bulk_deployer_cli.stack import (
+    GREENGRASS_SETTING,
+    STARTER_FUNCTION_OUTPUT,
+    TRACKER_FUNCTION_OUTPUT,
+    Target,
+)
 
 GREENGRASS_PRINCIPAL = "greengrass.amazonaws.com"
 # ListSubscriptionsByTopic: the SubscriptionArn of a subscription nobody has confirmed yet.
 PENDING_CONFIRMATION = "PendingConfirmation"
+# What a Greengrass V1 call may answer where V1 is gone: denied, unknown, or no endpoint at all.
+V1_GONE_CODES = frozenset(
+    {"AccessDeniedException", "AccessDenied", "ResourceNotFoundException", "UnknownOperationException"}
+)
+REDEPLOY_AS_V2 = (
+    "redeploy the stack with `cdk deploy -c greengrass=v2` (docs/deployment.md, "
+    '"Greengrass V1 or V2"); V2 deploys to things and thing groups, not V1 groups'
+)
 
 
 @dataclass
@@ -38,32 +57,34 @@ class Check:
 def doctor_command(args: argparse.Namespace) -> int:
     """preflight: the stack's resources, roles, permissions, the deployment slot, paused or not
 
-    Check the stack's resources, the Greengrass service role, the execution role and its trust, whether
-    the caller may upload, the account's bulk deployment slot (one per account and region, shared with
-    every other tool), whether dispatching is paused and whether the alarms reach anyone (a confirmed
-    subscription to the alarm topic). Exit 1 if a check fails.
+    Check the stack's resources, whether Greengrass V1 still answers (after its end of support it
+    does not: then redeploy the stack with -c greengrass=v2), the Greengrass service role, the execution
+    role and its trust, whether the caller may upload, the account's bulk deployment slot (one per
+    account and region, shared with every other tool), whether dispatching is paused and whether the
+    alarms reach anyone (a confirmed subscription to the alarm topic). On a Greengrass V2 stack, instead
+    of the V1 checks: both functions deploy with V2 and their settings hold, and ListDeployments answers.
+    Exit 1 if a check fails.
     """
     target: Target = args.target
     checks = [_guard("stack", lambda: _stack(target))]
     if checks[0].ok:
-        for name, check in (
-            ("bucket", _bucket),
-            ("ledger table", _table),
-            ("intake queue", _intake),
-            ("intake dead-letter queue", lambda t: _dead_letters(t, "IntakeDeadLetterQueueUrl", "intake")),
-            ("event dead-letter queue", lambda t: _dead_letters(t, "EventDeadLetterQueueUrl", "events")),
-            ("Greengrass service role", _service_role),
-            ("execution role", _execution_role),
-            ("caller may upload", _may_upload),
-            ("bulk deployment slot", _slot),
-            ("dispatching", _paused),
-            ("alarm notifications", _alarm_subscribers),
-        ):
-            checks.append(_guard(name, lambda check=check: check(target)))  # type: ignore[misc]
+        checks += _run(target, _RESOURCES)
+        if target.is_v1:
+            reachable = _guard("Greengrass V1", lambda: _greengrass_v1(target))
+            checks.append(reachable)
+            # Where V1 does not answer, the checks that call it would only say so again.
+            checks += _run(target, _V1 if reachable.ok is not False else _V1_WITHOUT_THE_API)
+        else:
+            checks += _run(target, _V2)
+        checks += _run(target, _QUEUE_AND_ALARMS)
     failed = sum(1 for c in checks if c.ok is False)
     data = {"ok": failed == 0, "failed": failed, "checks": [asdict(c) for c in checks]}
     args.output_writer.result(data, _text)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _run(target: Target, table: tuple[tuple[str, Callable[[Target], Check]], ...]) -> list[Check]:
+    return [_guard(name, lambda check=check: check(target)) for name, check in table]  # type: ignore[misc]
 
 
 def _guard(name: str, check: Callable[[], Check]) -> Check:
@@ -71,6 +92,8 @@ def _guard(name: str, check: Callable[[], Check]) -> Check:
         result = check()
     except (ClientError, BotoCoreError, ResponseParserError) as exc:
         return Check(name, False, describe(exc))
+    except CliError as exc:
+        return Check(name, False, str(exc))
     result.name = name
     return result
 
@@ -127,6 +150,30 @@ def _dead_letters(target: Target, output: str, source: str) -> Check:
     if count:
         return Check("", False, f"{count} dead-lettered message(s)", f"bulk-deployer redrive --from {source}")
     return Check("", True, "empty")
+
+
+def v1_unreachable(exc: Exception) -> bool:
+    """Whether a Greengrass V1 call's error says V1 is not there (any more) for this account."""
+    if isinstance(exc, EndpointConnectionError):
+        return True
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in V1_GONE_CODES
+
+
+def _greengrass_v1(target: Target) -> Check:
+    """ListBulkDeployments, the cheapest call a V1 stack depends on (the slot check makes it too)."""
+    try:
+        target.client("greengrass").list_bulk_deployments(MaxResults="1")
+    except (ClientError, EndpointConnectionError) as exc:
+        if not v1_unreachable(exc):
+            raise
+        return Check(
+            "",
+            False,
+            "Greengrass V1 is no longer reachable in this account and region (AWS ended V1 on "
+            f"2026-10-07): {describe(exc)}",
+            REDEPLOY_AS_V2,
+        )
+    return Check("", True, "answers (ListBulkDeployments)")
 
 
 def _service_role(target: Target) -> Check:
@@ -200,6 +247,50 @@ def _slot(target: Target) -> Check:
     return Check("", True, f"{latest.deployment_id} is {latest.status} ({owner}); queued files wait; {note}")
 
 
+def _v2_functions(target: Target) -> Check:
+    """Both functions deploy with Greengrass V2 and their deployed settings hold (the starter's
+    would refuse an execution role, for one)."""
+    tracker: TrackerSettings | None = None
+    readers = ((STARTER_FUNCTION_OUTPUT, StarterSettings), (TRACKER_FUNCTION_OUTPUT, TrackerSettings))
+    read = []
+    for output, settings_class in readers:
+        function = target.resources.optional(output)
+        if function is None:
+            continue
+        environment = target.function_environment(function)
+        version = environment.get(str(GREENGRASS_SETTING.env)) or GREENGRASS_SETTING.default
+        if version != GREENGRASS_V2:
+            return Check(
+                "",
+                False,
+                f"{function} deploys with Greengrass {version} ({GREENGRASS_SETTING.env})",
+                "redeploy the stack",
+            )
+        try:
+            settings = settings_class.from_env({**environment, "AWS_REGION": target.region_name})
+        except ConfigurationError as exc:
+            return Check("", False, f"the settings of {function}: {exc}", "redeploy the stack")
+        if isinstance(settings, TrackerSettings):
+            tracker = settings
+        read.append(function)
+    if not read:
+        return Check("", None, f"not checked: the stack has no output {TRACKER_FUNCTION_OUTPUT}")
+    detail = f"{' and '.join(read)} deploy with Greengrass V2"
+    if tracker is not None:
+        detail += (
+            f"; at most {tracker.v2_files_in_flight} file(s) at once, "
+            f"{tracker.greengrass_requests_per_second} Greengrass request(s) per second, "
+            f"thing groups wait {tracker.thing_group_deadline_minutes} min when a line sets no job timeout"
+        )
+    return Check("", True, detail)
+
+
+def _v2_api(target: Target) -> Check:
+    """ListDeployments answers the caller (the functions call it with their own role)."""
+    target.client("greengrassv2").list_deployments(maxResults=1)
+    return Check("", True, "answers (ListDeployments)")
+
+
 def _paused(target: Target) -> Check:
     reason = target.control.paused()
     if reason is None:
@@ -255,6 +346,30 @@ def alarm_subscribers_check(topic_arn: str, subscriptions: list[dict[str, Any]])
         f"deploy with `cdk deploy -c alarmEmail=you@example.com` and confirm the e-mail, or: {subscribe}",
     )
 
+
+_RESOURCES: tuple[tuple[str, Callable[[Target], Check]], ...] = (
+    ("bucket", _bucket),
+    ("ledger table", _table),
+    ("intake queue", _intake),
+    ("intake dead-letter queue", lambda t: _dead_letters(t, "IntakeDeadLetterQueueUrl", "intake")),
+    ("event dead-letter queue", lambda t: _dead_letters(t, "EventDeadLetterQueueUrl", "events")),
+)
+_V1: tuple[tuple[str, Callable[[Target], Check]], ...] = (
+    ("Greengrass service role", _service_role),
+    ("execution role", _execution_role),
+    ("caller may upload", _may_upload),
+    ("bulk deployment slot", _slot),
+)
+_V1_WITHOUT_THE_API = tuple(check for check in _V1 if check[1] not in (_service_role, _slot))
+_V2: tuple[tuple[str, Callable[[Target], Check]], ...] = (
+    ("Greengrass V2 functions", _v2_functions),
+    ("Greengrass V2 API", _v2_api),
+    ("caller may upload", _may_upload),
+)
+_QUEUE_AND_ALARMS: tuple[tuple[str, Callable[[Target], Check]], ...] = (
+    ("dispatching", _paused),
+    ("alarm notifications", _alarm_subscribers),
+)
 
 # Registered by main; each command's help is its function's docstring.
 COMMANDS = (Command("doctor", doctor_command),)

@@ -12,7 +12,6 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from bulk_deployer.contract import ReportFile
-from bulk_deployer.deployers.greengrass_v1.report import REPORT_ROWS as GROUP_ROWS
 from bulk_deployer.ledger_model import FileState, LedgerFile
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.timefmt import iso_of
@@ -20,13 +19,14 @@ from bulk_deployer.token import client_token_for
 
 from bulk_deployer_cli import offline
 from bulk_deployer_cli.commands import INPUT_FILE, REF, WAIT, Command, limit, option
-from bulk_deployer_cli.lookup import file_summary, find_by_bulk_deployment, find_file
+from bulk_deployer_cli.lookup import counts_key, file_summary, find_by_bulk_deployment, find_file
 from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError, Output, table
 from bulk_deployer_cli.progress import Progress
+from bulk_deployer_cli.rows import RowShape
 from bulk_deployer_cli.stack import Target
 from bulk_deployer_cli.watch import follow, queue_position
 
-_LIST_COLUMNS = ("registered_at", "key", "state", "bulk_deployment_id", "bulk_status", "records", "groups")
+_LIST_COLUMNS = ("registered_at", "key", "state", "bulk_deployment_id", "bulk_status", "records")
 
 
 # -- submit -----------------------------------------------------------------------------------
@@ -110,8 +110,9 @@ def status_command(args: argparse.Namespace) -> int:
     """the ledger entry of a file and the live Greengrass status
 
     Show a file's ledger entry (by KEY, --token or --bulk-deployment-id) and, once started, the live
-    status of its bulk deployment. --wait follows it like submit --wait (exit 0 every group succeeded, 1
-    otherwise, 3 timeout).
+    status of its bulk deployment (on a Greengrass V2 stack: the status the tracker last recorded).
+    --wait follows it like submit --wait (exit 0 every group or device succeeded, 1 otherwise, 3
+    timeout).
     """
     target: Target = args.target
     file: LedgerFile | None
@@ -134,15 +135,16 @@ def status_command(args: argparse.Namespace) -> int:
         if args.json:
             args.output_writer.result({"outcome": waited.outcome, "file": waited.file}, "")
         return waited.exit_code
-    data: dict[str, Any] = {"file": file_summary(file) if file else None, "live": None}
+    rows = target.report_rows
+    data: dict[str, Any] = {"file": file_summary(file, rows) if file else None, "live": None}
     if file is not None and file.state in (FileState.QUEUED, FileState.STARTING):
         data["queue_position"] = queue_position(target, file.token)
         data["dispatch_paused"] = target.control.paused()
-    if bulk_id:
+    if bulk_id and target.is_v1:  # a V2 file's deployments are the tracker's to follow (issue 16)
         data["live"] = _live(target, bulk_id)
     if file is not None and len(versions := _versions(target, file)) > 1:
         data["other_versions"] = versions[1:]
-    args.output_writer.result(data, _status_text)
+    args.output_writer.result(data, lambda shown: _status_text(shown, rows.noun))
     return EXIT_OK
 
 
@@ -170,7 +172,7 @@ def _versions(target: Target, file: LedgerFile) -> list[dict[str, Any]]:
     ]
 
 
-def _status_text(data: dict[str, Any]) -> str:
+def _status_text(data: dict[str, Any], noun: str) -> str:
     lines: list[str] = []
     file = data["file"]
     if file is None:
@@ -191,12 +193,14 @@ def _status_text(data: dict[str, Any]) -> str:
         for label, name in (("started", "started_at"), ("finished", "finished_at"), ("error", "error")):
             if file.get(name):
                 lines.append(f"  {label + ':':<13} {file[name]}")
-        if file["group_counts"]:
-            counts = ", ".join(f"{k} {v}" for k, v in sorted(file["group_counts"].items()))
-            lines.append(f"  groups:       {counts}")
+        if counts := _counts_text(file[f"{noun}_counts"]):
+            lines.append(f"  {noun + 's:':<13} {counts}")
         if file.get("report_key"):
             lines.append(f"  report:       s3://{file['bucket']}/{file['report_key']}")
     live = data.get("live")
+    if file is not None and live is None and file["bulk_deployment_id"]:
+        status = file["bulk_status"] or "-"
+        lines.append(f"deployment {file['bulk_deployment_id']}: {status} (as the tracker last saw it)")
     if live:
         metrics = ", ".join(f"{k} {v}" for k, v in sorted(live["metrics"].items()))
         lines.append(
@@ -212,16 +216,24 @@ def _status_text(data: dict[str, Any]) -> str:
 def list_command(args: argparse.Namespace) -> int:
     """recent files, newest first
 
-    Recent files with outcome, bulk deployment id, status and records, newest first. Scans the ledger's
-    file items (read cost grows with the table; for occasional use).
+    Recent files with outcome, bulk deployment id, status, records and the report's counts (per group
+    status; per device status on a Greengrass V2 stack), newest first. Scans the ledger's file items
+    (read cost grows with the table; for occasional use).
     """
     if args.limit < 1:
         raise CliError("--limit must be at least 1")
-    files = [file_summary(f) for f in args.target.ledger.recent_files(limit=args.limit)]
+    target: Target = args.target
+    report_rows = target.report_rows
+    files = [file_summary(f, report_rows) for f in target.ledger.recent_files(limit=args.limit)]
     for f in files:
-        f["groups"] = ", ".join(f"{k} {v}" for k, v in sorted(f["group_counts"].items())) or None
-    args.output_writer.result(files, lambda rows: table(rows, _LIST_COLUMNS, empty="no files in the ledger"))
+        f[report_rows.member] = _counts_text(f[counts_key(report_rows)]) or None
+    columns = (*_LIST_COLUMNS, report_rows.member)
+    args.output_writer.result(files, lambda shown: table(shown, columns, empty="no files in the ledger"))
     return EXIT_OK
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
 
 
 # -- report ---------------------------------------------------------------------------------------
@@ -241,11 +253,14 @@ def report_key(target: Target, file: LedgerFile, name: str) -> str:
     return f"{target.resources.reports_prefix}{file.token}/{name}"
 
 
-def failed_groups(target: Target, file: LedgerFile, limit: int) -> tuple[list[dict[str, Any]], int]:
-    """Failed group deployments from groups.csv (streamed): a sample and the total."""
+def failed_rows(
+    target: Target, file: LedgerFile, shape: RowShape, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The rows that did not succeed, from the report's CSV (streamed): a sample and the total
+    (group deployments in groups.csv; devices in devices.csv on a V2 stack)."""
     try:
         body = target.client("s3").get_object(
-            Bucket=target.resources.bucket, Key=report_key(target, file, GROUP_ROWS.csv_name)
+            Bucket=target.resources.bucket, Key=report_key(target, file, shape.rows.csv_name)
         )["Body"]
     except ClientError:
         return [], 0
@@ -253,21 +268,19 @@ def failed_groups(target: Target, file: LedgerFile, limit: int) -> tuple[list[di
     sample: list[dict[str, Any]] = []
     total = 0
     for row in rows:
-        if row.get("status") == "Failure":
+        if shape.failed(row):
             total += 1
             if len(sample) < limit:
-                sample.append(
-                    {k: row.get(k) for k in ("group_id", "deployment_id", "error_message", "error_details")}
-                )
+                sample.append(shape.sample(row))
     return sample, total
 
 
 def report_command(args: argparse.Namespace) -> int:
-    """a file's outcome: per-status counts, failed groups and their errors
+    """a file's outcome: per-status counts, failed groups (or devices) and their errors
 
     Summarize reports/<token>/ of a file (KEY or TOKEN): the rejection report, or the deployment report
-    (counts per group status, failed groups with errors). --output saves the report: FILE.csv gets
-    groups.csv, any other name report.json.
+    (counts per group status, failed groups with errors; on a Greengrass V2 stack per device). --output
+    saves the report: FILE.csv gets groups.csv (devices.csv on V2), any other name report.json.
     """
     target: Target = args.target
     file = find_file(target, args.ref)
@@ -280,26 +293,28 @@ def report_command(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     if file.state not in (FileState.REPORTING, FileState.FINISHED):
         raise CliError(f"{file.ref.key} is {file.state.value}: there is no deployment report yet")
-    summary = file_summary(file)
+    shape = target.row_shape
+    rows = shape.rows
+    summary = file_summary(file, rows)
     final = file.state is FileState.FINISHED
-    failed, failed_total = failed_groups(target, file, args.max_failed) if final else ([], 0)
+    failed, failed_total = failed_rows(target, file, shape, args.max_failed) if final else ([], 0)
     interim = file.report_interim
     data = {
         **summary,
         "final": final,
-        "failed_groups": failed,
+        f"failed_{rows.member}": failed,
         "failed_total": failed_total,
         "still_in_progress": list(interim.still_in_progress) if interim and not final else [],
         "report": f"s3://{file.ref.bucket}/{report_key(target, file, ReportFile.REPORT)}",
-        "groups_csv": f"s3://{file.ref.bucket}/{report_key(target, file, GROUP_ROWS.csv_name)}"
+        f"{rows.member}_csv": f"s3://{file.ref.bucket}/{report_key(target, file, rows.csv_name)}"
         if final
         else None,
     }
     if args.output:
-        name = GROUP_ROWS.csv_name if args.output.suffix.lower() == ".csv" else ReportFile.REPORT
+        name = rows.csv_name if args.output.suffix.lower() == ".csv" else ReportFile.REPORT
         _save(args.output, read_object(target, report_key(target, file, name)))
         data["saved"] = str(args.output)
-    args.output_writer.result(data, _report_text)
+    args.output_writer.result(data, lambda shown: _report_text(shown, shape))
     return EXIT_OK
 
 
@@ -316,19 +331,20 @@ def _rejected_text(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _report_text(data: dict[str, Any]) -> str:
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(data["group_counts"].items())) or "no group deployments"
+def _report_text(data: dict[str, Any], shape: RowShape) -> str:
+    rows = shape.rows
+    counts = _counts_text(data[counts_key(rows)]) or f"no {rows.member}"
     lines = [
         f"{data['key']}: bulk deployment {data['bulk_deployment_id']} {data['bulk_status']}"
-        + ("" if data["final"] else " (interim: group deployments still settling)"),
-        f"  groups:   {counts}",
+        + ("" if data["final"] else f" (interim: {rows.member} still settling)"),
+        f"  {rows.member + ':':<9} {counts}",
         "  metrics:  " + (", ".join(f"{k} {v}" for k, v in sorted(data["bulk_metrics"].items())) or "-"),
     ]
     if data.get("error"):
         lines.append(f"  error:    {data['error']}")
     if data["failed_total"]:
-        lines.append(f"  failed groups ({data['failed_total']}):")
-        lines += [f"    {g['group_id']}: {g['error_message'] or '-'}" for g in data["failed_groups"]]
+        lines.append(f"  failed {rows.member} ({data['failed_total']}):")
+        lines += [f"    {shape.line(row)}" for row in data[f"failed_{rows.member}"]]
     if data["still_in_progress"]:
         lines.append(f"  still in progress: {len(data['still_in_progress'])} (sample)")
     lines.append(f"  report:   {data['report']}")
@@ -347,6 +363,7 @@ COMMANDS = (
             option("--key", help="object name under the incoming prefix (default: FILE's name + UTC time)"),
             *WAIT,
         ),
+        v1_only=True,
     ),
     Command(
         "status",
@@ -365,7 +382,9 @@ COMMANDS = (
         options=(
             REF,
             option("--output", type=Path, help="save the report (JSON, or CSV when the name ends .csv)"),
-            option("--max-failed", type=int, default=20, help="failed groups to show (default 20)"),
+            option(
+                "--max-failed", type=int, default=20, help="failed groups or devices to show (default 20)"
+            ),
         ),
     ),
 )

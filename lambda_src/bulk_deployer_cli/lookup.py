@@ -4,13 +4,16 @@ bulk deployment id."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bulk_deployer.ledger_model import LedgerFile
 from bulk_deployer.timefmt import iso_of
 
 from bulk_deployer_cli.output import CliError
 from bulk_deployer_cli.stack import Target
+
+if TYPE_CHECKING:
+    from bulk_deployer.deployers.base import ReportRows
 
 _TOKEN = re.compile(r"^[0-9a-f]{64}$")
 
@@ -41,8 +44,9 @@ def find_by_bulk_deployment(target: Target, bulk_deployment_id: str) -> LedgerFi
     return target.ledger.get(file.token) if file else None
 
 
-def file_summary(file: LedgerFile) -> dict[str, Any]:
-    """The ledger entry as the CLI shows it (JSON-safe)."""
+def file_summary(file: LedgerFile, rows: ReportRows) -> dict[str, Any]:
+    """The ledger entry as the CLI shows it (JSON-safe); its report's counts are named after the
+    stack's report rows (``group_counts`` on a V1 stack, ``device_counts`` on a V2 one)."""
     deployment = file.deployment
     summary = file.report_summary or file.report_interim
     return {
@@ -63,5 +67,10 @@ def file_summary(file: LedgerFile) -> dict[str, Any]:
         "error": (deployment.error_message if deployment else None) or file.last_start_error or file.reason,
         "error_count": file.error_count,
         "report_key": file.report_key,
-        "group_counts": dict(summary.counts) if summary else {},
+        counts_key(rows): dict(summary.counts) if summary else {},
     }
+
+
+def counts_key(rows: ReportRows) -> str:
+    """The member of ``file_summary`` holding the report's counts per row status."""
+    return f"{rows.noun}_counts"

@@ -43,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 profile=args.profile,
                 local=local_requested(bool(args.local)),
             )
+            if args.v1_only:
+                args.target.require_v1(args.command)
         return int(args.run(args))
     except CliError as exc:
         return _fail(str(exc))

@@ -37,7 +37,7 @@ def queue_command(args: argparse.Namespace) -> int:
     slot = target.slot.get()
     rows = []
     for position, file in enumerate(waiting, start=1):
-        summary = file_summary(file)
+        summary = file_summary(file, target.report_rows)
         rows.append(
             {
                 "position": position,
@@ -92,7 +92,8 @@ def resume_command(args: argparse.Namespace) -> int:
     """resume dispatching; a START_FAILED file is retried first
 
     Resume dispatching. If it was paused by a START_FAILED file, that file is put back at its place in
-    line (first) with a fresh retry count, then the next file is dispatched.
+    line (first) with a fresh retry count, then the next file is dispatched (on a Greengrass V2 stack
+    the tracker starts it at its next run: the CLI starts no V2 deployments).
     """
     target: Target = args.target
     reason = target.control.paused()
@@ -111,8 +112,10 @@ def resume_command(args: argparse.Namespace) -> int:
                 ) from None
     target.control.resume()
     data: dict[str, Any] = {"was_paused": reason, "retried": retried, "dispatch": None}
-    if not args.no_dispatch:
+    if not args.no_dispatch and target.is_v1:
         data["dispatch"] = _dispatch(target)
+    elif not args.no_dispatch:
+        data["dispatch"] = {"result": _LEFT_TO_THE_TRACKER, "detail": f"Greengrass {target.greengrass}"}
     args.output_writer.result(data, _resume_text)
     return EXIT_OK
 
@@ -124,7 +127,9 @@ def _dispatch(target: Target) -> dict[str, Any]:
     return dispatch_once(target)
 
 
+_LEFT_TO_THE_TRACKER = "left_to_the_tracker"
 _DISPATCH_TEXT = {
+    _LEFT_TO_THE_TRACKER: "left to the tracker, which starts the next file at its next run ({detail} stack)",
     "started": "started bulk deployment {id}",
     "recovered": "recorded bulk deployment {id}, started by an interrupted attempt",
     "slot_taken": "another dispatcher (the tracker) is starting the next file right now; see `queue`",
@@ -169,10 +174,10 @@ def cancel_command(args: argparse.Namespace) -> int:
         args.output_writer.note(
             f"bulk-deployer: {current.ref.key} is {current.state.value}, not QUEUED{hint}"
         )
-        args.output_writer.result({"cancelled": False, "file": file_summary(current)}, "")
+        args.output_writer.result({"cancelled": False, "file": file_summary(current, target.report_rows)}, "")
         return EXIT_FAILED
     args.output_writer.result(
-        {"cancelled": True, "file": file_summary(cancelled)},
+        {"cancelled": True, "file": file_summary(cancelled, target.report_rows)},
         f"cancelled {cancelled.ref.key} ({cancelled.token})",
     )
     return EXIT_OK
@@ -245,5 +250,6 @@ COMMANDS = (
             option("bulk_deployment_id", help="as `status` or `queue` shows it"),
             option("--yes", action="store_true", help="do not ask for confirmation"),
         ),
+        v1_only=True,
     ),
 )

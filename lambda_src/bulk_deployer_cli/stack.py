@@ -26,18 +26,27 @@ from bulk_deployer.aws import CLIENT_CONFIG, START_CLIENT_CONFIG
 from bulk_deployer.config import DEFAULT_INCOMING_PREFIX, DEFAULT_REPORTS_PREFIX, DEFAULT_STAGED_PREFIX
 from bulk_deployer.control import DispatchControl
 from bulk_deployer.ledger import BulkDeploymentLedger
+from bulk_deployer.settings_schema import BY_ENV, GREENGRASS_V1, GREENGRASS_VERSIONS
 from bulk_deployer.slot import DeploymentSlot
 
 from bulk_deployer_cli.output import CliError
+from bulk_deployer_cli.rows import SHAPES, RowShape
 
 if TYPE_CHECKING:
-    from bulk_deployer.deployers.base import Deployer
+    from bulk_deployer.deployers.base import Deployer, ReportRows
     from bulk_deployer.wiring import Clients
 
 DEFAULT_STACK_NAME = "BulkDeployer"
 LOCAL_ENV_VARIABLE = "BULK_DEPLOYER_LOCAL_ENV"
 DEFAULT_LOCAL_ENV = "local/.state/env.json"
-REQUIRED_OUTPUTS = ("BucketName", "LedgerTableName", "ExecutionRoleArn")
+REQUIRED_OUTPUTS = ("BucketName", "LedgerTableName")
+# Only a Greengrass V1 stack has an execution role (V2 passes none).
+EXECUTION_ROLE_OUTPUT = "ExecutionRoleArn"
+GREENGRASS_VERSION_OUTPUT = "GreengrassVersion"
+TRACKER_FUNCTION_OUTPUT = "TrackerFunctionName"
+STARTER_FUNCTION_OUTPUT = "StarterFunctionName"
+# The functions' variable that picks their deployer, and its value when unset.
+GREENGRASS_SETTING = BY_ENV["GREENGRASS"]
 _FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
@@ -82,7 +91,7 @@ class StackResources:
 
     @property
     def execution_role_arn(self) -> str:
-        return self.require("ExecutionRoleArn")
+        return self.require(EXECUTION_ROLE_OUTPUT)
 
     @property
     def incoming_prefix(self) -> str:
@@ -195,6 +204,51 @@ class Target:
         configuration = self.client("lambda").get_function_configuration(FunctionName=function_name)
         return dict(configuration.get("Environment", {}).get("Variables", {}))
 
+    # -- which Greengrass the stack deploys with ---------------------------------------------
+
+    @cached_property
+    def greengrass(self) -> str:
+        """The stack's Greengrass version, ``v1`` or ``v2``.
+
+        Its output ``GreengrassVersion``; a stack deployed before that output existed is V1 if
+        it has an execution role (only V1 stacks have one, and reading it costs no call), else
+        what its tracker function deploys with (``GREENGRASS``, unset meaning the default).
+        """
+        resources = self.resources
+        version = resources.optional(GREENGRASS_VERSION_OUTPUT)
+        source = f"the stack's output {GREENGRASS_VERSION_OUTPUT}"
+        if version is None and resources.optional(EXECUTION_ROLE_OUTPUT):
+            version = GREENGRASS_V1
+        if version is None:
+            function = resources.require(TRACKER_FUNCTION_OUTPUT)
+            variable = GREENGRASS_SETTING.env
+            version = self.function_environment(function).get(str(variable)) or GREENGRASS_SETTING.default
+            source = f"{variable} of {function}"
+        if version not in GREENGRASS_VERSIONS:
+            raise CliError(f"{source} is {version!r}, not one of {', '.join(GREENGRASS_VERSIONS)}")
+        return str(version)
+
+    @property
+    def is_v1(self) -> bool:
+        return self.greengrass == GREENGRASS_V1
+
+    @property
+    def row_shape(self) -> RowShape:
+        """What this stack's reports list: group deployments (V1) or devices (V2)."""
+        return SHAPES[self.greengrass]
+
+    @property
+    def report_rows(self) -> ReportRows:
+        return self.row_shape.rows
+
+    def require_v1(self, what: str) -> None:
+        """Refuse, in one line, what only a Greengrass V1 stack can do."""
+        if not self.is_v1:
+            raise CliError(
+                f"{what} is for Greengrass V1 stacks only: {self.resources.stack_name} deploys with "
+                f"Greengrass {self.greengrass}"
+            )
+
     # -- the product's own data access, on this deployment ---------------------------------
 
     @cached_property
@@ -228,7 +282,9 @@ class Target:
 
     @cached_property
     def deployer(self) -> Deployer:
-        """The deployment service, built as the functions build it (``wiring.build_deployer``)."""
+        """The deployment service, built as the functions build it (``wiring.build_deployer``):
+        Greengrass V1's, asked only on a V1 stack (``is_v1``); following a V2 stack's deployments
+        is the tracker's alone for now."""
         from bulk_deployer.wiring import build_deployer  # noqa: PLC0415
 
         return build_deployer(self.function_clients)
@@ -238,6 +294,7 @@ class Target:
             "stack": self.resources.stack_name,
             "region": self.region_name,
             "local": self.local,
+            "greengrass": self.greengrass,
             "outputs": dict(self.resources.outputs),
         }
 

@@ -15,9 +15,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 from bulk_deployer.ledger_model import FileState, LedgerFile
 
-from bulk_deployer_cli.lookup import file_summary
+from bulk_deployer_cli.lookup import counts_key, file_summary
 from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
 from bulk_deployer_cli.progress import Progress
+from bulk_deployer_cli.rows import RowShape
 from bulk_deployer_cli.stack import Target
 
 _ENDED_BADLY = {
@@ -42,16 +43,13 @@ def queue_position(target: Target, token: str) -> int | None:
     return None
 
 
-def succeeded(file: LedgerFile) -> bool:
-    """Every group deployed: Completed, no invalid records, and every group deployment Success."""
+def succeeded(file: LedgerFile, shape: RowShape) -> bool:
+    """Every group (or device) deployed: the deployment succeeded (V1: Completed, no invalid
+    records) and every row of its report succeeded (V1: a group deployment Success per record)."""
     counts = dict(file.report_summary.counts) if file.report_summary else {}
     metrics = dict(file.deployment.metrics) if file.deployment else {}
-    records = file.records or 0
-    return (
-        file.deployment_status == "Completed"
-        and int(metrics.get("InvalidInputRecords", 0)) == 0
-        and set(counts) <= {"Success"}
-        and counts.get("Success", 0) == records
+    return int(metrics.get("InvalidInputRecords", 0)) == 0 and shape.all_succeeded(
+        file.deployment_status, counts, file.records or 0
     )
 
 
@@ -75,7 +73,8 @@ def follow(
             if clock() >= deadline:
                 state = file.state.value if file else "not registered"
                 progress.stage(f"timed out after {timeout:g}s (the file is {state}); it carries on")
-                return WaitResult(EXIT_TIMEOUT, "timeout", file_summary(file) if file else None)
+                summary = file_summary(file, target.report_rows) if file else None
+                return WaitResult(EXIT_TIMEOUT, "timeout", summary)
             sleep(poll_seconds)
     finally:
         progress.close()
@@ -97,25 +96,27 @@ def _step(target: Target, file: LedgerFile | None, progress: Progress) -> WaitRe
         )
     elif state is FileState.STARTED:
         progress.stage(f"started: bulk deployment {file.bulk_deployment_id}")
-        _records(target, file, progress)
+        if target.is_v1:  # a V2 file's progress is the tracker's (the ledger's state is enough)
+            _records(target, file, progress)
     elif state is FileState.REPORTING:
         interim = file.report_interim.counts if file.report_interim else {}
         counts = ", ".join(f"{k} {v}" for k, v in sorted(interim.items()))
         progress.stage(
-            f"bulk deployment {file.deployment_status}; group deployments settling"
+            f"bulk deployment {file.deployment_status}; {target.report_rows.member} settling"
             + (f" ({counts})" if counts else "")
         )
     elif state is FileState.FINISHED:
-        summary = file_summary(file)
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(summary["group_counts"].items())) or "no groups"
+        rows = target.report_rows
+        summary = file_summary(file, rows)
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(summary[counts_key(rows)].items()))
         progress.stage(
-            f"finished: {summary['bulk_status']}; groups: {counts}; report s3://{file.ref.bucket}/"
-            f"{summary['report_key']}"
+            f"finished: {summary['bulk_status']}; {rows.member}: {counts or 'none'}; report s3://"
+            f"{file.ref.bucket}/{summary['report_key']}"
         )
-        ok = succeeded(file)
+        ok = succeeded(file, target.row_shape)
         return WaitResult(EXIT_OK if ok else EXIT_FAILED, "succeeded" if ok else "failed", summary)
     elif state in _ENDED_BADLY:
-        summary = file_summary(file)
+        summary = file_summary(file, target.report_rows)
         detail = summary.get("error") or ""
         progress.stage(_ENDED_BADLY[state] + (f": {detail}" if detail else ""))
         return WaitResult(EXIT_FAILED, state.value.lower(), summary)

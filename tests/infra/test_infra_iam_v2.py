@@ -207,6 +207,8 @@ def test_v2_stack_has_no_execution_role_and_passes_no_role(v2: Synth, v2_variant
                 principal = json.dumps(statement.get("Principal", {}))
                 assert "greengrass.amazonaws.com" not in principal, statement
         assert "ExecutionRoleArn" not in synth.template["Outputs"]
+        # What the operator CLI reads to tell a V2 stack from a V1 one.
+        assert synth.template["Outputs"]["GreengrassVersion"]["Value"] == "v2"
         assert "EXECUTION_ROLE_ARN" not in synth.props("function")["Environment"]["Variables"]
 
 

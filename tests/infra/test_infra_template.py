@@ -424,6 +424,7 @@ def test_outputs(synth: Synth) -> None:
     outputs = {name: render(o["Value"]) for name, o in synth.template["Outputs"].items()}
     assert outputs == {
         "BucketName": f"${{{synth.ids['bucket']}}}",
+        "GreengrassVersion": "v1",
         "IncomingPrefix": "incoming/",
         "StagedPrefix": "staged/",
         "ReportsPrefix": "reports/",
