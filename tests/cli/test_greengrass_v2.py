@@ -54,7 +54,9 @@ def write_v2_env(stack: Stack, v2_url: str, *, functions: dict[str, dict[str, st
     document["outputs"] = outputs
     document["functions"] = functions or {
         TRACKER_FUNCTION: tracker_environment(**V2_CONTEXT),
-        STARTER_FUNCTION: config.starter_environment(ledger_table_name=TABLE),
+        STARTER_FUNCTION: config.starter_environment(
+            ledger_table_name=TABLE, stack_account_id="123456789012"
+        ),
     }
     document["environment"]["AWS_ENDPOINT_URL_GREENGRASSV2"] = v2_url
     stack.env_file.write_text(json.dumps(document))
@@ -298,7 +300,9 @@ def test_doctor_finds_a_v2_stack_whose_tracker_deploys_with_v1(
     v2_stack: Stack, v2_emulator: GreengrassV2Emulator
 ) -> None:
     # A V1 tracker (GREENGRASS unset) behind a V2 stack's outputs, beside a V2 starter.
-    starter = load_deploy_config(V2_CONTEXT).starter_environment(ledger_table_name=TABLE)
+    starter = load_deploy_config(V2_CONTEXT).starter_environment(
+        ledger_table_name=TABLE, stack_account_id="123456789012"
+    )
     functions = {TRACKER_FUNCTION: tracker_environment(), STARTER_FUNCTION: starter}
     write_v2_env(v2_stack, v2_emulator.url, functions=functions)
     code, text, _ = v2_stack.cli("doctor")
