@@ -63,6 +63,10 @@ def test_the_report_holds_its_rows_under_the_deployers_member(pipeline: Pipeline
 def test_a_deployment_that_ended_is_counted_under_the_deployers_metric_for_how_it_ended() -> None:
     metrics = GreengrassV1Deployer.lifecycle_metrics
     assert metrics.started is Metric.BULK_DEPLOYMENT_STARTED
+    assert (metrics.overdue, metrics.waiting) == (
+        Metric.BULK_DEPLOYMENT_OVERDUE,
+        Metric.WAITING_FOR_PREVIOUS_BULK_DEPLOYMENT,
+    )
     assert [metrics.ended(lifecycle) for lifecycle in Lifecycle] == [
         Metric.BULK_DEPLOYMENT_FAILED,  # RUNNING never ends a deployment: counted as failed if asked
         Metric.BULK_DEPLOYMENT_COMPLETED,

@@ -74,22 +74,15 @@ class ReportRows:
 
     noun: str  # singular, lower case: "group"
     failed_metric: Metric
+    member: str = field(init=False)  # report.json's member holding the rows: "groups"
+    csv_name: str = field(init=False)  # "groups.csv"
+    count_key: str = field(init=False)  # "group_count"
+    failed_sample_key: str = field(init=False)  # "failed_groups_sample"
 
-    @property
-    def member(self) -> str:
-        return f"{self.noun}s"
-
-    @property
-    def csv_name(self) -> str:
-        return f"{self.noun}s.csv"
-
-    @property
-    def count_key(self) -> str:
-        return f"{self.noun}_count"
-
-    @property
-    def failed_sample_key(self) -> str:
-        return f"failed_{self.noun}s_sample"
+    def __post_init__(self) -> None:
+        names = (f"{self.noun}s", f"{self.noun}s.csv", f"{self.noun}_count", f"failed_{self.noun}s_sample")
+        for name, value in zip(("member", "csv_name", "count_key", "failed_sample_key"), names, strict=True):
+            object.__setattr__(self, name, value)
 
 
 @dataclass(frozen=True)
@@ -104,11 +97,22 @@ class LifecycleMetrics:
     stopped: Metric
     overdue: Metric
 
+    @classmethod
+    def named(cls, subject: str, *, waiting: Metric) -> LifecycleMetrics:
+        """``<subject>Started``, ``<subject>Completed``, ... (each a contract.Metric)."""
+        return cls(
+            waiting=waiting,
+            **{stage: Metric(f"{subject}{stage.title()}") for stage in _STAGES},
+        )
+
     def ended(self, lifecycle: Lifecycle) -> Metric:
         """The metric of a deployment that ended this way."""
         return {Lifecycle.SUCCEEDED: self.completed, Lifecycle.STOPPED: self.stopped}.get(
             lifecycle, self.failed
         )
+
+
+_STAGES = ("started", "completed", "failed", "stopped", "overdue")
 
 
 class StartIncomplete(Exception):

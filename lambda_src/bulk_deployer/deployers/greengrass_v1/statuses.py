@@ -15,13 +15,8 @@ TERMINAL = frozenset(LIFECYCLE)
 # GetBulkDeploymentStatus's BulkDeploymentMetrics fields, re-emitted under the same names.
 COUNTER_METRICS = (Metric.RECORDS_PROCESSED, Metric.INVALID_INPUT_RECORDS, Metric.RETRY_ATTEMPTS)
 # What the core counts as a file's bulk deployment goes by.
-LIFECYCLE_METRICS = LifecycleMetrics(
-    started=Metric.BULK_DEPLOYMENT_STARTED,
-    waiting=Metric.WAITING_FOR_PREVIOUS_BULK_DEPLOYMENT,
-    completed=Metric.BULK_DEPLOYMENT_COMPLETED,
-    failed=Metric.BULK_DEPLOYMENT_FAILED,
-    stopped=Metric.BULK_DEPLOYMENT_STOPPED,
-    overdue=Metric.BULK_DEPLOYMENT_OVERDUE,
+LIFECYCLE_METRICS = LifecycleMetrics.named(
+    "BulkDeployment", waiting=Metric.WAITING_FOR_PREVIOUS_BULK_DEPLOYMENT
 )
 TARGET_OUTCOME = {"Success": TargetOutcome.SUCCEEDED, "Failure": TargetOutcome.FAILED}
 

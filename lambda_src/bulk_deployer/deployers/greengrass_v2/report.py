@@ -20,14 +20,7 @@ from bulk_deployer.deployers.base import Lifecycle, LifecycleMetrics, ReportRows
 # A V2 report's rows are devices: report.json's "devices", devices.csv, device_count.
 REPORT_ROWS = ReportRows("device", Metric.DEVICES_NOT_SUCCEEDED)
 # What the core counts as a file's deployments to its targets go by.
-LIFECYCLE_METRICS = LifecycleMetrics(
-    started=Metric.FILE_DEPLOYMENT_STARTED,
-    waiting=Metric.WAITING_FOR_TARGETS,
-    completed=Metric.FILE_DEPLOYMENT_COMPLETED,
-    failed=Metric.FILE_DEPLOYMENT_FAILED,
-    stopped=Metric.FILE_DEPLOYMENT_STOPPED,
-    overdue=Metric.FILE_DEPLOYMENT_OVERDUE,
-)
+LIFECYCLE_METRICS = LifecycleMetrics.named("FileDeployment", waiting=Metric.WAITING_FOR_TARGETS)
 REPORT_COLUMNS = ("target", "thing_name", "status", "reason", "error_types", "last_update", "joined_later")
 
 SUCCEEDED = "SUCCEEDED"
