@@ -110,6 +110,14 @@ def dispatch_statements(config: DeployConfig, bucket: s3.IBucket) -> list[iam.Po
             actions=["s3:GetObject"],
             resources=[bucket.arn_for_objects(f"{config.staged_prefix}*")],
         ),
+        # What a start records under reports/<token>/ (the replaced deployment, a thing group's
+        # members, streamed as a multipart upload): read back by whichever function resumes the
+        # start or follows it, and an upload cut short is aborted by the function writing it.
+        iam.PolicyStatement(
+            sid="RecordsOfTheStart",
+            actions=["s3:GetObject", "s3:AbortMultipartUpload"],
+            resources=[bucket.arn_for_objects(f"{config.reports_prefix}*")],
+        ),
     ]
 
 
@@ -120,13 +128,6 @@ def tracker_statements(config: DeployConfig, bucket: s3.IBucket) -> list[iam.Pol
             sid="CancelV2Deployments",
             actions=["greengrass:CancelDeployment"],
             resources=[_sub(DEPLOYMENTS_ARN)],
-        ),
-        # The thing group members recorded at start (reports/<token>/members/...), read back
-        # when following the group's devices.
-        iam.PolicyStatement(
-            sid="ReadRecordsOfTheStart",
-            actions=["s3:GetObject"],
-            resources=[bucket.arn_for_objects(f"{config.reports_prefix}*")],
         ),
     ]
 

@@ -83,7 +83,10 @@ V2_DISPATCH_ACTIONS = [
     "iot:DescribeJobExecution",
     "dynamodb:BatchGetItem",
 ]
-V2_STARTER_ACTIONS = [a for a in STARTER_ACTIONS if a not in V1_ONLY] + V2_DISPATCH_ACTIONS
+V2_STARTER_ACTIONS = [a for a in STARTER_ACTIONS if a not in V1_ONLY] + [
+    *V2_DISPATCH_ACTIONS,
+    "s3:AbortMultipartUpload",
+]
 V2_TRACKER_ACTIONS = [
     *(a for a in TRACKER_ACTIONS if a not in V1_ONLY),
     *V2_DISPATCH_ACTIONS,
@@ -96,7 +99,10 @@ def v2_starter_permissions(synth: Synth) -> dict[str, set[str]]:
     expected = {k: v for k, v in starter_permissions(synth).items() if k not in V1_ONLY}
     expected |= v2_dispatch_permissions(synth)
     # ... and the deployer reads the staged copy of the file it starts (V1: the execution role did)
-    expected["s3:GetObject"] = {f"{bucket}/incoming/*", f"{bucket}/staged/*"}
+    # and what a start recorded under reports/ (a start is resumed by whichever function
+    # dispatches next), and aborts a members upload it cut short
+    expected["s3:GetObject"] = {f"{bucket}/incoming/*", f"{bucket}/staged/*", f"{bucket}/reports/*"}
+    expected["s3:AbortMultipartUpload"] = {f"{bucket}/reports/*"}
     return expected
 
 
