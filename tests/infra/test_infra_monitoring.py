@@ -520,7 +520,7 @@ def test_the_emf_alarms_include_the_starters_failed_messages(synth: Synth) -> No
     assert names == expected | {"IntakeMessageFailed"}
 
 
-@pytest.mark.parametrize("which", ["synth", "variant"])
+@pytest.mark.parametrize("which", ["synth", "variant", "v2", "v2_variant"])
 def test_emf_alarms_use_exactly_the_namespace_and_dimensions_the_code_emits(
     which: str, request: pytest.FixtureRequest
 ) -> None:
@@ -540,7 +540,7 @@ def test_emf_alarms_use_exactly_the_namespace_and_dimensions_the_code_emits(
         # An alarm that names a unit must name the emitted one; these name none.
         assert stat.get("Unit", emitted_units[metric["MetricName"]]) == emitted_units[metric["MetricName"]]
     # The namespace is the configured one, not Powertools' default.
-    expected = "BulkDeployer" if which == "synth" else "Custom/BulkDeployer"
+    expected = "Custom/BulkDeployer" if which == "variant" else "BulkDeployer"
     assert directive["Namespace"] == expected
 
 
