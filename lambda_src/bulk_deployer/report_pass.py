@@ -133,6 +133,7 @@ class ReportPass:
             "metrics": dict(deployment.metrics) if deployment else {},
             "error_message": deployment.error_message if deployment else None,
             "error_details": [dict(d) for d in deployment.error_details] if deployment else [],
+            **self.deployer.report_details(str(file.bulk_deployment_id)),
         }
 
     def _settled(self, progress: ReportProgress) -> bool:

@@ -74,6 +74,9 @@ class TargetDeployer:
     ) -> tuple[list, None]:  # type: ignore[type-arg]
         return [], None
 
+    def report_details(self, deployment_id: str) -> dict[str, str]:
+        return {}
+
     def target_outcome(self, status: str) -> TargetOutcome:
         return TargetOutcome.PENDING
 

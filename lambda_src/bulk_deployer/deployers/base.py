@@ -212,6 +212,11 @@ class Deployer(Protocol):
         """One page of per-target results and the next page's token (None at the end)."""
         ...
 
+    def report_details(self, deployment_id: str) -> Mapping[str, Any]:
+        """What the report says beside its rows and the core's header (V2: one summary per target:
+        its deployment, what it replaced and removed, its counts and outcome; V1: nothing)."""
+        ...
+
     def target_outcome(self, status: str) -> TargetOutcome:
         """What a target status (a key of the report's counts) means to the report."""
         ...

@@ -186,3 +186,18 @@ def test_an_offline_thing_target_is_done_at_its_deadline_too(world: World) -> No
     done = world.deployer.status(DEPLOYMENT)
     assert done.lifecycle is Lifecycle.FAILED and done.metrics[Metric.DEVICES_PENDING_AT_DEADLINE] == 1
     assert [r.status for r in _rows(world.deployer)] == ["PENDING"]
+
+
+def test_devices_still_running_are_not_counted_as_failed() -> None:
+    """DeviceDeploymentsFailed is alarmed: only executions that failed count, settled or not."""
+    from bulk_deployer.contract import Metric
+    from bulk_deployer.deployers.greengrass_v2.report import counter_metrics
+
+    running = counter_metrics({"IN_PROGRESS": 1, "QUEUED": 3, "ACTIVE": 2}, 0)
+    assert running[Metric.DEVICE_DEPLOYMENTS_FAILED.value] == 0
+    ended = counter_metrics({"FAILED": 2, "TIMED_OUT": 1, "REJECTED": 1, "SUCCEEDED": 4, "PENDING": 1}, 1)
+    assert ended == {
+        Metric.DEVICE_DEPLOYMENTS_SUCCEEDED.value: 4,
+        Metric.DEVICE_DEPLOYMENTS_FAILED.value: 4,
+        Metric.DEVICES_PENDING_AT_DEADLINE.value: 1,
+    }

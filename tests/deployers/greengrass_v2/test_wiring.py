@@ -121,6 +121,11 @@ def test_a_dropped_v2_file_deploys_once_per_target_and_is_reported_per_device(fu
     report = json.loads(world.object_text(f"reports/{result.token}/report.json"))
     assert sorted(row["thing_name"] for row in report["devices"]) == ["core-1", "dev-a", "dev-b"]
     assert report["device_count"] == 3 and report["final"] is True
+    summaries = {summary["target"]: summary for summary in report["targets"]}  # one per target
+    assert set(summaries) == set(targets)
+    assert all(
+        summary["deployment_id"] and summary["outcome"] == "succeeded" for summary in summaries.values()
+    )
     rows = world.object_text(f"reports/{result.token}/devices.csv").splitlines()
     assert rows[0].split(",")[:3] == ["target", "thing_name", "status"] and len(rows) == 4
     assert functions.metrics[Metric.FILE_DEPLOYMENT_STARTED] == 1

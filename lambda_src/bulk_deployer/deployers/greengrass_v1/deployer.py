@@ -143,6 +143,9 @@ class GreengrassV1Deployer:
     def target_outcome(self, status: str) -> TargetOutcome:
         return target_outcome_of(status)
 
+    def report_details(self, deployment_id: str) -> Mapping[str, Any]:
+        return {}  # a bulk deployment's report is its group deployments' rows
+
     def stop(self, deployment_id: str) -> None:
         self._gg.stop_bulk_deployment(BulkDeploymentId=deployment_id)
 

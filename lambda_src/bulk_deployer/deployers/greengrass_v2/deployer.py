@@ -148,6 +148,9 @@ class GreengrassV2Deployer:
         """Per target: its deployment, job, revision, what it replaced, counts, start, end, outcome."""
         return self._results.summaries(file_token_of(deployment_id))
 
+    def report_details(self, deployment_id: str) -> Mapping[str, Any]:
+        return {"targets": list(self.target_summaries(deployment_id))}
+
     def stop(self, deployment_id: str) -> None:
         """Cancel each of the file's target deployments still ACTIVE (devices not yet reached)."""
         token = file_token_of(deployment_id)

@@ -75,7 +75,11 @@ def device_outcome(status: str) -> TargetOutcome:
 
 
 def counter_metrics(counts: Mapping[str, int], pending_at_deadline: int) -> dict[str, int]:
-    failed = sum(n for status, n in counts.items() if device_outcome(status) is TargetOutcome.FAILED)
+    """The device counters the tracker re-emits as increments. A device failed when its execution
+    says so (FAILED, TIMED_OUT, REJECTED), whether its target has settled or not; devices still
+    queued or in progress are not failures (the report's final count, DevicesNotSucceeded, also
+    counts the ones pending at the deadline)."""
+    failed = sum(counts.get(status, 0) for status in FAILED_EXECUTION)
     return {
         Metric.DEVICE_DEPLOYMENTS_SUCCEEDED.value: counts.get(SUCCEEDED, 0),
         Metric.DEVICE_DEPLOYMENTS_FAILED.value: failed,
