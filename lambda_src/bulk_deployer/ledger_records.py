@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from bulk_deployer.dynamo import json_numbers
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.timefmt import datetime_of, iso_of
 
@@ -163,7 +164,7 @@ class DeploymentStatusSnapshot:
             metrics=_counts(item.get(Attr.BULK_METRICS)),
             created_at=_str_or_none(item.get(Attr.BULK_CREATED_AT)),
             error_message=_str_or_none(item.get(Attr.BULK_ERROR_MESSAGE)),
-            error_details=tuple(dict(d) for d in item.get(Attr.BULK_ERROR_DETAILS) or []),
+            error_details=tuple(json_numbers(dict(d)) for d in item.get(Attr.BULK_ERROR_DETAILS) or []),
         )
 
     def same_as(self, other: DeploymentStatusSnapshot | None) -> bool:
