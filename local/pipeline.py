@@ -234,10 +234,6 @@ class LocalPipeline(StartsAndStops):
     def v2_emulator(self) -> GreengrassV2Emulator:
         return started(self._v2_emulator, "the pipeline")
 
-    @property
-    def is_v2(self) -> bool:
-        return not self.config.is_v1
-
     def endpoints(self) -> dict[str, str]:
         """The stand-ins' endpoints, as the functions, the CLI and a shell get them."""
         return endpoint_environment(self.moto.url, self.emulator.url, self.v2_emulator.url)
@@ -327,8 +323,8 @@ class LocalPipeline(StartsAndStops):
             **(self.tracker.environment if self.tracker else {}),
             # The tracker no longer gets the role (only the starter starts with it): named here.
             "EXECUTION_ROLE_ARN": resources.execution_role_arn,
-            # A V2 stack's starter is told its account (Aws.ACCOUNT_ID).
-            **({"STACK_ACCOUNT_ID": resources.account_id} if self.is_v2 else {}),
+            # The stand-ins' account (a V2 stack's starter is told it: Aws.ACCOUNT_ID).
+            "STACK_ACCOUNT_ID": resources.account_id,
             "BULK_DEPLOYER_BUCKET": resources.names.bucket,
             "BULK_DEPLOYER_INTAKE_QUEUE_URL": resources.intake_queue_url,
             "BULK_DEPLOYER_INTAKE_DLQ_URL": resources.intake_dead_letter_queue_url,
