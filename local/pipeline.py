@@ -152,7 +152,7 @@ class LocalPipeline(StartsAndStops):
 
     def _v2_settings(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The V2 emulator's settings for this stack; sets how far its clock is behind."""
-        self._v2_clock.behind_seconds = self.timing.v2_emulator_behind_seconds(self.config)
+        self._v2_clock.behind_seconds = self.timing.v2_emulator_behind_seconds
         return {"region": REGION, **self.timing.v2_emulator, **(overrides or {})}
 
     def _set_up(self) -> None:

@@ -82,7 +82,7 @@ class LocalTiming:
     - ``v2_emulator``: the Greengrass V2 emulator's device pace (its EmulatorConfig switches).
     - ``thing_group_deadline_seconds``: None keeps a V2 stack's thing-group deadline in minutes
       (thingGroupDeadlineMinutes, as deployed); a number makes a one-minute deadline arrive after
-      that many seconds (``v2_emulator_behind_seconds``).
+      that many seconds (``v2_emulator_behind_seconds``; V2_CONTEXT sets one minute).
     """
 
     tracker_period_seconds: float = 60.0
@@ -102,19 +102,20 @@ class LocalTiming:
         """TRACKER_POLL_SECONDS likewise: a twelfth of a period (5 s of 60)."""
         return self.tracker_period_seconds / 12
 
-    def v2_emulator_behind_seconds(self, config: DeployConfig) -> float:
+    @property
+    def v2_emulator_behind_seconds(self) -> float:
         """How far the V2 emulator's clock runs behind the functions' (emulator_kit.clock.LaggingClock).
 
         A deployment's deadline is its creation time on the service's clock plus the job timeout,
         at least a minute (IoT's and thingGroupDeadlineMinutes' least); the functions compare it
-        with their own clock. Behind by the deadline less ``thing_group_deadline_seconds``, a
-        stack deadline passes that many seconds after a start, within the starter's tolerance of
-        clock skew (its lookup of a lost answer's deployment allows 300 s). Lines that set their
-        own job timeout keep it less the same lag.
+        with their own clock. Behind by a minute less ``thing_group_deadline_seconds``, a one-minute
+        deadline passes that many seconds after a start (a longer one as much sooner), and the
+        skew stays within what the starter tolerates when it looks for a lost answer's
+        deployment (300 s).
         """
         if self.thing_group_deadline_seconds is None:
             return 0.0
-        return max(0.0, 60.0 * config.thing_group_deadline_minutes - self.thing_group_deadline_seconds)
+        return max(0.0, 60.0 - self.thing_group_deadline_seconds)
 
     @classmethod
     def interactive(cls) -> LocalTiming:
