@@ -45,19 +45,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def json_numbers(value: Any) -> Any:
-    """What DynamoDB gave back as Decimal, as the int or float it was written from (nested
-    anywhere): free-form values read from an item (a deployment's error details) go on into
-    json.dumps, which refuses Decimal."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, Mapping):
-        return {k: json_numbers(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_numbers(v) for v in value]
-    return value
-
-
 def conditional_failed(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in (
         "ConditionalCheckFailedException",
