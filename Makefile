@@ -62,7 +62,7 @@ demo: venv
 
 .PHONY: local-up local-down
 local-up: venv
-	@$(BIN)/python -m local up
+	@$(BIN)/python -m local up $(if $(GREENGRASS),--greengrass $(GREENGRASS))
 
 local-down:
 	@test -x $(BIN)/python && $(BIN)/python -m local down || echo "nothing to stop (no .venv)"

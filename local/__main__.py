@@ -1,6 +1,7 @@
 """`python -m local up|down|status|env|serve|sample`: the local pipeline from a shell.
 
 - ``up`` / ``down``: start / stop the background pipeline (``make local-up`` / ``make local-down``);
+  ``up --greengrass v2`` (``make local-up GREENGRASS=v2``) runs a Greengrass V2 stack;
 - ``status``, ``env``: is it running, and the shell exports to reach it;
 - ``sample --groups N``: create N Greengrass groups with versions in the running stand-in and
   print an input file naming them (redirect it to a file, then upload it to incoming/);
@@ -14,6 +15,7 @@ import sys
 import uuid
 
 import boto3
+from bulk_deployer.settings_schema import GREENGRASS_VERSIONS
 
 from local import daemon
 from local.fleet import Fleet, input_file
@@ -43,19 +45,26 @@ def sample(groups: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("up", "down", "status", "env", "serve"):
+    for name in ("down", "status", "env"):
         commands.add_parser(name)
+    for name in ("up", "serve"):
+        stack = commands.add_parser(name)
+        stack.add_argument(
+            "--greengrass",
+            choices=GREENGRASS_VERSIONS,
+            help="the stack's Greengrass version (cdk deploy -c greengrass=...); default: cdk.json's",
+        )
     sample_parser = commands.add_parser("sample", help="create groups and print an input file naming them")
     sample_parser.add_argument("--groups", type=int, default=3)
     args = parser.parse_args(argv)
     if args.command == "up":
-        return daemon.up()
+        return daemon.up(greengrass=args.greengrass)
     if args.command == "down":
         return daemon.down()
     if args.command == "status":
         return daemon.status()
     if args.command == "serve":
-        return daemon.serve()
+        return daemon.serve(args.greengrass)
     if args.command == "sample":
         return sample(args.groups)
     state = daemon.read_state()

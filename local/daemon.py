@@ -23,8 +23,10 @@ from contextlib import redirect_stdout, suppress
 from pathlib import Path
 from typing import Any
 
+from bulk_deployer.settings_schema import GREENGRASS_V2, GREENGRASS_VERSIONS
+
 from local.pipeline import LocalPipeline
-from local.stack_config import REPO_ROOT, LocalTiming
+from local.stack_config import REPO_ROOT, V2_CONTEXT, LocalTiming, load_deploy_config
 
 STATE_DIR = REPO_ROOT / "local" / ".state"
 STATE_FILE = STATE_DIR / "pipeline.json"
@@ -38,6 +40,8 @@ READY_TIMEOUT_SECONDS = 60.0
 SHELL_VARIABLES = (
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_GREENGRASS",
+    "AWS_ENDPOINT_URL_GREENGRASSV2",
+    "AWS_ENDPOINT_URL_IOT",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
@@ -45,7 +49,9 @@ SHELL_VARIABLES = (
     "AWS_REGION",
     "AWS_EC2_METADATA_DISABLED",
     "LEDGER_TABLE_NAME",
+    "GREENGRASS",
     "EXECUTION_ROLE_ARN",
+    "STACK_ACCOUNT_ID",
     "INCOMING_PREFIX",
     "STAGED_PREFIX",
     "REPORTS_PREFIX",
@@ -80,7 +86,7 @@ def exports(environment: dict[str, str]) -> str:
     )
 
 
-def up(out: Any = sys.stdout) -> int:
+def up(out: Any = sys.stdout, greengrass: str | None = None) -> int:
     state = read_state()
     if state and alive(int(state["pid"])):
         out.write(f"local pipeline already running (pid {state['pid']}); `make local-down` stops it\n")
@@ -88,9 +94,12 @@ def up(out: Any = sys.stdout) -> int:
         return 0
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     STATE_FILE.unlink(missing_ok=True)
+    if greengrass not in (None, *GREENGRASS_VERSIONS):
+        raise ValueError(f"greengrass is one of {GREENGRASS_VERSIONS}, not {greengrass!r}")
+    command = [sys.executable, "-m", "local", "serve", *(["--greengrass", greengrass] if greengrass else [])]
     with LOG_FILE.open("w", encoding="utf-8") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "local", "serve"],
+        process = subprocess.Popen(  # noqa: S603 (our own interpreter and a checked version)
+            command,
             cwd=REPO_ROOT,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -143,24 +152,35 @@ def status(out: Any = sys.stdout) -> int:
         return 1
     out.write(f"local pipeline running (pid {state['pid']})\n")
     out.write(f"  moto (AWS)          {state['moto_url']}\n  Greengrass emulator {state['emulator_url']}\n")
+    if "v2_emulator_url" in state:
+        out.write(
+            f"  Greengrass V2 + IoT {state['v2_emulator_url']} (a Greengrass {state['greengrass']} stack)\n"
+        )
     out.write(f"  bucket              {state['environment']['BULK_DEPLOYER_BUCKET']}\n")
     return 0
 
 
-def serve() -> int:
-    """The background process: run until SIGTERM/SIGINT, then remove the state file."""
+def serve(greengrass: str | None = None) -> int:
+    """The background process: run until SIGTERM/SIGINT, then remove the state file. ``greengrass``
+    "v2" runs a Greengrass V2 stack (V2_CONTEXT); None: cdk.json's (V1 by default)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
-    with redirect_stdout(sys.stderr), LocalPipeline(timing=LocalTiming.interactive()) as pipeline:
+    config = load_deploy_config(V2_CONTEXT if greengrass == GREENGRASS_V2 else {"greengrass": greengrass})
+    with (
+        redirect_stdout(sys.stderr),
+        LocalPipeline(timing=LocalTiming.interactive(), config=config) as pipeline,
+    ):
         environment = pipeline.exports()
         state = {
             "pid": os.getpid(),
             "moto_url": pipeline.moto.url,
             "emulator_url": pipeline.emulator.url,
+            "v2_emulator_url": pipeline.v2_emulator.url,
+            "greengrass": pipeline.config.greengrass,
             "environment": environment,
             "started_at": time.time(),
         }

@@ -4,7 +4,9 @@ Starts moto and the Greengrass bulk emulator in this process, creates the stack'
 (configuration from cdk.json), creates Greengrass groups, uploads input files to the incoming
 prefix and follows them through EventBridge, the FIFO intake, the starter, "Greengrass" and the
 tracker to their final reports. Shows a duplicate delivery being ignored, a bad file rejected
-and a second file queued behind the first. The functions' own JSON logs go to
+and a second file queued behind the first. Then the same stand-ins as a Greengrass V2 stack
+(``-c greengrass=v2``): a V2 file to a thing group of devices (one offline, one failing) and a
+thing, followed to its per-device report. The functions' own JSON logs go to
 local/.state/demo.log. Exit status 0 when every step behaved as expected.
 """
 
@@ -17,15 +19,15 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import TextIO
+from typing import ClassVar, TextIO
 
 from bulk_deployer.ledger_model import FileState, LedgerFile
 from bulk_deployer.timefmt import iso_of
 
-from local.fleet import Group, input_file
+from local.fleet import Group, input_file, v2_input_file, v2_line
 from local.observe import Observer, Timeout, Upload, wait_for
 from local.pipeline import LocalPipeline
-from local.stack_config import REPO_ROOT, LocalTiming
+from local.stack_config import REPO_ROOT, V2_CONTEXT, LocalTiming, load_deploy_config
 
 STATE_DIR = REPO_ROOT / "local" / ".state"
 TERMINAL_FILE_STATES = (FileState.FINISHED, FileState.REJECTED, FileState.SUPERSEDED, FileState.START_FAILED)
@@ -263,6 +265,80 @@ class Demo:
         )
 
 
+class V2Demo(Demo):
+    """The same stand-ins as a Greengrass V2 stack: one file, a thing group and a thing."""
+
+    # Each device's behaviour in the V2 emulator, and the status the report must give it.
+    DEVICES: ClassVar[dict[str, str]] = {
+        "press-1": "healthy",
+        "press-2": "healthy",
+        "press-3": "offline",
+        "press-4": "failing",
+    }
+    EXPECTED: ClassVar[dict[str, str]] = {"healthy": "SUCCEEDED", "offline": "PENDING", "failing": "FAILED"}
+
+    def run(self) -> None:
+        pipeline, say = self.pipeline, self.say
+        say.heading("7. The same pipeline as a Greengrass V2 stack (cdk deploy -c greengrass=v2)")
+        pipeline.reset(config=load_deploy_config(V2_CONTEXT))
+        deadline = pipeline.timing.thing_group_deadline_seconds
+        say.step(f"Greengrass V2 + IoT emulator   {pipeline.v2_emulator.url}")
+        say.step(
+            f"the functions' environment is a V2 stack's: GREENGRASS=v2, STACK_ACCOUNT_ID="
+            f"{pipeline.resources.account_id}, no execution role; thing-group deadline "
+            f"{pipeline.config.thing_group_deadline_minutes} min (compressed here to {deadline:g} s)"
+        )
+        fleet = pipeline.v2_fleet()
+        group = fleet.group("plant-c-presses", self.DEVICES)
+        thing = fleet.thing("plant-c-gateway")
+        behaviours = {**self.DEVICES, "plant-c-gateway": "healthy"}
+        say.step(
+            "thing group plant-c-presses: "
+            + ", ".join(f"{name} ({kind})" for name, kind in self.DEVICES.items())
+            + "; thing plant-c-gateway (healthy)"
+        )
+        body = v2_input_file([v2_line(group), v2_line(thing)])
+        upload = self.observer.upload("fleet-v2.jsonl", body)
+        say.step(f"uploaded s3://{upload.bucket}/{upload.key} (2 lines: the group and the thing)")
+        say.say(f"         token {upload.token}")
+        file = self.follow(upload, (FileState.FINISHED,))
+        self.v2_result(upload, str(file.report_key), {thing, group}, behaviours)
+
+    def v2_result(
+        self, upload: Upload, report_key: str, targets: set[str], behaviours: dict[str, str]
+    ) -> None:
+        report = self.observer.read_json(report_key)
+        say = self.say.say
+        creates = self.pipeline.v2_emulator.create_counts()["created_by_target"]
+        say(f"  file                 s3://{upload.bucket}/{upload.key}")
+        say(f"  status               {report['status']}  ({report.get('error_message') or 'every device'})")
+        say(f"  deployments created  {sum(creates.values())} (one CreateDeployment per target)")
+        say("  devices:")
+        outcomes: dict[str, str] = {}
+        for device in report.get("devices") or []:
+            name, status = str(device["thing_name"]), str(device["status"])
+            outcomes[name] = status
+            errors = ",".join(device.get("error_types") or [])
+            why = f"  {errors}" if errors else ""
+            if status == "PENDING":
+                why = "  (offline: still queued at the deadline)"
+            target = str(device["target"]).rsplit(":", 1)[-1]
+            say(f"    {name:<16} {status:<10} {target}{why}")
+        say(f"  report               s3://{upload.bucket}/{report_key} (+ devices.csv)")
+        expect(report.get("final") is True, f"{upload.key}: the report is not final")
+        expect(creates == dict.fromkeys(targets, 1), f"expected one deployment per target, got {creates}")
+        expected = {name: self.EXPECTED[kind] for name, kind in behaviours.items()}
+        expect(outcomes == expected, f"devices ended {outcomes}, expected {expected}")
+        failing = [d for d in report["devices"] if d["status"] == "FAILED"]
+        expect(
+            all(d.get("error_types") for d in failing), "a failed device's error types are not in the report"
+        )
+        expect(
+            report["status"] == "FAILED",
+            f"expected the file FAILED (one device failed), got {report['status']}",
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--timeout", type=float, default=45.0, help="seconds to wait for any one step")
@@ -272,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     terminal = sys.stdout
     narrator = Narrator(terminal)
     narrator.say("bulk-deployer demo: the whole pipeline on loopback stand-ins (no AWS account needed)")
-    narrator.say("(Greengrass V1 is emulated: AWS ended V1 support on 2026-10-07; see docs/local.md)")
+    narrator.say("(Greengrass V1 is emulated: AWS ended V1 support on 2026-10-07; see docs/local.md;")
+    narrator.say(" then the same stand-ins run a Greengrass V2 stack)")
     narrator.say(f"(the functions' JSON logs and metrics go to {_relative(args.log)})")
     with args.log.open("w", encoding="utf-8") as log_file:
         return _run(narrator, log_file, args.timeout, args.log)
@@ -285,6 +362,7 @@ def _run(narrator: Narrator, log_file: TextIO, timeout: float, log_path: Path) -
         # Powertools writes logs and EMF metrics to stdout: into the log file, not the story.
         with contextlib.redirect_stdout(log_file), LocalPipeline(timing=LocalTiming.demo()) as pipeline:
             Demo(pipeline, narrator, timeout).run()
+            V2Demo(pipeline, narrator, timeout).run()
     except DemoFailed as exc:
         narrator.say()
         narrator.say(f"DEMO FAILED: {exc}  (see {_relative(log_path)})")

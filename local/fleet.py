@@ -1,4 +1,5 @@
-"""Greengrass groups with deployable versions in moto, and input files naming them.
+"""Greengrass groups with deployable versions in moto, things and thing groups in the V2
+emulator, and input files naming them.
 
 moto refuses to deploy a group version without a core definition version (GG-303), so every
 version made here references one core definition, created once per fleet.
@@ -9,9 +10,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from local.stack_config import REGION
+
+if TYPE_CHECKING:
+    from local.greengrass_v2_emulator import GreengrassV2Emulator
+
+# What a demo or test line deploys unless told otherwise (any name and version the model allows).
+DEMO_COMPONENTS: dict[str, Any] = {"com.example.Hello": {"componentVersion": "1.0.0"}}
 
 
 @dataclass(frozen=True)
@@ -68,3 +75,36 @@ class Fleet:
             )
             self._core_version_arn = str(core["LatestVersionArn"])
         return self._core_version_arn
+
+
+def v2_line(target_arn: str, components: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+    """One V2 input-file line: the CreateDeployment request for a target, without clientToken."""
+    return {"targetArn": target_arn, "components": components or DEMO_COMPONENTS, **fields}
+
+
+def v2_input_file(lines: Iterable[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines).encode("utf-8")
+
+
+class V2Fleet:
+    """Things (core devices) and thing groups in the V2 emulator, created through ``iot`` (a boto3
+    client), each device with a behaviour (healthy, offline, failing...: the emulator's Behaviour)."""
+
+    def __init__(self, iot: Any, emulator: GreengrassV2Emulator) -> None:
+        self._iot = iot
+        self._emulator = emulator
+
+    def thing(self, name: str, behaviour: str = "healthy") -> str:
+        """A core device; its thing ARN."""
+        arn = str(self._iot.create_thing(thingName=name)["thingArn"])
+        if behaviour != "healthy":
+            self._emulator.set_device(name, behaviour)
+        return arn
+
+    def group(self, name: str, devices: dict[str, str]) -> str:
+        """A thing group of these devices (name -> behaviour); its ARN."""
+        arn = str(self._iot.create_thing_group(thingGroupName=name)["thingGroupArn"])
+        for thing, behaviour in devices.items():
+            self.thing(thing, behaviour)
+            self._iot.add_thing_to_thing_group(thingGroupName=name, thingName=thing)
+        return arn

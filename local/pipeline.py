@@ -1,9 +1,11 @@
-"""The whole pipeline on loopback: moto (AWS), the Greengrass bulk emulator, the runner.
+"""The whole pipeline on loopback: moto (AWS), the Greengrass emulators (V1 bulk, V2), the runner.
 
 Why one object: the demo, the end-to-end tests and ``make local-up`` all need the same
 sequence — start moto and the emulator, create the stack's resources, give each function the
 environment the stack would give it (plus the stand-ins' endpoints), run the event source and
 the schedule — and tests need to reset it between cases without restarting the servers.
+Both Greengrass emulators run; the configuration's ``greengrass`` (V1 unless ``V2_CONTEXT``)
+says which stack the functions are, and ``reset`` can switch it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from bulk_deployer.ledger import BulkDeploymentLedger
 
 from infra.config import DeployConfig
 from local import moto_patches
-from local.fleet import Fleet
+from local.emulator_kit.clock import LaggingClock
+from local.fleet import Fleet, V2Fleet
 from local.functions import (
     STARTER_HANDLER,
     TRACKER_HANDLER,
@@ -29,6 +32,8 @@ from local.functions import (
     restore_process_environment,
 )
 from local.greengrass_emulator import EmulatorConfig, GreengrassEmulator
+from local.greengrass_v2_emulator import EmulatorConfig as V2EmulatorConfig
+from local.greengrass_v2_emulator import GreengrassV2Emulator
 from local.moto_server import MotoServer
 from local.provision import Provisioned, provision
 from local.runner import History, Runner, Schedule, SqsEventSource
@@ -58,6 +63,7 @@ class LocalPipeline(StartsAndStops):
         environment_overrides: Mapping[str, str] | None = None,
         moto_port: int = 0,
         emulator_port: int = 0,
+        v2_emulator_port: int = 0,
         run: bool = True,
     ) -> None:
         self.timing = timing or LocalTiming.fast()
@@ -66,6 +72,8 @@ class LocalPipeline(StartsAndStops):
         self._overrides = dict(environment_overrides or {})
         self._moto_port = moto_port
         self._emulator_port = emulator_port
+        self._v2_emulator_port = v2_emulator_port
+        self._v2_clock = LaggingClock()
         self._run = run
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
@@ -74,6 +82,7 @@ class LocalPipeline(StartsAndStops):
         self._patches = contextlib.ExitStack()
         self._moto: MotoServer | None = None
         self._emulator: GreengrassEmulator | None = None
+        self._v2_emulator: GreengrassV2Emulator | None = None
         self._resources: Provisioned | None = None
         self._runner: Runner | None = None
         self.starter: Function | None = None
@@ -91,6 +100,9 @@ class LocalPipeline(StartsAndStops):
             self._emulator = GreengrassEmulator(
                 self._moto.url, port=self._emulator_port, region=REGION, **self._emulator_settings
             ).start()
+            self._v2_emulator = GreengrassV2Emulator(
+                port=self._v2_emulator_port, clock=self._v2_clock, **self._v2_settings()
+            ).start()
             self._set_up()
         except BaseException:
             self.stop()
@@ -99,6 +111,9 @@ class LocalPipeline(StartsAndStops):
 
     def stop(self) -> None:
         self.stop_functions()
+        if self._v2_emulator is not None:
+            self._v2_emulator.stop()
+            self._v2_emulator = None
         if self._emulator is not None:
             self._emulator.stop()
             self._emulator = None
@@ -113,9 +128,17 @@ class LocalPipeline(StartsAndStops):
         emulator_settings: Mapping[str, Any] | None = None,
         environment_overrides: Mapping[str, str] | None = None,
         run: bool = True,
+        config: DeployConfig | None = None,
+        v2_emulator_settings: Mapping[str, Any] | None = None,
     ) -> None:
-        """Empty moto and the emulator, create the resources again, cold-start both functions."""
+        """Empty moto and the emulators, create the resources again, cold-start both functions
+        (with ``config``, as that stack: V1 or V2)."""
         self.stop_functions()
+        if config is not None:
+            self.config = config
+        self.v2_emulator.reset()
+        v2_defaults = V2EmulatorConfig().to_dict()
+        self.v2_emulator.configure(**{**v2_defaults, **self._v2_settings(v2_emulator_settings)})
         self.emulator.reset()
         defaults = EmulatorConfig().to_dict()
         self.emulator.configure(
@@ -127,10 +150,17 @@ class LocalPipeline(StartsAndStops):
         self._run = run
         self._set_up()
 
+    def _v2_settings(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The V2 emulator's settings for this stack; sets how far its clock is behind."""
+        self._v2_clock.behind_seconds = self.timing.v2_emulator_behind_seconds
+        return {"region": REGION, **self.timing.v2_emulator, **(overrides or {})}
+
     def _set_up(self) -> None:
         self._resources = provision(self.aws_client, self.config)
+        # The things and groups a V2 stack deploys to are the stack's account's (moto's).
+        self.v2_emulator.configure(account_id=self._resources.account_id)
         ids = self._resources.ids
-        endpoints = endpoint_environment(self.moto.url, self.emulator.url)
+        endpoints = self.endpoints()
         self.starter = Function(
             name=f"{self.config.stack_name}-starter",
             handler_path=STARTER_HANDLER,
@@ -201,6 +231,14 @@ class LocalPipeline(StartsAndStops):
         return started(self._emulator, "the pipeline")
 
     @property
+    def v2_emulator(self) -> GreengrassV2Emulator:
+        return started(self._v2_emulator, "the pipeline")
+
+    def endpoints(self) -> dict[str, str]:
+        """The stand-ins' endpoints, as the functions, the CLI and a shell get them."""
+        return endpoint_environment(self.moto.url, self.emulator.url, self.v2_emulator.url)
+
+    @property
     def resources(self) -> Provisioned:
         return started(self._resources, "the pipeline")
 
@@ -219,6 +257,14 @@ class LocalPipeline(StartsAndStops):
     def greengrass(self) -> Any:
         """The product's view of Greengrass: the emulator."""
         return self._client("greengrass", self.emulator.url)
+
+    def greengrassv2(self) -> Any:
+        """The product's view of Greengrass V2: the V2 emulator."""
+        return self._client("greengrassv2", self.v2_emulator.url)
+
+    def iot(self) -> Any:
+        """The product's view of IoT (things, thing groups, jobs): the V2 emulator."""
+        return self._client("iot", self.v2_emulator.url)
 
     def _client(self, service: str, url: str) -> Any:
         key = f"{service} {url}"
@@ -245,6 +291,10 @@ class LocalPipeline(StartsAndStops):
     def fleet(self) -> Fleet:
         return Fleet(self.aws_client("greengrass"), self.resources.account_id)
 
+    def v2_fleet(self) -> V2Fleet:
+        """Things and thing groups for a V2 stack, and how each device behaves."""
+        return V2Fleet(self.iot(), self.v2_emulator)
+
     def stack_outputs(self) -> dict[str, str]:
         """The deployed stack's CloudFormation outputs, as the stand-ins have them (for the CLI's --local)."""
         outputs = self.resources.outputs(self.config)
@@ -260,7 +310,7 @@ class LocalPipeline(StartsAndStops):
         stand-ins' endpoints, and each function's environment (in AWS: GetFunctionConfiguration)."""
         return {
             "stack_name": self.config.stack_name,
-            "environment": endpoint_environment(self.moto.url, self.emulator.url),
+            "environment": self.endpoints(),
             "outputs": self.stack_outputs(),
             "functions": {f.name: dict(f.environment) for f in self._functions().values()},
         }
@@ -269,10 +319,12 @@ class LocalPipeline(StartsAndStops):
         """What a shell needs to reach the stand-ins (CLI, AWS CLI) and find the resources."""
         resources = self.resources
         return {
-            **endpoint_environment(self.moto.url, self.emulator.url),
+            **self.endpoints(),
             **(self.tracker.environment if self.tracker else {}),
             # The tracker no longer gets the role (only the starter starts with it): named here.
             "EXECUTION_ROLE_ARN": resources.execution_role_arn,
+            # The stand-ins' account (a V2 stack's starter is told it: Aws.ACCOUNT_ID).
+            "STACK_ACCOUNT_ID": resources.account_id,
             "BULK_DEPLOYER_BUCKET": resources.names.bucket,
             "BULK_DEPLOYER_INTAKE_QUEUE_URL": resources.intake_queue_url,
             "BULK_DEPLOYER_INTAKE_DLQ_URL": resources.intake_dead_letter_queue_url,

@@ -67,6 +67,7 @@ class Provisioned:
             input_bucket=self.names.bucket,
             outcomes_topic_arn=self.outcomes_topic_arn,
             intake_dead_letter_queue_url=self.intake_dead_letter_queue_url,
+            account_id=self.account_id,
         )
 
 

@@ -27,6 +27,11 @@ FAKE_CREDENTIALS: Final = {
 }
 
 
+# A local Greengrass V2 stack: `-c greengrass=v2`, and the shortest thing-group deadline (one
+# minute, which LocalTiming can compress further).
+V2_CONTEXT: Final = {"greengrass": "v2", "thingGroupDeadlineMinutes": 1}
+
+
 def load_deploy_config(overrides: Mapping[str, Any] | None = None, cdk_json: Path = CDK_JSON) -> DeployConfig:
     """``DeployConfig`` from cdk.json's context, like ``app.py`` (``overrides`` act as ``-c key=value``)."""
     context = dict(json.loads(cdk_json.read_text(encoding="utf-8")).get("context", {}))
@@ -74,12 +79,18 @@ class LocalTiming:
       queue's visibility timeout, as Lambda does; a number shortens it (ChangeMessageVisibility),
       because the stack's timeout (30 minutes) would block the single FIFO message group.
     - ``emulator``: Greengrass emulator pace (EmulatorConfig switches).
+    - ``v2_emulator``: the Greengrass V2 emulator's device pace (its EmulatorConfig switches).
+    - ``thing_group_deadline_seconds``: None keeps a V2 stack's thing-group deadline in minutes
+      (thingGroupDeadlineMinutes, as deployed); a number makes a one-minute deadline arrive after
+      that many seconds (``v2_emulator_behind_seconds``; V2_CONTEXT sets one minute).
     """
 
     tracker_period_seconds: float = 60.0
     report_recheck_seconds: int = 300
     failed_message_visibility_seconds: int | None = None
     emulator: Mapping[str, float] = field(default_factory=dict)
+    v2_emulator: Mapping[str, float] = field(default_factory=dict)
+    thing_group_deadline_seconds: float | None = None
 
     @property
     def tracker_follow_seconds(self) -> float:
@@ -91,6 +102,21 @@ class LocalTiming:
         """TRACKER_POLL_SECONDS likewise: a twelfth of a period (5 s of 60)."""
         return self.tracker_period_seconds / 12
 
+    @property
+    def v2_emulator_behind_seconds(self) -> float:
+        """How far the V2 emulator's clock runs behind the functions' (emulator_kit.clock.LaggingClock).
+
+        A deployment's deadline is its creation time on the service's clock plus the job timeout,
+        at least a minute (IoT's and thingGroupDeadlineMinutes' least); the functions compare it
+        with their own clock. Behind by a minute less ``thing_group_deadline_seconds``, a one-minute
+        deadline passes that many seconds after a start (a longer one as much sooner), and the
+        skew stays within what the starter tolerates when it looks for a lost answer's
+        deployment (300 s).
+        """
+        if self.thing_group_deadline_seconds is None:
+            return 0.0
+        return max(0.0, 60.0 - self.thing_group_deadline_seconds)
+
     @classmethod
     def interactive(cls) -> LocalTiming:
         """``make local-up``: slow enough to watch, fast enough not to wait."""
@@ -99,6 +125,8 @@ class LocalTiming:
             report_recheck_seconds=0,
             failed_message_visibility_seconds=5,
             emulator={"init_seconds": 1.0, "record_seconds": 0.5, "settle_seconds": 5.0, "stop_seconds": 1.0},
+            v2_emulator={"pickup_seconds": 2.0, "apply_seconds": 5.0, "tick_seconds": 0.1},
+            thing_group_deadline_seconds=30.0,
         )
 
     @classmethod
@@ -108,6 +136,8 @@ class LocalTiming:
             report_recheck_seconds=0,
             failed_message_visibility_seconds=1,
             emulator={"init_seconds": 0.5, "record_seconds": 0.5, "settle_seconds": 1.5, "stop_seconds": 0.3},
+            v2_emulator={"pickup_seconds": 0.5, "apply_seconds": 1.0, "tick_seconds": 0.05},
+            thing_group_deadline_seconds=5.0,
         )
 
     @classmethod
@@ -125,6 +155,8 @@ class LocalTiming:
                 "stop_seconds": 0.05,
                 "tick_seconds": 0.01,
             },
+            v2_emulator={"pickup_seconds": 0.05, "apply_seconds": 0.2, "tick_seconds": 0.01},
+            thing_group_deadline_seconds=2.0,
         )
 
     @classmethod
@@ -155,6 +187,7 @@ class ResourceIds:
     input_bucket: str
     outcomes_topic_arn: str
     intake_dead_letter_queue_url: str
+    account_id: str = ""  # STACK_ACCOUNT_ID of a V2 stack (Aws.ACCOUNT_ID in AWS)
 
 
 def runtime_environment(region: str = REGION) -> dict[str, str]:
@@ -169,6 +202,7 @@ def starter_environment(config: DeployConfig, ids: ResourceIds, region: str = RE
         execution_role_arn=ids.execution_role_arn,
         outcomes_topic_arn=ids.outcomes_topic_arn,
         intake_dead_letter_queue_url=ids.intake_dead_letter_queue_url,
+        stack_account_id=ids.account_id,
     )
     return {**runtime_environment(region), **env}
 
@@ -192,11 +226,17 @@ def tracker_environment(
     return {**runtime_environment(region), **env}
 
 
-def endpoint_environment(aws_url: str, greengrass_url: str, region: str = REGION) -> dict[str, str]:
-    """Points every boto3 client (and the AWS CLI) at the stand-ins."""
+def endpoint_environment(
+    aws_url: str, greengrass_url: str, greengrass_v2_url: str | None = None, region: str = REGION
+) -> dict[str, str]:
+    """Points every boto3 client (and the AWS CLI) at the stand-ins: Greengrass V1 at its
+    emulator; Greengrass V2 and IoT (the things, groups and jobs V2 deploys through) at the V2
+    emulator when there is one."""
+    v2 = {"AWS_ENDPOINT_URL_GREENGRASSV2": greengrass_v2_url, "AWS_ENDPOINT_URL_IOT": greengrass_v2_url}
     return {
         "AWS_ENDPOINT_URL": aws_url,
         "AWS_ENDPOINT_URL_GREENGRASS": greengrass_url,
+        **(v2 if greengrass_v2_url else {}),
         **FAKE_CREDENTIALS,
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,

@@ -42,3 +42,19 @@ class ManualClock:
         with self._lock:
             self._now += seconds
             return self._now
+
+
+class LaggingClock:
+    """Wall-clock time less ``behind_seconds``: a service whose clock is behind its callers'.
+
+    Why: the local V2 stack's thing-group deadline. IoT's and the stack's shortest job timeout is
+    one minute; with the V2 emulator's clock behind the functions' by most of it, a deployment's
+    deadline (its creation time on the service's clock plus the timeout) comes in seconds, while
+    every duration the emulator measures (device pace, token memory) stays its own.
+    """
+
+    def __init__(self, behind_seconds: float = 0.0) -> None:
+        self.behind_seconds = behind_seconds
+
+    def now(self) -> float:
+        return time.time() - self.behind_seconds

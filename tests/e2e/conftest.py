@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
+from infra.config import DeployConfig
 from local.observe import Observer
 from local.pipeline import LocalPipeline
-from local.stack_config import LocalTiming
+from local.stack_config import LocalTiming, load_deploy_config
 
 
 @pytest.fixture(scope="package")
@@ -41,15 +42,22 @@ def make_e2e(stand_ins: LocalPipeline) -> Iterator[E2EFactory]:
         emulator_settings: Mapping[str, Any] | None = None,
         environment_overrides: Mapping[str, str] | None = None,
         run: bool = True,
+        config: DeployConfig | None = None,
+        v2_emulator_settings: Mapping[str, Any] | None = None,
     ) -> Observer:
         stand_ins.reset(
-            emulator_settings=emulator_settings, environment_overrides=environment_overrides, run=run
+            emulator_settings=emulator_settings,
+            environment_overrides=environment_overrides,
+            run=run,
+            config=config or load_deploy_config(),
+            v2_emulator_settings=v2_emulator_settings,
         )
         return Observer(stand_ins)
 
     yield make
     stand_ins.stop_functions()
     stand_ins.emulator.clear_faults()
+    stand_ins.v2_emulator.clear_faults()
 
 
 @pytest.fixture

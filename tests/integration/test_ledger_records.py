@@ -9,7 +9,9 @@ attribute the typed record does not know.
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from bulk_deployer.dynamo import from_item, to_item
@@ -228,3 +230,22 @@ def test_the_tracker_writes_a_status_only_when_it_changed() -> None:
     assert not SNAPSHOT.same_as(None)
     assert not SNAPSHOT.same_as(dataclasses.replace(SNAPSHOT, metrics={"RecordsProcessed": 4}))
     assert not SNAPSHOT.same_as(dataclasses.replace(SNAPSHOT, status="Completed"))
+
+
+def test_error_details_with_numbers_come_back_from_dynamodb_as_json_numbers() -> None:
+    """A V2 file's failed targets carry device counts in the error details; DynamoDB gives numbers
+    back as Decimal, which the report's json.dumps refused (the tracker failed every run)."""
+    snapshot = DeploymentStatusSnapshot(
+        status="FAILED",
+        error_details=({"target": "arn:t", "outcome": "failed", "counts": {"FAILED": 1, "SUCCEEDED": 2}},),
+    )
+    stored = {key: _deserialized(value) for key, value in to_item(snapshot.to_values()).items()}
+    read = DeploymentStatusSnapshot.from_values(stored)
+    assert read == snapshot
+    assert json.loads(json.dumps(read.error_details if read else None)) == [
+        {"target": "arn:t", "outcome": "failed", "counts": {"FAILED": 1, "SUCCEEDED": 2}}
+    ]
+
+
+def _deserialized(value: Any) -> Any:
+    return from_item({"v": value})["v"]

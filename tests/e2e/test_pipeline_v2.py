@@ -1,0 +1,151 @@
+"""A Greengrass V2 stack through the stand-ins over HTTP: S3 → EventBridge → SQS FIFO → starter →
+the V2 emulator (greengrassv2 + iot) → tracker → per-device report.
+
+Assertions are made from outside: S3 reports, ledger states, and the V2 emulator's log of the
+calls it was asked (CreateDeployment per target, on the emulator's clock) and of its devices'
+job executions. The thing-group deadline is the stack's shortest (one minute) compressed by
+LocalTiming.fast() to seconds (the emulator's clock runs behind the functions').
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Any
+
+import pytest
+from bulk_deployer.ledger_model import FileState
+
+from local.fleet import v2_input_file, v2_line
+from local.observe import Observer, Upload, wait_for
+from local.stack_config import V2_CONTEXT, load_deploy_config
+from tests.e2e.conftest import E2EFactory
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def v2(make_e2e: E2EFactory) -> Observer:
+    return make_e2e(config=load_deploy_config(V2_CONTEXT))
+
+
+def _upload(e2e: Observer, name: str, targets: list[str]) -> Upload:
+    return e2e.upload(name, v2_input_file(v2_line(arn) for arn in targets))
+
+
+def _creates(e2e: Observer) -> list[Any]:
+    """CreateDeployment calls that created a deployment, oldest first."""
+    return [c for c in e2e.pipeline.v2_emulator.calls(operation="CreateDeployment") if c.created]
+
+
+def _devices(e2e: Observer, upload: Upload) -> dict[str, dict[str, str]]:
+    rows = csv.DictReader(io.StringIO(e2e.read_text(e2e.report_key(upload, "devices.csv"))))
+    return {row["thing_name"]: row for row in rows}
+
+
+def _finished(e2e: Observer, upload: Upload, timeout: float = 10.0) -> dict[str, Any]:
+    file = e2e.wait_state(upload, FileState.FINISHED, timeout=timeout)
+    report = e2e.read_json(str(file.report_key))
+    assert report["final"] is True
+    return report
+
+
+def test_n_deliveries_of_one_event_make_one_create_deployment_per_target(v2: Observer) -> None:
+    fleet = v2.pipeline.v2_fleet()
+    targets = [fleet.group("line-1", {"dev-a": "healthy", "dev-b": "healthy"}), fleet.thing("core-1")]
+    upload = _upload(v2, "fleet.jsonl", targets)
+    (body,) = wait_for(lambda: v2.intake_bodies(upload.key), timeout=5)
+    redelivered = [v2.redeliver(body) for _ in range(3)]
+    wait_for(
+        lambda: all(any(m in i.deleted for i in v2.pipeline.history.items("starter")) for m in redelivered),
+        timeout=5,
+        what="every redelivery consumed",
+    )
+
+    report = _finished(v2, upload)
+
+    calls = v2.pipeline.v2_emulator.calls(operation="CreateDeployment")
+    assert sorted(str(c.target_arn) for c in calls) == sorted(targets)  # one call per target, no retry
+    assert all(c.created for c in calls)
+    assert report["status"] == "COMPLETED"
+    assert {d["thing_name"]: d["status"] for d in report["devices"]} == dict.fromkeys(
+        ("dev-a", "dev-b", "core-1"), "SUCCEEDED"
+    )
+    assert v2.dead_letters() == 0
+
+
+def test_the_second_files_deployment_to_a_shared_target_starts_after_the_first_settled(v2: Observer) -> None:
+    fleet = v2.pipeline.v2_fleet()
+    shared, first_only = fleet.thing("shared"), fleet.thing("first-only")
+    first = _upload(v2, "first.jsonl", [first_only, shared])
+    second = _upload(v2, "second.jsonl", [shared])
+
+    _finished(v2, first)
+    _finished(v2, second)
+
+    to_shared = [c for c in _creates(v2) if c.target_arn == shared]
+    assert len(to_shared) == 2
+    first_settled = v2.read_json(v2.report_key(first))
+    (shared_row,) = [d for d in first_settled["devices"] if d["thing_name"] == "shared"]
+    assert shared_row["status"] == "SUCCEEDED"
+    # The emulator's log and the device's last update are both on the emulator's clock.
+    device_done = _epoch(shared_row["last_update"])
+    assert to_shared[1].at > device_done, (to_shared[1].at, device_done)
+
+
+def test_files_with_disjoint_targets_run_side_by_side(make_e2e: E2EFactory) -> None:
+    # Devices slow enough (1 s) that a second file waiting for the first would show.
+    v2 = make_e2e(config=load_deploy_config(V2_CONTEXT), v2_emulator_settings={"apply_seconds": 1.0})
+    fleet = v2.pipeline.v2_fleet()
+    one, two = fleet.thing("core-1"), fleet.thing("core-2")
+    first = _upload(v2, "one.jsonl", [one])
+    second = _upload(v2, "two.jsonl", [two])
+
+    report_one = _finished(v2, first)
+    _finished(v2, second)
+
+    (to_two,) = [c for c in _creates(v2) if c.target_arn == two]
+    (row_one,) = report_one["devices"]
+    assert to_two.at < _epoch(row_one["last_update"]), "the second file waited for the first"
+
+
+def test_a_group_with_an_offline_device_is_done_at_the_deadline_with_it_pending(v2: Observer) -> None:
+    fleet = v2.pipeline.v2_fleet()
+    group = fleet.group("plant", {"on-1": "healthy", "off-1": "offline"})
+    upload = _upload(v2, "offline.jsonl", [group])
+
+    report = _finished(v2, upload)
+
+    assert {d["thing_name"]: d["status"] for d in report["devices"]} == {
+        "on-1": "SUCCEEDED",
+        "off-1": "PENDING",
+    }
+    assert report["metrics"]["DevicesPendingAtDeadline"] == 1
+    assert report["status"] == "FAILED"
+    (target,) = report["error_details"]
+    assert target == {"target": group, "outcome": "failed", "counts": {"SUCCEEDED": 1, "PENDING": 1}}
+    # Done at the deadline: the stack's one minute after the deployment's creation (on the
+    # service's clock, which LocalTiming.fast() runs behind the functions'), not before, not long after.
+    (create,) = _creates(v2)
+    deadline = create.at + 60.0 * v2.pipeline.config.thing_group_deadline_minutes
+    assert deadline <= _epoch(report["terminal_seen_at"]) < deadline + 3.0
+
+
+def test_a_failing_device_is_failed_with_its_error_types_in_devices_csv(v2: Observer) -> None:
+    fleet = v2.pipeline.v2_fleet()
+    group = fleet.group("line-2", {"good": "healthy", "bad": "failing"})
+    upload = _upload(v2, "failing.jsonl", [group])
+
+    report = _finished(v2, upload)
+
+    rows = _devices(v2, upload)
+    assert rows["good"]["status"] == "SUCCEEDED"
+    assert rows["bad"]["status"] == "FAILED"
+    assert "COMPONENT_ERROR" in rows["bad"]["error_types"]
+    assert rows["bad"]["reason"]
+    assert report["metrics"]["DevicesPendingAtDeadline"] == 0
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
