@@ -19,7 +19,6 @@ FileDeploymentFailed, each on what its functions really emit.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from aws_cdk import Duration
@@ -30,9 +29,6 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from bulk_deployer.contract import SERVICE, Metric
-from bulk_deployer.deployers.base import LifecycleMetrics, ReportRows
-from bulk_deployer.deployers.greengrass_v1 import GreengrassV1Deployer
-from bulk_deployer.deployers.greengrass_v2 import GreengrassV2Deployer
 from cdk_monitoring_constructs import (
     AlarmFactoryDefaults,
     CustomMetricGroup,
@@ -47,50 +43,21 @@ from cdk_monitoring_constructs import (
 from constructs import Construct
 
 from infra.config import DeployConfig
+from infra.deployment_alarms import (
+    EVENT_PERIOD,
+    GT,
+    GTE,
+    EmfAlarm,
+    Panel,
+    deployer_metrics,
+    deployment_panels,
+    happened,
+)
 from infra.log_queries import add_saved_queries
 from infra.notifications import alarm_name_prefix
 
 # The EMF dimension Powertools adds (POWERTOOLS_SERVICE_NAME).
 EMF_DIMENSIONS: Final = {"service": SERVICE}
-# Counts of events: "did it happen in the last 5 minutes".
-EVENT_PERIOD: Final = Duration.minutes(5)
-# Greengrass V2: throttled requests are retried and cost only time; throttles in this many
-# consecutive event periods mean the region's shared quota is contended, not a passing burst.
-THROTTLED_PERIODS: Final = 3
-
-_GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
-_GTE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
-
-
-@dataclass(frozen=True)
-class EmfAlarm:
-    metric: Metric
-    statistic: str
-    threshold: float
-    description: str
-    period: Duration = EVENT_PERIOD
-    comparison: cloudwatch.ComparisonOperator = _GT
-    # A period without data: an idle system is quiet. A gauge emitted less often than the
-    # alarm evaluates keeps its state instead (IGNORE).
-    missing_data: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING
-    # Breaching periods among the last ``evaluation_periods`` that raise the alarm.
-    datapoints: int = 1
-    evaluation_periods: int = 1
-
-
-@dataclass(frozen=True)
-class DeployerMetrics:
-    """The metrics the core emits in the words of the stack's deployer (``deployers.base``)."""
-
-    lifecycle: LifecycleMetrics
-    rows: ReportRows
-    counters: tuple[Metric, ...]
-
-
-def deployer_metrics(config: DeployConfig) -> DeployerMetrics:
-    """What the functions of this stack's variant emit: its deployer's own answers."""
-    deployer = GreengrassV1Deployer if config.is_v1 else GreengrassV2Deployer
-    return DeployerMetrics(deployer.lifecycle_metrics, deployer.report_rows, deployer.counter_metrics)
 
 
 def emf_metric(config: DeployConfig, metric: Metric, statistic: str, period: Duration) -> cloudwatch.Metric:
@@ -151,11 +118,8 @@ class Monitoring(Construct):
         self.deployer = deployer_metrics(config)
         self._files()
         self._queue_health(config)
-        if config.is_v1:
-            self._bulk_deployments(config)
-        else:
-            self._file_deployments(config)
-            self._greengrass_quota()
+        for panel in deployment_panels(config, self.gauge_period):
+            self._panel(panel)
         self._intake(
             intake_queue, intake_dead_letter_queue, event_dead_letter_queue, intake_rule, schedule_rule
         )
@@ -196,19 +160,25 @@ class Monitoring(Construct):
             )
         return CustomMetricGroup(title=title, metrics=metrics)
 
+    def _panel(self, panel: Panel) -> None:
+        self.facade.monitor_custom(
+            human_readable_name=panel.name,
+            alarm_friendly_name=panel.alarm_name,
+            metric_groups=[
+                self._emf_group(g.title, g.plain, g.alarms, statistic=g.statistic, period=g.period)
+                for g in panel.groups
+            ],
+        )
+
     def _files(self) -> None:
-        rejected = EmfAlarm(
+        rejected = happened(
             Metric.INPUT_FILE_REJECTED,
-            "Sum",
-            0,
             "An uploaded input file failed validation. Read reports/<token>/rejected.json, fix the "
             "file and upload it again.",
         )
         refused = "StartBulkDeployment" if self.config.is_v1 else "CreateDeployment of a file's target"
-        start_failed = EmfAlarm(
+        start_failed = happened(
             Metric.START_FAILED,
-            "Sum",
-            0,
             f"Greengrass refused a {refused} (role, permission, quota). After "
             "startMaxRefusals refusals the file is START_FAILED and dispatching pauses: fix the "
             "cause, then resume.",
@@ -247,7 +217,7 @@ class Monitoring(Construct):
             "Dispatching is paused after a START_FAILED file: nothing starts until an operator fixes "
             "the cause and resumes.",
             period,
-            comparison=_GTE,
+            comparison=GTE,
         )
         unprocessed = EmfAlarm(
             Metric.UNPROCESSED_INPUT_FILES,
@@ -269,125 +239,6 @@ class Monitoring(Construct):
                 self._emf_group("Oldest queued file age (seconds)", [], [oldest]),
                 self._emf_group("Dispatch paused (1 = paused)", [], [paused]),
                 self._emf_group("Unprocessed input files (reconciliation)", [], [unprocessed]),
-            ],
-        )
-
-    def _bulk_deployments(self, config: DeployConfig) -> None:
-        """Greengrass V1: one bulk deployment per file."""
-        lifecycle, rows = self.deployer.lifecycle, self.deployer.rows
-        failed = EmfAlarm(
-            lifecycle.failed,
-            "Sum",
-            0,
-            "A bulk deployment ended Failed. Its report (reports/<token>/report.json) holds the error "
-            "message and details.",
-        )
-        overdue = EmfAlarm(
-            lifecycle.overdue,
-            "Sum",
-            0,
-            f"A bulk deployment has been running longer than {config.overdue_after_seconds} s; later "
-            "files wait behind it. Check it in the Greengrass console.",
-            self.gauge_period,
-        )
-        groups_failed = EmfAlarm(
-            rows.failed_metric,
-            "Sum",
-            0,
-            "Group deployments of a finished bulk deployment ended in Failure. groups.csv next to its "
-            "report.json lists them.",
-        )
-        ended = [lifecycle.completed, lifecycle.stopped]
-        records = list(self.deployer.counters)
-        self.facade.monitor_custom(
-            human_readable_name="Bulk deployments",
-            alarm_friendly_name="BulkDeployments",
-            metric_groups=[
-                self._emf_group("Bulk deployments by outcome (per 5 minutes)", ended, [failed, overdue]),
-                self._emf_group("Records (per 5 minutes)", records),
-                self._emf_group("Group deployments failed (per 5 minutes)", [], [groups_failed]),
-            ],
-        )
-
-    def _file_deployments(self, config: DeployConfig) -> None:
-        """Greengrass V2: a file's deployments, one per target, followed to every device."""
-        lifecycle, rows = self.deployer.lifecycle, self.deployer.rows
-        failed = EmfAlarm(
-            lifecycle.failed,
-            "Sum",
-            0,
-            "A file's deployments ended with a target that did not succeed on every device (a device "
-            "failed, timed out or rejected it, was still pending at the deadline, or the deployment "
-            f"was replaced or cancelled). reports/<token>/report.json has each target's counts, "
-            f"{rows.csv_name} each {rows.noun}.",
-        )
-        overdue = EmfAlarm(
-            lifecycle.overdue,
-            "Sum",
-            0,
-            f"A file's deployments have been running longer than {config.overdue_after_seconds} s; "
-            "later files sharing a target wait behind it. Check its targets' deployments and IoT jobs.",
-            self.gauge_period,
-        )
-        not_succeeded = EmfAlarm(
-            rows.failed_metric,
-            "Sum",
-            0,
-            f"{rows.member.capitalize()} of a finished file did not succeed (failed, timed out, "
-            f"rejected, pending at the deadline, replaced or cancelled). {rows.csv_name} next to its "
-            "report.json lists them, with the reason and error types of failed ones.",
-        )
-        device_failures = EmfAlarm(
-            Metric.DEVICE_DEPLOYMENTS_FAILED,
-            "Sum",
-            0,
-            "Devices' deployments ended without success while the tracker followed a file. "
-            f"{rows.csv_name} (written when the target settles) has each device's status and reason.",
-        )
-        pending = EmfAlarm(
-            Metric.DEVICES_PENDING_AT_DEADLINE,
-            "Sum",
-            0,
-            "A thing-group target reached its deadline (the line's job timeout, else "
-            "thingGroupDeadlineMinutes) with members still queued or in progress: offline devices. "
-            f"They are PENDING in {rows.csv_name}; the report does not wait for them any longer.",
-        )
-        ended = [lifecycle.completed, lifecycle.stopped]
-        alarmed = {device_failures.metric, pending.metric}
-        devices = [metric for metric in self.deployer.counters if metric not in alarmed]
-        self.facade.monitor_custom(
-            human_readable_name="File deployments (Greengrass V2, one per target)",
-            alarm_friendly_name="FileDeployments",
-            metric_groups=[
-                self._emf_group("File deployments by outcome (per 5 minutes)", ended, [failed, overdue]),
-                self._emf_group("Devices (per 5 minutes)", devices, [device_failures, pending]),
-                self._emf_group(
-                    f"{rows.member.capitalize()} not succeeded in final reports (per 5 minutes)",
-                    [],
-                    [not_succeeded],
-                ),
-            ],
-        )
-
-    def _greengrass_quota(self) -> None:
-        """Greengrass V2: the region's 30 requests per second are shared with every other caller."""
-        minutes = THROTTLED_PERIODS * int(EVENT_PERIOD.to_minutes())
-        throttled = EmfAlarm(
-            Metric.GREENGRASS_REQUESTS_THROTTLED,
-            "Sum",
-            0,
-            f"Greengrass V2 or IoT requests of the functions were throttled in every 5-minute period "
-            f"for {minutes} minutes: the region's shared quota of 30 requests per second is contended "
-            "(other tools, people, or greengrassRequestsPerSecond set too high). Throttled requests are "
-            "retried with backoff and fail no file; deployments only go slower.",
-            datapoints=THROTTLED_PERIODS,
-            evaluation_periods=THROTTLED_PERIODS,
-        )
-        self.facade.monitor_custom(
-            human_readable_name="Greengrass V2 request quota",
-            alarm_friendly_name="GreengrassQuota",
-            metric_groups=[
-                self._emf_group("Throttled Greengrass V2 and IoT requests (per 5 minutes)", [], [throttled])
             ],
         )
 
@@ -445,7 +296,7 @@ class Monitoring(Construct):
                     add_alarm={
                         "Alarm": CustomThreshold(
                             threshold=0,
-                            comparison_operator=_GT,
+                            comparison_operator=GT,
                             treat_missing_data_override=cloudwatch.TreatMissingData.NOT_BREACHING,
                             alarm_description_override=(
                                 f"EventBridge could not deliver events of the {name} rule to its target "
@@ -500,7 +351,7 @@ class Monitoring(Construct):
                             add_alarm={
                                 "Alarm": CustomThreshold(
                                     threshold=0,
-                                    comparison_operator=_GT,
+                                    comparison_operator=GT,
                                     datapoints_to_alarm=2,
                                     evaluation_periods=window,
                                     treat_missing_data_override=cloudwatch.TreatMissingData.NOT_BREACHING,
