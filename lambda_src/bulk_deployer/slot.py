@@ -121,10 +121,8 @@ class DeploymentSlot(TableAccess):
 
     def release(self, holder: str) -> bool:
         """Give the dispatch lease back (the holds stay); False if it was no longer ours."""
-        return write_if(
+        return self._write_if(
             self.client.update_item,
-            TableName=self.table_name,
-            Key=_KEY,
             UpdateExpression="REMOVE holder, slot_state, lease_until",
             ConditionExpression="holder = :holder",
             ExpressionAttributeValues={":holder": {"S": holder}},
@@ -132,10 +130,8 @@ class DeploymentSlot(TableAccess):
 
     def release_file(self, token: str) -> bool:
         """Free what a file's ended deployment held; False if it holds nothing any more."""
-        released = write_if(
+        released = self._write_if(
             self.client.update_item,
-            TableName=self.table_name,
-            Key=_KEY,
             UpdateExpression="REMOVE holds.#token",
             ConditionExpression="attribute_exists(holds.#token)",
             ExpressionAttributeNames={"#token": token},
@@ -162,11 +158,13 @@ class DeploymentSlot(TableAccess):
             }
         }
 
+    def _write_if(self, write: Any, **request: Any) -> bool:
+        """A conditional write of the slot item (``dynamo.write_if``)."""
+        return write_if(write, TableName=self.table_name, Key=_KEY, **request)
+
     def _release_legacy(self, token: str) -> bool:
-        return write_if(
+        return self._write_if(
             self.client.delete_item,
-            TableName=self.table_name,
-            Key=_KEY,
             ConditionExpression="slot_state = :active AND #token = :token",
             ExpressionAttributeNames={"#token": "token"},
             ExpressionAttributeValues=to_item({":active": ACTIVE, ":token": token}),
