@@ -34,13 +34,13 @@ unit: venv
 	$(BIN)/pytest
 
 # mypy (about 80 s from a cold cache, on one core) runs beside the tests, its report after theirs;
-# either failing fails the target. The tests run on one worker per core (pytest-xdist, at most
-# TEST_WORKERS), a test file's tests on one worker: the end-to-end tests spend much of their time
-# waiting for the stand-ins, so two workers on two cores take about half as long as one.
-TEST_WORKERS ?= 4
+# either failing fails the target. The tests run on one worker more than there are cores
+# (pytest-xdist, TEST_WORKERS), a test file's tests on one worker: the end-to-end tests spend much
+# of their time waiting for the stand-ins, so a third worker on two cores fills that time.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 < 5 ? $$(nproc) + 1 : 5 )))
 test: venv lint node_modules
 	@$(BIN)/mypy > $(VENV)/mypy.out 2>&1 & mypy_pid=$$!; \
-	PATH="$(NODE_BIN):$$PATH" $(BIN)/pytest -n auto --maxprocesses $(TEST_WORKERS) --dist loadfile; tests=$$?; \
+	PATH="$(NODE_BIN):$$PATH" $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile; tests=$$?; \
 	wait $$mypy_pid; typed=$$?; \
 	echo "mypy:"; cat $(VENV)/mypy.out; \
 	test $$tests -eq 0 -a $$typed -eq 0

@@ -37,3 +37,8 @@ def arn_ref(construct: IConstruct) -> str:
         raise TypeError(f"{construct.node.path} has no CloudFormation resource")
     stack = Stack.of(cfn)
     return f"<{stack.resolve(stack.get_logical_id(cfn))}.Arn>"
+
+
+def prefix_pattern(prefix: str) -> str:
+    """Every object under a key prefix, as IAM resources and the findings naming them spell it."""
+    return f"{prefix}*"

@@ -1,4 +1,4 @@
-"""Processing: the Greengrass execution role and the starter function with exactly its permissions.
+"""Processing: the starter function with exactly its permissions.
 
 The helpers below (function, role, dispatch statements) are shared with the tracker
 (infra/tracking.py): both functions call the same ``dispatch()``.
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
-from aws_cdk import Aws, Duration, Fn, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -18,22 +18,13 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
-from bulk_deployer.contract import TOKEN_TAG
 from constructs import Construct, IConstruct
 
-from infra import bundling, greengrass_v2
+from infra import bundling, greengrass_v1, greengrass_v2
 from infra.config import DeployConfig
-from infra.nag import acknowledge, arn_ref
+from infra.nag import acknowledge, arn_ref, prefix_pattern
 from infra.notifications import Notifications
 
-GREENGRASS_PRINCIPAL: Final = "greengrass.amazonaws.com"
-GROUP_ARN_PREFIX: Final = (
-    "arn:${AWS::Partition}:greengrass:${AWS::Region}:${AWS::AccountId}:/greengrass/groups/"
-)
-GROUPS_ARN: Final = f"{GROUP_ARN_PREFIX}*"
-BULK_DEPLOYMENTS_ARN: Final = (
-    "arn:${AWS::Partition}:greengrass:${AWS::Region}:${AWS::AccountId}:/greengrass/bulk/deployments/*"
-)
 STARTER_HANDLER: Final = "bulk_deployer.handlers.starter.handler"
 # Every DynamoDB call the starter and the tracker make on the ledger table and its indexes.
 # TransactWriteItems (STARTED + slot handover) is authorized by the per-item actions.
@@ -45,10 +36,6 @@ LEDGER_ACTIONS: Final = (
     "dynamodb:Query",
     "dynamodb:ConditionCheckItem",
 )
-
-
-def _prefix_pattern(prefix: str) -> str:
-    return f"{prefix}*"
 
 
 @dataclass(frozen=True)
@@ -153,7 +140,7 @@ def dispatch_statements(
     elif execution_role is None:
         raise ValueError("a Greengrass V1 stack's functions pass its execution role")
     else:
-        deployer = v1_dispatch_statements(config, execution_role)
+        deployer = greengrass_v1.dispatch_statements(config, execution_role)
     return [
         *deployer,
         # Just before starting a queued file: HeadObject of its key without VersionId (is the
@@ -161,61 +148,12 @@ def dispatch_statements(
         iam.PolicyStatement(
             sid="HeadQueuedInputFiles",
             actions=["s3:GetObject"],
-            resources=[bucket.arn_for_objects(_prefix_pattern(config.incoming_prefix))],
+            resources=[bucket.arn_for_objects(prefix_pattern(config.incoming_prefix))],
         ),
         # Without ListBucket a deleted key answers 403 instead of 404. HeadObject carries no
         # s3:prefix, so a prefix condition would take the 404 away again: the bucket, unconditioned.
         iam.PolicyStatement(sid="ListBucket", actions=["s3:ListBucket"], resources=[bucket.bucket_arn]),
     ]
-
-
-def v1_dispatch_statements(config: DeployConfig, execution_role: iam.IRole) -> list[iam.PolicyStatement]:
-    """Greengrass V1: find a running bulk deployment, start the next one with its tags, passing
-    the execution role."""
-    return [
-        # StartBulkDeployment and ListBulkDeployments have no resource type: "*" is the only
-        # resource IAM matches for them.
-        iam.PolicyStatement(
-            sid="StartAndListBulkDeployments",
-            actions=["greengrass:StartBulkDeployment", "greengrass:ListBulkDeployments"],
-            resources=["*"],
-        ),
-        iam.PolicyStatement(
-            sid="ReadBulkDeploymentStatus",
-            actions=["greengrass:GetBulkDeploymentStatus"],
-            resources=[Fn.sub(BULK_DEPLOYMENTS_ARN)],
-        ),
-        tag_on_create_statement(config),
-        iam.PolicyStatement(
-            sid="PassExecutionRoleToGreengrass",
-            actions=["iam:PassRole"],
-            resources=[execution_role.role_arn],
-            conditions={"StringEquals": {"iam:PassedToService": GREENGRASS_PRINCIPAL}},
-        ),
-    ]
-
-
-def tag_on_create_statement(config: DeployConfig) -> iam.PolicyStatement:
-    """``greengrass:TagResource`` for the tags StartBulkDeployment puts on the bulk deployment it
-    creates (tag on create).
-
-    Granted on ``*``, as AWS's Greengrass V1 tagging guide grants tag on create: which resource
-    the service authorizes the tags against at creation is not documented, and a grant limited
-    to bulk-deployment ARNs that does not match refuses every start. Narrowed by what is in the
-    request instead: the tags must include the stack's token tag (every start carries it), and
-    with ``deployableGroupTag`` they must not set that key to that value, so neither function can
-    tag a group into the set the execution role may deploy.
-    """
-    conditions: dict[str, Any] = {"Null": {f"aws:RequestTag/{TOKEN_TAG}": "false"}}
-    if config.deployable_group_tag is not None:
-        tag_key, tag_value = config.deployable_group_tag
-        conditions["StringNotEquals"] = {f"aws:RequestTag/{tag_key}": tag_value}
-    return iam.PolicyStatement(
-        sid="TagBulkDeploymentsOnCreate",
-        actions=["greengrass:TagResource"],
-        resources=["*"],
-        conditions=conditions,
-    )
 
 
 def ledger_actions(config: DeployConfig) -> tuple[str, ...]:
@@ -233,101 +171,7 @@ def acknowledge_shared_wildcards(
         f"AwsSolutions-IAM5[Resource::{arn_ref(ledger)}/index/*]",
         f"The {who} queries the ledger's own indexes (queue, by_key, by_bulk_deployment) and nothing else.",
     )
-    if not v1:
-        greengrass_v2.acknowledge_wildcards(default_policy, who)
-        return
-    for rule, reason in (
-        (
-            "AwsSolutions-IAM5[Resource::*]",
-            f"The {who}: StartBulkDeployment and ListBulkDeployments have no IAM resource type, and "
-            "X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) none either: only '*' matches. "
-            "TagResource (tag on create) is granted on '*' as AWS's Greengrass V1 tagging guide does, "
-            "only for requests carrying the stack's token tag.",
-        ),
-        (
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:greengrass:<AWS::Region>:<AWS::AccountId>"
-            ":/greengrass/bulk/deployments/*]",
-            f"The {who} reads the status of bulk deployments, whose ids StartBulkDeployment creates "
-            "at run time; limited to this account's and region's bulk deployments.",
-        ),
-    ):
-        acknowledge(default_policy, rule, reason)
-
-
-def create_deployment_statement(config: DeployConfig) -> iam.PolicyStatement:
-    """CreateDeployment on the deployable groups: every group of this account and region, or
-    exactly ``deployableGroupIds``; with ``deployableGroupTag``, only groups carrying that tag."""
-    groups = config.deployable_group_ids
-    resources = (
-        [Fn.sub(f"{GROUP_ARN_PREFIX}{group_id}") for group_id in groups] if groups else [Fn.sub(GROUPS_ARN)]
-    )
-    conditions = None
-    if config.deployable_group_tag is not None:
-        tag_key, tag_value = config.deployable_group_tag
-        conditions = {"StringEquals": {f"aws:ResourceTag/{tag_key}": tag_value}}
-    return iam.PolicyStatement(
-        sid="DeployGroupsListedInInputFiles",
-        actions=["greengrass:CreateDeployment"],
-        resources=resources,
-        conditions=conditions,
-    )
-
-
-def trust_conditions(config: DeployConfig) -> dict[str, Any] | None:
-    """Confused-deputy conditions on the execution role's trust, as the Greengrass V1 guide's
-    "Cross-service confused deputy prevention" page recommends for exactly this role (bulk
-    deployment execution role): the request must come from this account, on behalf of a
-    Greengrass resource of this account and region."""
-    if not config.execution_role_source_account_condition:
-        return None
-    return {
-        "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-        "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:greengrass:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"},
-    }
-
-
-class GreengrassExecutionRole(Construct):
-    """The role Greengrass assumes to run a bulk deployment: read the staged file, deploy groups."""
-
-    def __init__(
-        self, scope: Construct, construct_id: str, *, config: DeployConfig, bucket: s3.IBucket
-    ) -> None:
-        super().__init__(scope, construct_id)
-        self.role = iam.Role(
-            self,
-            "Role",
-            description="Assumed by AWS IoT Greengrass to run bulk deployments started by bulk-deployer",
-            assumed_by=iam.ServicePrincipal(GREENGRASS_PRINCIPAL, conditions=trust_conditions(config)),
-        )
-        staged_objects = bucket.arn_for_objects(_prefix_pattern(config.staged_prefix))
-        policy = iam.Policy(
-            self,
-            "Policy",
-            statements=[
-                create_deployment_statement(config),
-                iam.PolicyStatement(
-                    sid="ReadStagedInputFiles",
-                    actions=["s3:GetObject"],
-                    resources=[staged_objects],
-                ),
-            ],
-        )
-        policy.attach_to_role(self.role)
-        if not config.deployable_group_ids:
-            acknowledge(
-                policy,
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:greengrass:<AWS::Region>:<AWS::AccountId>"
-                ":/greengrass/groups/*]",
-                "Which Greengrass groups a bulk deployment deploys is known only from each uploaded "
-                "file; the role is limited to this account's and region's groups (deployableGroupIds "
-                "narrows it to named groups).",
-            )
-        acknowledge(
-            policy,
-            f"AwsSolutions-IAM5[Resource::{arn_ref(bucket)}/{_prefix_pattern(config.staged_prefix)}]",
-            "Greengrass reads one staged copy per file (named by the file's token) and only under "
-            "the staged prefix.",
-        )
+    (greengrass_v1 if v1 else greengrass_v2).acknowledge_wildcards(default_policy, who)
 
 
 class Starter(FunctionConstruct):
@@ -390,7 +234,7 @@ class Starter(FunctionConstruct):
 def _starter_statements(config: DeployConfig, bucket: s3.IBucket) -> list[iam.PolicyStatement]:
     """What the starter calls of its own: read what arrives, write staged copies and rejection
     reports."""
-    incoming_objects = bucket.arn_for_objects(_prefix_pattern(config.incoming_prefix))
+    incoming_objects = bucket.arn_for_objects(prefix_pattern(config.incoming_prefix))
     return [
         # HeadObject/GetObject of the version an event names. The current object's
         # (s3:GetObject) and the 404 for a missing key (s3:ListBucket) come with
@@ -411,8 +255,8 @@ def _starter_statements(config: DeployConfig, bucket: s3.IBucket) -> list[iam.Po
             sid="WriteStagedCopiesAndReports",
             actions=["s3:PutObject"],
             resources=[
-                bucket.arn_for_objects(_prefix_pattern(config.staged_prefix)),
-                bucket.arn_for_objects(_prefix_pattern(config.reports_prefix)),
+                bucket.arn_for_objects(prefix_pattern(config.staged_prefix)),
+                bucket.arn_for_objects(prefix_pattern(config.reports_prefix)),
             ],
         ),
     ]
@@ -423,16 +267,16 @@ def _starter_wildcards(config: DeployConfig, bucket: s3.IBucket) -> tuple[tuple[
     bucket_arn = arn_ref(bucket)
     return (
         (
-            f"AwsSolutions-IAM5[Resource::{bucket_arn}/{_prefix_pattern(config.incoming_prefix)}]",
+            f"AwsSolutions-IAM5[Resource::{bucket_arn}/{prefix_pattern(config.incoming_prefix)}]",
             "The starter reads whatever operators upload under the incoming prefix, and only there.",
         ),
         (
-            f"AwsSolutions-IAM5[Resource::{bucket_arn}/{_prefix_pattern(config.staged_prefix)}]",
+            f"AwsSolutions-IAM5[Resource::{bucket_arn}/{prefix_pattern(config.staged_prefix)}]",
             "One staged copy per file, named by its token, written (and in a V2 stack read back to "
             "start it) only under the staged prefix.",
         ),
         (
-            f"AwsSolutions-IAM5[Resource::{bucket_arn}/{_prefix_pattern(config.reports_prefix)}]",
+            f"AwsSolutions-IAM5[Resource::{bucket_arn}/{prefix_pattern(config.reports_prefix)}]",
             "One report folder per file, named by its token, written only under the reports prefix.",
         ),
     )

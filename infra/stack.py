@@ -10,11 +10,12 @@ from bulk_deployer.settings_schema import GREENGRASS_V1, GREENGRASS_V2
 from constructs import Construct
 
 from infra.config import CONTEXT_KEY_NAMES, DeployConfig
+from infra.greengrass_v1 import GreengrassExecutionRole
 from infra.intake import Intake
 from infra.monitoring import Monitoring
 from infra.nag import add_rule_packs
 from infra.notifications import Notifications
-from infra.processing import GreengrassExecutionRole, SharedResources, Starter
+from infra.processing import SharedResources, Starter
 from infra.storage import Storage, writers_only_statement
 from infra.tracking import Tracker
 

@@ -18,12 +18,9 @@ from constructs import Construct
 
 from infra import greengrass_v2
 from infra.config import DeployConfig
+from infra.greengrass_v1 import BULK_DEPLOYMENTS_ARN
 from infra.nag import acknowledge, arn_ref
-from infra.processing import (
-    BULK_DEPLOYMENTS_ARN,
-    FunctionConstruct,
-    SharedResources,
-)
+from infra.processing import FunctionConstruct, SharedResources
 
 TRACKER_HANDLER: Final = "bulk_deployer.handlers.tracker.handler"
 # EventBridge retries an invocation that failed to be *delivered* (throttling, service errors)
