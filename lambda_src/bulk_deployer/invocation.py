@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 # Outside an invocation (the CLI's resume, a test): as much as a Lambda function ever has.
 UNBOUNDED_SECONDS = 900.0
 
 
-@dataclass
 class InvocationTime:
-    clock: Callable[[], float] = time.monotonic
-    _deadline: float | None = field(default=None, init=False)
+    # A plain class: on every cold start's import path, where a dataclass costs a millisecond.
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._deadline: float | None = None
 
     def begin(self, remaining_seconds: float) -> None:
         """An invocation started with this much time (Lambda's ``get_remaining_time_in_millis``)."""

@@ -24,7 +24,6 @@ from bulk_deployer.observability import count, seconds
 from bulk_deployer.outcomes import NoOutcomes, OutcomeSink, SnsOutcomes
 from bulk_deployer.parking import DeadLetterParking
 from bulk_deployer.reports import ReportStore
-from bulk_deployer.request_budget import BUDGETED_CLIENT_CONFIG, RequestBudget
 from bulk_deployer.settings_schema import GREENGRASS_V2
 from bulk_deployer.slot import DeploymentSlot
 from bulk_deployer.validation import FileValidator
@@ -59,6 +58,9 @@ class Clients:
             "sns": aws.client("sns", region=region, session=session),
         }
         if settings.greengrass == GREENGRASS_V2:
+            # Imported here: a V1 stack's cold start does not load what only V2 uses.
+            from bulk_deployer.request_budget import BUDGETED_CLIENT_CONFIG, RequestBudget  # noqa: PLC0415
+
             # This function's share of the region's quota, every HTTP attempt of both clients.
             budget = RequestBudget(settings.function_requests_per_second)
 

@@ -74,15 +74,13 @@ class ReportRows:
 
     noun: str  # singular, lower case: "group"
     failed_metric: Metric
-    member: str = field(init=False)  # report.json's member holding the rows: "groups"
-    csv_name: str = field(init=False)  # "groups.csv"
-    count_key: str = field(init=False)  # "group_count"
-    failed_sample_key: str = field(init=False)  # "failed_groups_sample"
 
-    def __post_init__(self) -> None:
-        names = (f"{self.noun}s", f"{self.noun}s.csv", f"{self.noun}_count", f"failed_{self.noun}s_sample")
-        for name, value in zip(("member", "csv_name", "count_key", "failed_sample_key"), names, strict=True):
-            object.__setattr__(self, name, value)
+    # report.json's member holding the rows, the CSV, the count and the sample: "groups",
+    # "groups.csv", "group_count", "failed_groups_sample".
+    member = property(lambda self: f"{self.noun}s")
+    csv_name = property(lambda self: f"{self.noun}s.csv")
+    count_key = property(lambda self: f"{self.noun}_count")
+    failed_sample_key = property(lambda self: f"failed_{self.noun}s_sample")
 
 
 @dataclass(frozen=True)
