@@ -145,3 +145,14 @@ def test_a_v2_line_for_another_account_is_rejected_before_anything_starts(functi
 def test_a_v2_starter_needs_the_stacks_account(functions: Functions) -> None:
     with pytest.raises(ConfigurationError, match="STACK_ACCOUNT_ID"):
         _starter_settings(stack_account_id="")
+
+
+def test_a_start_request_names_its_staged_copy_as_the_deployer_reads_it_back() -> None:
+    from bulk_deployer.deployers.greengrass_v2 import V2StartRequests
+    from bulk_deployer.deployers.greengrass_v2.identity import staged_object
+
+    for key in ("staged/abc.jsonl", "staged/a b%2B+ü.jsonl"):
+        request = V2StartRequests().build(BUCKET, key, {}, (thing_arn("t"),))
+        assert staged_object(request.input_file_uri) == (BUCKET, key)
+    with pytest.raises(ValueError, match="s3://bucket/key"):
+        staged_object(f"https://{BUCKET}.s3.{REGION}.amazonaws.com/staged/abc.jsonl")

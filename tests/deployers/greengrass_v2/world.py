@@ -12,8 +12,7 @@ import boto3
 from botocore.config import Config
 from bulk_deployer.contract import TOKEN_TAG
 from bulk_deployer.deployers.base import StartRequest
-from bulk_deployer.deployers.greengrass_v1.start_request import input_file_uri
-from bulk_deployer.deployers.greengrass_v2 import GreengrassV2Deployer, StartSettings
+from bulk_deployer.deployers.greengrass_v2 import GreengrassV2Deployer, StartSettings, V2StartRequests
 from bulk_deployer.dynamo import TableAccess
 from bulk_deployer.ledger_model import table_definition
 
@@ -110,12 +109,8 @@ class World:
         key = key or f"staged/{token}.jsonl"
         body = "".join(json.dumps(line) + "\n" for line in lines).encode()
         self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
-        return StartRequest(
-            execution_role_arn="",
-            input_file_uri=input_file_uri(BUCKET, key, REGION),
-            tags={TOKEN_TAG: token, "team": "v2"},
-            targets=tuple(line["targetArn"] for line in lines),
-        )
+        tags = {TOKEN_TAG: token, "team": "v2"}
+        return V2StartRequests().build(BUCKET, key, tags, tuple(line["targetArn"] for line in lines))
 
     def created(self) -> dict[str, int]:
         """CreateDeployment calls that created a deployment, per target."""

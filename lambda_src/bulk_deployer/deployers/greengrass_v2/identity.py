@@ -8,14 +8,12 @@ derived from the file's token and the target, so a repeated start is the same re
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from bulk_deployer.deployers.greengrass_v2.records import TARGET_ARN
+
 COMPOSITE_PREFIX = "gg2-"
-_TARGET = re.compile(r"arn:(?P<prefix>[^:]*:iot:[^:]*:[0-9]+):(?P<kind>thing|thinggroup)/(?P<name>.+)")
-# https://<bucket>.s3.<region>.<suffix>/<key>: the staged copy's URI (see start_request.input_file_uri)
-_VIRTUAL_HOST = re.compile(r"(?P<bucket>.+)\.s3\.[^.]+\.amazonaws\.com(?:\.cn)?")
 
 
 def target_token_for(file_token: str, target_arn: str) -> str:
@@ -51,22 +49,21 @@ class Target:
 
 
 def parse_target(arn: str) -> Target:
-    found = _TARGET.fullmatch(arn)
+    """A validated line's target (the validator's own pattern: one rule for what a target is)."""
+    found = TARGET_ARN.fullmatch(arn)
     if found is None:
         raise ValueError(f"{arn!r} is not a thing or thing group ARN")
-    return Target(arn, found["kind"] == "thinggroup", found["name"], found["prefix"])
+    prefix = f"{found['partition']}:iot:{found['region']}:{found['account']}"
+    return Target(arn, found["kind"] == "thinggroup", found["name"], prefix)
 
 
 def staged_object(input_file_uri: str) -> tuple[str, str]:
-    """(bucket, key) of the staged copy a start request names (virtual-host https, or s3://)."""
+    """(bucket, key) of the staged copy a start request names: ``s3://bucket/key``, as
+    ``start_request.V2StartRequests`` writes it."""
     parts = urlsplit(input_file_uri)
-    key = unquote(parts.path.lstrip("/"))
-    if parts.scheme == "s3":
-        return parts.netloc, key
-    host = _VIRTUAL_HOST.fullmatch(parts.hostname or "")
-    if host is None:
-        raise ValueError(f"{input_file_uri!r} does not name an S3 object")
-    return host["bucket"], key
+    if parts.scheme != "s3" or not parts.netloc:
+        raise ValueError(f"{input_file_uri!r} does not name an S3 object as s3://bucket/key")
+    return parts.netloc, unquote(parts.path.lstrip("/"))
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,7 @@ THING_GROUP_DOCUMENT_BYTES = 31_000
 LARGE_DOCUMENT_BYTES = 10_000_000
 DOCUMENT_MEMBERS = ("components", "deploymentPolicies", "iotJobConfiguration")
 
-_TARGET_ARN = re.compile(
+TARGET_ARN = re.compile(
     r"arn:(?P<partition>[^:]*):iot:(?P<region>[^:]*):(?P<account>[0-9]+):"
     r"(?P<kind>thing|thinggroup)/(?P<name>[a-zA-Z0-9:_-]{1,128})"
 )
@@ -287,7 +287,7 @@ def _target(at: At, value: Any, stack: StackRules) -> re.Match[str] | None:
     if type(value) is not str or not value:
         at.problem("is missing, null, empty or not a string", "missing_target_arn")
         return None
-    target = _TARGET_ARN.fullmatch(value)
+    target = TARGET_ARN.fullmatch(value)
     if target is None:
         at.problem(
             f"must be arn:<partition>:iot:<region>:<account>:thing/<name> or …:thinggroup/<name>, the name "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import quote
 
 from bulk_deployer.deployers.base import StartRequest
 
@@ -23,4 +24,5 @@ class V2StartRequests:
     def build(
         self, bucket: str, staged_key: str, tags: Mapping[str, str], targets: tuple[str, ...] = ()
     ) -> StartRequest:
-        return StartRequest("", f"s3://{bucket}/{staged_key}", dict(tags), tuple(targets))
+        # The key percent-encoded, as identity.staged_object reads it back.
+        return StartRequest("", f"s3://{bucket}/{quote(staged_key, safe='/')}", dict(tags), tuple(targets))
