@@ -32,7 +32,10 @@ def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+    """DynamoDB attribute values → plain values: numbers as the int or float they were written
+    from (boto3 gives Decimal, which json.dumps refuses: free-form values such as a deployment's
+    error details go on into reports)."""
+    return {k: _numbers(_deserializer.deserialize(v)) for k, v in item.items()}
 
 
 def _plain(value: Any) -> Any:
@@ -42,6 +45,19 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items() if v is not None}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    return value
+
+
+def _numbers(value: Any) -> Any:
+    """The inverse of ``_plain``, nested anywhere."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Mapping):
+        return {k: _numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    if isinstance(value, set):
+        return {_numbers(v) for v in value}
     return value
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -83,19 +82,6 @@ def _int_or_none(value: Any) -> int | None:
 
 def _str_or_none(value: Any) -> str | None:
     return str(value) if value else None
-
-
-def _json_numbers(value: Any) -> Any:
-    """What DynamoDB gave back as Decimal, as the int or float it was written from (nested
-    anywhere): free-form values read from an item (a V2 file's error details carry device
-    counts) go on into json.dumps, which refuses Decimal."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, Mapping):
-        return {k: _json_numbers(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_numbers(v) for v in value]
-    return value
 
 
 def _counts(raw: Any) -> dict[str, int]:
@@ -177,7 +163,7 @@ class DeploymentStatusSnapshot:
             metrics=_counts(item.get(Attr.BULK_METRICS)),
             created_at=_str_or_none(item.get(Attr.BULK_CREATED_AT)),
             error_message=_str_or_none(item.get(Attr.BULK_ERROR_MESSAGE)),
-            error_details=tuple(_json_numbers(dict(d)) for d in item.get(Attr.BULK_ERROR_DETAILS) or []),
+            error_details=tuple(dict(d) for d in item.get(Attr.BULK_ERROR_DETAILS) or []),
         )
 
     def same_as(self, other: DeploymentStatusSnapshot | None) -> bool:

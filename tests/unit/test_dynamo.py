@@ -27,3 +27,13 @@ def test_write_if_passes_the_request_and_says_whether_the_condition_held() -> No
 def test_write_if_raises_what_is_not_a_failed_condition() -> None:
     with pytest.raises(ClientError, match="ProvisionedThroughputExceededException"):
         write_if(_raising("ProvisionedThroughputExceededException"), TableName="ledger")
+
+
+def test_numbers_come_back_as_the_ints_and_floats_they_were_written_from() -> None:
+    from bulk_deployer.dynamo import from_item, to_item
+
+    written = {"n": 3, "x": 0.25, "nested": {"counts": {"FAILED": 2}, "list": [1, 1.5]}, "s": "7"}
+    read = from_item(to_item(written))
+    assert read == written
+    assert type(read["n"]) is int and type(read["x"]) is float
+    assert type(read["nested"]["counts"]["FAILED"]) is int
