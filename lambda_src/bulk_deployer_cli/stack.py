@@ -287,6 +287,8 @@ class Target:
         is the tracker's alone for now."""
         from bulk_deployer.wiring import build_deployer  # noqa: PLC0415
 
+        # wiring builds V1's without a stack's settings: never hand it out for a V2 stack.
+        self.require_v1("asking Greengrass about a deployment from the CLI")
         return build_deployer(self.function_clients)
 
     def describe(self) -> dict[str, Any]:

@@ -299,9 +299,24 @@ def test_the_cli_builds_its_deployer_through_wiring(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(wiring, "build_deployer", build_deployer)
     target = Target("Fleet", region="eu-west-1")
+    target.__dict__["greengrass"] = "v1"  # the stack's version, as discovery would find it
     assert target.deployer is deployer
     assert target.deployer is deployer  # built once per command
     (clients,) = built
     assert clients is target.function_clients
     assert clients.greengrass is target.client("greengrass")
     assert clients.greengrass_start is target.client("greengrass", config=START_CLIENT_CONFIG)
+
+
+def test_the_cli_never_hands_out_a_v1_deployer_for_a_v2_stack() -> None:
+    """wiring builds V1's without a stack's settings: a V2 stack's CLI must not ask it."""
+    from types import SimpleNamespace
+
+    from bulk_deployer_cli.output import CliError
+    from bulk_deployer_cli.stack import Target
+
+    target = Target("Fleet", region="eu-west-1")
+    target.__dict__["greengrass"] = "v2"
+    target.__dict__["resources"] = SimpleNamespace(stack_name="Fleet")
+    with pytest.raises(CliError, match="Greengrass V1 stacks only"):
+        _ = target.deployer
