@@ -95,8 +95,10 @@ def test_the_second_files_deployment_to_a_shared_target_starts_after_the_first_s
 
 
 def test_files_with_disjoint_targets_run_side_by_side(make_e2e: E2EFactory) -> None:
-    # Devices slow enough (1 s) that a second file waiting for the first would show.
-    v2 = make_e2e(config=load_deploy_config(V2_CONTEXT), v2_emulator_settings={"apply_seconds": 1.0})
+    # Devices slow enough (4 s) that a second file waiting for the first would show, and that
+    # the second file's intake (one message after the other) fits in the first's deployment
+    # also on a loaded machine (at 1 s it did not, once in CI).
+    v2 = make_e2e(config=load_deploy_config(V2_CONTEXT), v2_emulator_settings={"apply_seconds": 4.0})
     fleet = v2.pipeline.v2_fleet()
     one, two = fleet.thing("core-1"), fleet.thing("core-2")
     first = _upload(v2, "one.jsonl", [one])
