@@ -216,3 +216,17 @@ def test_a_parking_reason_is_text_sqs_accepts() -> None:
     assert "\\udc80" in reason and "\\x00" in reason and "\\x1f" in reason
     assert "ü 😀 \x7f\t" in reason
     reason.encode("utf-8")  # no lone surrogate left
+
+
+def _sqs_accepts(code_point: int) -> bool:
+    """SQS's documented message attribute characters, as the SQS developer guide lists them."""
+    return code_point in (0x9, 0xA, 0xD) or any(
+        low <= code_point <= high for low, high in ((0x20, 0xD7FF), (0xE000, 0xFFFD), (0x10000, 0x10FFFF))
+    )
+
+
+def test_attribute_text_keeps_exactly_the_characters_sqs_accepts() -> None:
+    # Every code point of the first two planes (the ranges' edges all lie there) and a sample above.
+    for code_point in [*range(0x20000), *range(0x20000, 0x110000, 251), 0x10FFFF]:
+        char = chr(code_point)
+        assert (attribute_text(char) == char) is _sqs_accepts(code_point), hex(code_point)
