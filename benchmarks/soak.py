@@ -126,7 +126,7 @@ class SoakResult:
 def _eventbridge_body(upload: Upload) -> str:
     """The "Object Created" event EventBridge delivers for this version (as a redelivery would)."""
     event = object_created_event(
-        dataclasses.replace(upload.ref, size=len(upload.body)),
+        upload.ref._replace(size=len(upload.body)),
         event_id=str(uuid.uuid4()),
         time="2026-11-28T00:00:00Z",
         region="us-east-1",

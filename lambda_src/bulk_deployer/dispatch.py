@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from bulk_deployer.contract import TOKEN_TAG, FileOutcome, LogEvent, Metric
 from bulk_deployer.control import DispatchControl
@@ -49,15 +50,14 @@ class DispatchResult(StrEnum):
     STARTING = "starting"  # a start of many calls is part-way: the next dispatch resumes it
 
 
-@dataclass(frozen=True)
-class DispatchOutcome:
+class DispatchOutcome(NamedTuple):
     result: DispatchResult
     token: str | None = None
     bulk_deployment_id: str | None = None
     detail: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Dispatcher:
     ledger: BulkDeploymentLedger
     slot: DeploymentSlot

@@ -15,10 +15,13 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TableAccess:
     """What a class that reads and writes items of the ledger table is given: the client, the
-    table, and the clock that stamps its writes (tests give a clock they move)."""
+    table, and the clock that stamps its writes (tests give a clock they move).
+
+    Like every collaborator the wiring builds, it compares by identity (``eq=False``): a service
+    is not a value, and a cold start does not generate ``__eq__`` and ``__hash__`` for it."""
 
     client: Any
     table_name: str

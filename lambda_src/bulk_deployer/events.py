@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from urllib.parse import unquote_plus
 
 from bulk_deployer.objectref import ObjectRef
@@ -57,8 +57,7 @@ class UnrecognizedMessage(UnreadableMessage):
     """The message is not an event this tool knows."""
 
 
-@dataclass(frozen=True)
-class KeySpelling:
+class KeySpelling(NamedTuple):
     """One way to read an event's key, with the client token that reading gives."""
 
     ref: ObjectRef

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -26,8 +25,7 @@ class ObjectUnreadable(Exception):
     """The object exists but this function may not read it (for example SSE-KMS without a grant)."""
 
 
-@dataclass(frozen=True)
-class ObjectHead:
+class ObjectHead(NamedTuple):
     etag: str
     version_id: str | None
     size: int

@@ -11,9 +11,10 @@ dead-lettered, never dropped.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import KW_ONLY, dataclass, field, replace
+from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
 from functools import cached_property
+from typing import NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -48,15 +49,14 @@ class FileInFlight(Exception):
     """Another invocation is processing this file right now; retry the message later."""
 
 
-@dataclass(frozen=True)
-class IntakeResult:
+class IntakeResult(NamedTuple):
     outcome: Outcome
     token: str | None = None
     detail: str = ""
     dispatch: DispatchOutcome | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class InputFileIntake:
     settings: StarterSettings
     ledger: BulkDeploymentLedger
@@ -126,7 +126,7 @@ class InputFileIntake:
         if head is None or not head.is_version_of(ref):
             return self._superseded(file, "the key no longer holds this version" if head else "deleted")
         if ref.size is None:
-            ref = replace(ref, size=head.size)
+            ref = ref._replace(size=head.size)
         if head.server_side_encryption in _KMS_ENCRYPTIONS:
             return self._rejected_for(
                 file,

@@ -13,8 +13,7 @@ anything to do?".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from bulk_deployer.ledger_records import (
     WORK_PARTITION,
@@ -83,8 +82,7 @@ class StaleTransition(Exception):
     """The item is no longer in the state the transition expected (another writer won)."""
 
 
-@dataclass(frozen=True)
-class Registration:
+class Registration(NamedTuple):
     """The answer to "register this token": new, or the existing entry."""
 
     created: bool

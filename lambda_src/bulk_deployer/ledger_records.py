@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.timefmt import datetime_of, iso_of
@@ -88,8 +89,7 @@ def _counts(raw: Any) -> dict[str, int]:
     return {str(k): int(v) for k, v in dict(raw or {}).items()}
 
 
-@dataclass(frozen=True)
-class StartRequest:
+class StartRequest(NamedTuple):
     """What a file's start will ask of the service, frozen when the file is queued.
 
     Greengrass V1: the StartBulkDeployment parameters (the role Greengrass assumes, the staged
@@ -123,8 +123,7 @@ class StartRequest:
         )
 
 
-@dataclass(frozen=True)
-class Arrival:
+class Arrival(NamedTuple):
     """Where a file stands in line: the intake message's FIFO sequence number, if any."""
 
     sequence_number: str | None = None
@@ -134,13 +133,12 @@ class Arrival:
         return f"{(self.sequence_number or '').rjust(40, '0')}#{event_time}#{token}"
 
 
-@dataclass(frozen=True)
-class DeploymentStatusSnapshot:
+class DeploymentStatusSnapshot(NamedTuple):
     """The deployment's status as the tracker last saw it: deployer-neutral (a status name,
     counters by name, the service's creation time as it spelled it, and its errors)."""
 
     status: str
-    metrics: Mapping[str, int] = field(default_factory=dict)
+    metrics: Mapping[str, int] = MappingProxyType({})
     created_at: str | None = None
     error_message: str | None = None
     error_details: tuple[Mapping[str, Any], ...] = ()
@@ -214,8 +212,7 @@ class ReportProgress:
         )
 
 
-@dataclass(frozen=True)
-class ReportSummary:
+class ReportSummary(NamedTuple):
     """A report pass's summary: kept in the ledger (interim or final) and written in the report."""
 
     final: bool
@@ -274,7 +271,7 @@ class LedgerFile:
     state: FileState
     ref: ObjectRef
     registered_at: datetime
-    arrival: Arrival = Arrival()
+    arrival: Arrival = field(default_factory=Arrival)
     arrival_sk: str = ""
     event_time: str | None = None  # as the S3 event spelled it
     updated_at: datetime | None = None

@@ -77,7 +77,7 @@ class SlotState:
         return {r for hold in self.holds.values() for r in hold.resources}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DeploymentSlot(TableAccess):
     capacity: int = 1  # how many files' deployments may hold the slot at once
 

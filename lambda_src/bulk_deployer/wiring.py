@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from bulk_deployer.tracker import BulkDeploymentTracker
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Clients:
     s3: Any
     dynamodb: Any
@@ -84,7 +84,7 @@ class Clients:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Effects:
     """What the graph does to the world besides AWS calls: metrics, time, waiting, notifications.
 

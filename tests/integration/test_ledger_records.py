@@ -106,7 +106,7 @@ def test_every_transition_stores_only_what_the_typed_record_carries(
     _assert_round_trip(pipeline, file)
     assert file.deployment == SNAPSHOT and file.deployment_status == "Running"
 
-    file = ledger.mark_reporting("t1", dataclasses.replace(SNAPSHOT, status="Completed"))
+    file = ledger.mark_reporting("t1", SNAPSHOT._replace(status="Completed"))
     _assert_round_trip(pipeline, file)
     assert file.terminal_seen_at is not None
 
@@ -116,7 +116,7 @@ def test_every_transition_stores_only_what_the_typed_record_carries(
     file = ledger.save_report_progress("t1", progress)
     _assert_round_trip(pipeline, file)
     assert file.report_progress == progress
-    file = ledger.save_report_progress("t1", None, interim=dataclasses.replace(SUMMARY, final=False))
+    file = ledger.save_report_progress("t1", None, interim=SUMMARY._replace(final=False))
     _assert_round_trip(pipeline, file)
     assert file.report_progress is None and file.report_interim is not None
 
@@ -198,7 +198,7 @@ def test_a_fully_populated_record_round_trips_through_the_item() -> None:
         terminal_seen_at=at,
         report_progress=ReportProgress("p", rows=3, counts={"Success": 3}, failed=["arn:f"]),
         report_checked_at=at,
-        report_interim=dataclasses.replace(SUMMARY, final=False),
+        report_interim=SUMMARY._replace(final=False),
         report_summary=SUMMARY,
         report_key="reports/t1/report.json",
         finished_at=at,
@@ -226,10 +226,10 @@ def test_the_record_is_frozen_and_exposes_no_raw_item(
 
 
 def test_the_tracker_writes_a_status_only_when_it_changed() -> None:
-    assert SNAPSHOT.same_as(dataclasses.replace(SNAPSHOT, created_at="later", error_details=()))
+    assert SNAPSHOT.same_as(SNAPSHOT._replace(created_at="later", error_details=()))
     assert not SNAPSHOT.same_as(None)
-    assert not SNAPSHOT.same_as(dataclasses.replace(SNAPSHOT, metrics={"RecordsProcessed": 4}))
-    assert not SNAPSHOT.same_as(dataclasses.replace(SNAPSHOT, status="Completed"))
+    assert not SNAPSHOT.same_as(SNAPSHOT._replace(metrics={"RecordsProcessed": 4}))
+    assert not SNAPSHOT.same_as(SNAPSHOT._replace(status="Completed"))
 
 
 def test_error_details_with_numbers_come_back_from_dynamodb_as_json_numbers() -> None:

@@ -10,10 +10,10 @@ of one to the same answers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol
 
 from bulk_deployer.contract import Metric
 from bulk_deployer.ledger_model import StartRequest
@@ -64,8 +64,7 @@ class StartRejected(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
-class ReportRows:
+class ReportRows(NamedTuple):
     """What the rows of a deployer's report are (Greengrass V1: group deployments; V2: devices).
 
     The report's member and CSV, its counts and samples are named after them, so a reader of
@@ -77,14 +76,24 @@ class ReportRows:
 
     # report.json's member holding the rows, the CSV, the count and the sample: "groups",
     # "groups.csv", "group_count", "failed_groups_sample".
-    member = property(lambda self: f"{self.noun}s")
-    csv_name = property(lambda self: f"{self.noun}s.csv")
-    count_key = property(lambda self: f"{self.noun}_count")
-    failed_sample_key = property(lambda self: f"failed_{self.noun}s_sample")
+    @property
+    def member(self) -> str:
+        return f"{self.noun}s"
+
+    @property
+    def csv_name(self) -> str:
+        return f"{self.noun}s.csv"
+
+    @property
+    def count_key(self) -> str:
+        return f"{self.noun}_count"
+
+    @property
+    def failed_sample_key(self) -> str:
+        return f"failed_{self.noun}s_sample"
 
 
-@dataclass(frozen=True)
-class LifecycleMetrics:
+class LifecycleMetrics(NamedTuple):
     """The metrics the core counts as a file's deployment goes by, named in the service's words
     (Greengrass V1: BulkDeploymentStarted, ...), so the alarms of a stack read as its service."""
 
@@ -122,24 +131,22 @@ class StartIncomplete(Exception):
     """
 
 
-@dataclass(frozen=True)
-class StartedDeployment:
+class StartedDeployment(NamedTuple):
     deployment_id: str
     arn: str
 
 
-@dataclass(frozen=True)
-class DeploymentStatus:
+class DeploymentStatus(NamedTuple):
     """A deployment as the service reports it; ``status`` is the service's own word for it."""
 
     deployment_id: str
     status: str
     lifecycle: Lifecycle
     created_at: str | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = MappingProxyType({})
     error_message: str | None = None
-    error_details: list[Mapping[str, Any]] = field(default_factory=list)
-    metrics: Mapping[str, int] = field(default_factory=dict)
+    error_details: Sequence[Mapping[str, Any]] = ()
+    metrics: Mapping[str, int] = MappingProxyType({})
     arn: str | None = None
 
     @property
@@ -147,8 +154,7 @@ class DeploymentStatus:
         return self.lifecycle is not Lifecycle.RUNNING
 
 
-@dataclass(frozen=True)
-class TargetResult:
+class TargetResult(NamedTuple):
     """One target's row of the report: ``row`` holds the deployer's ``report_columns``."""
 
     target: str  # the target's ARN: what the report's samples list

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -151,7 +150,7 @@ class GreengrassV1Deployer:
 
     def _with_arn(self, summary: Mapping[str, Any]) -> DeploymentStatus:
         status = self.status(str(summary["BulkDeploymentId"]))
-        return replace(status, arn=summary.get("BulkDeploymentArn"))
+        return status._replace(arn=summary.get("BulkDeploymentArn"))
 
     def _summaries(self, *, page_size: int) -> Iterator[Mapping[str, Any]]:
         kwargs: dict[str, Any] = {"MaxResults": str(page_size)}
