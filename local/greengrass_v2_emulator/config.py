@@ -71,6 +71,11 @@ class EmulatorConfig(Switches):
     greengrass_burst: float | None = None  # bucket size; None: one second's worth
     iot_rates: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_IOT_RATES))
     enforce_quotas: bool = True
+    # A throttling storm (other callers taking the quota): this share of every call, both services,
+    # answers ThrottlingException whatever the buckets say. Drawn from Random(throttle_seed), so one
+    # order of calls gets the same throttles every run; runs of throttles in a row happen, as in AWS.
+    throttle_fraction: float = 0.0
+    throttle_seed: int = 0
 
     # --- registry (documented IoT limits) ---------------------------------------------------
     max_groups_per_thing: int = 10  # "You can add a thing to a maximum of 10 groups."
@@ -92,6 +97,8 @@ class EmulatorConfig(Switches):
             raise ValueError("idempotency_mismatch is 'conflict' or 'replay'")
         if self.replaced_status not in ("INACTIVE", "CANCELED"):
             raise ValueError("replaced_status is 'INACTIVE' or 'CANCELED'")
+        if not 0.0 <= self.throttle_fraction <= 1.0:
+            raise ValueError("throttle_fraction is a share of the calls, from 0 to 1")
         if self.default_page_size < 1 or self.default_rollout_per_minute <= 0:
             raise ValueError("default_page_size and default_rollout_per_minute must be positive")
 

@@ -3,10 +3,13 @@
 Why buckets: the service allows short bursts and a steady rate; a caller that sends more than the
 rate is throttled no matter how its calls are spread across functions, which is what the
 product's rate budget must survive. One bucket serves every greengrassv2 operation together (the
-documented shared quota); each IoT operation has its own.
+documented shared quota); each IoT operation has its own. A storm (``throttle_fraction``) throttles
+a share of all calls on top, as other callers of the account would.
 """
 
 from __future__ import annotations
+
+import random
 
 from .config import EmulatorConfig
 
@@ -29,13 +32,22 @@ class TokenBucket:
         return False
 
 
+def _draws(seed: int) -> random.Random:
+    """Reproducible draws for a simulated storm (nothing secret hangs on them)."""
+    return random.Random(seed)  # noqa: S311
+
+
 class Quotas:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self._buckets: dict[str, TokenBucket] = {}
+        self._storm_seed = config.throttle_seed
+        self._storm = _draws(self._storm_seed)
 
     def allow(self, service: str, operation: str, now: float) -> bool:
         """True when the call may proceed (and takes a token), False when it is throttled."""
+        if self._in_storm():
+            return False
         if not self.config.enforce_quotas:
             return True
         if service == "greengrassv2":
@@ -49,6 +61,15 @@ class Quotas:
         if bucket is None or (bucket.rate, bucket.burst) != (rate, size):
             bucket = self._buckets[key] = TokenBucket(rate, size, now)
         return bucket.take(now)
+
+    def _in_storm(self) -> bool:
+        """One draw per call while a storm is on; a new seed starts its sequence again."""
+        if self.config.throttle_fraction <= 0.0:
+            return False
+        if self._storm_seed != self.config.throttle_seed:
+            self._storm_seed = self.config.throttle_seed
+            self._storm = _draws(self._storm_seed)
+        return self._storm.random() < self.config.throttle_fraction
 
     def reset(self) -> None:
         self._buckets.clear()

@@ -16,7 +16,7 @@ import pytest
 from infra.config import DeployConfig
 from local.observe import Observer
 from local.pipeline import LocalPipeline
-from local.stack_config import LocalTiming, load_deploy_config
+from local.stack_config import V2_CONTEXT, LocalTiming, load_deploy_config
 
 
 @pytest.fixture(scope="package")
@@ -63,3 +63,28 @@ def make_e2e(stand_ins: LocalPipeline) -> Iterator[E2EFactory]:
 @pytest.fixture
 def e2e(make_e2e: E2EFactory) -> Observer:
     return make_e2e()
+
+
+@pytest.fixture
+def v2(make_e2e: E2EFactory) -> Observer:
+    """The stand-ins as a Greengrass V2 stack (thing-group deadline: one minute, seconds locally)."""
+    return make_e2e(config=load_deploy_config(V2_CONTEXT))
+
+
+@pytest.fixture
+def metrics_seen(stand_ins: LocalPipeline, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, float]]:
+    """Every EMF metric the functions add, as (name, value). The handler module is imported in
+    the function's environment first (Powertools reads its namespace at import)."""
+    assert stand_ins.starter is not None
+    _ = stand_ins.starter.module
+    from bulk_deployer import observability
+
+    seen: list[tuple[str, float]] = []
+    original = observability.metrics.add_metric
+
+    def spy(name: str, unit: Any, value: float, **kwargs: Any) -> None:
+        seen.append((name, value))
+        original(name=name, unit=unit, value=value, **kwargs)
+
+    monkeypatch.setattr(observability.metrics, "add_metric", spy)
+    return seen

@@ -52,25 +52,6 @@ def _fast_backoff() -> Iterator[None]:
 
 
 @pytest.fixture
-def metrics_seen(stand_ins: LocalPipeline, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, float]]:
-    """Every EMF metric the functions add, as (name, value). The handler module is imported in
-    the function's environment first (Powertools reads its namespace at import)."""
-    assert stand_ins.starter is not None
-    _ = stand_ins.starter.module
-    from bulk_deployer import observability
-
-    seen: list[tuple[str, float]] = []
-    original = observability.metrics.add_metric
-
-    def spy(name: str, unit: Any, value: float, **kwargs: Any) -> None:
-        seen.append((name, value))
-        original(name=name, unit=unit, value=value, **kwargs)
-
-    monkeypatch.setattr(observability.metrics, "add_metric", spy)
-    return seen
-
-
-@pytest.fixture
 def slow_redelivery(stand_ins: LocalPipeline) -> Iterator[None]:
     """A failed message comes back after 2 s instead of at once.
 

@@ -12,31 +12,15 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
-from typing import Any
 
 import pytest
-from bulk_deployer.ledger_model import FileState
 
-from local.fleet import v2_input_file, v2_line
 from local.observe import Observer, Upload, wait_for
 from local.stack_config import V2_CONTEXT, load_deploy_config
 from tests.e2e.conftest import E2EFactory
+from tests.e2e.v2 import creates, finished, upload_targets
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def v2(make_e2e: E2EFactory) -> Observer:
-    return make_e2e(config=load_deploy_config(V2_CONTEXT))
-
-
-def _upload(e2e: Observer, name: str, targets: list[str]) -> Upload:
-    return e2e.upload(name, v2_input_file(v2_line(arn) for arn in targets))
-
-
-def _creates(e2e: Observer) -> list[Any]:
-    """CreateDeployment calls that created a deployment, oldest first."""
-    return [c for c in e2e.pipeline.v2_emulator.calls(operation="CreateDeployment") if c.created]
 
 
 def _devices(e2e: Observer, upload: Upload) -> dict[str, dict[str, str]]:
@@ -44,17 +28,10 @@ def _devices(e2e: Observer, upload: Upload) -> dict[str, dict[str, str]]:
     return {row["thing_name"]: row for row in rows}
 
 
-def _finished(e2e: Observer, upload: Upload, timeout: float = 10.0) -> dict[str, Any]:
-    file = e2e.wait_state(upload, FileState.FINISHED, timeout=timeout)
-    report = e2e.read_json(str(file.report_key))
-    assert report["final"] is True
-    return report
-
-
 def test_n_deliveries_of_one_event_make_one_create_deployment_per_target(v2: Observer) -> None:
     fleet = v2.pipeline.v2_fleet()
     targets = [fleet.group("line-1", {"dev-a": "healthy", "dev-b": "healthy"}), fleet.thing("core-1")]
-    upload = _upload(v2, "fleet.jsonl", targets)
+    upload = upload_targets(v2, "fleet.jsonl", targets)
     (body,) = wait_for(lambda: v2.intake_bodies(upload.key), timeout=5)
     redelivered = [v2.redeliver(body) for _ in range(3)]
     wait_for(
@@ -63,7 +40,7 @@ def test_n_deliveries_of_one_event_make_one_create_deployment_per_target(v2: Obs
         what="every redelivery consumed",
     )
 
-    report = _finished(v2, upload)
+    report = finished(v2, upload)
 
     calls = v2.pipeline.v2_emulator.calls(operation="CreateDeployment")
     assert sorted(str(c.target_arn) for c in calls) == sorted(targets)  # one call per target, no retry
@@ -78,13 +55,13 @@ def test_n_deliveries_of_one_event_make_one_create_deployment_per_target(v2: Obs
 def test_the_second_files_deployment_to_a_shared_target_starts_after_the_first_settled(v2: Observer) -> None:
     fleet = v2.pipeline.v2_fleet()
     shared, first_only = fleet.thing("shared"), fleet.thing("first-only")
-    first = _upload(v2, "first.jsonl", [first_only, shared])
-    second = _upload(v2, "second.jsonl", [shared])
+    first = upload_targets(v2, "first.jsonl", [first_only, shared])
+    second = upload_targets(v2, "second.jsonl", [shared])
 
-    _finished(v2, first)
-    _finished(v2, second)
+    finished(v2, first)
+    finished(v2, second)
 
-    to_shared = [c for c in _creates(v2) if c.target_arn == shared]
+    to_shared = [c for c in creates(v2) if c.target_arn == shared]
     assert len(to_shared) == 2
     first_settled = v2.read_json(v2.report_key(first))
     (shared_row,) = [d for d in first_settled["devices"] if d["thing_name"] == "shared"]
@@ -102,11 +79,11 @@ def test_files_with_disjoint_targets_run_side_by_side(make_e2e: E2EFactory) -> N
     # message after the other) fits in that also on a loaded machine, so a second file waiting for
     # the first would show. (The stand-ins' default pace left a fraction of a second: flaky in CI.)
     v2.pipeline.v2_emulator.set_device("core-1", "healthy", apply_seconds=6.0)
-    first = _upload(v2, "one.jsonl", [one])
-    second = _upload(v2, "two.jsonl", [two])
+    first = upload_targets(v2, "one.jsonl", [one])
+    second = upload_targets(v2, "two.jsonl", [two])
 
-    _finished(v2, first)
-    _finished(v2, second)
+    finished(v2, first)
+    finished(v2, second)
 
     # Both times from the ledger (the functions' clock; the emulator's runs behind it).
     ledger = v2.pipeline.ledger()
@@ -114,15 +91,15 @@ def test_files_with_disjoint_targets_run_side_by_side(make_e2e: E2EFactory) -> N
     assert one_file is not None and two_file is not None
     assert one_file.terminal_seen_at is not None and two_file.started_at is not None
     assert two_file.started_at < one_file.terminal_seen_at, "the second file waited for the first"
-    assert [c.target_arn for c in _creates(v2)] == [one, two]
+    assert [c.target_arn for c in creates(v2)] == [one, two]
 
 
 def test_a_group_with_an_offline_device_is_done_at_the_deadline_with_it_pending(v2: Observer) -> None:
     fleet = v2.pipeline.v2_fleet()
     group = fleet.group("plant", {"on-1": "healthy", "off-1": "offline"})
-    upload = _upload(v2, "offline.jsonl", [group])
+    upload = upload_targets(v2, "offline.jsonl", [group])
 
-    report = _finished(v2, upload)
+    report = finished(v2, upload)
 
     assert {d["thing_name"]: d["status"] for d in report["devices"]} == {
         "on-1": "SUCCEEDED",
@@ -134,7 +111,7 @@ def test_a_group_with_an_offline_device_is_done_at_the_deadline_with_it_pending(
     assert target == {"target": group, "outcome": "failed", "counts": {"SUCCEEDED": 1, "PENDING": 1}}
     # Done at the deadline: the stack's one minute after the deployment's creation (on the
     # service's clock, which LocalTiming.fast() runs behind the functions'), not before, not long after.
-    (create,) = _creates(v2)
+    (create,) = creates(v2)
     deadline = create.at + 60.0 * v2.pipeline.config.thing_group_deadline_minutes
     assert deadline <= _epoch(report["terminal_seen_at"]) < deadline + 3.0
 
@@ -142,9 +119,9 @@ def test_a_group_with_an_offline_device_is_done_at_the_deadline_with_it_pending(
 def test_a_failing_device_is_failed_with_its_error_types_in_devices_csv(v2: Observer) -> None:
     fleet = v2.pipeline.v2_fleet()
     group = fleet.group("line-2", {"good": "healthy", "bad": "failing"})
-    upload = _upload(v2, "failing.jsonl", [group])
+    upload = upload_targets(v2, "failing.jsonl", [group])
 
-    report = _finished(v2, upload)
+    report = finished(v2, upload)
 
     rows = _devices(v2, upload)
     assert rows["good"]["status"] == "SUCCEEDED"

@@ -89,3 +89,48 @@ def test_call_counters_per_operation_and_per_create(
         True,
         False,
     ]
+
+
+def _storm_outcomes(emulator: GreengrassV2Emulator, calls: int) -> list[bool]:
+    """Whether each of `calls` calls (alternating greengrassv2 and iot) was throttled."""
+    gg, iot = no_retry("greengrassv2", emulator), no_retry("iot", emulator)
+    throttled = []
+    for index in range(calls):
+        try:
+            if index % 2:
+                iot.describe_thing(thingName="core")
+            else:
+                gg.list_deployments()
+            throttled.append(False)
+        except ClientError as exc:
+            assert exc.response["Error"]["Code"] == "ThrottlingException"
+            throttled.append(True)
+    return throttled
+
+
+def test_a_storm_throttles_its_share_of_every_call_whatever_the_quota(
+    emulator: GreengrassV2Emulator, fleet: Fleet
+) -> None:
+    fleet.things("core")
+    emulator.configure(enforce_quotas=False, throttle_fraction=0.5, throttle_seed=7)
+    first = _storm_outcomes(emulator, 200)
+    assert 70 <= sum(first) <= 130  # about half, of both services
+    assert any(first[0::2]) and any(first[1::2])
+    counts = emulator.call_counts()
+    assert counts["ListDeployments"]["ThrottlingException"] + counts["DescribeThing"][
+        "ThrottlingException"
+    ] == sum(first)
+
+    emulator.reset()  # the same seed, the same calls: the same throttles
+    emulator.configure(throttle_fraction=0.0)  # no draws while off
+    fleet.iot.create_thing(thingName="core")
+    emulator.configure(throttle_fraction=0.5)
+    assert _storm_outcomes(emulator, 200) == first
+    emulator.configure(throttle_seed=8)  # another seed: another sequence
+    assert _storm_outcomes(emulator, 200) != first
+    emulator.configure(throttle_fraction=0.0)
+    assert not any(_storm_outcomes(emulator, 20))
+    emulator.configure(throttle_fraction=1.0)
+    assert all(_storm_outcomes(emulator, 20))
+    with pytest.raises(ValueError, match="throttle_fraction"):
+        emulator.configure(throttle_fraction=1.5)
