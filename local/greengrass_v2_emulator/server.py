@@ -60,6 +60,10 @@ class GreengrassV2Emulator(EmulatorServer[EmulatorService]):
         """The next `times` CreateDeployment calls answer ConflictException (nothing created)."""
         self.fail("CreateDeployment", "ConflictException", times)
 
+    def refuse(self, target_arn: str, error: str = "ValidationException", times: int | None = None) -> None:
+        """CreateDeployment for this target answers `error` (nothing created); other targets' go through."""
+        self.service.add_fault(Fault("CreateDeployment", error, times, target_arn=target_arn))
+
     def already_in_progress(self, times: int = 1, after_work: bool = False) -> None:
         """The next `times` CreateDeployment calls answer RequestAlreadyInProgressException."""
         self.fail("CreateDeployment", "RequestAlreadyInProgressException", times, after_work)
