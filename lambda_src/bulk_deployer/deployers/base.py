@@ -124,8 +124,12 @@ class StartIncomplete(Exception):
 
 @dataclass(frozen=True)
 class StartedDeployment:
+    """``details``: what the outcome "started" says beside the ids (Greengrass V2: the targets
+    the service refused while the file's others started)."""
+
     deployment_id: str
     arn: str
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
