@@ -135,9 +135,16 @@ def _file_deployments(config: DeployConfig, deployer: DeployerMetrics, gauge_per
     failed = happened(
         lifecycle.failed,
         "A file's deployments ended with a target that did not succeed on every device (a device "
-        "failed, timed out or rejected it, was still pending at the deadline, or the deployment "
-        f"was replaced or cancelled). reports/<token>/report.json has each target's counts, "
-        f"{rows.csv_name} each {rows.noun}.",
+        "failed, timed out or rejected it, was still pending at the deadline, the deployment "
+        "was replaced or cancelled, or Greengrass refused the target at start). "
+        f"reports/<token>/report.json has each target's counts, {rows.csv_name} each {rows.noun}.",
+    )
+    refused = happened(
+        Metric.TARGETS_REFUSED,
+        "Greengrass V2 refused a target of a started file (ValidationException, AccessDenied, a "
+        "thing group gone since validation, a lasting conflict): nothing was deployed to it, and "
+        "the file's other targets went on. The outcome message 'started' names it; its REFUSED row "
+        f"in {rows.csv_name} and its summary in report.json hold the error.",
     )
     overdue = happened(
         lifecycle.overdue,
@@ -162,7 +169,7 @@ def _file_deployments(config: DeployConfig, deployer: DeployerMetrics, gauge_per
         "thingGroupDeadlineMinutes) with members still queued or in progress: offline devices. "
         f"They are PENDING in {rows.csv_name}; the report does not wait for them any longer.",
     )
-    alarmed = {device_failures.metric, pending.metric}
+    alarmed = {device_failures.metric, pending.metric, refused.metric}
     return Panel(
         "File deployments (Greengrass V2, one per target)",
         "FileDeployments",
@@ -177,6 +184,7 @@ def _file_deployments(config: DeployConfig, deployer: DeployerMetrics, gauge_per
                 tuple(metric for metric in deployer.counters if metric not in alarmed),
                 (device_failures, pending),
             ),
+            MetricGroup("Targets refused at start (per 5 minutes)", alarms=(refused,)),
             MetricGroup(
                 f"{rows.member.capitalize()} not succeeded in final reports (per 5 minutes)",
                 alarms=(not_succeeded,),

@@ -67,6 +67,9 @@ class Metric(StrEnum):
     GREENGRASS_REQUESTS_THROTTLED = "GreengrassRequestsThrottled"
     DEVICE_DEPLOYMENTS_FAILED = "DeviceDeploymentsFailed"
     DEVICES_PENDING_AT_DEADLINE = "DevicesPendingAtDeadline"
+    # Greengrass V2: targets of a started file that the service refused (an error no retry fixes);
+    # the file's other targets went on. Re-emitted by the tracker when it first follows the file.
+    TARGETS_REFUSED = "TargetsRefused"
     # tracker: gauges, once per run (UnprocessedInputFiles once per reconciliation)
     QUEUED_FILES = "QueuedFiles"
     OLDEST_QUEUED_FILE_AGE_SECONDS = "OldestQueuedFileAgeSeconds"

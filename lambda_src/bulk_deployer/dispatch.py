@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from bulk_deployer.contract import TOKEN_TAG, FileOutcome, LogEvent, Metric
 from bulk_deployer.control import DispatchControl
@@ -181,7 +181,14 @@ class Dispatcher:
         self.count(self.deployer.lifecycle_metrics.started, 1)
         return DispatchOutcome(DispatchResult.RECOVERED, file.token, bulk_deployment_id)
 
-    def _mark_started(self, holder: str, file: LedgerFile, bulk_deployment_id: str, arn: str) -> None:
+    def _mark_started(
+        self,
+        holder: str,
+        file: LedgerFile,
+        bulk_deployment_id: str,
+        arn: str,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
         request = file.start_request
         resources = self.deployer.resources(request) if request is not None else frozenset()
         started = self.ledger.mark_started(
@@ -193,7 +200,7 @@ class Dispatcher:
         self.outcomes.publish(
             FileOutcome.STARTED,
             started.ref.key,
-            {"token": file.token, "bulk_deployment_id": bulk_deployment_id, "arn": arn},
+            {"token": file.token, "bulk_deployment_id": bulk_deployment_id, "arn": arn, **(details or {})},
         )
 
     def _busy(self, holder: str, file: LedgerFile) -> DispatchOutcome | None:
@@ -242,11 +249,16 @@ class Dispatcher:
                 if outcome is not None:
                     return outcome
                 continue
-            self._mark_started(holder, file, started.deployment_id, started.arn)
+            self._mark_started(holder, file, started.deployment_id, started.arn, started.details)
             self.count(self.deployer.lifecycle_metrics.started, 1)
-            logger.info(
+            log = logger.warning if started.details else logger.info
+            log(
                 LogEvent.BULK_DEPLOYMENT_STARTED,
-                extra={"bulk_deployment_id": started.deployment_id, "state": FileState.STARTED.value},
+                extra={
+                    "bulk_deployment_id": started.deployment_id,
+                    "state": FileState.STARTED.value,
+                    **started.details,
+                },
             )
             return DispatchOutcome(DispatchResult.STARTED, file.token, started.deployment_id)
 

@@ -108,7 +108,9 @@ class Fault(CountedFault):
     """The next `times` calls (None: all) of `operation` answer the modelled error `error`.
 
     With `after_work` the call does its work first and then answers the error: the caller cannot
-    know it succeeded (InternalServerException after_work is a lost answer).
+    know it succeeded (InternalServerException after_work is a lost answer). With `target_arn`
+    only calls naming that target (CreateDeployment's, ListDeployments') are answered so: one
+    target of a file refused while the others go through.
     """
 
     operation: str
@@ -116,6 +118,7 @@ class Fault(CountedFault):
     times: int | None = 1
     after_work: bool = False
     service: str = "greengrassv2"
+    target_arn: str | None = None
 
     def __post_init__(self) -> None:
         if self.error == "ThrottlingException" or self.operation == "*":
@@ -127,5 +130,6 @@ class Fault(CountedFault):
         if self.error not in allowed:
             raise ValueError(f"{self.operation} does not answer {self.error}; it answers {allowed}")
 
-    def matches(self, service: str, operation: str) -> bool:
-        return self.service == service and self.operation in ("*", operation) and not self.spent
+    def matches(self, service: str, operation: str, target_arn: str | None = None) -> bool:
+        aimed = self.target_arn is None or self.target_arn == target_arn
+        return self.service == service and self.operation in ("*", operation) and aimed and not self.spent

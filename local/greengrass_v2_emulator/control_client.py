@@ -16,6 +16,10 @@ class EmulatorV2ControlClient(ControlClient):
     def add_fault(self, operation: str, error: str, times: int | None = 1, **extra: Any) -> None:
         self._request("POST", "faults", {"operation": operation, "error": error, "times": times, **extra})
 
+    def refuse(self, target_arn: str, error: str = "ValidationException", times: int | None = None) -> None:
+        """CreateDeployment for this target answers `error`; other targets' go through."""
+        self.add_fault("CreateDeployment", error, times, target_arn=target_arn)
+
     def set_device(self, thing: str, kind: str = "healthy", **options: Any) -> dict[str, Any]:
         result: dict[str, Any] = self._request("POST", "devices/" + quote(thing), {"kind": kind, **options})
         return result

@@ -52,13 +52,19 @@ class GreengrassV2Emulator(EmulatorServer[EmulatorService]):
         times: int | None = 1,
         after_work: bool = False,
         service: str = "greengrassv2",
+        target_arn: str | None = None,
     ) -> None:
-        """The next `times` calls of `operation` answer `error` (a code its model lists)."""
-        self.service.add_fault(Fault(operation, error, times, after_work, service))
+        """The next `times` calls of `operation` (naming `target_arn`, if given) answer `error` (a
+        code its model lists)."""
+        self.service.add_fault(Fault(operation, error, times, after_work, service, target_arn))
 
     def conflict(self, times: int = 1) -> None:
         """The next `times` CreateDeployment calls answer ConflictException (nothing created)."""
         self.fail("CreateDeployment", "ConflictException", times)
+
+    def refuse(self, target_arn: str, error: str = "ValidationException", times: int | None = None) -> None:
+        """CreateDeployment for this target answers `error` (nothing created); other targets' go through."""
+        self.fail("CreateDeployment", error, times, target_arn=target_arn)
 
     def already_in_progress(self, times: int = 1, after_work: bool = False) -> None:
         """The next `times` CreateDeployment calls answer RequestAlreadyInProgressException."""

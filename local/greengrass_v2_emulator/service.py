@@ -61,7 +61,7 @@ class EmulatorService(EmulatedService[EmulatorConfig, Fault, Call]):
             try:
                 if not self.quotas.allow(service, operation, now):
                     raise throttled(service, operation)
-                fault = self._take_fault(service, operation)
+                fault = self._take_fault(service, operation, params.get("targetArn"))
                 if fault is not None and not fault.after_work:
                     raise _fault_error(fault, operation, params)
                 op = operation_model(service, operation)
@@ -94,9 +94,9 @@ class EmulatorService(EmulatedService[EmulatorConfig, Fault, Call]):
             self.state.advance(self.clock.now() if now is None else now)
 
     # ------------------------------------------------------------------ faults
-    def _take_fault(self, service: str, operation: str) -> Fault | None:
+    def _take_fault(self, service: str, operation: str, target_arn: str | None) -> Fault | None:
         for fault in self._faults:
-            if fault.matches(service, operation):
+            if fault.matches(service, operation, target_arn):
                 fault.consume()
                 self._drop_spent_faults()
                 return fault
@@ -151,6 +151,7 @@ def _fault_error(fault: Fault, operation: str, params: dict[str, Any]) -> Servic
         "ConflictException": "Emulated conflict: another request is changing this target.",
         "RequestAlreadyInProgressException": "Emulated: a request with this client token is in progress.",
         "InternalServerException": "Emulated internal error.",
+        "ValidationException": f"Emulated: the request for {params.get('targetArn')} is not valid.",
     }
     return ServiceError(
         fault.service, fault.error, messages.get(fault.error, f"Emulated {fault.error}."), **members

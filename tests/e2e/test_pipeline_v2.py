@@ -133,3 +133,33 @@ def test_a_failing_device_is_failed_with_its_error_types_in_devices_csv(v2: Obse
 
 def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def test_a_target_refused_part_way_is_reported_and_the_files_other_targets_run_to_their_end(
+    v2: Observer,
+) -> None:
+    outcomes = v2.tap_outcomes()
+    fleet = v2.pipeline.v2_fleet()
+    first, refused, last = fleet.thing("core-1"), fleet.thing("core-2"), fleet.thing("core-3")
+    v2.pipeline.v2_emulator.refuse(refused)  # ValidationException for core-2, whatever is asked
+    upload = _upload(v2, "refused.jsonl", [first, refused, last])
+
+    report = _finished(v2, upload)
+
+    assert [c.target_arn for c in _creates(v2)] == [first, last]  # core-3 still started after core-2
+    assert len(v2.pipeline.v2_emulator.calls(operation="CreateDeployment", target_arn=refused)) == 1
+    assert report["status"] == "FAILED" and report["metrics"]["TargetsRefused"] == 1
+    summaries = {t["target"]: t for t in report["targets"]}
+    assert (summaries[refused]["state"], summaries[refused]["outcome"]) == ("REFUSED", "refused")
+    assert summaries[refused]["error_code"] == "ValidationException"
+    assert [summaries[t]["outcome"] for t in (first, last)] == ["succeeded", "succeeded"]
+    rows = _devices(v2, upload)
+    assert {name: row["status"] for name, row in rows.items()} == {
+        "core-1": "SUCCEEDED",
+        "core-2": "REFUSED",
+        "core-3": "SUCCEEDED",
+    }
+    assert rows["core-2"]["reason"].startswith("ValidationException: ")
+    assert outcomes.outcomes(upload.key) == ["started", "finished"]  # never start_failed
+    (started,) = [m for m in outcomes.messages if m["outcome"] == "started"]
+    assert [t["target"] for t in started["refused_targets"]] == [refused]

@@ -178,3 +178,25 @@ def test_every_handler_answers_an_operation_of_its_service_model() -> None:
     for service, handlers in HANDLERS.items():
         assert set(handlers) <= set(session.get_service_model(service).operation_names), service
         assert len(handlers) == 12, service
+
+
+def test_refuse_answers_one_targets_creates_with_the_error_and_lets_the_others_through(
+    emulator: GreengrassV2Emulator, gg: Any, fleet: Fleet
+) -> None:
+    refused, other = fleet.group("refused", "core-r"), fleet.group("other", "core-o")
+    emulator.refuse(refused)
+    for _ in range(2):  # until cleared, not once
+        with pytest.raises(ClientError) as exc_info:
+            deploy(gg, refused, clientToken="tok-r")
+        assert error_of(exc_info) == ("ValidationException", 400)
+        assert refused in exc_info.value.response["Error"]["Message"]
+    assert deploy(gg, other, clientToken="tok-o")["deploymentId"]
+    assert emulator.create_counts()["created_by_target"] == {other: 1}
+    emulator.clear_faults()
+    control = EmulatorV2ControlClient(emulator.url)
+    control.refuse(other, "AccessDeniedException", times=1)
+    with pytest.raises(ClientError) as exc_info:
+        deploy(gg, other, clientToken="tok-o2")
+    assert error_of(exc_info) == ("AccessDeniedException", 403)
+    assert deploy(gg, refused, clientToken="tok-r")["deploymentId"]
+    assert deploy(gg, other, clientToken="tok-o2")["deploymentId"]

@@ -25,6 +25,7 @@ V1 = GreengrassV1Deployer
 DEVICES_FAILED = Metric.DEVICE_DEPLOYMENTS_FAILED
 PENDING = Metric.DEVICES_PENDING_AT_DEADLINE
 THROTTLED = Metric.GREENGRASS_REQUESTS_THROTTLED
+REFUSED = Metric.TARGETS_REFUSED
 
 # The V1 stack's alarms on what only its deployer emits; every other alarm is the core's.
 V1_ONLY = {
@@ -60,6 +61,7 @@ V2_ONLY: dict[str, tuple[Metric, str, int, int, int, int]] = {
     ),
     f"FileDeployments-{DEVICES_FAILED}-Alarm": (DEVICES_FAILED, "Sum", 0, 300, 1, 1),
     f"FileDeployments-{PENDING}-Alarm": (PENDING, "Sum", 0, 300, 1, 1),
+    f"FileDeployments-{REFUSED}-Alarm": (REFUSED, "Sum", 0, 300, 1, 1),
     # Throttles are retried and cost only time: throttles in three consecutive periods alarm.
     f"GreengrassQuota-{THROTTLED}-Alarm": (THROTTLED, "Sum", 0, 300, 3, 3),
 }
@@ -74,6 +76,7 @@ def test_the_names_are_the_v2_deployers() -> None:
         "FileDeployments-DevicesNotSucceeded-Alarm",
         "FileDeployments-DeviceDeploymentsFailed-Alarm",
         "FileDeployments-DevicesPendingAtDeadline-Alarm",
+        "FileDeployments-TargetsRefused-Alarm",
         "GreengrassQuota-GreengrassRequestsThrottled-Alarm",
     }
 
@@ -107,6 +110,8 @@ def test_v2_alarm_descriptions_name_the_v2_things_to_read(v2: Synth) -> None:
         "thingGroupDeadlineMinutes"
         in found["FileDeployments-DevicesPendingAtDeadline-Alarm"]["AlarmDescription"]
     )
+    refused = found["FileDeployments-TargetsRefused-Alarm"]["AlarmDescription"]
+    assert "devices.csv" in refused and "report.json" in refused
     throttled = found["GreengrassQuota-GreengrassRequestsThrottled-Alarm"]["AlarmDescription"]
     assert "greengrassRequestsPerSecond" in throttled and "15 minutes" in throttled
     assert "CreateDeployment" in found["Files-StartFailed-Alarm"]["AlarmDescription"]
@@ -164,8 +169,8 @@ def test_every_v2_alarm_reads_a_metric_the_v2_code_emits(which: str, request: py
 
 def test_the_v2_alarmed_device_metrics_are_the_v2_deployers_counters() -> None:
     # The tracker emits the increments of exactly these (the deployer's counter_metrics).
-    assert {DEVICES_FAILED, PENDING} <= set(V2.counter_metrics)
-    assert not {DEVICES_FAILED, PENDING} & set(V1.counter_metrics)
+    assert {DEVICES_FAILED, PENDING, REFUSED} <= set(V2.counter_metrics)
+    assert not {DEVICES_FAILED, PENDING, REFUSED} & set(V1.counter_metrics)
 
 
 class _Raw:

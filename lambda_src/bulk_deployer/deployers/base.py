@@ -132,8 +132,12 @@ class StartIncomplete(Exception):
 
 
 class StartedDeployment(NamedTuple):
+    """``details``: what the outcome "started" says beside the ids (Greengrass V2: the targets
+    the service refused while the file's others started)."""
+
     deployment_id: str
     arn: str
+    details: Mapping[str, Any] = MappingProxyType({})
 
 
 class DeploymentStatus(NamedTuple):

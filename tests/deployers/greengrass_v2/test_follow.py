@@ -200,4 +200,5 @@ def test_devices_still_running_are_not_counted_as_failed() -> None:
         Metric.DEVICE_DEPLOYMENTS_SUCCEEDED.value: 4,
         Metric.DEVICE_DEPLOYMENTS_FAILED.value: 4,
         Metric.DEVICES_PENDING_AT_DEADLINE.value: 1,
+        Metric.TARGETS_REFUSED.value: 0,
     }

@@ -81,12 +81,14 @@ class World:
         gg = gg or aws("greengrassv2", self.emulator.url, retries=retries or NO_RETRY)
         assert isinstance(self.emulator.clock, ManualClock)
         now = self.emulator.clock.now
+        bounds = {k: options.pop(k) for k in ("conflict_refusal_seconds",) if k in options}
         settings = StartSettings(
             time_left=self.clock.time_left,
             margin_seconds=30.0,
             default_timeout_minutes=options.pop("default_timeout_minutes", 60),
             clock=now,
             sleep=self.clock.sleep,
+            **bounds,
         )
         table = TableAccess(self.db, TABLE, clock=now)
         return GreengrassV2Deployer(gg, self.iot, self.s3, table, settings, **options)

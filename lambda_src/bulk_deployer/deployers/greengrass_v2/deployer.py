@@ -2,7 +2,9 @@
 
 The core starts, follows, reports and stops a file as one deployment, ``gg2-<file token>``;
 here that is a CreateDeployment per line (``starter``), each target followed to the end of its
-devices (``follow``), and per-device rows for the report (``report``). What holds while a file
+devices (``follow``), and per-device rows for the report (``report``). A target the service
+refused at start is settled at once, REFUSED: the file is started when one target is, and ends
+FAILED when any was refused; only a file whose every target was refused is refused. What holds while a file
 runs is its targets: two files sharing a target never run at once, so our deployments to a
 target never overlap. V2 has no account-wide "one at a time": ``latest()`` is always None.
 
@@ -76,9 +78,17 @@ class GreengrassV2Deployer:
         return frozenset(request.targets)
 
     def start(self, token: str, request: StartRequest) -> StartedDeployment:
+        """Every target started or refused; the refused ones are named in the start's details."""
         head = self._head_for(token, request)
-        self._starter.start_all(token, request, head.count)
-        return StartedDeployment(composite_id(token), _arn(head))
+        refused = self._starter.start_all(token, request, head.count)
+        details: dict[str, Any] = {}
+        if refused:
+            details["refused_targets"] = [
+                {"target": r.target_arn, "error_code": r.error_code, "error_message": r.error_message}
+                for r in refused[:_ERROR_SAMPLE]
+            ]
+            details["refused_target_count"] = len(refused)
+        return StartedDeployment(composite_id(token), _arn(head), details)
 
     def _head_for(self, token: str, request: StartRequest) -> FileHead:
         """The file's head item, written at its first start; a token reused for another file is refused."""
@@ -110,20 +120,25 @@ class GreengrassV2Deployer:
         bucket, _ = staged_object(head.input_file_uri)
         records = self._ledger.records(token, head.count)
         progress: dict[str, TargetProgress] = {}
+        refusals: dict[str, str] = {}
         for index in range(head.count):
             record = records.get(index)
-            if record is None or record.state is not TargetState.STARTED:
+            if record is not None and record.state is TargetState.REFUSED:
+                progress[record.target_arn] = TargetProgress(True, {report.REFUSED: 1}, report.TARGET_REFUSED)
+                refusals[record.target_arn] = report.refusal_reason(record.error_code, record.error_message)
+            elif record is None or record.state is not TargetState.STARTED:
                 progress[f"target {index + 1}"] = TargetProgress(False)
             else:
                 progress[record.target_arn] = self._follower.follow(token, record, bucket)
-        return _composite(deployment_id, head, progress)
+        return _composite(deployment_id, head, progress, refusals)
 
     def latest(self) -> DeploymentStatus | None:
         """Greengrass V2 has no account-wide one-at-a-time: never busy."""
         return None
 
     def find_by_token(self, token: str, *, created_since: str | None) -> DeploymentStatus | None:
-        """The file's deployment once every target is STARTED (a part-way start resumes instead)."""
+        """The file's deployment once every target is STARTED or REFUSED and one is STARTED (a
+        part-way start resumes instead; a file whose every target was refused did not start)."""
         head = self._ledger.head(token)
         if head is None:
             return None
@@ -132,7 +147,8 @@ class GreengrassV2Deployer:
         if since is not None and created is not None and created < since:
             return None
         records = self._ledger.records(token, head.count)
-        if len(records) < head.count or any(r.state is not TargetState.STARTED for r in records.values()):
+        states = {r.state for r in records.values()}
+        if len(records) < head.count or TargetState.CREATING in states or TargetState.STARTED not in states:
             return None
         return self.status(composite_id(token))
 
@@ -173,9 +189,13 @@ def _arn(head: FileHead) -> str:
 
 
 def _composite(
-    deployment_id: str, head: FileHead, progress: Mapping[str, TargetProgress]
+    deployment_id: str,
+    head: FileHead,
+    progress: Mapping[str, TargetProgress],
+    refusals: Mapping[str, str],
 ) -> DeploymentStatus:
-    """The file's deployment from its targets': running until every one settled (by target ARN)."""
+    """The file's deployment from its targets': running until every one settled (by target ARN);
+    ``refusals``: the refused targets' errors."""
     counts: dict[str, int] = {}
     pending_at_deadline = 0
     for target in progress.values():
@@ -196,8 +216,11 @@ def _composite(
     if lifecycle is Lifecycle.FAILED:
         not_succeeded = {arn: t for arn, t in progress.items() if t.outcome != report.TARGET_SUCCEEDED}
         error_message = f"{len(not_succeeded)} of {len(progress)} targets did not succeed on every device"
+        if refusals:
+            error_message += f" ({len(refusals)} refused by Greengrass at start)"
         details = [
             {"target": arn, "outcome": t.outcome, "counts": dict(t.counts)}
+            | ({"error": refusals[arn]} if arn in refusals else {})
             for arn, t in list(not_succeeded.items())[:_ERROR_SAMPLE]
         ]
     return DeploymentStatus(

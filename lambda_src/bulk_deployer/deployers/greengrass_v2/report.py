@@ -3,10 +3,12 @@
 A device's status is its job execution's (SUCCEEDED, FAILED, TIMED_OUT, REJECTED, CANCELED,
 REMOVED) once terminal, or ours when the target settled before it was: PENDING (queued, in
 progress or never reached at the deadline: offline, not dropped), REPLACED (someone else's
-newer deployment to the target took over) or CANCELED (our stop). Rows are written when their
-target settles, so each of these is final: to the report, everything but SUCCEEDED did not
-succeed (``TargetOutcome.FAILED``; PENDING devices are also counted apart). Only the rows of a
-target asked for before it settled, ACTIVE (or NOT_STARTED), may still change.
+newer deployment to the target took over) or CANCELED (our stop). A target the service refused
+at start has no devices: one row of its own, REFUSED, with the service's error as its reason.
+Rows are written when their target settles, so each of these is final: to the report,
+everything but SUCCEEDED did not succeed (``TargetOutcome.FAILED``; PENDING devices are also
+counted apart). Only the rows of a target asked for before it settled, ACTIVE (or
+NOT_STARTED), may still change.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ ACTIVE = "ACTIVE"  # the row of a target that has not settled yet
 NOT_STARTED = "NOT_STARTED"  # the row of a target that has not been started
 REPLACED = "REPLACED"
 CANCELED = "CANCELED"
+REFUSED = "REFUSED"  # the one row of a target the service refused at start: no deployment, no devices
 TERMINAL_EXECUTION = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVED", "CANCELED"})
 FAILED_EXECUTION = frozenset({"FAILED", "TIMED_OUT", "REJECTED"})  # the device reports why
 
@@ -37,6 +40,7 @@ TARGET_SUCCEEDED = "succeeded"
 TARGET_FAILED = "failed"
 TARGET_REPLACED = "replaced"
 TARGET_CANCELED = "canceled"
+TARGET_REFUSED = "refused"  # CreateDeployment refused it for good: nothing was deployed to it
 
 # DescribeJob's jobProcessDetails counts, as device statuses (while a group target runs).
 JOB_COUNTS = {
@@ -54,6 +58,7 @@ COUNTER_METRICS = (
     Metric.DEVICE_DEPLOYMENTS_SUCCEEDED,
     Metric.DEVICE_DEPLOYMENTS_FAILED,
     Metric.DEVICES_PENDING_AT_DEADLINE,
+    Metric.TARGETS_REFUSED,
 )
 
 # The composite deployment's status, in Greengrass V2's words for one deployment.
@@ -78,12 +83,14 @@ def counter_metrics(counts: Mapping[str, int], pending_at_deadline: int) -> dict
     """The device counters the tracker re-emits as increments. A device failed when its execution
     says so (FAILED, TIMED_OUT, REJECTED), whether its target has settled or not; devices still
     queued or in progress are not failures (the report's final count, DevicesNotSucceeded, also
-    counts the ones pending at the deadline)."""
+    counts the ones pending at the deadline). A refused target is counted apart too: one
+    REFUSED row per target."""
     failed = sum(counts.get(status, 0) for status in FAILED_EXECUTION)
     return {
         Metric.DEVICE_DEPLOYMENTS_SUCCEEDED.value: counts.get(SUCCEEDED, 0),
         Metric.DEVICE_DEPLOYMENTS_FAILED.value: failed,
         Metric.DEVICES_PENDING_AT_DEADLINE.value: pending_at_deadline,
+        Metric.TARGETS_REFUSED.value: counts.get(REFUSED, 0),
     }
 
 
@@ -97,6 +104,11 @@ def failure_reason(details: Mapping[str, str]) -> str | None:
     parts = [details.get("detailed-deployment-status"), details.get("deployment-failure-cause")]
     text = ": ".join(p for p in parts if p)
     return text or None
+
+
+def refusal_reason(code: str | None, message: str | None) -> str:
+    """A refused target's reason, in the report and the file's error details: the service's words."""
+    return f"{code}: {message}" if message else str(code)
 
 
 def device_row(

@@ -3,7 +3,8 @@
 Each settled target's rows were written once, when it settled (``devices/<index>.jsonl``); a
 page reads them from a byte offset with a ranged GET, so a 100,000-device group is never held
 in memory and paging costs no Greengrass or IoT call. The page token is ``<index>:<offset>``.
-A target that has not settled gives one ACTIVE row of its own (one not started, NOT_STARTED).
+A target that has not settled gives one ACTIVE row of its own (one not started, NOT_STARTED);
+a target the service refused at start gives one REFUSED row with the error as its reason.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ class DeviceResults:
         page: list[TargetResult] = []
         while index < head.count and len(page) < page_size:
             record = self._ledger.records(file_token, index + 1, first=index).get(index)
+            if record is not None and record.state is TargetState.REFUSED:
+                page.append(_refused(record))
+                index, offset = index + 1, 0
+                continue
             if record is None or not record.settled:
                 page.append(_unsettled(index, record))
                 index, offset = index + 1, 0
@@ -105,6 +110,14 @@ def _unsettled(index: int, record: TargetRecord | None) -> TargetResult:
     return TargetResult(target=target, status=report.NOT_STARTED, outcome=outcome, row=row)
 
 
+def _refused(record: TargetRecord) -> TargetResult:
+    """A refused target's one row: the thing's name for a thing target, none for a group."""
+    target = parse_target(record.target_arn)
+    row = report.device_row(record.target_arn, "" if target.is_group else target.name, report.REFUSED)
+    row["reason"] = report.refusal_reason(record.error_code, record.error_message)
+    return _result(row)
+
+
 def _summary(index: int, record: TargetRecord | None) -> dict[str, Any]:
     if record is None:
         return {"index": index, "state": None}
@@ -123,4 +136,6 @@ def _summary(index: int, record: TargetRecord | None) -> dict[str, Any]:
         "started_at": iso_utc(record.started_at) if record.started_at else None,
         "ended_at": iso_utc(record.ended_at) if record.ended_at else None,
         "outcome": record.outcome,
+        "error_code": record.error_code,
+        "error_message": record.error_message,
     }

@@ -4,8 +4,9 @@ One item per target, ``target#<file token>#<index:05d>``, and one head item per 
 ``target#<file token>#head``. A target's record is written CREATING before its
 CreateDeployment call (a crash after the call leaves a record that says "look before creating
 again") and STARTED with the deployment's ids after it; the tracker then records when the
-target settled and how. A resumed start reads the records with BatchGetItem: targets already
-STARTED cost no Greengrass call.
+target settled and how. A target the service refused (an error no retry fixes) is REFUSED with
+the error, settled at once: the file goes on with its other targets. A resumed start reads the
+records with BatchGetItem: targets already STARTED or REFUSED cost no Greengrass call.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ _BATCH = 100  # BatchGetItem's most keys per request
 class TargetState(StrEnum):
     CREATING = "CREATING"  # written before CreateDeployment: the call may have been made
     STARTED = "STARTED"  # the deployment's ids are recorded
+    REFUSED = "REFUSED"  # refused for good (error_code, error_message): never asked again
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class TargetRecord:
     outcome: str | None = None
     counts: Mapping[str, int] = field(default_factory=dict)
     ended_at: float | None = None
+    error_code: str | None = None
+    error_message: str | None = None
 
 
 def _pk(file_token: str, index: int | None) -> str:
@@ -91,6 +95,8 @@ def _record(item: Mapping[str, Any]) -> TargetRecord:
         outcome=item.get("outcome"),
         counts=counts,
         ended_at=_number(item.get("ended_at")),
+        error_code=item.get("error_code"),
+        error_message=item.get("error_message"),
     )
 
 
@@ -194,6 +200,58 @@ class TargetLedger:
     def mark_started(self, file_token: str, index: int, started: Mapping[str, Any]) -> None:
         """STARTED with the deployment's ids (deployment_id, iot_job_id, ..., deadline_at)."""
         self._set(file_token, index, {"state": TargetState.STARTED.value, **started})
+
+    def mark_refused(self, file_token: str, record: TargetRecord, outcome: str) -> bool:
+        """REFUSED, settled with ``outcome``: over a CREATING record or where none is yet (refused
+        before its call), never over a STARTED one; False if one was STARTED meanwhile."""
+        values = {
+            "index": record.index,
+            "target_arn": record.target_arn,
+            "target_token": record.target_token,
+            "state": TargetState.REFUSED.value,
+            "error_code": record.error_code,
+            "error_message": record.error_message,
+            "settled": True,
+            "outcome": outcome,
+            "ended_at": self._clock(),
+        }
+        kept = {"creating_at": record.creating_at, TTL_ATTRIBUTE: self._expires_at()}
+        present = {k: v for k, v in values.items() if v is not None}
+        kept = {k: v for k, v in kept.items() if v is not None}
+        names = {f"#a{i}": name for i, name in enumerate([*present, *kept])}
+        state_name = f"#a{list(present).index('state')}"
+        assignments = [f"#a{i} = :v{i}" for i in range(len(present))]
+        assignments += [
+            f"#a{i} = if_not_exists(#a{i}, :v{i})" for i in range(len(present), len(present) + len(kept))
+        ]
+        attributes = to_item(
+            {
+                **{f":v{i}": value for i, value in enumerate([*present.values(), *kept.values()])},
+                ":creating": TargetState.CREATING.value,
+            }
+        )
+        return write_if(
+            self._db.update_item,
+            TableName=self._table,
+            Key={"pk": {"S": _pk(file_token, record.index)}},
+            UpdateExpression="SET " + ", ".join(assignments),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=attributes,
+            ConditionExpression=f"attribute_not_exists(pk) OR {state_name} = :creating",
+        )
+
+    def forget_refused(self, file_token: str, indexes: list[int]) -> None:
+        """Drop these REFUSED records (a file whose every target was refused): a retried start,
+        after the operator fixed the cause, asks each target again."""
+        for index in indexes:
+            write_if(
+                self._db.delete_item,
+                TableName=self._table,
+                Key={"pk": {"S": _pk(file_token, index)}},
+                ConditionExpression="#s = :refused",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues={":refused": {"S": TargetState.REFUSED.value}},
+            )
 
     def mark_settled(self, file_token: str, index: int, outcome: str, counts: Mapping[str, int]) -> None:
         values = {"settled": True, "outcome": outcome, "counts": dict(counts), "ended_at": self._clock()}
