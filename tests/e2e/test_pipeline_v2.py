@@ -142,11 +142,11 @@ def test_a_target_refused_part_way_is_reported_and_the_files_other_targets_run_t
     fleet = v2.pipeline.v2_fleet()
     first, refused, last = fleet.thing("core-1"), fleet.thing("core-2"), fleet.thing("core-3")
     v2.pipeline.v2_emulator.refuse(refused)  # ValidationException for core-2, whatever is asked
-    upload = _upload(v2, "refused.jsonl", [first, refused, last])
+    upload = upload_targets(v2, "refused.jsonl", [first, refused, last])
 
-    report = _finished(v2, upload)
+    report = finished(v2, upload)
 
-    assert [c.target_arn for c in _creates(v2)] == [first, last]  # core-3 still started after core-2
+    assert [c.target_arn for c in creates(v2)] == [first, last]  # core-3 still started after core-2
     assert len(v2.pipeline.v2_emulator.calls(operation="CreateDeployment", target_arn=refused)) == 1
     assert report["status"] == "FAILED" and report["metrics"]["TargetsRefused"] == 1
     summaries = {t["target"]: t for t in report["targets"]}

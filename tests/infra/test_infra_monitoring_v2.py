@@ -126,7 +126,7 @@ def test_v2_overdue_bound_follows_configuration(v2_variant: Synth) -> None:
 
 def _lifecycle(deployer: type[GreengrassV1Deployer | GreengrassV2Deployer]) -> set[Metric]:
     metrics = deployer.lifecycle_metrics
-    return {getattr(metrics, name) for name in vars(metrics)}
+    return set(metrics)  # a NamedTuple of Metrics
 
 
 def _own(deployer: type[GreengrassV1Deployer | GreengrassV2Deployer]) -> set[Metric]:
