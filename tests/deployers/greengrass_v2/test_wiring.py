@@ -186,6 +186,7 @@ def test_a_file_waiting_only_for_a_settled_target_starts_in_the_same_tracker_run
     first = functions.deliver(functions.upload("incoming/a.jsonl", [line(quick), line(slow)]), 1)
     second = functions.deliver(functions.upload("incoming/b.jsonl", [line(quick)]), 2)
     assert second.dispatch.result is DispatchResult.BLOCKED
+    assert functions.metrics[Metric.WAITING_FOR_TARGETS] == 1
 
     run = functions.following_tracker(tracker_follow_seconds=120, tracker_poll_seconds=10).run(lambda: 600.0)
 
