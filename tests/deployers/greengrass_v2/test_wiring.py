@@ -21,6 +21,7 @@ from bulk_deployer.intake import Outcome
 from bulk_deployer.ledger_model import Arrival, FileState
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.settings_schema import GREENGRASS_V2
+from bulk_deployer.slot import resource_digest
 from bulk_deployer.tracker import BulkDeploymentTracker
 
 from local.greengrass_v2_emulator import ManualClock
@@ -218,3 +219,26 @@ def test_a_waiting_file_starts_in_the_run_that_sees_one_of_ours_end_while_anothe
 
     assert run.ended == [done.token] and run.started == [waiting.token]
     assert world.created() == {slow: 1, quick: 1, other: 1}
+
+
+def test_a_settled_target_is_freed_but_a_file_waiting_for_another_one_stays_queued_without_a_call(
+    world: World,
+) -> None:
+    functions = Functions(world)
+    quick, slow = world.things("quick", "slow")
+    world.emulator.set_device("slow", "healthy", apply_seconds=3600)
+    first = functions.deliver(functions.upload("incoming/a.jsonl", [line(quick), line(slow)]), 1)
+    waiting = functions.deliver(functions.upload("incoming/w.jsonl", [line(slow)]), 2)
+    before = len(world.emulator.calls())
+
+    run = functions.following_tracker(tracker_follow_seconds=60, tracker_poll_seconds=10).run(lambda: 600.0)
+
+    assert run.started == [] and run.dispatched is not None
+    assert run.dispatched.result is DispatchResult.BLOCKED
+    (hold,) = functions.tracker.slot.get().holds.values()
+    assert (hold.token, hold.resources) == (first.token, {resource_digest(slow)})  # quick was freed
+    file = functions.intake.ledger.get(waiting.token)
+    assert file is not None and file.state is FileState.QUEUED
+    # Following costs reads of our deployments and jobs; trying the waiting file costs no call.
+    operations = {c.operation for c in world.emulator.calls()[before:]}
+    assert operations <= {"GetDeployment", "DescribeJob", "ListJobExecutionsForJob"}, operations
