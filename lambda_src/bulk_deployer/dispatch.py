@@ -95,8 +95,11 @@ class Dispatcher:
             return DispatchOutcome(DispatchResult.PAUSED, detail=reason)
         while True:
             file, blocked = self._next_to_start(slot, candidate)
+            if file is None and blocked:  # each waits for a running file it shares a target with
+                self.count(self.deployer.lifecycle_metrics.waiting, 1)
+                return DispatchOutcome(DispatchResult.BLOCKED)
             if file is None:
-                return DispatchOutcome(DispatchResult.BLOCKED if blocked else DispatchResult.EMPTY)
+                return DispatchOutcome(DispatchResult.EMPTY)
             # Logs name the file being dispatched, which need not be the one that triggered dispatch().
             with file_log_context(file.token, **file.ref.log_keys()):
                 if file.state is FileState.STARTING:

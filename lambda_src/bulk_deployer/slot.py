@@ -9,6 +9,13 @@ holds two things:
   deployer's resources, as short digests). A hold is added in the same transaction that marks
   the file STARTED, and the tracker removes it when that deployment ends.
 
+A deployment to many targets (Greengrass V2) is done with each target at its own time: the
+tracker takes a settled target's digest out of the file's hold at once (``release_resources``),
+so a later file waiting only for that target starts without waiting for the whole earlier
+file. The hold itself stays, counting against the capacity, until the file's deployment ends.
+The resources are a string set, so one ``DELETE`` takes digests out atomically; a hold written
+as a list (by the version before) is rewritten as a set the first time one of its digests goes.
+
 The deployer says how many files may run at once (``capacity``) and what each holds. Greengrass
 V1 runs one bulk deployment per account and region: capacity 1, every file holding the same
 resource. A deployer whose deployments go to targets (Greengrass V2) lets files run side by side
@@ -35,6 +42,8 @@ SLOT_PK = "slot"
 DISPATCHING = "dispatching"
 ACTIVE = "active"  # what the CLI shows while a file holds the slot; the state of legacy items
 _KEY = {"pk": {"S": SLOT_PK}}
+_GONE: dict[str, Any] = {}  # a hold whose resources were all released: DynamoDB has no empty set
+_LIST_HOLD_ATTEMPTS = 3
 
 
 def resource_digest(resource: str) -> str:
@@ -138,13 +147,38 @@ class DeploymentSlot(TableAccess):
         )
         return released or self._release_legacy(token)
 
+    def release_resources(self, token: str, resources: Iterable[str]) -> bool:
+        """Take what a running file is done with out of its hold (the hold stays, counting against
+        the capacity); False if the file holds nothing any more."""
+        digests = {resource_digest(r) for r in resources}
+        if not digests:
+            return self._held_by(token)
+        if self._write_if(
+            self.client.update_item,
+            UpdateExpression="DELETE holds.#token.resources :digests",
+            ConditionExpression="attribute_exists(holds.#token) AND "
+            "attribute_type(holds.#token.resources, :string_set)",
+            ExpressionAttributeNames={"#token": token},
+            ExpressionAttributeValues=to_item({":digests": digests, ":string_set": "SS"}),
+        ):
+            return True
+        # No hold, no resources left, or a hold written as a list.
+        for _ in range(_LIST_HOLD_ATTEMPTS):
+            written = self._raw_resources(token)
+            if written is None:
+                return False
+            if written is _GONE or self._rewrite_resources(token, written, digests):
+                return True
+        return self._held_by(token)  # pragma: no cover - the list hold kept changing under us
+
     def get(self) -> SlotState:
-        item = self.client.get_item(TableName=self.table_name, Key=_KEY, ConsistentRead=True).get("Item")
-        return _state(item or {})
+        return _state(self._item())
 
     def hold_item(self, holder: str, token: str, resources: Iterable[str]) -> dict[str, Any]:
         """A transaction item adding a started file's hold, while its dispatcher has the lease."""
-        hold = {"resources": sorted({resource_digest(r) for r in resources}), "since": iso_utc(self.clock())}
+        # A string set (None leaves out an empty one, which DynamoDB refuses).
+        digests = {resource_digest(r) for r in resources} or None
+        hold = {"resources": digests, "since": iso_utc(self.clock())}
         return {
             "Update": {
                 "TableName": self.table_name,
@@ -161,6 +195,38 @@ class DeploymentSlot(TableAccess):
     def _write_if(self, write: Any, **request: Any) -> bool:
         """A conditional write of the slot item (``dynamo.write_if``)."""
         return write_if(write, TableName=self.table_name, Key=_KEY, **request)
+
+    def _item(self) -> dict[str, Any]:
+        item: dict[str, Any] = (
+            self.client.get_item(TableName=self.table_name, Key=_KEY, ConsistentRead=True).get("Item") or {}
+        )
+        return item
+
+    def _held_by(self, token: str) -> bool:
+        return token in self.get().holds
+
+    def _raw_resources(self, token: str) -> dict[str, Any] | None:
+        """A hold's resources as stored (``_GONE`` when all were released); None without a hold."""
+        hold = self._item().get("holds", {}).get("M", {}).get(token)
+        if hold is None:
+            return None
+        resources: dict[str, Any] = hold.get("M", {}).get("resources", _GONE)
+        return resources
+
+    def _rewrite_resources(self, token: str, written: dict[str, Any], digests: set[str]) -> bool:
+        """Write a hold's resources less ``digests`` as a set, if they are still as read."""
+        left = {str(r) for r in from_item({"r": written})["r"]} - digests
+        request: dict[str, Any] = {
+            "ConditionExpression": "holds.#token.resources = :written",
+            "ExpressionAttributeNames": {"#token": token},
+            "ExpressionAttributeValues": {":written": written},
+        }
+        if left:
+            request["UpdateExpression"] = "SET holds.#token.resources = :left"
+            request["ExpressionAttributeValues"] |= to_item({":left": left})
+        else:
+            request["UpdateExpression"] = "REMOVE holds.#token.resources"
+        return self._write_if(self.client.update_item, **request)
 
     def _release_legacy(self, token: str) -> bool:
         return self._write_if(

@@ -7,7 +7,9 @@ Runs on a schedule, one run at a time (a lease item in the ledger). Each run:
 2. ``dispatch()`` starts the next queued file within one schedule period; while more files
    wait, the run keeps following the bulk deployment it started (every TRACKER_POLL_SECONDS,
    for up to TRACKER_FOLLOW_SECONDS) and starts the next one as soon as it ends, so a backlog
-   of small files drains at several files per period instead of one;
+   of small files drains at several files per period instead of one. Where files may run side
+   by side (Greengrass V2), a look that finds a file ended, or a target of one settled (its
+   digest leaves the file's hold at once), tries the next start too while ours run on;
 3. follows the group deployments of terminal bulk deployments until each is Success or
    Failure (or a bound passes) and writes ``reports/<token>/report.json`` + ``groups.csv``,
    continuing across runs from a checkpoint;
@@ -23,6 +25,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
+from enum import Enum
 from functools import cached_property
 from typing import Any
 
@@ -52,6 +55,8 @@ class TrackerRun:
     started: list[str] = field(default_factory=list)  # tokens of the files this run started
     reports: dict[ReportStep, list[str]] = field(default_factory=lambda: {step: [] for step in ReportStep})
     unprocessed: int | None = None
+    # Per running file, what this run freed of its hold (its settled targets, say).
+    released: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def reports_final(self) -> list[str]:
@@ -64,6 +69,22 @@ class TrackerRun:
     @property
     def reports_continuing(self) -> list[str]:
         return self.reports[ReportStep.CONTINUING]
+
+
+class Followed(Enum):
+    """What one look at a started file found."""
+
+    RUNNING = "running"
+    FREED = "freed"  # still running, done with some of what it held (a target settled)
+    ENDED = "ended"
+
+
+@dataclass(frozen=True)
+class Look:
+    """One look at our started files: how many still run, whether what they held shrank."""
+
+    running: int
+    freed: bool
 
 
 @dataclass(frozen=True)
@@ -119,10 +140,14 @@ class BulkDeploymentTracker:
             try:
                 # While the bulk deployment runs, a look reads only the tracked files (a few
                 # items), not the whole work list.
-                if self._follow_started(result, self.ledger.tracked()):
+                look = self._follow_started(result, self.ledger.tracked())
+                if look.running and not self._room_for_more(look, result):
                     continue
                 waiting, tracked = self.ledger.work()
-                follow_on = self._follow_and_dispatch(result, waiting, tracked, first=False)
+                if look.running:  # and the slot has room: another file may start beside ours
+                    follow_on = bool(waiting) and self._dispatch_next(result, waiting, running=True)
+                else:
+                    follow_on = self._follow_and_dispatch(result, waiting, tracked, first=False)
             except Exception:
                 # Following on is a shortcut: the next scheduled run looks again. The reports
                 # below must not be lost to, say, throttling of one more status call.
@@ -150,9 +175,13 @@ class BulkDeploymentTracker:
         Returns whether following on is worth it: a bulk deployment of ours is running and
         another file waits behind it.
         """
-        running = self._follow_started(result, tracked)
+        running = self._follow_started(result, tracked).running > 0
         if not waiting or (running and not first):
             return running and bool(waiting)
+        return self._dispatch_next(result, waiting, running=running)
+
+    def _dispatch_next(self, result: TrackerRun, waiting: list[LedgerFile], *, running: bool) -> bool:
+        """Start the next waiting file if the slot has room; whether following on is worth it."""
         try:
             outcome = self._dispatch(running)
         except Exception:
@@ -168,20 +197,34 @@ class BulkDeploymentTracker:
         if outcome.result is DispatchResult.STARTING:
             return True  # part-way through a start of many calls: resume it while time is left
         # Nothing started: paused, busy, refused, or the slot is ours and still running (then
-        # following on is worth it unless dispatching is paused: nothing would start).
-        return running and outcome.result is DispatchResult.SLOT_TAKEN and self.control.paused() is None
+        # following on is worth it unless dispatching is paused: nothing would start). Blocked:
+        # a waiting file shares a target with one of ours, which may settle while we follow.
+        waits_for_ours = outcome.result in (DispatchResult.SLOT_TAKEN, DispatchResult.BLOCKED)
+        return running and waits_for_ours and self.control.paused() is None
 
-    def _follow_started(self, result: TrackerRun, tracked: list[LedgerFile]) -> bool:
-        """Follow each STARTED file; True while one of them is still running."""
-        running = False
+    def _follow_started(self, result: TrackerRun, tracked: list[LedgerFile]) -> Look:
+        """Follow each STARTED file: how many still run, and whether any freed what it held."""
+        running = 0
+        freed = False
         for file in tracked:
             if file.state is FileState.STARTED:
                 result.followed += 1
-                if self._follow(file):
+                followed = self._follow(file, result)
+                if followed is Followed.ENDED:
                     result.ended.append(file.token)
                 else:
-                    running = True
-        return running
+                    running += 1
+                freed = freed or followed is not Followed.RUNNING
+        return Look(running, freed)
+
+    def _room_for_more(self, look: Look, result: TrackerRun) -> bool:
+        """While ours run, whether a dispatch could start another file now: the slot has room
+        (never with one file at a time) and the holds shrank, or the last dispatch started one."""
+        if look.running >= self.slot.capacity:
+            return False
+        last = result.dispatched.result if result.dispatched else None
+        started = last in (DispatchResult.STARTED, DispatchResult.RECOVERED, DispatchResult.STARTING)
+        return look.freed or started
 
     def _time_to_follow(self, follow_until: float, remaining_seconds: Callable[[], float]) -> bool:
         """Another look fits in the follow window and leaves the run time for its reports."""
@@ -189,8 +232,8 @@ class BulkDeploymentTracker:
         fits_window = self.clock() + poll <= follow_until
         return fits_window and remaining_seconds() > poll + TRACKER_FOLLOW_MARGIN_SECONDS
 
-    def _follow(self, file: LedgerFile) -> bool:
-        """Update the ledger from the service; True when the bulk deployment has ended."""
+    def _follow(self, file: LedgerFile, result: TrackerRun) -> Followed:
+        """Update the ledger from the service, free what the deployment is done with."""
         bulk_id = str(file.bulk_deployment_id)
         status = self.deployer.status(bulk_id)
         snapshot = _snapshot(status, self.deployer.counter_metrics)
@@ -199,8 +242,9 @@ class BulkDeploymentTracker:
             if not status.terminal:
                 if not snapshot.same_as(file.deployment):
                     self.ledger.record_status(file.token, snapshot)
+                freed = self._release_settled(file.token, status.settled_resources, result)
                 self._check_overdue(file)
-                return False
+                return Followed.FREED if freed else Followed.RUNNING
             self.ledger.mark_reporting(file.token, snapshot)
             self.slot.release_file(file.token)
             self.count(self.deployer.lifecycle_metrics.ended(status.lifecycle), 1)
@@ -214,7 +258,17 @@ class BulkDeploymentTracker:
                     "error_message": status.error_message,
                 },
             )
-            return True
+            return Followed.ENDED
+
+    def _release_settled(self, token: str, settled: frozenset[str], result: TrackerRun) -> bool:
+        """Free the resources a running deployment is done with (each once a run); True if some were."""
+        new = settled - result.released.get(token, frozenset())
+        if not new:
+            return False
+        self.slot.release_resources(token, new)
+        result.released[token] = result.released.get(token, frozenset()) | new
+        logger.info("settled, freed for later files", extra={"freed": len(new), "settled": len(settled)})
+        return True
 
     def _emit_metric_deltas(self, file: LedgerFile, status: DeploymentStatus) -> None:
         before = dict(file.deployment.metrics) if file.deployment else {}

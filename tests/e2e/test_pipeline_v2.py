@@ -71,6 +71,32 @@ def test_the_second_files_deployment_to_a_shared_target_starts_after_the_first_s
     assert to_shared[1].at > device_done, (to_shared[1].at, device_done)
 
 
+def test_a_later_files_deployment_to_a_settled_target_starts_before_the_earlier_file_ends(
+    v2: Observer,
+) -> None:
+    """Each target is held until it settles, not until its whole file has."""
+    fleet = v2.pipeline.v2_fleet()
+    quick, slow = fleet.thing("quick"), fleet.thing("slow")
+    # The slow device takes 5 s; its line's job timeout (2 minutes, not the stack's compressed
+    # one) keeps the deadline from settling it first.
+    v2.pipeline.v2_emulator.set_device("slow", "healthy", apply_seconds=5.0)
+    timeout = {"timeoutConfig": {"inProgressTimeoutInMinutes": 2}}
+    lines = [v2_line(quick), v2_line(slow, iotJobConfiguration=timeout)]
+    first = v2.upload("first.jsonl", v2_input_file(lines))
+    second = _upload(v2, "second.jsonl", [quick])
+
+    _finished(v2, first)
+    _finished(v2, second)
+
+    devices = v2.read_json(v2.report_key(first))["devices"]
+    assert {d["thing_name"]: d["status"] for d in devices} == {"quick": "SUCCEEDED", "slow": "SUCCEEDED"}
+    # The emulator's log and the devices' last updates are both on the emulator's clock.
+    done = {d["thing_name"]: _epoch(d["last_update"]) for d in devices}
+    to_quick = [c.at for c in _creates(v2) if c.target_arn == quick]
+    assert len(to_quick) == 2
+    assert done["quick"] < to_quick[1] < done["slow"], (done, to_quick)
+
+
 def test_files_with_disjoint_targets_run_side_by_side(make_e2e: E2EFactory) -> None:
     v2 = make_e2e(config=load_deploy_config(V2_CONTEXT))
     fleet = v2.pipeline.v2_fleet()

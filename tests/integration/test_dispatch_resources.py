@@ -27,7 +27,7 @@ from bulk_deployer.deployers.greengrass_v1.statuses import LIFECYCLE_METRICS
 from bulk_deployer.dispatch import Dispatcher, DispatchResult
 from bulk_deployer.input_objects import InputObjectStore
 from bulk_deployer.ledger_model import Arrival, FileState, StartRequest
-from bulk_deployer.slot import DeploymentSlot
+from bulk_deployer.slot import DeploymentSlot, resource_digest
 from bulk_deployer.token import client_token_for
 
 from tests.integration.conftest import Pipeline, valid_file
@@ -237,3 +237,98 @@ def test_a_start_that_runs_out_of_time_part_way_is_resumed_by_the_next_dispatch(
     assert two.deployer.calls == [token, token]
     assert two.slot.get().tokens == [token]
     assert two.dispatch() == (DispatchResult.BLOCKED, None)
+
+
+def _token(scheduling: Scheduling, name: str) -> str:
+    (token,) = [t for t, n in scheduling.tokens.items() if n == name]
+    return token
+
+
+def test_a_settled_target_is_freed_at_once_while_the_file_keeps_its_place_in_the_capacity(
+    two: Scheduling,
+) -> None:
+    two.queue("a", "x", "y")
+    two.queue("b", "x")  # waits for a on x
+    two.queue("c", "z")
+    assert two.dispatch() == (DispatchResult.STARTED, "a")
+    assert two.dispatch() == (DispatchResult.STARTED, "c")
+    two.end("c")
+    assert two.dispatch() == (DispatchResult.BLOCKED, None)
+    assert two.slot.release_resources(_token(two, "a"), ["x"])  # a's deployment to x settled
+    assert two.dispatch() == (DispatchResult.STARTED, "b")  # a still deploys to y
+    hold = two.slot.get().holds[_token(two, "a")]
+    assert hold.resources == {resource_digest("y")}
+    two.queue("d", "w")
+    assert two.dispatch() == (DispatchResult.SLOT_TAKEN, None)  # a's hold still counts: two run
+    assert two.slot.release_resources(_token(two, "a"), ["y"])
+    assert two.slot.get().holds[_token(two, "a")].resources == frozenset()
+    assert two.dispatch() == (DispatchResult.SLOT_TAKEN, None)  # until a's deployment ends
+    two.end("a")
+    assert two.dispatch() == (DispatchResult.STARTED, "d")
+    assert not two.slot.release_resources(_token(two, "a"), ["y"])  # a holds nothing any more
+
+
+def test_a_freed_target_keeps_arrival_order_on_it(two: Scheduling) -> None:
+    two.queue("a", "x", "y")
+    two.queue("b", "x", "w")  # first in line for x
+    two.queue("c", "x")  # behind b on x: must not pass it when a frees x
+    assert two.dispatch() == (DispatchResult.STARTED, "a")
+    assert two.slot.release_resources(_token(two, "a"), ["y"])
+    assert two.dispatch() == (DispatchResult.BLOCKED, None)  # x is still a's
+    assert two.slot.release_resources(_token(two, "a"), ["x"])
+    assert two.dispatch() == (DispatchResult.STARTED, "b")
+    assert two.dispatch() == (DispatchResult.SLOT_TAKEN, None)
+    two.end("a")
+    assert two.dispatch() == (DispatchResult.BLOCKED, None)  # c waits for b on x
+    two.end("b")
+    assert two.dispatch() == (DispatchResult.STARTED, "c")
+
+
+def test_a_hold_is_written_as_a_string_set_so_one_delete_takes_targets_out(pipeline: Pipeline) -> None:
+    slot = DeploymentSlot(pipeline.dynamodb, TABLE, capacity=2)
+    assert slot.acquire("d", lease_seconds=60) is not None
+    pipeline.dynamodb.transact_write_items(TransactItems=[slot.hold_item("d", "t1", ["x", "y", "z"])])
+    assert slot.release("d")
+    calls: Counter[str] = Counter()
+    pipeline.dynamodb.meta.events.register(
+        "before-call.dynamodb.*", lambda model, **_: calls.update([model.name])
+    )
+    assert slot.release_resources("t1", ["x", "z", "not-held"])
+    assert calls == Counter({"UpdateItem": 1})
+    item = pipeline.dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "slot"}})["Item"]
+    assert item["holds"]["M"]["t1"]["M"]["resources"] == {"SS": [resource_digest("y")]}
+
+
+def test_a_hold_written_as_a_list_by_the_version_before_is_freed_target_by_target(
+    pipeline: Pipeline,
+) -> None:
+    """The version before wrote a hold's digests as a list: DELETE refuses a list."""
+    digests = sorted(resource_digest(r) for r in ("x", "y", "z"))
+    pipeline.dynamodb.put_item(
+        TableName=TABLE,
+        Item={
+            "pk": {"S": "slot"},
+            "holds": {
+                "M": {
+                    "t-old": {
+                        "M": {
+                            "resources": {"L": [{"S": d} for d in digests]},
+                            "since": {"S": "2026-11-27T12:00:00Z"},
+                        }
+                    }
+                }
+            },
+        },
+    )
+    slot = DeploymentSlot(pipeline.dynamodb, TABLE, capacity=2)
+    assert slot.get().held_resources() == set(digests)
+    assert slot.release_resources("t-old", ["x"])
+    assert slot.get().holds["t-old"].resources == {resource_digest("y"), resource_digest("z")}
+    item = pipeline.dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "slot"}})["Item"]
+    assert "SS" in item["holds"]["M"]["t-old"]["M"]["resources"]  # rewritten as a set
+    assert slot.release_resources("t-old", ["y", "z"])
+    assert slot.get().tokens == ["t-old"] and slot.get().held_resources() == set()
+    assert slot.release_resources("t-old", ["y"])  # nothing left to free: the hold stays
+    assert slot.release_file("t-old")
+    assert slot.get().tokens == []
+    assert not slot.release_resources("t-old", ["x"])

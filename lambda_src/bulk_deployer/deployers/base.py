@@ -152,6 +152,10 @@ class DeploymentStatus(NamedTuple):
     error_details: Sequence[Mapping[str, Any]] = ()
     metrics: Mapping[str, int] = MappingProxyType({})
     arn: str | None = None
+    # Of a running deployment, the resources (of ``Deployer.resources``) it is done with (V2: its
+    # settled targets): the core frees them at once, so a later file waiting only for them may
+    # start before this deployment ends. A deployer of one resource per file leaves it empty.
+    settled_resources: frozenset[str] = frozenset()
 
     @property
     def terminal(self) -> bool:
@@ -182,8 +186,9 @@ class Deployer(Protocol):
     """What the core needs of a deployment service."""
 
     # How many files' deployments may run at once (the slot's capacity), and what each holds
-    # while it runs (``resources``): two files sharing a resource never run at the same time,
-    # and a file never overtakes an earlier waiting one that shares a resource with it.
+    # while it runs (``resources``, less the ``settled_resources`` its status names): two files
+    # never deploy to a resource at the same time, and a file never overtakes an earlier waiting
+    # one that shares a resource with it.
     capacity: int
     # What the report's rows are, and the names of their columns (in ``<noun>s.csv``), in order.
     report_rows: ReportRows

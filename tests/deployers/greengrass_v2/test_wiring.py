@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -13,11 +14,15 @@ from bulk_deployer import wiring
 from bulk_deployer.config import ConfigurationError, StarterSettings, TrackerSettings
 from bulk_deployer.contract import Metric
 from bulk_deployer.deployers.greengrass_v2 import GreengrassV2Deployer
+from bulk_deployer.deployers.greengrass_v2.target_ledger import TargetLedger
 from bulk_deployer.dispatch import DispatchResult
+from bulk_deployer.dynamo import TableAccess
 from bulk_deployer.intake import Outcome
 from bulk_deployer.ledger_model import Arrival, FileState
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.settings_schema import GREENGRASS_V2
+from bulk_deployer.slot import resource_digest
+from bulk_deployer.tracker import BulkDeploymentTracker
 
 from local.greengrass_v2_emulator import ManualClock
 from tests.deployers.greengrass_v2.world import (
@@ -43,8 +48,9 @@ def _starter_settings(**overrides: Any) -> StarterSettings:
 class Functions:
     """The starter's intake and the tracker, built by wiring on the world's clients."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, **settings: Any) -> None:
         self.world = world
+        self.settings = settings
         self.metrics: Counter[str] = Counter()
         clock = world.emulator.clock
         assert isinstance(clock, ManualClock)
@@ -64,12 +70,20 @@ class Functions:
             sleep=lambda _s: None,
             time_left=lambda: 600.0,
         )
-        self.intake = wiring.build_intake(_starter_settings(), self.clients, self.effects)
+        self.intake = wiring.build_intake(_starter_settings(**settings), self.clients, self.effects)
         self.tracker = wiring.build_tracker(
-            TrackerSettings(**V2, input_bucket=BUCKET, tracker_follow_seconds=0, report_recheck_seconds=0),
-            self.clients,
-            self.effects,
+            self._tracker_settings(tracker_follow_seconds=0), self.clients, self.effects
         )
+
+    def following_tracker(self, **overrides: Any) -> BulkDeploymentTracker:
+        """A tracker whose run follows on, each look ``tracker_poll_seconds`` later on the emulator's clock."""
+        return wiring.build_tracker(
+            self._tracker_settings(**overrides), self.clients, replace(self.effects, sleep=self.clock.advance)
+        )
+
+    def _tracker_settings(self, **overrides: Any) -> TrackerSettings:
+        values = {**V2, **self.settings, "input_bucket": BUCKET, "report_recheck_seconds": 0, **overrides}
+        return TrackerSettings(**values)
 
     def upload(self, key: str, lines: list[dict[str, Any]]) -> ObjectRef:
         body = "".join(json.dumps(entry) + "\n" for entry in lines).encode()
@@ -156,3 +170,75 @@ def test_a_start_request_names_its_staged_copy_as_the_deployer_reads_it_back() -
         assert staged_object(request.input_file_uri) == (BUCKET, key)
     with pytest.raises(ValueError, match="s3://bucket/key"):
         staged_object(f"https://{BUCKET}.s3.{REGION}.amazonaws.com/staged/abc.jsonl")
+
+
+def _ended_at(functions: Functions, token: str, index: int) -> float | None:
+    """When the tracker saw a file's target settle (None: not yet), on the emulator's clock."""
+    table = TableAccess(functions.world.db, TABLE)
+    return TargetLedger(table).records(token, index + 1, first=index)[index].ended_at
+
+
+def test_a_file_waiting_only_for_a_settled_target_starts_in_the_same_tracker_run(world: World) -> None:
+    """File A deploys to a quick thing and a slow one; file B to the quick one only: B's deployment
+    starts after A's to the quick thing settled, before A's to the slow one did."""
+    functions = Functions(world)
+    quick, slow = world.things("quick", "slow")
+    world.emulator.set_device("slow", "healthy", apply_seconds=3600)
+    first = functions.deliver(functions.upload("incoming/a.jsonl", [line(quick), line(slow)]), 1)
+    second = functions.deliver(functions.upload("incoming/b.jsonl", [line(quick)]), 2)
+    assert second.dispatch.result is DispatchResult.BLOCKED
+    assert functions.metrics[Metric.WAITING_FOR_TARGETS] == 1
+
+    run = functions.following_tracker(tracker_follow_seconds=120, tracker_poll_seconds=10).run(lambda: 600.0)
+
+    assert run.started == [second.token] and run.ended == []
+    ledger = functions.intake.ledger
+    assert [ledger.get(t).state for t in (first.token, second.token)] == [FileState.STARTED] * 2  # type: ignore[union-attr]
+    to_quick = [
+        c.at for c in world.emulator.calls(operation="CreateDeployment", target_arn=quick) if c.created
+    ]
+    assert len(to_quick) == 2
+    quick_settled = _ended_at(functions, first.token, 0)
+    assert quick_settled is not None and quick_settled <= to_quick[1]
+    assert _ended_at(functions, first.token, 1) is None  # A's slow target still runs
+    assert world.created() == {quick: 2, slow: 1}
+
+
+def test_a_waiting_file_starts_in_the_run_that_sees_one_of_ours_end_while_another_runs(
+    world: World,
+) -> None:
+    functions = Functions(world, v2_files_in_flight=2)
+    slow, quick, other = world.things("slow", "quick", "other")
+    world.emulator.set_device("slow", "healthy", apply_seconds=3600)
+    functions.deliver(functions.upload("incoming/slow.jsonl", [line(slow)]), 1)
+    done = functions.deliver(functions.upload("incoming/quick.jsonl", [line(quick)]), 2)
+    waiting = functions.deliver(functions.upload("incoming/other.jsonl", [line(other)]), 3)
+    assert waiting.dispatch.result is DispatchResult.SLOT_TAKEN  # two run: the capacity
+
+    run = functions.following_tracker(tracker_follow_seconds=120, tracker_poll_seconds=10).run(lambda: 600.0)
+
+    assert run.ended == [done.token] and run.started == [waiting.token]
+    assert world.created() == {slow: 1, quick: 1, other: 1}
+
+
+def test_a_settled_target_is_freed_but_a_file_waiting_for_another_one_stays_queued_without_a_call(
+    world: World,
+) -> None:
+    functions = Functions(world)
+    quick, slow = world.things("quick", "slow")
+    world.emulator.set_device("slow", "healthy", apply_seconds=3600)
+    first = functions.deliver(functions.upload("incoming/a.jsonl", [line(quick), line(slow)]), 1)
+    waiting = functions.deliver(functions.upload("incoming/w.jsonl", [line(slow)]), 2)
+    before = len(world.emulator.calls())
+
+    run = functions.following_tracker(tracker_follow_seconds=60, tracker_poll_seconds=10).run(lambda: 600.0)
+
+    assert run.started == [] and run.dispatched is not None
+    assert run.dispatched.result is DispatchResult.BLOCKED
+    (hold,) = functions.tracker.slot.get().holds.values()
+    assert (hold.token, hold.resources) == (first.token, {resource_digest(slow)})  # quick was freed
+    file = functions.intake.ledger.get(waiting.token)
+    assert file is not None and file.state is FileState.QUEUED
+    # Following costs reads of our deployments and jobs; trying the waiting file costs no call.
+    operations = {c.operation for c in world.emulator.calls()[before:]}
+    assert operations <= {"GetDeployment", "DescribeJob", "ListJobExecutionsForJob"}, operations

@@ -4,9 +4,10 @@ The core starts, follows, reports and stops a file as one deployment, ``gg2-<fil
 here that is a CreateDeployment per line (``starter``), each target followed to the end of its
 devices (``follow``), and per-device rows for the report (``report``). A target the service
 refused at start is settled at once, REFUSED: the file is started when one target is, and ends
-FAILED when any was refused; only a file whose every target was refused is refused. What holds while a file
-runs is its targets: two files sharing a target never run at once, so our deployments to a
-target never overlap. V2 has no account-wide "one at a time": ``latest()`` is always None.
+FAILED when any was refused; only a file whose every target was refused is refused. What holds
+while a file runs is its targets, each until it settles (``settled_resources``): our deployments
+to a target never overlap, and a later file to a settled target need not wait for the rest. V2
+has no account-wide "one at a time": ``latest()`` is always None.
 
 The Greengrass and IoT clients are expected to retry throttling with backoff themselves (the
 wiring attaches a ``RequestBudget`` and ``BUDGETED_CLIENT_CONFIG``, whose ``on_throttle``
@@ -233,4 +234,5 @@ def _composite(
         error_details=details,
         metrics={**counts, **report.counter_metrics(counts, pending_at_deadline)},
         arn=_arn(head),
+        settled_resources=frozenset(arn for arn, target in progress.items() if target.settled),
     )
