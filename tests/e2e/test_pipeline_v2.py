@@ -15,6 +15,7 @@ from datetime import datetime
 
 import pytest
 
+from local.fleet import v2_input_file, v2_line
 from local.observe import Observer, Upload, wait_for
 from local.stack_config import V2_CONTEXT, load_deploy_config
 from tests.e2e.conftest import E2EFactory
@@ -83,16 +84,16 @@ def test_a_later_files_deployment_to_a_settled_target_starts_before_the_earlier_
     timeout = {"timeoutConfig": {"inProgressTimeoutInMinutes": 2}}
     lines = [v2_line(quick), v2_line(slow, iotJobConfiguration=timeout)]
     first = v2.upload("first.jsonl", v2_input_file(lines))
-    second = _upload(v2, "second.jsonl", [quick])
+    second = upload_targets(v2, "second.jsonl", [quick])
 
-    _finished(v2, first)
-    _finished(v2, second)
+    finished(v2, first)
+    finished(v2, second)
 
     devices = v2.read_json(v2.report_key(first))["devices"]
     assert {d["thing_name"]: d["status"] for d in devices} == {"quick": "SUCCEEDED", "slow": "SUCCEEDED"}
     # The emulator's log and the devices' last updates are both on the emulator's clock.
     done = {d["thing_name"]: _epoch(d["last_update"]) for d in devices}
-    to_quick = [c.at for c in _creates(v2) if c.target_arn == quick]
+    to_quick = [c.at for c in creates(v2) if c.target_arn == quick]
     assert len(to_quick) == 2
     assert done["quick"] < to_quick[1] < done["slow"], (done, to_quick)
 
