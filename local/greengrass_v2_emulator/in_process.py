@@ -32,6 +32,6 @@ class InProcessClient:
                 return self._service.call(self._name, operation, **params)
             except ServiceError as exc:
                 error = {"Error": {"Code": exc.code, "Message": exc.message}, **exc.members}
-                raise ClientError(error, operation) from exc  # type: ignore[arg-type]
+                raise ClientError(error, operation) from exc
 
         return call
