@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from bulk_deployer.deployers.base import Lifecycle
+from bulk_deployer.deployers.greengrass_v2.members import ExecutionIndex, ExecutionSummary
 
 from benchmarks.run import FAKE_AWS
 from local.moto_server import MotoServer
@@ -83,3 +84,25 @@ def test_a_group_waiting_for_a_member_lists_its_executions_again_only_when_its_c
         "late": ("SUCCEEDED", True),
         "later": ("SUCCEEDED", True),
     }
+
+
+def test_the_index_joins_members_and_executions_as_the_report_needs_them() -> None:
+    """Members in recorded order with their execution or none; a thing listed twice keeps its
+    first place and its later answer; executions of non-members after, in listed order."""
+    with ExecutionIndex() as index:
+        index.add_executions(
+            [ExecutionSummary("late", "SUCCEEDED", "t1"), ExecutionSummary("b", "QUEUED", None)]
+        )
+        index.add_executions(
+            [ExecutionSummary("a", "FAILED", "t2"), ExecutionSummary("b", "SUCCEEDED", "t3")]
+        )
+        index.add_executions([ExecutionSummary("later", "REMOVED", "t4")])
+        index.add_members(["c", "b", "a"])
+        assert list(index.members()) == [
+            ("c", None),
+            ("b", ExecutionSummary("b", "SUCCEEDED", "t3")),
+            ("a", ExecutionSummary("a", "FAILED", "t2")),
+        ]
+        assert [e.thing_name for e in index.joined_later()] == ["late", "later"]
+        assert index.members_not_in({"SUCCEEDED", "FAILED"}) == 1  # c has none
+        assert index.members_not_in({"SUCCEEDED"}) == 2

@@ -15,7 +15,6 @@ function's local disk (/tmp), and looked up by thing name as the members stream 
 from __future__ import annotations
 
 import itertools
-import json
 import sqlite3
 import tempfile
 from collections.abc import Collection, Iterable, Iterator
@@ -47,6 +46,7 @@ class ExecutionIndex:
     Why SQLite: a join of two unordered lists of 100,000 names (members, executions) needs one
     of them indexed; in memory that is tens of MB, on disk a bounded page cache, and the join
     runs in C. The file is deleted when the index is closed. ``with ExecutionIndex() as index:``
+    Only plain SQL: Lambda's older Python runtimes linked SQLite 3.7 (no upsert, no JSON).
     """
 
     def __init__(self) -> None:
@@ -59,6 +59,7 @@ class ExecutionIndex:
             PRAGMA cache_size = -{_CACHE_KIB};
             CREATE TABLE executions (thing TEXT PRIMARY KEY, status TEXT NOT NULL, last_update TEXT);
             CREATE TABLE members (thing TEXT NOT NULL);
+            CREATE TABLE statuses (status TEXT PRIMARY KEY);
             """
         )
 
@@ -76,10 +77,11 @@ class ExecutionIndex:
 
     def add_executions(self, page: list[ExecutionSummary]) -> None:
         """A page of executions; a thing listed again keeps its place and takes the later answer."""
+        rows = [(e.status, e.last_update, e.thing_name) for e in page]
+        # Not an upsert (SQLite 3.24) nor INSERT OR REPLACE (a new rowid: a new place).
+        self._db.executemany("UPDATE executions SET status = ?, last_update = ? WHERE thing = ?", rows)
         self._db.executemany(
-            "INSERT INTO executions (thing, status, last_update) VALUES (?, ?, ?) ON CONFLICT (thing) "
-            "DO UPDATE SET status = excluded.status, last_update = excluded.last_update",
-            [(e.thing_name, e.status, e.last_update) for e in page],
+            "INSERT OR IGNORE INTO executions (status, last_update, thing) VALUES (?, ?, ?)", rows
         )
 
     def add_members(self, names: Iterable[str]) -> None:
@@ -91,10 +93,11 @@ class ExecutionIndex:
 
     def members_not_in(self, statuses: Collection[str]) -> int:
         """How many members have no execution, or one whose status is not one of ``statuses``."""
+        self._db.execute("DELETE FROM statuses")
+        self._db.executemany("INSERT OR IGNORE INTO statuses (status) VALUES (?)", [(s,) for s in statuses])
         (count,) = self._db.execute(
             "SELECT COUNT(*) FROM members LEFT JOIN executions USING (thing) WHERE executions.status "
-            "IS NULL OR executions.status NOT IN (SELECT value FROM json_each(?))",
-            (json.dumps(sorted(statuses)),),
+            "IS NULL OR executions.status NOT IN (SELECT status FROM statuses)"
         ).fetchone()
         return int(count)
 
