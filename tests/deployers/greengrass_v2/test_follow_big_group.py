@@ -106,3 +106,20 @@ def test_the_index_joins_members_and_executions_as_the_report_needs_them() -> No
         assert [e.thing_name for e in index.joined_later()] == ["late", "later"]
         assert index.members_not_in({"SUCCEEDED", "FAILED"}) == 1  # c has none
         assert index.members_not_in({"SUCCEEDED"}) == 2
+
+
+def test_a_status_pass_starts_listing_only_within_its_page_budget(world: World) -> None:
+    """Two groups done at once, a budget of one page: one settles in this pass, one in the next."""
+    one, two = world.group("one", "a"), world.group("two", "b")
+    deployer = world.build(list_pages_per_pass=1)
+    deployer.start(TOKEN, world.request(TOKEN, [line(one), line(two)]))
+    world.advance(5)
+    first = deployer.status(DEPLOYMENT)
+    assert first.lifecycle is Lifecycle.RUNNING and first.metrics["SUCCEEDED"] == 2
+    assert len(world.emulator.calls(operation=LIST)) == 1
+    assert deployer.status(DEPLOYMENT).lifecycle is Lifecycle.SUCCEEDED
+    assert len(world.emulator.calls(operation=LIST)) == 2
+    assert {name: row["status"] for name, row in _by_thing(deployer).items()} == {
+        "a": "SUCCEEDED",
+        "b": "SUCCEEDED",
+    }

@@ -16,7 +16,10 @@ terminal) and for the rows (streamed from the join into the upload).
 A check that finds a member not terminal is remembered with the job's counts (``mark_swept``):
 the next passes list the executions again only once the counts have moved, or after
 ``resweep_seconds`` (the counts may lag the list), so a group that waits for a member until its
-deadline costs two calls a pass, not 400 pages of listing.
+deadline costs two calls a pass, not 400 pages of listing. And a status pass starts listing only
+within its budget (``pages_per_pass``, 100,000 devices' worth): a file of several big groups
+that settle at once settles over several passes (of one tracker run or the next ones), each
+group's rows written once, instead of one pass that outlasts the function.
 """
 
 from __future__ import annotations
@@ -54,6 +57,9 @@ class FollowSettings:
     reason_limit: int = 50  # DescribeJobExecution calls for failure reasons, per target
     clock: Callable[[], float] = time.time
     resweep_seconds: float = 600.0  # a group's members checked again with unchanged counts after this
+    # ListJobExecutionsForJob pages a status pass may start listing: 100,000 devices' worth (about
+    # 40 s at IoT's 10 a second); the targets past it are listed by the next passes.
+    pages_per_pass: int = 400
 
 
 class TargetFollower:
@@ -72,6 +78,15 @@ class TargetFollower:
         self._ledger = ledger
         self._members = members
         self._settings = settings
+        self._pass_began_at = 0  # members.pages_listed when the status pass began
+
+    def begin_pass(self) -> None:
+        """A status pass begins: its listing budget (``pages_per_pass``) is whole again."""
+        self._pass_began_at = self._members.pages_listed
+
+    def _may_list(self) -> bool:
+        """A listing may start (once started, it is finished: a pass may go one group over)."""
+        return self._members.pages_listed - self._pass_began_at < self._settings.pages_per_pass
 
     def follow(self, file_token: str, record: TargetRecord, bucket: str) -> TargetProgress:
         """Where a STARTED target stands; a target that settles now is written and recorded."""
@@ -85,13 +100,20 @@ class TargetFollower:
         if past_deadline:
             return self._settle(file_token, record, bucket, None)
         if not parse_target(record.target_arn).is_group:
-            return TargetProgress(False, {"IN_PROGRESS": 1})
+            return self._unsettled(record)
         return self._follow_group(file_token, record, bucket)
+
+    def _unsettled(self, record: TargetRecord) -> TargetProgress:
+        """Where a target that does not settle in this pass stands: a thing's device in progress,
+        a group's job counts."""
+        if not parse_target(record.target_arn).is_group:
+            return TargetProgress(False, {"IN_PROGRESS": 1})
+        return TargetProgress(False, self._job_counts(str(record.iot_job_id)))
 
     def _follow_group(self, file_token: str, record: TargetRecord, bucket: str) -> TargetProgress:
         """A running group: settled once every member recorded at start has a terminal execution."""
         counts = self._job_counts(str(record.iot_job_id))
-        if not self._may_be_done(record, counts):
+        if not self._may_be_done(record, counts) or not self._may_list():
             return TargetProgress(False, counts)
         with self._index(file_token, record, bucket) as executions:
             if executions.members_not_in(report.TERMINAL_EXECUTION) == 0:
@@ -131,6 +153,8 @@ class TargetFollower:
     ) -> TargetProgress:
         """Write the target's rows and record it settled (its executions listed now unless given)."""
         if executions is None:
+            if not self._may_list():
+                return self._unsettled(record)
             with self._index(file_token, record, bucket) as listed:
                 return self._settle(file_token, record, bucket, outcome, listed)
         job_id = str(record.iot_job_id)

@@ -144,6 +144,7 @@ class GroupMembers:
     def __init__(self, iot: Any, s3: Any) -> None:
         self._iot = iot
         self._s3 = s3
+        self.pages_listed = 0  # ListJobExecutionsForJob calls made, for a caller's budget
 
     def record(self, group_name: str, bucket: str, key: str) -> int:
         """List the group's members recursively into ``key``, streamed; returns how many there are."""
@@ -184,6 +185,7 @@ class GroupMembers:
         kwargs: dict[str, Any] = {"jobId": job_id, "maxResults": PAGE}
         while True:
             answer = self._iot.list_job_executions_for_job(**kwargs)
+            self.pages_listed += 1
             yield [_summary(entry) for entry in answer.get("executionSummaries") or []]
             token = answer.get("nextToken")
             if not token:
