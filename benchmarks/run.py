@@ -1,6 +1,7 @@
 """`make bench`: every measurement beside its baseline, in one run; a table, then one machine-readable line.
 
-python -m benchmarks.run            # the full run (about 100 MB of data, 700,000-group report)
+python -m benchmarks.run            # the full run (about 100 MB of data, 700,000-group report,
+                                    # a 100,000-device Greengrass V2 group followed and reported)
 python -m benchmarks.run --smoke    # a tiny run of every step (part of `make test`)
 """
 
@@ -45,11 +46,12 @@ class Scale:
     report_rows_per_run: int  # the simulated Lambda clock of a tracker run runs out after these
     burst_files: int
     burst_duplicates: int
+    v2_devices: int  # the Greengrass V2 thing group followed to its end and reported
 
 
-FULL = Scale(data.TARGET_BYTES, 5, 21, 700_000, 250_000, 300, 60)
+FULL = Scale(data.TARGET_BYTES, 5, 21, 700_000, 250_000, 300, 60, 100_000)
 # A run must read past one report part (5 MiB of CSV, about 15,000 rows) to reach a checkpoint.
-SMOKE = Scale(2_000_000, 1, 2, 40_000, 20_000, 6, 2)
+SMOKE = Scale(2_000_000, 1, 2, 40_000, 20_000, 6, 2, 2_000)
 
 
 @dataclass
@@ -191,6 +193,26 @@ def report_step(bench: Bench, moto: MotoServer, config: DeployConfig) -> None:
     bench.check(float(result["rss_growth_mb"]) <= 64, f"report_rss_mb {result['rss_growth_mb']:.1f} > 64")
 
 
+def v2_follow_step(bench: Bench, moto: MotoServer) -> None:
+    devices = bench.scale.v2_devices
+    bench.say(f"7. Greengrass V2: a {devices:,}-device thing group followed to its end, its rows paged")
+    result = _subprocess_json("benchmarks.v2_follow_bench", moto.url, str(devices))
+    bench.row(
+        "v2 follow pass + report",
+        f"{result['seconds']:.1f} s",
+        "",
+        f"the pass {result['follow_seconds']:.1f} s (emulator in-process), {result['rows']:,} rows paged",
+    )
+    bench.row("v2_report_rss_mb (peak growth)", f"{result['rss_growth_mb']:.1f}", "", "<= 32")
+    bench.summary["v2_report_rss_mb"] = round(float(result["rss_growth_mb"]), 1)
+    bench.verify(result["lifecycle"] == "succeeded", f"the V2 group ended {result['lifecycle']}, not succeeded")
+    bench.verify(
+        result["rows"] == result["succeeded"] == devices,
+        f"the V2 report has {result['rows']} rows, {result['succeeded']} succeeded, not {devices}",
+    )
+    bench.check(float(result["rss_growth_mb"]) <= 32, f"v2_report_rss_mb {result['rss_growth_mb']:.1f} > 32")
+
+
 def run(scale: Scale, steps: list[Callable[[Bench], None]] | None = None) -> Bench:
     os.environ.update(FAKE_AWS)
     bench = Bench(scale)
@@ -219,6 +241,8 @@ def run(scale: Scale, steps: list[Callable[[Bench], None]] | None = None) -> Ben
                 burst_step(bench, pipeline)
             moto.reset()
             report_step(bench, moto, config)
+            moto.reset()
+            v2_follow_step(bench, moto)
     bench.summary["total_seconds"] = round(time.perf_counter() - started)
     return bench
 
@@ -252,6 +276,7 @@ _SUMMARY_KEYS = (
     "dispatch_latency_periods",
     "report_records_s",
     "report_rss_mb",
+    "v2_report_rss_mb",
 )
 
 

@@ -14,6 +14,7 @@ from .config import EmulatorConfig, Fault
 from .control_client import EmulatorV2ControlClient
 from .devices import Behaviour
 from .errors import ServiceError
+from .in_process import InProcessClient
 from .server import GreengrassV2Emulator
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "EmulatorV2ControlClient",
     "Fault",
     "GreengrassV2Emulator",
+    "InProcessClient",
     "ManualClock",
     "ServiceError",
     "SystemClock",

@@ -107,18 +107,22 @@ class Job:
 
     def release(self, now: float) -> None:
         """Create the executions the rollout rate allows by `now` (no faster than the rate)."""
-        while self.pending and self.status == "IN_PROGRESS":
-            thing, (arn, enqueued) = next(iter(self.pending.items()))
+        if self.status != "IN_PROGRESS":
+            return
+        released: list[str] = []  # deleted after the walk: next(iter()) past deleted keys is O(deleted)
+        for thing, (arn, enqueued) in self.pending.items():
             at = max(self.next_release_at, enqueued)
             if at > now:
-                return
-            del self.pending[thing]
+                break
+            released.append(thing)
             self.numbers[thing] = self.numbers.get(thing, 0) + 1
             self.executions[thing] = self.open[thing] = Execution(
                 thing, arn, self.numbers[thing], at, since=at
             )
             self.next_release_at = at + 60.0 / self.rate_per_minute
             self.updated_at = at
+        for thing in released:
+            del self.pending[thing]
 
     def next_release(self) -> float:
         if not self.pending or self.status != "IN_PROGRESS":
@@ -224,7 +228,9 @@ class Job:
         return {"job": job}
 
     def listed(self, status: str | None) -> list[Execution]:
-        return [e for e in self.executions.values() if status is None or e.status == status]
+        if status is None:
+            return list(self.executions.values())
+        return [e for e in self.executions.values() if e.status == status]
 
     def describe_execution(self, execution: Execution, now: float) -> dict[str, Any]:
         found: dict[str, Any] = {

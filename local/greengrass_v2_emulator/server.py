@@ -82,6 +82,10 @@ class GreengrassV2Emulator(EmulatorServer[EmulatorService]):
         """healthy | offline | failing | slow | rejecting, from now on (see devices.Behaviour)."""
         self.service.set_device(thing, kind, **options)
 
+    def populate_group(self, group: str, count: int, prefix: str = "device-") -> str:
+        """A thing group of ``count`` new things, made in-process without a request each: its ARN."""
+        return self.service.populate_group(group, count, prefix)
+
     # ------------------------------------------------------------------ counters
     def calls(self, **filters: Any) -> list[Call]:
         """Calls received, filtered by Call fields: operation, outcome, client_token, target_arn..."""

@@ -62,15 +62,19 @@ class GreengrassV2Deployer:
         capacity: int = 4,
         reason_limit: int = 50,
         ttl_days: int | None = None,
+        list_pages_per_pass: int = FollowSettings.pages_per_pass,
     ) -> None:
         """``capacity``: files deploying at once (the stack's setting); ``reason_limit``: failed
-        devices per target whose reason is read (DescribeJobExecution); ``ttl_days``: the ledger's."""
+        devices per target whose reason is read (DescribeJobExecution); ``ttl_days``: the ledger's;
+        ``list_pages_per_pass``: job-execution pages a status pass may start listing."""
         self.capacity = capacity
         self._clock = settings.clock
         self._ledger = TargetLedger(table, ttl_days=ttl_days)
         members = GroupMembers(iot, s3)
         self._starter = TargetStarter(gg, s3, self._ledger, members, settings)
-        follow = FollowSettings(settings.reports_prefix, reason_limit, settings.clock)
+        follow = FollowSettings(
+            settings.reports_prefix, reason_limit, settings.clock, pages_per_pass=list_pages_per_pass
+        )
         self._follower = TargetFollower(gg, iot, s3, self._ledger, members, follow)
         self._results = DeviceResults(s3, self._ledger, settings.reports_prefix)
         self._gg = gg
@@ -122,6 +126,7 @@ class GreengrassV2Deployer:
         records = self._ledger.records(token, head.count)
         progress: dict[str, TargetProgress] = {}
         refusals: dict[str, str] = {}
+        self._follower.begin_pass()
         for index in range(head.count):
             record = records.get(index)
             if record is not None and record.state is TargetState.REFUSED:

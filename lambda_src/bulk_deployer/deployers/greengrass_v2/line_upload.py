@@ -41,7 +41,7 @@ class LineUpload:
             self._upload_id = str(created["UploadId"])
         number = len(self._parts) + 1
         answer = self._s3.upload_part(
-            **self._object, UploadId=self._upload_id, PartNumber=number, Body=bytes(self._buffer)
+            **self._object, UploadId=self._upload_id, PartNumber=number, Body=self._buffer
         )
         self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
         del self._buffer[:]
@@ -54,7 +54,7 @@ class LineUpload:
                 self._s3.abort_multipart_upload(**self._object, UploadId=self._upload_id)
             return
         if self._upload_id is None:
-            self._s3.put_object(**self._object, Body=bytes(self._buffer), ContentType=self._content_type)
+            self._s3.put_object(**self._object, Body=self._buffer, ContentType=self._content_type)
             return
         if self._buffer:
             self._upload_part()

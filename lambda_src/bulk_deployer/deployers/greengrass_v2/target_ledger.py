@@ -63,6 +63,9 @@ class TargetRecord:
     ended_at: float | None = None
     error_code: str | None = None
     error_message: str | None = None
+    # A group's last check that found a member not terminal: the job's counts then, and when.
+    swept_counts: Mapping[str, int] | None = None
+    swept_at: float | None = None
 
 
 def _pk(file_token: str, index: int | None) -> str:
@@ -73,8 +76,12 @@ def _number(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def _counts(value: Any) -> dict[str, int]:
+    return {str(k): int(v) for k, v in dict(value or {}).items()}
+
+
 def _record(item: Mapping[str, Any]) -> TargetRecord:
-    counts = {str(k): int(v) for k, v in dict(item.get("counts") or {}).items()}
+    counts = _counts(item.get("counts"))
     return TargetRecord(
         index=int(item["index"]),
         target_arn=str(item["target_arn"]),
@@ -97,6 +104,8 @@ def _record(item: Mapping[str, Any]) -> TargetRecord:
         ended_at=_number(item.get("ended_at")),
         error_code=item.get("error_code"),
         error_message=item.get("error_message"),
+        swept_counts=_counts(item["swept_counts"]) if "swept_counts" in item else None,
+        swept_at=_number(item.get("swept_at")),
     )
 
 
@@ -256,6 +265,10 @@ class TargetLedger:
     def mark_settled(self, file_token: str, index: int, outcome: str, counts: Mapping[str, int]) -> None:
         values = {"settled": True, "outcome": outcome, "counts": dict(counts), "ended_at": self._clock()}
         self._set(file_token, index, values)
+
+    def mark_swept(self, file_token: str, index: int, counts: Mapping[str, int]) -> None:
+        """A group's members were checked and one was not terminal: not again before the counts move."""
+        self._set(file_token, index, {"swept_counts": dict(counts), "swept_at": self._clock()})
 
     def _set(self, file_token: str, index: int, values: Mapping[str, Any]) -> None:
         present = {k: v for k, v in values.items() if v is not None}
