@@ -205,7 +205,9 @@ def v2_follow_step(bench: Bench, moto: MotoServer) -> None:
     )
     bench.row("v2_report_rss_mb (peak growth)", f"{result['rss_growth_mb']:.1f}", "", "<= 32")
     bench.summary["v2_report_rss_mb"] = round(float(result["rss_growth_mb"]), 1)
-    bench.verify(result["lifecycle"] == "succeeded", f"the V2 group ended {result['lifecycle']}, not succeeded")
+    bench.verify(
+        result["lifecycle"] == "succeeded", f"the V2 group ended {result['lifecycle']}, not succeeded"
+    )
     bench.verify(
         result["rows"] == result["succeeded"] == devices,
         f"the V2 report has {result['rows']} rows, {result['succeeded']} succeeded, not {devices}",
