@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -24,3 +27,14 @@ os.environ.update(FAKE_AWS_ENV)
 def _fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in FAKE_AWS_ENV.items():
         monkeypatch.setenv(name, value)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Workers (``make test``: pytest-xdist, ``--dist loadgroup``) take whole groups: a test
+    file's tests together, as ``--dist loadfile`` would, and every tests/infra file on one
+    worker, which synthesizes each CDK configuration once (session fixtures) instead of once
+    per worker."""
+    for item in items:
+        path = item.path.resolve().relative_to(ROOT)
+        group = "infra" if path.parts[:2] == ("tests", "infra") else path.as_posix()
+        item.add_marker(pytest.mark.xdist_group(group))
