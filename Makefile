@@ -43,13 +43,13 @@ unit: venv
 # mypy (about 30 s from a cold cache, on one core) runs beside the tests, its report after theirs;
 # either failing fails the target. The tests run on one worker more than there are cores
 # (pytest-xdist, TEST_WORKERS), a test file's tests on one worker and tests/infra's all on one
-# (groups set in tests/conftest.py: the CDK app is synthesized once per configuration): the
+# (tests/conftest.py: the CDK app is synthesized once per configuration): the
 # end-to-end tests spend much of their time waiting for the stand-ins, so a third worker on two
 # cores fills that time.
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 < 5 ? $$(nproc) + 1 : 5 )))
 test: venv lint node_modules
 	@$(BIN)/mypy > $(VENV)/mypy.out 2>&1 & mypy_pid=$$!; \
-	PATH="$(NODE_BIN):$$PATH" $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup; tests=$$?; \
+	PATH="$(NODE_BIN):$$PATH" $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile; tests=$$?; \
 	wait $$mypy_pid; typed=$$?; \
 	echo "mypy:"; cat $(VENV)/mypy.out; \
 	test $$tests -eq 0 -a $$typed -eq 0

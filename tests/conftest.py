@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import Any
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
 
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -29,12 +27,20 @@ def _fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Workers (``make test``: pytest-xdist, ``--dist loadgroup``) take whole groups: a test
-    file's tests together, as ``--dist loadfile`` would, and every tests/infra file on one
-    worker, which synthesizes each CDK configuration once (session fixtures) instead of once
-    per worker."""
-    for item in items:
-        path = item.path.resolve().relative_to(ROOT)
-        group = "infra" if path.parts[:2] == ("tests", "infra") else path.as_posix()
-        item.add_marker(pytest.mark.xdist_group(group))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile`` (``make test``), with every tests/infra file one unit: a worker takes
+    a test file's tests together, and all of tests/infra, which synthesizes each CDK
+    configuration once (session fixtures) instead of once per worker that runs an infra file.
+
+    (xdist's own ``loadgroup`` marks cannot do it under pytest 9: they rename test ids through
+    an attribute pytest 9 no longer reads.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class InfraTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = str(super()._split_scope(nodeid))
+            return "tests/infra" if scope.startswith("tests/infra/") else scope
+
+    return InfraTogether(config, log)

@@ -13,20 +13,22 @@ import pytest
 
 from benchmarks.soak import SOAK_TIMING, run_soak
 from local.pipeline import LocalPipeline
+from local.stack_config import load_deploy_config
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def soak_pipeline(stand_ins: LocalPipeline) -> Iterator[LocalPipeline]:
-    """The package's stand-ins at the soak's pace (its tracker period, a near-instant emulator)."""
-    saved = stand_ins.timing
-    stand_ins.timing = SOAK_TIMING
+    """The package's stand-ins at the soak's pace (its tracker period, a near-instant emulator), as
+    the stack cdk.json configures (Greengrass V1): not whatever stack the test before left."""
+    saved = stand_ins.timing, stand_ins.config
+    stand_ins.timing, stand_ins.config = SOAK_TIMING, load_deploy_config()
     try:
         yield stand_ins
     finally:
         stand_ins.stop_functions()
-        stand_ins.timing = saved
+        stand_ins.timing, stand_ins.config = saved
 
 
 def test_sixty_uploads_every_file_accounted_for(soak_pipeline: LocalPipeline) -> None:
