@@ -47,7 +47,9 @@ unit: venv
 # end-to-end tests spend much of their time waiting for the stand-ins, so a third worker on two
 # cores fills that time.
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 < 5 ? $$(nproc) + 1 : 5 )))
-test: venv lint node_modules
+test:
+	@$(MAKE) --no-print-directory -j2 venv node_modules  # side by side: uv compiling, npm downloading
+	@$(MAKE) --no-print-directory lint
 	@$(BIN)/mypy > $(VENV)/mypy.out 2>&1 & mypy_pid=$$!; \
 	PATH="$(NODE_BIN):$$PATH" $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile; tests=$$?; \
 	wait $$mypy_pid; typed=$$?; \

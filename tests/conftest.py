@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
+import botocore.session
 import pytest
 
 FAKE_AWS_ENV = {
@@ -19,6 +21,11 @@ FAKE_AWS_ENV = {
 for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_GREENGRASS"):
     os.environ.pop(_name, None)
 os.environ.update(FAKE_AWS_ENV)
+
+# Every moto mock starts a new boto3 session, whose botocore loader parses the service models'
+# JSON again (0.1-0.2 s per client created): most of an integration test's time. One loader per
+# data path for the whole test process, as one session shares one loader among its clients.
+botocore.session.create_loader = functools.cache(botocore.session.create_loader)  # type: ignore[attr-defined]
 
 
 @pytest.fixture(autouse=True)
