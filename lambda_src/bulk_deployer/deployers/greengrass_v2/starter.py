@@ -25,7 +25,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from botocore.exceptions import ClientError
@@ -72,6 +72,16 @@ class StartSettings:
     sleep: Callable[[float], None] = time.sleep
 
 
+class _FileStart(NamedTuple):
+    """What every target's start of one file shares: the file, where its staged copy and its
+    records in S3 are, and the tags every deployment of it carries."""
+
+    token: str
+    bucket: str
+    keys: FileKeys
+    tags: Mapping[str, str]
+
+
 class TargetStarter:
     def __init__(
         self, gg: Any, s3: Any, ledger: TargetLedger, members: GroupMembers, settings: StartSettings
@@ -108,6 +118,7 @@ class TargetStarter:
         """Start the targets not in ``done``, adding each to it as it is STARTED or REFUSED."""
         bucket, key = staged_object(request.input_file_uri)
         keys = FileKeys(self._settings.reports_prefix, file_token)
+        staging = _FileStart(file_token, bucket, keys, request.tags)
         lines = 0
         for index, line in enumerate(self._lines(bucket, key)):
             lines = index + 1
@@ -120,9 +131,7 @@ class TargetStarter:
                     f"line {index + 1} of the staged file deploys to {line.get('targetArn')!r}; the "
                     f"start request names {count} targets, not this one",
                 )
-            done[index] = self._start_target(
-                file_token, index, line, records.get(index), bucket, keys, request.tags
-            )
+            done[index] = self._start_target(staging, index, line, records.get(index))
         if lines != count:
             raise StartRejected(
                 "StagedFileChanged",
@@ -145,20 +154,14 @@ class TargetStarter:
             raise StartIncomplete(f"out of time: {progress}; the next start resumes")
 
     def _start_target(
-        self,
-        file_token: str,
-        index: int,
-        line: Mapping[str, Any],
-        record: TargetRecord | None,
-        bucket: str,
-        keys: FileKeys,
-        file_tags: Mapping[str, str],
+        self, file: _FileStart, index: int, line: Mapping[str, Any], record: TargetRecord | None
     ) -> TargetRecord:
         """The target STARTED, or REFUSED with the error no retry fixes (recorded either way)."""
+        file_token = file.token
         target = parse_target(str(line["targetArn"]))
         creating_at = record.creating_at if record is not None else self._settings.clock()
         try:
-            return self._create_target(file_token, index, line, record, bucket, keys, file_tags)
+            return self._create_target(file, index, line, record)
         except StartRejected as refusal:
             refused = TargetRecord(
                 index=index,
@@ -175,15 +178,9 @@ class TargetStarter:
             return refused
 
     def _create_target(
-        self,
-        file_token: str,
-        index: int,
-        line: Mapping[str, Any],
-        record: TargetRecord | None,
-        bucket: str,
-        keys: FileKeys,
-        file_tags: Mapping[str, str],
+        self, file: _FileStart, index: int, line: Mapping[str, Any], record: TargetRecord | None
     ) -> TargetRecord:
+        file_token, bucket, keys, file_tags = file
         target = parse_target(str(line["targetArn"]))
         target_token = target_token_for(file_token, target.arn)
         found: dict[str, Any] | None = None
