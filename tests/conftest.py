@@ -40,8 +40,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     a test file's tests together, and all of tests/infra, which synthesizes each CDK
     configuration once (session fixtures) instead of once per worker that runs an infra file.
 
-    (xdist's own ``loadgroup`` marks cannot do it under pytest 9: they rename test ids through
-    an attribute pytest 9 no longer reads.)"""
+    (xdist's own ``loadgroup`` marks cannot do it under pytest 9.2: they rename test ids through
+    an attribute pytest no longer reads, and are silently ignored: pytest-dev/pytest-xdist#1386.)"""
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
