@@ -3,7 +3,6 @@ and called in-process as boto3 would."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -27,23 +26,24 @@ def test_populate_group_makes_a_group_of_new_things_each_a_member(
     ]
 
 
-def test_a_group_deployment_to_100000_devices_rolls_out_and_lists_in_seconds(
+def test_a_big_group_deployment_rolls_out_to_every_device_and_lists_them_all(
     emulator: GreengrassV2Emulator,
 ) -> None:
-    """Releasing and listing were quadratic in the fleet (a dict walked past its deleted head on
-    every release; a dict of every member built for every page): 100,000 devices took over a minute."""
-    emulator.configure(default_rollout_per_minute=100_000, enforce_quotas=False)
-    group = emulator.populate_group("fleet", 100_000)
+    """Every member gets its execution and every page lists the next members. (Releasing and
+    listing were quadratic in the fleet; their speed at 100,000 devices is `make bench` step 7's
+    to show, not a timed test's.)"""
+    devices = 5_000
+    emulator.configure(default_rollout_per_minute=devices, enforce_quotas=False)
+    group = emulator.populate_group("fleet", devices)
     iot = InProcessClient(emulator.service, "iot")
     gg = InProcessClient(emulator.service, "greengrassv2")
-    started = time.perf_counter()
     job = gg.create_deployment(targetArn=group, components=COMPONENTS)["iotJobId"]
     emulator.advance_clock(120)
     names = _every(iot.list_things_in_thing_group, "things", thingGroupName="fleet", recursive=True)
     executions = _every(iot.list_job_executions_for_job, "executionSummaries", jobId=job)
-    assert len(set(names)) == 100_000
-    assert [e["jobExecutionSummary"]["status"] for e in executions] == ["SUCCEEDED"] * 100_000
-    assert time.perf_counter() - started < 20
+    assert len(names) == len(set(names)) == devices
+    assert [e["jobExecutionSummary"]["status"] for e in executions] == ["SUCCEEDED"] * devices
+    assert {e["thingArn"].rsplit("/", 1)[-1] for e in executions} == set(names)
 
 
 def _every(operation: Any, key: str, **params: Any) -> list[Any]:
