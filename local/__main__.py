@@ -42,20 +42,31 @@ def sample(groups: int) -> int:
     return 0
 
 
+# Every command and its one help line (`python -m local --help`).
+COMMANDS = {
+    "up": "start the local pipeline in the background (make local-up) and print its exports",
+    "down": "stop it (make local-down)",
+    "status": "is it running, and at which endpoints",
+    "env": "print its exports again (what local/.state/env.sh holds)",
+    "sample": "create Greengrass V1 groups in it and print an input file naming them",
+    "serve": "the background process itself, in the foreground (up starts it)",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("down", "status", "env"):
-        commands.add_parser(name)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parsers = {
+        name: commands.add_parser(name, help=purpose, description=purpose)
+        for name, purpose in COMMANDS.items()
+    }
     for name in ("up", "serve"):
-        stack = commands.add_parser(name)
-        stack.add_argument(
+        parsers[name].add_argument(
             "--greengrass",
             choices=GREENGRASS_VERSIONS,
             help="the stack's Greengrass version (cdk deploy -c greengrass=...); default: cdk.json's",
         )
-    sample_parser = commands.add_parser("sample", help="create groups and print an input file naming them")
-    sample_parser.add_argument("--groups", type=int, default=3)
+    parsers["sample"].add_argument("--groups", type=int, default=3, help="how many groups (default 3)")
     args = parser.parse_args(argv)
     if args.command == "up":
         return daemon.up(greengrass=args.greengrass)

@@ -4,7 +4,8 @@
 resources, the runner, all in that one process: the moto bridge in local.moto_patches needs moto
 in-process), waits until it is ready, and prints the environment to export. The state file
 (local/.state/pipeline.json, gitignored) holds its pid, URLs and environment; ``down`` stops it
-by that pid. The functions' logs go to local/.state/pipeline.log.
+by that pid. The functions' logs go to local/.state/pipeline.log. ``source local/.state/env.sh``
+points AWS tools and ``bulk-deployer`` (any install, any folder) at the stand-ins.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bulk_deployer.settings_schema import GREENGRASS_V2, GREENGRASS_VERSIONS
+from bulk_deployer_cli.stack import LOCAL_ENV_VARIABLE, LOCAL_VARIABLE
 
 from local.pipeline import LocalPipeline
 from local.stack_config import REPO_ROOT, V2_CONTEXT, LocalTiming, load_deploy_config
@@ -80,10 +82,12 @@ def alive(pid: int) -> bool:
     return True
 
 
-def exports(environment: dict[str, str]) -> str:
-    return "".join(
-        f"export {name}={shlex.quote(environment[name])}\n" for name in SHELL_VARIABLES if name in environment
-    )
+def exports(environment: dict[str, str], cli_env_file: Path = CLI_ENV_FILE) -> str:
+    """env.sh: what AWS tools need (SHELL_VARIABLES), then what makes ``bulk-deployer`` use the
+    stand-ins from any folder: ``--local`` on, and the absolute path of its env file."""
+    variables = {name: environment[name] for name in SHELL_VARIABLES if name in environment}
+    variables |= {LOCAL_VARIABLE: "1", LOCAL_ENV_VARIABLE: str(cli_env_file.resolve())}
+    return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in variables.items())
 
 
 def up(out: Any = sys.stdout, greengrass: str | None = None) -> int:
@@ -202,9 +206,8 @@ def serve(greengrass: str | None = None) -> int:
 
 def _print_environment(state: dict[str, Any], out: Any) -> None:
     out.write(
-        "\nPoint the CLI and the AWS CLI at the stand-ins (or: source local/.state/env.sh):\n\n"
-        + exports(state["environment"])
-        + "\n"
+        f"\nPoint bulk-deployer and AWS tools at the stand-ins, from any folder: source {ENV_FILE}\n"
+        "(it exports these):\n\n" + exports(state["environment"]) + "\n"
     )
 
 

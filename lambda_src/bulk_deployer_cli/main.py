@@ -25,7 +25,6 @@ from bulk_deployer_cli.stack import (
     DEFAULT_LOCAL_ENV,
     LOCAL_ENV_VARIABLE,
     Target,
-    default_stack_name,
     local_requested,
 )
 
@@ -38,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.needs_target:
             args.target = Target(
-                stack_name=args.stack or default_stack_name(),
+                stack_name=args.stack,
                 region=args.region,
                 profile=args.profile,
                 local=local_requested(bool(args.local)),
@@ -84,14 +83,17 @@ def _options(parser: argparse.ArgumentParser, *, default: object) -> None:
         "cdk.json's stackName, or BulkDeployer)",
     )
     parser.add_argument(
-        "--region", default=default, help="AWS region (default: the profile's or $AWS_REGION)"
+        "--region",
+        default=default,
+        help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, or the profile's)",
     )
     parser.add_argument("--profile", default=default, help="AWS profile")
     parser.add_argument(
         "--local",
         action="store_true",
         default=default,
-        help=f"use the stand-ins of `make local-up` (${LOCAL_ENV_VARIABLE}, default {DEFAULT_LOCAL_ENV}); "
+        help=f"use the stand-ins of `make local-up` (${LOCAL_ENV_VARIABLE}, default the repository's "
+        f"{DEFAULT_LOCAL_ENV}); "
         "BULK_DEPLOYER_LOCAL=1 does the same",
     )
 

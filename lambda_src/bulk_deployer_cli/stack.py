@@ -1,11 +1,11 @@
 """Which deployment the CLI talks to: a CloudFormation stack's outputs, or the local stand-ins.
 
 Why: operators should name a stack (``--stack``, ``--region``, ``--profile``) and nothing
-else; every bucket, queue and table name comes from the stack's outputs (DescribeStacks).
-``--local`` (or ``BULK_DEPLOYER_LOCAL=1``) reads the same outputs, plus the endpoints of the
-stand-ins, from the JSON file ``make local-up`` writes (``$BULK_DEPLOYER_LOCAL_ENV``,
-default ``local/.state/env.json``). Nothing here imports aws_cdk: an operator's machine needs no
-CDK to run the CLI.
+else; every bucket, queue and table name comes from the stack's outputs (DescribeStacks). The
+region is found as the AWS CLI v2 finds it. ``--local`` (or ``BULK_DEPLOYER_LOCAL=1``) reads the
+same outputs, plus the endpoints of the stand-ins, from the JSON file ``make local-up`` writes
+(``$BULK_DEPLOYER_LOCAL_ENV``, default the repository's ``local/.state/env.json``, wherever the
+CLI runs from). Nothing here imports aws_cdk: an operator's machine needs no CDK to run the CLI.
 """
 
 from __future__ import annotations
@@ -37,8 +37,13 @@ if TYPE_CHECKING:
     from bulk_deployer.wiring import Clients
 
 DEFAULT_STACK_NAME = "BulkDeployer"
+LOCAL_VARIABLE = "BULK_DEPLOYER_LOCAL"
 LOCAL_ENV_VARIABLE = "BULK_DEPLOYER_LOCAL_ENV"
 DEFAULT_LOCAL_ENV = "local/.state/env.json"
+# The env file of the checkout this package runs from (an editable install or PYTHONPATH), so that
+# --local finds the stand-ins from any folder. A CLI installed elsewhere has no checkout: there
+# $BULK_DEPLOYER_LOCAL_ENV names the file (local/.state/env.sh exports it).
+REPOSITORY_LOCAL_ENV = Path(__file__).resolve().parents[2] / DEFAULT_LOCAL_ENV
 REQUIRED_OUTPUTS = ("BucketName", "LedgerTableName")
 # Only a Greengrass V1 stack has an execution role (V2 passes none).
 EXECUTION_ROLE_OUTPUT = "ExecutionRoleArn"
@@ -63,7 +68,19 @@ def default_stack_name(cwd: Path | None = None) -> str:
 
 
 def local_requested(flag: bool) -> bool:
-    return flag or os.environ.get("BULK_DEPLOYER_LOCAL", "").lower() in ("1", "true", "yes")
+    return flag or os.environ.get(LOCAL_VARIABLE, "").lower() in ("1", "true", "yes")
+
+
+def local_env_path() -> Path:
+    """The --local env file: ``$BULK_DEPLOYER_LOCAL_ENV``, else the repository's (not the cwd's)."""
+    named = os.environ.get(LOCAL_ENV_VARIABLE)
+    return Path(named).expanduser().resolve() if named else REPOSITORY_LOCAL_ENV
+
+
+def region_from_environment() -> str | None:
+    """``$AWS_REGION``, which the AWS CLI v2 and the SDKs read before ``$AWS_DEFAULT_REGION`` (boto3
+    reads only the latter, then the profile's ``region``: passing this first gives the CLI's order)."""
+    return os.environ.get("AWS_REGION") or None
 
 
 @dataclass(frozen=True)
@@ -111,24 +128,58 @@ class StackResources:
 
 @dataclass
 class Target:
-    """Lazily connects to the deployment named on the command line; commands ask it for clients."""
+    """Lazily connects to the deployment named on the command line; commands ask it for clients.
 
-    stack_name: str
+    ``stack_name``, ``region``, ``profile`` and ``endpoint_url`` are the options as given (None:
+    not given). With ``local`` the env file decides all four, so giving one that disagrees with it
+    is refused at once rather than silently ignored.
+    """
+
+    stack_name: str | None = None
     region: str | None = None
     profile: str | None = None
     local: bool = False
+    endpoint_url: str | None = None
     _clients: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.local:
+            self._refuse_what_the_env_file_decides()
 
     # -- connection ----------------------------------------------------------------------
 
     @cached_property
+    def name(self) -> str:
+        """The stack's name: with --local the env file's; else the one given, else the default."""
+        if self.local:
+            return str(self._local_env.get("stack_name") or default_stack_name())
+        return self.stack_name or default_stack_name()
+
+    def _refuse_what_the_env_file_decides(self) -> None:
+        where = f"--local (or {LOCAL_VARIABLE}=1) uses the stand-ins of {local_env_path()}"
+        for option, value in (("--profile", self.profile), ("--endpoint-url", self.endpoint_url)):
+            if value:
+                raise CliError(f"{where}, with its own credentials and endpoints: drop {option}")
+        if self.stack_name and self.stack_name != self._local_env.get("stack_name"):
+            raise CliError(
+                f"{where}, stack {self._local_env.get('stack_name') or '(unnamed)'}: drop --stack "
+                f"{self.stack_name}, or leave --local (unset {LOCAL_VARIABLE}) to reach that stack"
+            )
+        if self.region and self.region != self._local_region:
+            raise CliError(
+                f"{where}, region {self._local_region}: drop --region {self.region}, "
+                f"or leave --local (unset {LOCAL_VARIABLE}) to reach that region"
+            )
+
+    @cached_property
     def _local_env(self) -> Mapping[str, Any]:
-        path = Path(os.environ.get(LOCAL_ENV_VARIABLE) or DEFAULT_LOCAL_ENV)
+        path = local_env_path()
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise CliError(
-                f"--local: {path} not found; run `make local-up` first (or set {LOCAL_ENV_VARIABLE})"
+                f"--local: {path} not found: run `make local-up` first (or set {LOCAL_ENV_VARIABLE} "
+                "to the env.json it writes)"
             ) from None
         except (OSError, ValueError) as exc:
             raise CliError(f"--local: cannot read {path}: {exc}") from None
@@ -136,29 +187,42 @@ class Target:
             raise CliError(f"--local: {path} must be a JSON object with an 'outputs' object")
         return document
 
+    @property
+    def _local_environment(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in (self._local_env.get("environment") or {}).items()}
+
+    @property
+    def _local_region(self) -> str:
+        env = self._local_environment
+        return env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+
     @cached_property
     def session(self) -> Any:
         if self.local:
-            env = {**_FAKE_CREDENTIALS, **dict(self._local_env.get("environment") or {})}
+            env = {**_FAKE_CREDENTIALS, **self._local_environment}
             return boto3.session.Session(
                 botocore_session=_botocore_session(),
                 aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
                 aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
                 aws_session_token=env.get("AWS_SESSION_TOKEN"),
-                region_name=self.region
-                or env.get("AWS_REGION")
-                or env.get("AWS_DEFAULT_REGION")
-                or "us-east-1",
+                region_name=self._local_region,
             )
+        # The AWS CLI v2's order: --region, $AWS_REGION, then (botocore) $AWS_DEFAULT_REGION and
+        # the profile's region (--profile, else $AWS_DEFAULT_PROFILE / $AWS_PROFILE).
         return boto3.session.Session(
-            profile_name=self.profile, region_name=self.region, botocore_session=_botocore_session()
+            profile_name=self.profile,
+            region_name=self.region or region_from_environment(),
+            botocore_session=_botocore_session(),
         )
 
     @property
     def region_name(self) -> str:
         region = self.session.region_name
         if not region:
-            raise CliError("no AWS region: pass --region or set AWS_REGION")
+            raise CliError(
+                "no AWS region: pass --region, set AWS_REGION, or set the profile's region "
+                "(aws configure set region REGION)"
+            )
         return str(region)
 
     def client(self, service: str, *, config: Config | None = None) -> Any:
@@ -169,11 +233,14 @@ class Target:
                 "region_name": self.region_name,
                 "config": _cli_config() if config is None else _cli_config().merge(config),
             }
+            # Otherwise botocore reads $AWS_ENDPOINT_URL_<SERVICE> / $AWS_ENDPOINT_URL itself.
             if self.local:
-                env = dict(self._local_env.get("environment") or {})
+                env = self._local_environment
                 endpoint = env.get(f"AWS_ENDPOINT_URL_{service.upper()}") or env.get("AWS_ENDPOINT_URL")
                 if endpoint:
                     kwargs["endpoint_url"] = endpoint
+            elif self.endpoint_url:
+                kwargs["endpoint_url"] = self.endpoint_url
             self._clients[name] = self.session.client(service, **kwargs)
         return self._clients[name]
 
@@ -181,11 +248,10 @@ class Target:
     def resources(self) -> StackResources:
         if self.local:
             outputs = {str(k): str(v) for k, v in self._local_env["outputs"].items() if v is not None}
-            name = str(self._local_env.get("stack_name") or self.stack_name)
-            return StackResources(name, outputs)
-        stacks = self.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"]
+            return StackResources(self.name, outputs)
+        stacks = self.client("cloudformation").describe_stacks(StackName=self.name)["Stacks"]
         outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stacks[0].get("Outputs", [])}
-        resources = StackResources(self.stack_name, outputs)
+        resources = StackResources(self.name, outputs)
         for name in REQUIRED_OUTPUTS:
             resources.require(name)
         return resources
