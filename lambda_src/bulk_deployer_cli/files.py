@@ -24,6 +24,7 @@ from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError, Output, tab
 from bulk_deployer_cli.progress import Progress
 from bulk_deployer_cli.rows import RowShape
 from bulk_deployer_cli.stack import Target
+from bulk_deployer_cli.v2_authoring import validated
 from bulk_deployer_cli.watch import follow, queue_position
 
 _LIST_COLUMNS = ("registered_at", "key", "state", "bulk_deployment_id", "bulk_status", "records")
@@ -42,13 +43,14 @@ def submit_command(args: argparse.Namespace) -> int:
     """validate an input file locally, upload it, optionally follow it to its outcome
 
     Validate FILE locally (an invalid file is refused: nothing is uploaded), upload it under the incoming
-    prefix and print bucket, key, version id and client token. --wait follows it: exit 0 when every group
-    succeeded, 1 otherwise, 3 on --timeout.
+    prefix and print bucket, key, version id and client token (on a Greengrass V2 stack, FILE is checked
+    with its starter's rules). --wait follows it (V2: each target's devices as they change): exit 0 when
+    every group or device succeeded, 1 otherwise, 3 on --timeout (naming the devices not done).
     """
     out: Output = args.output_writer
     target: Target = args.target
     path: Path = args.file
-    result = offline.validated(path)
+    result = validated(target, path)
     if not result.valid:
         if args.json:
             out.result({"submitted": False, "validation": result.as_dict()}, "")
@@ -363,7 +365,6 @@ COMMANDS = (
             option("--key", help="object name under the incoming prefix (default: FILE's name + UTC time)"),
             *WAIT,
         ),
-        v1_only=True,
     ),
     Command(
         "status",

@@ -1,0 +1,269 @@
+"""The operator's V2 commands against moto and the V2 emulator: make-input, plan, submit --wait,
+rollback-input and cancel on a Greengrass V2 stack, with the stack's functions run in-process
+(conftest's Runner, on the emulator) where a file must really start.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from bulk_deployer.contract import FILE_TOKEN_TAG, TOKEN_TAG
+
+from local.emulator_kit.clock import LaggingClock
+from local.fleet import V2Fleet
+from local.greengrass_v2_emulator import GreengrassV2Emulator
+from local.stack_config import REGION, load_deploy_config
+from tests.cli.conftest import ACCOUNT, TABLE, TRACKER_FUNCTION, Runner, Stack, tracker_environment
+from tests.cli.test_greengrass_v2 import STARTER_FUNCTION, V2_CONTEXT, write_v2_env
+
+PACE = {"pickup_seconds": 0.05, "apply_seconds": 0.1, "tick_seconds": 0.01}
+GROUP = f"arn:aws:iot:{REGION}:{ACCOUNT}:thinggroup/line-2"
+OTHER_GROUP = f"arn:aws:iot:{REGION}:{ACCOUNT}:thinggroup/line-3"
+THING = f"arn:aws:iot:{REGION}:{ACCOUNT}:thing/press-1"
+BEFORE = {
+    "com.example.App": {"componentVersion": "1.2.0", "configurationUpdate": {"merge": '{"rate": 5}'}},
+    "com.example.Log": {"componentVersion": "2.0.0"},
+}
+
+
+class Clock(LaggingClock):
+    """The emulator's clock: now, or a day and more ago while a test registers a silent device."""
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[GreengrassV2Emulator]:
+    with GreengrassV2Emulator(clock=Clock(), region=REGION, **PACE) as started:
+        yield started
+
+
+@pytest.fixture
+def v2(stack: Stack, emulator: GreengrassV2Emulator) -> Iterator[Stack]:
+    emulator.reset()
+    emulator.configure(region=REGION, account_id=ACCOUNT, **PACE)
+    write_v2_env(stack, emulator.url)
+    document = json.loads(stack.env_file.read_text())
+    document["environment"]["AWS_ENDPOINT_URL_IOT"] = emulator.url
+    stack.env_file.write_text(json.dumps(document))
+    yield stack
+    emulator.clock.behind_seconds = 0  # type: ignore[attr-defined]
+
+
+def clients(emulator: GreengrassV2Emulator) -> tuple[Any, Any]:
+    return tuple(boto3.client(n, endpoint_url=emulator.url, region_name=REGION) for n in ("greengrassv2", "iot"))  # type: ignore[return-value]
+
+
+def deploy(emulator: GreengrassV2Emulator, target: str, components: dict[str, Any], **extra: Any) -> str:
+    gg, _ = clients(emulator)
+    return str(gg.create_deployment(targetArn=target, components=components, **extra)["deploymentId"])
+
+
+def fleet(emulator: GreengrassV2Emulator) -> V2Fleet:
+    return V2Fleet(clients(emulator)[1], emulator)
+
+
+def lines_of(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(text) for text in path.read_text().splitlines()]
+
+
+# -- make-input -----------------------------------------------------------------------------------
+
+
+def test_make_input_starts_from_each_targets_current_deployment(
+    v2: Stack, emulator: GreengrassV2Emulator, tmp_path: Path
+) -> None:
+    fleet(emulator).group("line-2", {"press-7": "healthy"})
+    fleet(emulator).thing("press-1")
+    deploy(emulator, GROUP, BEFORE, tags={"team": "blue", TOKEN_TAG: "x" * 64, FILE_TOKEN_TAG: "y" * 64})
+    deploy(emulator, THING, {"com.example.Log": {"componentVersion": "2.0.0"}})
+    out = tmp_path / "fleet.jsonl"
+    code, _, err = v2.cli(
+        "make-input", "--thing-group", "line-2", "--set", "com.example.App=1.3.0",
+        "--add", "com.example.Metrics=0.4.0", "--remove", "com.example.Log", "-o", str(out),
+    )  # fmt: skip
+    assert code == 0, err
+    (line,) = lines_of(out)
+    assert line["targetArn"] == GROUP
+    assert line["components"] == {
+        "com.example.App": {"componentVersion": "1.3.0", "configurationUpdate": {"merge": '{"rate": 5}'}},
+        "com.example.Metrics": {"componentVersion": "0.4.0"},
+    }
+    assert line["tags"] == {"team": "blue"}  # our token tags are each start's own
+    assert "updateMode" not in line  # REPLACE: the line restates the whole deployment
+
+    code, data = v2.cli_json("make-input", "--all", "--set", "com.example.Log=2.1.0", "-o", str(out))
+    assert code == 0, data
+    assert {t["target"]: t["changes"] for t in data["targets"]} == {
+        GROUP: ["com.example.Log 2.0.0 → 2.1.0"],
+        THING: ["com.example.Log 2.0.0 → 2.1.0"],
+    }
+    assert [line["targetArn"] for line in lines_of(out)] == [THING, GROUP]  # newest deployment first
+
+    code, _, err = v2.cli("make-input", "--all", "--set", "com.example.Typo=1.0.0", "-o", str(out))
+    assert code == 2 and "no chosen target deploys com.example.Typo" in err
+    code, _, err = v2.cli("make-input", "--thing-group", "line-9", "-o", str(out))
+    assert code == 2 and "no thing group 'line-9'" in err
+
+
+# -- plan -------------------------------------------------------------------------------------------
+
+
+def test_plan_shows_changes_removals_refused_targets_offline_and_shared_devices(
+    v2: Stack, emulator: GreengrassV2Emulator, tmp_path: Path
+) -> None:
+    # The stack may deploy to line-2 and press-1 only.
+    starter = load_deploy_config(V2_CONTEXT).starter_environment(ledger_table_name=TABLE, stack_account_id=ACCOUNT)
+    starter["DEPLOYABLE_TARGET_ARNS"] = json.dumps([GROUP, THING])
+    write_v2_env(v2, emulator.url, functions={TRACKER_FUNCTION: tracker_environment(**V2_CONTEXT), STARTER_FUNCTION: starter})
+    document = json.loads(v2.env_file.read_text())
+    document["environment"]["AWS_ENDPOINT_URL_IOT"] = emulator.url
+    v2.env_file.write_text(json.dumps(document))
+    emulator.clock.behind_seconds = 30 * 3600  # type: ignore[attr-defined]
+    fleet(emulator).thing("press-9", "offline")  # registered 30 h ago, silent since
+    emulator.clock.behind_seconds = 0  # type: ignore[attr-defined]
+    fleet(emulator).group("line-2", {"press-7": "healthy", "press-9": "offline"})
+    fleet(emulator).group("line-3", {"press-8": "healthy"})
+    _, iot = clients(emulator)
+    iot.add_thing_to_thing_group(thingGroupName="line-3", thingName="press-7")
+    deploy(emulator, GROUP, BEFORE)
+    deploy(emulator, OTHER_GROUP, {"com.example.Other": {"componentVersion": "1.0.0"}})
+    path = tmp_path / "plan.jsonl"
+    path.write_text(
+        json.dumps({"targetArn": GROUP, "components": {
+            "com.example.App": {"componentVersion": "1.3.0"},
+            "com.example.New": {"componentVersion": "0.1.0"}}}) + "\n"
+        + json.dumps({"targetArn": OTHER_GROUP, "components": {}}) + "\n"
+    )  # fmt: skip
+    code, data = v2.cli_json("plan", str(path))
+    assert code == 1, data  # line-3 is not one of the stack's targets: the starter would reject the file
+    first, second = data["targets"]
+    assert first["added"] == [{"name": "com.example.New", "version": "0.1.0"}]
+    assert first["changed"] == [
+        {"name": "com.example.App", "from": "1.2.0", "to": "1.3.0", "configuration_changed": True}
+    ]
+    assert first["removed"] == [{"name": "com.example.Log", "version": "2.0.0"}]
+    assert first["problems"] == [] and first["devices"] == 2
+    assert first["offline"] == [{"thing_name": "press-9", "reason": "no status for 30 h (probably offline)"}]
+    assert first["overlapping"] == [
+        {"thing_name": "press-7", "also": [{"target": OTHER_GROUP, "line": 2}]}
+    ]
+    assert [p.split(":")[0] for p in second["problems"]] == ["target_not_allowed"]
+    assert (data["problems"], data["removals"]) == (1, 1)
+
+    code, text, _ = v2.cli("plan", str(path))
+    assert "  - com.example.Log 2.0.0  REMOVED" in text
+    assert "  ! REMOVES com.example.Log 2.0.0: REPLACE uninstalls every component the line omits" in text
+    assert "  ~ com.example.App 1.2.0 → 1.3.0 (configuration changed)" in text
+
+    # MERGE keeps what the line omits: no removal, nothing refused, exit 0.
+    path.write_text(json.dumps({"targetArn": GROUP, "updateMode": "MERGE", "components": {
+        "com.example.App": {"componentVersion": "1.2.0", "configurationUpdate": {"merge": {"rate": 5}}}}}) + "\n")  # fmt: skip
+    code, data = v2.cli_json("plan", str(path))
+    assert code == 0, data
+    (row,) = data["targets"]
+    assert (row["added"], row["changed"], row["removed"], row["unchanged"]) == ([], [], [], 2)
+
+
+# -- submit --wait, report, rollback-input ----------------------------------------------------------
+
+
+def test_submit_wait_report_and_rollback(v2: Stack, emulator: GreengrassV2Emulator, tmp_path: Path) -> None:
+    fleet(emulator).group("line-2", {"press-7": "healthy", "press-8": "healthy"})
+    fleet(emulator).thing("press-1")
+    before = deploy(emulator, GROUP, BEFORE)
+    edited = tmp_path / "edited.jsonl"
+    code, _, err = v2.cli(
+        "make-input", "--thing-group", "line-2", "--thing", "press-1",
+        "--add", "com.example.New=0.1.0", "--remove", "com.example.Log", "-o", str(edited),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "left out" not in err
+    with Runner(v2, greengrass_v2_url=emulator.url):
+        code, out, err = v2.cli("submit", str(edited), "--wait", "--timeout", "30", "--poll-seconds", "0.05")
+    assert code == 0, err
+    assert "] thinggroup/line-2: succeeded (2 succeeded, 0 failed, 0 pending of 2)" in err
+    assert "] thing/press-1: succeeded (1 succeeded, 0 failed, 0 pending of 1)" in err
+    assert "] devices: 3 succeeded, 0 failed, 0 pending of 3" in err
+    assert err.count("started: bulk deployment gg2-") == 1
+    assert "finished: COMPLETED; devices: SUCCEEDED 3; report s3://" in err
+    key = out.split()[1].split("/", 3)[3]
+
+    code, data = v2.cli_json("report", key)
+    assert code == 0 and data["device_counts"] == {"SUCCEEDED": 3}
+    saved = tmp_path / "devices.csv"
+    assert v2.cli("report", key, "--output", str(saved))[0] == 0
+    assert sorted(row.split(",")[1] for row in saved.read_text().splitlines()[1:]) == ["press-1", "press-7", "press-8"]
+
+    back = tmp_path / "rollback.jsonl"
+    code, data = v2.cli_json("rollback-input", key, "-o", str(back))
+    assert code == 0, data
+    assert [t["redeploys"] for t in data["targets"]] == [before]
+    # press-1 had no deployment before the file: left out, with the reason.
+    assert [(e["target"], e["reason"].split(":")[0]) for e in data["left_out"]] == [
+        (THING, "it had no deployment before this file")
+    ]
+    (line,) = lines_of(back)
+    assert (line["targetArn"], line["components"]) == (GROUP, BEFORE)
+    with Runner(v2, greengrass_v2_url=emulator.url):
+        code, _, err = v2.cli("submit", str(back), "--wait", "--timeout", "30", "--poll-seconds", "0.05")
+    assert code == 0, err
+    gg, _ = clients(emulator)
+    (latest,) = gg.list_deployments(targetArn=GROUP, historyFilter="LATEST_ONLY")["deployments"]
+    assert gg.get_deployment(deploymentId=latest["deploymentId"])["components"] == BEFORE
+
+
+def test_submit_wait_names_the_devices_that_failed(v2: Stack, emulator: GreengrassV2Emulator, tmp_path: Path) -> None:
+    fleet(emulator).group("line-2", {"press-7": "healthy", "press-8": "failing"})
+    path = tmp_path / "f.jsonl"
+    path.write_text(json.dumps({"targetArn": GROUP, "components": BEFORE}) + "\n")
+    with Runner(v2, greengrass_v2_url=emulator.url):
+        code, out, err = v2.cli("submit", str(path), "--wait", "--json", "--timeout", "30", "--poll-seconds", "0.05")
+    assert code == 1, err
+    data = json.loads(out)
+    assert data["outcome"] == "failed"
+    assert [(d["thing_name"], d["status"]) for d in data["file"]["devices_not_succeeded"]] == [("press-8", "FAILED")]
+    with Runner(v2, greengrass_v2_url=emulator.url):
+        code, _, err = v2.cli("submit", str(path), "--key", "again.jsonl", "--wait", "--timeout", "30", "--poll-seconds", "0.05")
+    assert code == 1
+    assert "  FAILED press-8 (thinggroup/line-2): " in err
+
+
+def test_submit_wait_times_out_naming_pending_devices_and_cancel_stops_the_file(
+    v2: Stack, emulator: GreengrassV2Emulator, tmp_path: Path
+) -> None:
+    fleet(emulator).group("line-2", {"press-7": "healthy", "press-9": "offline"})
+    path = tmp_path / "f.jsonl"
+    path.write_text(json.dumps({"targetArn": GROUP, "components": BEFORE}) + "\n")
+    runner = Runner(v2, greengrass_v2_url=emulator.url)
+    with runner:
+        code, out, err = v2.cli("submit", str(path), "--wait", "--timeout", "1.5", "--poll-seconds", "0.05")
+    assert code == 3, err
+    assert "timed out after 1.5s (the file is STARTED)" in err
+    assert "  QUEUED press-9 (thinggroup/line-2)" in err
+    assert "press-7" not in err.split("timed out")[1]
+    key = out.split()[1].split("/", 3)[3]
+
+    code, text, err = v2.cli("cancel", key)
+    assert code == 0, err
+    assert "cancelled 1 deployment(s) of" in text and "devices that already applied it keep it" in text
+    assert [c.deployment_id for c in emulator.calls(operation="CancelDeployment")] != []
+    runner.step()
+    runner.step()
+    code, data = v2.cli_json("status", key)
+    assert data["file"]["state"] == "FINISHED" and data["file"]["bulk_status"] == "CANCELED"
+
+
+def test_submit_refuses_a_file_the_v2_starter_would_reject(v2: Stack, tmp_path: Path) -> None:
+    path = tmp_path / "elsewhere.jsonl"
+    path.write_text(json.dumps({"targetArn": GROUP.replace(ACCOUNT, "999999999999"), "components": {}}) + "\n")
+    code, out, _ = v2.cli("submit", str(path))
+    assert code == 1
+    assert "target_outside_stack" in out and "nothing uploaded" in out
+    assert v2.client("s3").list_objects_v2(Bucket=v2.outputs["BucketName"], Prefix="incoming/")["KeyCount"] == 0
+
+
+
