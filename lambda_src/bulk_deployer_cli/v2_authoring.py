@@ -14,6 +14,7 @@ dicts); ``V2Fleet`` and ``V2Stack`` are the only ones that call AWS.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import re
@@ -354,7 +355,9 @@ def component_changes(
 ) -> dict[str, list[dict[str, Any]]]:
     """What a line does to its target's components, given its current deployment: the request
     the starter would send (``plan_target``: MERGE overlays, REPLACE removes what it omits)."""
-    plan = plan_target(line, current, file_token="plan", target_token="plan", file_tags={})
+    # Tokens and tags play no part in the components: placeholders of the right shape.
+    placeholder = "0" * 64
+    plan = plan_target(line, current, file_token=placeholder, target_token=placeholder, file_tags={})
     before: dict[str, Any] = dict((current or {}).get("components") or {})
     after: dict[str, Any] = plan.request["components"]
     added, changed, unchanged = [], [], []
@@ -385,10 +388,8 @@ def _options(spec: Mapping[str, Any]) -> Any:
     API keeps it as given: spacing is no change)."""
     update = dict(spec.get("configurationUpdate") or {})
     if isinstance(update.get("merge"), str):
-        try:
+        with contextlib.suppress(ValueError):
             update["merge"] = json.loads(update["merge"])
-        except ValueError:
-            pass
     return (update, spec.get("runWith") or {})
 
 
@@ -424,7 +425,6 @@ def _epoch(value: Any) -> float | None:
 
 def plan_file(
     fleet: V2Fleet,
-    stack: V2Stack,
     lines: Sequence[tuple[int, dict[str, Any]]],
     validation: ValidationResult,
     *,
@@ -437,100 +437,23 @@ def plan_file(
     errors: dict[int | None, list[str]] = {}
     for error in validation.errors:
         errors.setdefault(error.line, []).append(f"{error.code}: {error.message}")
-    targeted = {str(line.get("targetArn")): number for number, line in lines}
+    rows: list[dict[str, Any]] = []
     members: dict[str, list[str]] = {}
     budget = max_devices
-    rows: list[dict[str, Any]] = []
     for number, line in lines:
-        arn = str(line.get("targetArn", ""))
-        row: dict[str, Any] = {
-            "line": number,
-            "target": arn,
-            "mode": None,
-            "current_deployment": None,
-            "added": [],
-            "changed": [],
-            "removed": [],
-            "unchanged": 0,
-            "devices": None,
-            "problems": list(errors.get(number, [])),
-            "warnings": [],
-        }
-        rows.append(row)
-        if row["problems"] or not TARGET_ARN.fullmatch(arn):
-            continue
-        target = parse_target(arn)
-        if not fleet.exists(arn):
-            row["problems"].append(
-                f"the {'thing group' if target.is_group else 'thing'} does not exist: Greengrass would refuse it"
-            )
-            continue
-        current = fleet.current(arn)
-        row["current_deployment"] = (current or {}).get("deploymentId")
-        row["mode"] = update_mode(line).value
-        changes = component_changes(line, current)
-        row.update({k: changes[k] for k in ("added", "changed", "removed")})
-        row["unchanged"] = len(changes["unchanged"])
-        if changes["removed"]:
-            names = ", ".join(f"{c['name']} {c['version']}" for c in changes["removed"])
-            row["warnings"].append(
-                f"REMOVES {names}: REPLACE uninstalls every component the line omits "
-                '(keep them, or write "updateMode": "MERGE")'
-            )
-        if target.is_group:
-            names, more = fleet.members(target.name, budget)
-        else:
-            names, more = [target.name], False
+        row, names = _plan_target(fleet, number, line, errors.get(number, []), budget)
         budget -= len(names)
-        members[arn] = names
-        row["devices"] = len(names)
-        if more or budget <= 0:
-            row["warnings"].append(f"devices: only the first {len(names)} checked (--max-devices)")
-        row["_devices"] = names
+        rows.append(row)
+        members[row["target"]] = names
     # A device in several targets of the file, or already running another target's deployment,
     # runs the union of their components.
-    in_targets: dict[str, list[str]] = {}
+    in_file: dict[str, set[str]] = {}
     for arn, names in members.items():
         for name in names:
-            in_targets.setdefault(name, []).append(arn)
+            in_file.setdefault(name, set()).add(arn)
+    targeted = {row["target"]: row["line"] for row in rows}
     for row in rows:
-        names = row.pop("_devices", [])
-        offline, overlapping = [], []
-        for name in names:
-            device = fleet.core_device(name)
-            look = DeviceLook(
-                name,
-                None if device is None else str(device.get("status")),
-                None if device is None else _epoch(device.get("lastStatusUpdateTimestamp")),
-                fleet.effective_targets(name) if device is not None else set(),
-            )
-            reason = offline_reason(look, now, offline_hours)
-            if reason:
-                offline.append({"thing_name": name, "reason": reason})
-            others = sorted((look.other_targets | set(in_targets.get(name, []))) - {row["target"]})
-            if others:
-                overlapping.append(
-                    {
-                        "thing_name": name,
-                        "also": [{"target": o, "line": targeted.get(o)} for o in others],
-                    }
-                )
-        row["offline"] = offline
-        row["overlapping"] = overlapping
-        if offline:
-            row["warnings"].append(
-                f"{len(offline)} device(s) may not take it soon: "
-                + "; ".join(f"{d['thing_name']}: {d['reason']}" for d in offline[:5])
-            )
-        if overlapping:
-            row["warnings"].append(
-                f"{len(overlapping)} device(s) also get other targets' deployments and run the union: "
-                + "; ".join(
-                    f"{d['thing_name']} also in "
-                    + ", ".join(_target_text(a["target"], a["line"]) for a in d["also"])
-                    for d in overlapping[:5]
-                )
-            )
+        _device_warnings(fleet, row, members[row["target"]], in_file, targeted, now, offline_hours)
     problems = sum(1 for r in rows if r["problems"]) + len(errors.get(None, []))
     return {
         "valid": validation.valid,
@@ -540,6 +463,95 @@ def plan_file(
         "removals": sum(len(r["removed"]) for r in rows),
         "warnings": sum(len(r["warnings"]) for r in rows),
     }
+
+
+def _plan_target(
+    fleet: V2Fleet, number: int, line: Mapping[str, Any], problems: list[str], budget: int
+) -> tuple[dict[str, Any], list[str]]:
+    """One line's row (changes, problems, removal warning) and the devices it reaches (at most
+    ``budget`` of them are listed)."""
+    arn = str(line.get("targetArn", ""))
+    row: dict[str, Any] = {
+        "line": number,
+        "target": arn,
+        "mode": None,
+        "current_deployment": None,
+        "added": [],
+        "changed": [],
+        "removed": [],
+        "unchanged": 0,
+        "devices": None,
+        "problems": list(problems),
+        "warnings": [],
+        "offline": [],
+        "overlapping": [],
+    }
+    if row["problems"] or not TARGET_ARN.fullmatch(arn):
+        return row, []
+    target = parse_target(arn)
+    if not fleet.exists(arn):
+        kind = "thing group" if target.is_group else "thing"
+        row["problems"].append(f"the {kind} does not exist: Greengrass would refuse it")
+        return row, []
+    current = fleet.current(arn)
+    row["current_deployment"] = (current or {}).get("deploymentId")
+    row["mode"] = update_mode(line).value
+    changes = component_changes(line, current)
+    row.update({k: changes[k] for k in ("added", "changed", "removed")})
+    row["unchanged"] = len(changes["unchanged"])
+    if changes["removed"]:
+        names = ", ".join(f"{c['name']} {c['version']}" for c in changes["removed"])
+        row["warnings"].append(
+            f"REMOVES {names}: REPLACE uninstalls every component the line omits "
+            '(keep them, or write "updateMode": "MERGE")'
+        )
+    devices, more = fleet.members(target.name, max(budget, 0)) if target.is_group else ([target.name], False)
+    row["devices"] = len(devices)
+    if more or budget <= 0:
+        row["warnings"].append(f"devices: only the first {len(devices)} checked (--max-devices)")
+    return row, devices
+
+
+def _device_warnings(
+    fleet: V2Fleet,
+    row: dict[str, Any],
+    devices: Sequence[str],
+    in_file: Mapping[str, set[str]],
+    targeted: Mapping[str, int],
+    now: float,
+    offline_hours: float,
+) -> None:
+    """The row's devices that will probably not take it soon, and those that run a union."""
+    offline, overlapping = row["offline"], row["overlapping"]
+    for name in devices:
+        device = fleet.core_device(name)
+        look = DeviceLook(
+            name,
+            None if device is None else str(device.get("status")),
+            None if device is None else _epoch(device.get("lastStatusUpdateTimestamp")),
+            fleet.effective_targets(name) if device is not None else set(),
+        )
+        reason = offline_reason(look, now, offline_hours)
+        if reason:
+            offline.append({"thing_name": name, "reason": reason})
+        others = sorted((look.other_targets | in_file.get(name, set())) - {row["target"]})
+        if others:
+            also = [{"target": other, "line": targeted.get(other)} for other in others]
+            overlapping.append({"thing_name": name, "also": also})
+    if offline:
+        row["warnings"].append(
+            f"{len(offline)} device(s) may not take it soon: "
+            + "; ".join(f"{d['thing_name']}: {d['reason']}" for d in offline[:5])
+        )
+    if overlapping:
+        row["warnings"].append(
+            f"{len(overlapping)} device(s) also get other targets' deployments and run the union: "
+            + "; ".join(
+                f"{d['thing_name']} also in "
+                + ", ".join(_target_text(a["target"], a["line"]) for a in d["also"])
+                for d in overlapping[:5]
+            )
+        )
 
 
 def _target_text(arn: str, line: int | None) -> str:
@@ -758,7 +770,6 @@ def plan_command(args: Any) -> int:
     validation = stack.validate_path(path)
     data = plan_file(
         V2Fleet.of(target),
-        stack,
         read_lines(path),
         validation,
         now=time.time(),

@@ -6,6 +6,7 @@ rollback-input and cancel on a Greengrass V2 stack, with the stack's functions r
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,9 @@ def v2(stack: Stack, emulator: GreengrassV2Emulator) -> Iterator[Stack]:
 
 
 def clients(emulator: GreengrassV2Emulator) -> tuple[Any, Any]:
-    return tuple(boto3.client(n, endpoint_url=emulator.url, region_name=REGION) for n in ("greengrassv2", "iot"))  # type: ignore[return-value]
+    return tuple(
+        boto3.client(n, endpoint_url=emulator.url, region_name=REGION) for n in ("greengrassv2", "iot")
+    )  # type: ignore[return-value]
 
 
 def deploy(emulator: GreengrassV2Emulator, target: str, components: dict[str, Any], **extra: Any) -> str:
@@ -64,6 +67,29 @@ def deploy(emulator: GreengrassV2Emulator, target: str, components: dict[str, An
 
 def fleet(emulator: GreengrassV2Emulator) -> V2Fleet:
     return V2Fleet(clients(emulator)[1], emulator)
+
+
+def reached(emulator: GreengrassV2Emulator, thing: str, target: str) -> None:
+    """Wait (a second at most) until the target's deployment reached the device."""
+    gg, _ = clients(emulator)
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        listed = gg.list_effective_deployments(coreDeviceThingName=thing)["effectiveDeployments"]
+        if any(d["targetArn"] == target for d in listed):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{target}'s deployment did not reach {thing}")
+
+
+def started(stack: Stack, token: str) -> None:
+    """Wait (10 s at most) until the file's deployments started."""
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline:
+        file = stack.ledger().get(token)
+        if file is not None and file.state.value == "STARTED":
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{token} did not start")
 
 
 def lines_of(path: Path) -> list[dict[str, Any]]:
@@ -116,9 +142,15 @@ def test_plan_shows_changes_removals_refused_targets_offline_and_shared_devices(
     v2: Stack, emulator: GreengrassV2Emulator, tmp_path: Path
 ) -> None:
     # The stack may deploy to line-2 and press-1 only.
-    starter = load_deploy_config(V2_CONTEXT).starter_environment(ledger_table_name=TABLE, stack_account_id=ACCOUNT)
+    starter = load_deploy_config(V2_CONTEXT).starter_environment(
+        ledger_table_name=TABLE, stack_account_id=ACCOUNT
+    )
     starter["DEPLOYABLE_TARGET_ARNS"] = json.dumps([GROUP, THING])
-    write_v2_env(v2, emulator.url, functions={TRACKER_FUNCTION: tracker_environment(**V2_CONTEXT), STARTER_FUNCTION: starter})
+    write_v2_env(
+        v2,
+        emulator.url,
+        functions={TRACKER_FUNCTION: tracker_environment(**V2_CONTEXT), STARTER_FUNCTION: starter},
+    )
     document = json.loads(v2.env_file.read_text())
     document["environment"]["AWS_ENDPOINT_URL_IOT"] = emulator.url
     v2.env_file.write_text(json.dumps(document))
@@ -131,6 +163,7 @@ def test_plan_shows_changes_removals_refused_targets_offline_and_shared_devices(
     iot.add_thing_to_thing_group(thingGroupName="line-3", thingName="press-7")
     deploy(emulator, GROUP, BEFORE)
     deploy(emulator, OTHER_GROUP, {"com.example.Other": {"componentVersion": "1.0.0"}})
+    reached(emulator, "press-7", OTHER_GROUP)  # IoT Jobs rolls it out: not at once
     path = tmp_path / "plan.jsonl"
     path.write_text(
         json.dumps({"targetArn": GROUP, "components": {
@@ -148,9 +181,7 @@ def test_plan_shows_changes_removals_refused_targets_offline_and_shared_devices(
     assert first["removed"] == [{"name": "com.example.Log", "version": "2.0.0"}]
     assert first["problems"] == [] and first["devices"] == 2
     assert first["offline"] == [{"thing_name": "press-9", "reason": "no status for 30 h (probably offline)"}]
-    assert first["overlapping"] == [
-        {"thing_name": "press-7", "also": [{"target": OTHER_GROUP, "line": 2}]}
-    ]
+    assert first["overlapping"] == [{"thing_name": "press-7", "also": [{"target": OTHER_GROUP, "line": 2}]}]
     assert [p.split(":")[0] for p in second["problems"]] == ["target_not_allowed"]
     assert (data["problems"], data["removals"]) == (1, 1)
 
@@ -196,7 +227,11 @@ def test_submit_wait_report_and_rollback(v2: Stack, emulator: GreengrassV2Emulat
     assert code == 0 and data["device_counts"] == {"SUCCEEDED": 3}
     saved = tmp_path / "devices.csv"
     assert v2.cli("report", key, "--output", str(saved))[0] == 0
-    assert sorted(row.split(",")[1] for row in saved.read_text().splitlines()[1:]) == ["press-1", "press-7", "press-8"]
+    assert sorted(row.split(",")[1] for row in saved.read_text().splitlines()[1:]) == [
+        "press-1",
+        "press-7",
+        "press-8",
+    ]
 
     back = tmp_path / "rollback.jsonl"
     code, data = v2.cli_json("rollback-input", key, "-o", str(back))
@@ -216,20 +251,23 @@ def test_submit_wait_report_and_rollback(v2: Stack, emulator: GreengrassV2Emulat
     assert gg.get_deployment(deploymentId=latest["deploymentId"])["components"] == BEFORE
 
 
-def test_submit_wait_names_the_devices_that_failed(v2: Stack, emulator: GreengrassV2Emulator, tmp_path: Path) -> None:
+def test_submit_wait_names_the_devices_that_failed(
+    v2: Stack, emulator: GreengrassV2Emulator, tmp_path: Path
+) -> None:
     fleet(emulator).group("line-2", {"press-7": "healthy", "press-8": "failing"})
     path = tmp_path / "f.jsonl"
     path.write_text(json.dumps({"targetArn": GROUP, "components": BEFORE}) + "\n")
     with Runner(v2, greengrass_v2_url=emulator.url):
-        code, out, err = v2.cli("submit", str(path), "--wait", "--json", "--timeout", "30", "--poll-seconds", "0.05")
+        code, out, err = v2.cli("submit", str(path), "--wait", "--timeout", "30", "--poll-seconds", "0.05")
     assert code == 1, err
-    data = json.loads(out)
-    assert data["outcome"] == "failed"
-    assert [(d["thing_name"], d["status"]) for d in data["file"]["devices_not_succeeded"]] == [("press-8", "FAILED")]
-    with Runner(v2, greengrass_v2_url=emulator.url):
-        code, _, err = v2.cli("submit", str(path), "--key", "again.jsonl", "--wait", "--timeout", "30", "--poll-seconds", "0.05")
-    assert code == 1
     assert "  FAILED press-8 (thinggroup/line-2): " in err
+    assert "press-7" not in err.split("finished:")[1]
+    key = out.split()[1].split("/", 3)[3]
+    code, data = v2.cli_json("status", key, "--wait")
+    assert (code, data["outcome"]) == (1, "failed")
+    assert [(d["thing_name"], d["status"]) for d in data["file"]["devices_not_succeeded"]] == [
+        ("press-8", "FAILED")
+    ]
 
 
 def test_submit_wait_times_out_naming_pending_devices_and_cancel_stops_the_file(
@@ -240,12 +278,15 @@ def test_submit_wait_times_out_naming_pending_devices_and_cancel_stops_the_file(
     path.write_text(json.dumps({"targetArn": GROUP, "components": BEFORE}) + "\n")
     runner = Runner(v2, greengrass_v2_url=emulator.url)
     with runner:
-        code, out, err = v2.cli("submit", str(path), "--wait", "--timeout", "1.5", "--poll-seconds", "0.05")
+        code, data = v2.cli_json("submit", str(path))
+        key = data["key"]
+        started(v2, data["token"])
+        # What submit --wait says at its deadline (status --wait follows the same way).
+        code, _, err = v2.cli("status", key, "--wait", "--timeout", "0.5", "--poll-seconds", "0.05")
     assert code == 3, err
-    assert "timed out after 1.5s (the file is STARTED)" in err
+    assert "timed out after 0.5s (the file is STARTED)" in err
     assert "  QUEUED press-9 (thinggroup/line-2)" in err
     assert "press-7" not in err.split("timed out")[1]
-    key = out.split()[1].split("/", 3)[3]
 
     code, text, err = v2.cli("cancel", key)
     assert code == 0, err
@@ -259,11 +300,12 @@ def test_submit_wait_times_out_naming_pending_devices_and_cancel_stops_the_file(
 
 def test_submit_refuses_a_file_the_v2_starter_would_reject(v2: Stack, tmp_path: Path) -> None:
     path = tmp_path / "elsewhere.jsonl"
-    path.write_text(json.dumps({"targetArn": GROUP.replace(ACCOUNT, "999999999999"), "components": {}}) + "\n")
+    path.write_text(
+        json.dumps({"targetArn": GROUP.replace(ACCOUNT, "999999999999"), "components": {}}) + "\n"
+    )
     code, out, _ = v2.cli("submit", str(path))
     assert code == 1
     assert "target_outside_stack" in out and "nothing uploaded" in out
-    assert v2.client("s3").list_objects_v2(Bucket=v2.outputs["BucketName"], Prefix="incoming/")["KeyCount"] == 0
-
-
-
+    assert (
+        v2.client("s3").list_objects_v2(Bucket=v2.outputs["BucketName"], Prefix="incoming/")["KeyCount"] == 0
+    )
