@@ -119,6 +119,8 @@ def _step(
             + (f" ({counts})" if counts else "")
         )
     elif state is FileState.FINISHED:
+        if devices is not None:
+            devices.step(file)  # each target's last line, before the outcome
         rows = target.report_rows
         summary = file_summary(file, rows)
         counts = ", ".join(f"{k} {v}" for k, v in sorted(summary[counts_key(rows)].items()))
@@ -127,10 +129,8 @@ def _step(
             f"{file.ref.bucket}/{summary['report_key']}"
         )
         ok = succeeded(file, target.row_shape)
-        if devices is not None:
-            devices.step(file)
-            if not ok:
-                summary["devices_not_succeeded"] = devices.name_devices(file)
+        if devices is not None and not ok:
+            summary["devices_not_succeeded"] = devices.name_devices(file)
         return WaitResult(EXIT_OK if ok else EXIT_FAILED, "succeeded" if ok else "failed", summary)
     elif state in _ENDED_BADLY:
         summary = file_summary(file, target.report_rows)
