@@ -18,6 +18,7 @@ from bulk_deployer.contract import FILE_TOKEN_TAG, TOKEN_TAG
 from local.emulator_kit.clock import LaggingClock
 from local.fleet import V2Fleet
 from local.greengrass_v2_emulator import GreengrassV2Emulator
+from local.provision import provision as provision_stack
 from local.stack_config import REGION, load_deploy_config
 from tests.cli.conftest import ACCOUNT, TABLE, TRACKER_FUNCTION, Runner, Stack, tracker_environment
 from tests.cli.test_greengrass_v2 import STARTER_FUNCTION, V2_CONTEXT, write_v2_env
@@ -311,3 +312,13 @@ def test_submit_refuses_a_file_the_v2_starter_would_reject(v2: Stack, tmp_path: 
     assert (
         v2.client("s3").list_objects_v2(Bucket=v2.outputs["BucketName"], Prefix="incoming/")["KeyCount"] == 0
     )
+
+
+def test_the_local_stand_ins_outputs_say_which_greengrass_as_infras_do(stack: Stack) -> None:
+    """`python -m local up --greengrass v2` writes these outputs for `--local`: without them the
+    CLI took a local V2 stack for a V1 one (it has an execution role, provisioned either way)."""
+    for context, version in (({}, "v1"), (V2_CONTEXT, "v2")):
+        config = load_deploy_config({**context, "stackName": f"Local{version}"})
+        outputs = provision_stack(stack.client, config).outputs(config)
+        assert outputs["GreengrassVersion"] == version
+        assert ("ExecutionRoleArn" in outputs) is (version == "v1")
