@@ -142,7 +142,7 @@ def status_command(args: argparse.Namespace) -> int:
     if file is not None and file.state in (FileState.QUEUED, FileState.STARTING):
         data["queue_position"] = queue_position(target, file.token)
         data["dispatch_paused"] = target.control.paused()
-    if bulk_id and target.is_v1:  # a V2 file's deployments are the tracker's to follow (issue 16)
+    if bulk_id and target.is_v1:  # a V2 file's deployments are the tracker's to settle (--wait reads them)
         data["live"] = _live(target, bulk_id)
     if file is not None and len(versions := _versions(target, file)) > 1:
         data["other_versions"] = versions[1:]
