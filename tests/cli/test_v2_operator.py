@@ -14,6 +14,17 @@ from typing import Any
 import boto3
 import pytest
 from bulk_deployer.contract import FILE_TOKEN_TAG, TOKEN_TAG
+from bulk_deployer.deployers.greengrass_v2.target_ledger import TargetRecord, TargetState
+from bulk_deployer_cli.output import CliError
+from bulk_deployer_cli.v2_authoring import (
+    ComponentEdits,
+    DeviceLook,
+    RolledTarget,
+    line_from_deployment,
+    offline_reason,
+    rollback_lines,
+)
+from bulk_deployer_cli.v2_follow import device_tally
 
 from local.emulator_kit.clock import LaggingClock
 from local.fleet import V2Fleet
@@ -322,3 +333,86 @@ def test_the_local_stand_ins_outputs_say_which_greengrass_as_infras_do(stack: St
         outputs = provision_stack(stack.client, config).outputs(config)
         assert outputs["GreengrassVersion"] == version
         assert ("ExecutionRoleArn" in outputs) is (version == "v1")
+
+
+# -- the pure parts -----------------------------------------------------------------------------
+
+
+def test_component_edits_set_add_and_remove_and_say_what_changed() -> None:
+    edits = ComponentEdits.parse(["com.example.App=1.3.0"], ["com.example.New=0.1.0"], ["com.example.Log"])
+    edited, changes = edits.apply(BEFORE)
+    assert edited == {
+        "com.example.App": {"componentVersion": "1.3.0", "configurationUpdate": {"merge": '{"rate": 5}'}},
+        "com.example.New": {"componentVersion": "0.1.0"},
+    }
+    assert changes == ["com.example.App 1.2.0 → 1.3.0", "+ com.example.New 0.1.0", "- com.example.Log 2.0.0"]
+    assert BEFORE["com.example.App"]["componentVersion"] == "1.2.0"  # the deployment read is not changed
+    assert edits.unused([{"com.example.App": {}}]) == ["com.example.Log"]
+    with pytest.raises(CliError, match="expected COMPONENT=VERSION"):
+        ComponentEdits.parse(["com.example.App"], [], [])
+    with pytest.raises(CliError, match="named by more than one"):
+        ComponentEdits.parse(["com.example.App=1"], [], ["com.example.App"])
+
+
+def test_a_line_from_a_deployment_keeps_its_spec_but_not_our_tags() -> None:
+    deployment = {
+        "deploymentId": "d-1",
+        "deploymentStatus": "ACTIVE",
+        "components": BEFORE,
+        "deploymentPolicies": {"failureHandlingPolicy": "DO_NOTHING"},
+        "iotJobConfiguration": {},
+        "deploymentName": "line-2 rollout",
+        "tags": {"team": "blue", TOKEN_TAG: "t", FILE_TOKEN_TAG: "f", "aws:cloudformation:stack-name": "x"},
+    }
+    assert line_from_deployment(GROUP, deployment) == {
+        "targetArn": GROUP,
+        "components": BEFORE,
+        "deploymentPolicies": {"failureHandlingPolicy": "DO_NOTHING"},
+        "deploymentName": "line-2 rollout",
+        "tags": {"team": "blue"},
+    }
+
+
+def test_a_device_is_probably_offline_when_silent_longer_than_the_hours_given() -> None:
+    now = 1_000_000.0
+    assert offline_reason(DeviceLook("d", "HEALTHY", now - 3600, set()), now, 25) is None
+    assert offline_reason(DeviceLook("d", "HEALTHY", now - 26 * 3600, set()), now, 25) == (
+        "no status for 26 h (probably offline)"
+    )
+    assert (
+        offline_reason(DeviceLook("d", "UNHEALTHY", now, set()), now, 25)
+        == "UNHEALTHY (a component is broken)"
+    )
+    assert offline_reason(DeviceLook("d", None, None, set()), now, 25) == (
+        "not a Greengrass core device (never connected)"
+    )
+
+
+def test_rollback_leaves_out_refused_targets_and_targets_with_nothing_before() -> None:
+    def record(index: int, arn: str, state: TargetState, deployment: str | None) -> TargetRecord:
+        return TargetRecord(
+            index, arn, "t" * 64, state, 0.0, deployment_id=deployment, error_code="ValidationException"
+        )
+
+    lines, rolled, left_out = rollback_lines(
+        [
+            RolledTarget(
+                record(0, GROUP, TargetState.STARTED, "d-2"),
+                {"deploymentId": "d-1", "components": BEFORE},
+                "d-3",
+            ),
+            RolledTarget(record(1, THING, TargetState.STARTED, "d-4"), None, "d-4"),
+            RolledTarget(record(2, OTHER_GROUP, TargetState.REFUSED, None), None, None),
+        ]
+    )
+    assert lines == [{"targetArn": GROUP, "components": BEFORE}]
+    assert rolled[0]["redeploys"] == "d-1" and rolled[0]["deployed_since"] is True
+    assert [(e["target"], e["reason"].split(" (")[0].split(":")[0]) for e in left_out] == [
+        (THING, "it had no deployment before this file"),
+        (OTHER_GROUP, "refused at start"),
+    ]
+
+
+def test_device_tally_counts_queued_and_in_progress_as_pending() -> None:
+    counts = {"SUCCEEDED": 3, "QUEUED": 1, "IN_PROGRESS": 1, "PENDING": 1, "FAILED": 1, "TIMED_OUT": 1}
+    assert device_tally(counts) == {"succeeded": 3, "failed": 2, "pending": 3}
