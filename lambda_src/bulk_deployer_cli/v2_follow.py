@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -80,14 +80,9 @@ class V2Watch:
     def step(self, file: LedgerFile) -> None:
         records = self._stored.records(file.token)
         live = len(records) <= LIVE_TARGETS
-        total: dict[str, int] = {}
-        for record in records:
-            counts = self._counts(record, live)
-            for status, n in counts.items():
-                total[status] = total.get(status, 0) + n
-            self._show(str(record.index), f"{_name(record.target_arn)}: {_record_text(record, counts)}")
-        if total:
-            self._show("devices", f"devices: {tally_text(total)}")
+        counts = {record.index: self._counts(record, live) for record in records}
+        for key, text in progress_lines(records, counts):
+            self._show(key, text)
 
     def _counts(self, record: TargetRecord, live: bool) -> dict[str, int]:
         if record.settled or record.state is not TargetState.STARTED or not live or not record.iot_job_id:
@@ -159,6 +154,36 @@ class V2Watch:
             thing = device.get("thing_name") or _name(device["target"])
             self._progress.stage(f"  {device['status']} {thing} ({_name(device['target'])}){reason}")
         return devices
+
+
+def progress_lines(
+    records: Sequence[TargetRecord], counts: Mapping[int, Mapping[str, int]]
+) -> list[tuple[str, str]]:
+    """What ``--wait`` shows of a file's targets, each line with the key it is repeated under:
+    a line per target for a file of at most ``LIVE_TARGETS``, else one line for all of them
+    (1,000 targets would be 1,000 lines); and one for the file's devices."""
+    lines: list[tuple[str, str]] = []
+    if len(records) <= LIVE_TARGETS:
+        lines += [
+            (str(r.index), f"{_name(r.target_arn)}: {_record_text(r, counts[r.index])}") for r in records
+        ]
+    else:
+        outcomes: dict[str, int] = {}
+        for record in records:
+            if record.settled:
+                outcomes[str(record.outcome)] = outcomes.get(str(record.outcome), 0) + 1
+        shown = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+        settled = sum(outcomes.values())
+        lines.append(
+            ("targets", f"targets: {settled} of {len(records)} settled" + (f" ({shown})" if shown else ""))
+        )
+    total: dict[str, int] = {}
+    for by_status in counts.values():
+        for status, n in by_status.items():
+            total[status] = total.get(status, 0) + n
+    if total:
+        lines.append(("devices", f"devices: {tally_text(total)}"))
+    return lines
 
 
 def _record_text(record: TargetRecord, counts: Mapping[str, int]) -> str:

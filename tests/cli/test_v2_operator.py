@@ -24,7 +24,7 @@ from bulk_deployer_cli.v2_authoring import (
     offline_reason,
     rollback_lines,
 )
-from bulk_deployer_cli.v2_follow import device_tally
+from bulk_deployer_cli.v2_follow import LIVE_TARGETS, device_tally, progress_lines
 
 from local.emulator_kit.clock import LaggingClock
 from local.fleet import V2Fleet
@@ -416,3 +416,26 @@ def test_rollback_leaves_out_refused_targets_and_targets_with_nothing_before() -
 def test_device_tally_counts_queued_and_in_progress_as_pending() -> None:
     counts = {"SUCCEEDED": 3, "QUEUED": 1, "IN_PROGRESS": 1, "PENDING": 1, "FAILED": 1, "TIMED_OUT": 1}
     assert device_tally(counts) == {"succeeded": 3, "failed": 2, "pending": 3}
+
+
+def test_wait_shows_a_line_per_target_of_a_small_file_and_one_line_for_a_big_one() -> None:
+    def record(index: int, outcome: str | None) -> TargetRecord:
+        arn = f"{GROUP}-{index}"
+        return TargetRecord(
+            index, arn, "t" * 64, TargetState.STARTED, 0.0, deployment_id=f"d-{index}",
+            settled=outcome is not None, outcome=outcome,
+        )  # fmt: skip
+
+    small = [record(0, "succeeded"), record(1, None)]
+    counts = {0: {"SUCCEEDED": 2}, 1: {"QUEUED": 1}}
+    assert progress_lines(small, counts) == [
+        ("0", "thinggroup/line-2-0: succeeded (2 succeeded, 0 failed, 0 pending of 2)"),
+        ("1", "thinggroup/line-2-1: running, deployment d-1 (0 succeeded, 0 failed, 1 pending of 1)"),
+        ("devices", "devices: 2 succeeded, 0 failed, 1 pending of 3"),
+    ]
+    big = [record(i, "succeeded" if i < 8 else "failed" if i < 10 else None) for i in range(LIVE_TARGETS + 2)]
+    lines = progress_lines(big, {r.index: {"SUCCEEDED": 1} for r in big})
+    assert lines == [
+        ("targets", f"targets: 10 of {LIVE_TARGETS + 2} settled (2 failed, 8 succeeded)"),
+        ("devices", f"devices: {LIVE_TARGETS + 2} succeeded, 0 failed, 0 pending of {LIVE_TARGETS + 2}"),
+    ]
