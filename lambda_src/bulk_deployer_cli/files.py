@@ -25,6 +25,7 @@ from bulk_deployer_cli.progress import Progress
 from bulk_deployer_cli.rows import RowShape
 from bulk_deployer_cli.stack import Target
 from bulk_deployer_cli.v2_authoring import validated
+from bulk_deployer_cli.v2_follow import target_text
 from bulk_deployer_cli.watch import follow, queue_position
 
 _LIST_COLUMNS = ("registered_at", "key", "state", "bulk_deployment_id", "bulk_status", "records")
@@ -312,6 +313,10 @@ def report_command(args: argparse.Namespace) -> int:
         if final
         else None,
     }
+    if final and not target.is_v1:  # per target: its deployment, what it replaced and removed
+        data["targets"] = json.loads(read_object(target, report_key(target, file, ReportFile.REPORT))).get(
+            "targets", []
+        )
     if args.output:
         name = rows.csv_name if args.output.suffix.lower() == ".csv" else ReportFile.REPORT
         _save(args.output, read_object(target, report_key(target, file, name)))
@@ -344,6 +349,8 @@ def _report_text(data: dict[str, Any], shape: RowShape) -> str:
     ]
     if data.get("error"):
         lines.append(f"  error:    {data['error']}")
+    for summary in data.get("targets", []):
+        lines.append(f"  target {target_text(summary)}")
     if data["failed_total"]:
         lines.append(f"  failed {rows.member} ({data['failed_total']}):")
         lines += [f"    {shape.line(row)}" for row in data[f"failed_{rows.member}"]]

@@ -186,6 +186,19 @@ def progress_lines(
     return lines
 
 
+def target_text(summary: Mapping[str, Any]) -> str:
+    """One target of a V2 report (``report.json``'s ``targets``): outcome, deployment, and what it
+    replaced and removed (what ``rollback-input`` puts back)."""
+    name = _name(str(summary.get("target") or "-"))
+    if summary.get("error_code"):
+        return f"{name}: {summary.get('outcome')}: {summary['error_code']}: {summary.get('error_message')}"
+    text = f"{name}: {summary.get('outcome') or 'not settled'}, deployment {summary.get('deployment_id')}"
+    text += f", replaced {summary.get('replaced_deployment_id') or 'nothing'}"
+    if summary.get("removed_components"):
+        text += f", removed {', '.join(summary['removed_components'])}"
+    return text
+
+
 def _record_text(record: TargetRecord, counts: Mapping[str, int]) -> str:
     if record.state is TargetState.REFUSED:
         return f"refused: {record.error_code}: {record.error_message}"

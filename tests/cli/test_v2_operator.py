@@ -239,6 +239,15 @@ def test_submit_wait_report_and_rollback(v2: Stack, emulator: GreengrassV2Emulat
 
     code, data = v2.cli_json("report", key)
     assert code == 0 and data["device_counts"] == {"SUCCEEDED": 3}
+    assert [(t["target"], t["replaced_deployment_id"], t["removed_components"]) for t in data["targets"]] == [
+        (GROUP, before, ["com.example.Log"]),
+        (THING, None, []),
+    ]
+    code, text, _ = v2.cli("report", key)
+    assert (
+        f"  target thinggroup/line-2: succeeded, deployment {data['targets'][0]['deployment_id']}, " in text
+    )
+    assert f"replaced {before}, removed com.example.Log" in text
     saved = tmp_path / "devices.csv"
     assert v2.cli("report", key, "--output", str(saved))[0] == 0
     assert sorted(row.split(",")[1] for row in saved.read_text().splitlines()[1:]) == [
