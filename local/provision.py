@@ -44,13 +44,15 @@ class Provisioned:
 
     def outputs(self, config: DeployConfig) -> dict[str, str]:
         """The deployed stack's CloudFormation outputs (infra's CfnOutputs), as the stand-ins have
-        them: what ``bulk-deployer --local`` reads."""
+        them: what ``bulk-deployer --local`` reads. As infra's, a V2 stack's have no execution role
+        (the stand-ins provision it either way) and say which Greengrass the stack deploys with."""
         return {
             "BucketName": self.names.bucket,
+            "GreengrassVersion": config.greengrass,
             "IncomingPrefix": config.incoming_prefix,
             "StagedPrefix": config.staged_prefix,
             "ReportsPrefix": config.reports_prefix,
-            "ExecutionRoleArn": self.execution_role_arn,
+            **({"ExecutionRoleArn": self.execution_role_arn} if config.is_v1 else {}),
             "IntakeQueueUrl": self.intake_queue_url,
             "IntakeDeadLetterQueueUrl": self.intake_dead_letter_queue_url,
             "EventDeadLetterQueueUrl": self.event_dead_letter_queue_url,

@@ -29,6 +29,7 @@ from bulk_deployer.slot import DeploymentSlot
 from bulk_deployer.validation import FileValidator
 
 if TYPE_CHECKING:
+    from bulk_deployer.deployers.greengrass_v2 import StackRules
     from bulk_deployer.tracker import BulkDeploymentTracker
 
 
@@ -159,24 +160,25 @@ def build_deployer(
 def build_intake_rules(settings: StarterSettings) -> tuple[StartRequestBuilder, Callable[[], FileValidator]]:
     """What a queued file's start request freezes, and the rules its lines are validated by."""
     if settings.greengrass == GREENGRASS_V2:
-        from bulk_deployer.deployers.greengrass_v2 import (  # noqa: PLC0415
-            StackRules,
-            V2FileValidator,
-            V2StartRequests,
-            partition_of,
-        )
+        from bulk_deployer.deployers.greengrass_v2 import V2FileValidator, V2StartRequests  # noqa: PLC0415
 
-        rules = StackRules(
-            partition=partition_of(settings.region),
-            region=settings.region,
-            account=settings.stack_account_id,
-            allowed_targets=settings.deployable_target_arns,
-            allow_large_documents=settings.allow_large_deployment_documents,
-        )
-        return V2StartRequests(), partial(V2FileValidator, rules)
+        return V2StartRequests(), partial(V2FileValidator, v2_stack_rules(settings))
     return (
         V1StartRequests(settings.execution_role_arn, settings.region),
         partial(V1FileValidator, settings.deployable_group_ids),
+    )
+
+
+def v2_stack_rules(settings: StarterSettings) -> StackRules:
+    """What a V2 stack's starter checks every line against (the CLI checks files with the same)."""
+    from bulk_deployer.deployers.greengrass_v2 import StackRules, partition_of  # noqa: PLC0415
+
+    return StackRules(
+        partition=partition_of(settings.region),
+        region=settings.region,
+        account=settings.stack_account_id,
+        allowed_targets=settings.deployable_target_arns,
+        allow_large_documents=settings.allow_large_deployment_documents,
     )
 
 

@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +21,13 @@ from bulk_deployer.deployers.greengrass_v1.validation import validate_bytes
 from bulk_deployer.ledger_model import FileState
 from bulk_deployer.timefmt import epoch_of
 
-from bulk_deployer_cli import offline
+from bulk_deployer_cli import offline, v2_authoring
 from bulk_deployer_cli.commands import INPUT_FILE, OUTPUT_FILE, REF, Command, option
 from bulk_deployer_cli.fleet import DEPLOY_ACTION, Groups, RolePolicies, record
 from bulk_deployer_cli.lookup import find_file
 from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError, Output, table
 from bulk_deployer_cli.stack import Target
+from bulk_deployer_cli.written import write_input
 
 _PLAN_COLUMNS = ("line", "group_id", "name", "current_version", "new_version", "change", "problem")
 
@@ -39,17 +39,7 @@ def _write_input(
     result = validate_bytes(body)
     if lines and not result.valid:  # pragma: no cover - the lines are built from valid ids
         raise CliError(f"internal error: the generated file is invalid: {result.errors[0].message}")
-    if path is None:
-        if out.json_mode:
-            raise CliError("--json needs -o FILE (stdout carries the input file)")
-        sys.stdout.write(body.decode("utf-8"))
-        print(human, file=sys.stderr)
-        return
-    try:
-        path.write_bytes(body)
-    except OSError as exc:
-        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
-    out.result({**summary, "output": str(path)}, f"{human}\nwrote {path}")
+    write_input(out, body, path, summary, human)
 
 
 # -- make-input -------------------------------------------------------------------------------
@@ -66,12 +56,16 @@ def _pins(values: list[str]) -> dict[str, str]:
 
 
 def make_input_command(args: argparse.Namespace) -> int:
-    """write an input file deploying the latest version of chosen groups
+    """write an input file: V1 groups' latest versions, or V2 targets' current deployments, edited
 
-    List the account's Greengrass groups and write an input file with each chosen group's latest version
-    (groups without a version are reported and left out).
+    Greengrass V1: list the account's groups and write an input file with each chosen group's latest
+    version (groups without a version are reported and left out). Greengrass V2: start from each chosen
+    target's current deployment (--thing-group, --thing, or among the deployed targets --name-regex or
+    --all) and change component versions (--set), add (--add) or remove (--remove) components.
     """
     target: Target = args.target
+    if not target.is_v1:
+        return v2_authoring.make_input_command(args)
     if not (args.group_id or args.name_regex or args.all or args.version):
         raise CliError("choose groups: --group-id ID (repeatable), --name-regex REGEX or --all")
     try:
@@ -119,13 +113,18 @@ def make_input_command(args: argparse.Namespace) -> int:
 
 
 def plan_command(args: argparse.Namespace) -> int:
-    """dry run: what a file would change on which group, and what would fail
+    """dry run: what a file would change on which group or target, and what would fail
 
-    For each line: the group's name, the version it last deployed → the version the file asks for; groups
-    or versions that do not exist; groups the execution role may not deploy to. Exit 1 if anything would
-    fail.
+    Greengrass V1, for each line: the group's name, the version it last deployed → the version the file
+    asks for; groups or versions that do not exist; groups the execution role may not deploy to.
+    Greengrass V2, for each target: components added, changed and removed against its current
+    deployment, targets the stack or Greengrass would refuse, devices probably offline, devices that
+    also get other targets' deployments. Exit 1 if anything would fail or be refused (V2 removals and
+    devices are warnings).
     """
     target: Target = args.target
+    if not target.is_v1:
+        return v2_authoring.plan_command(args)
     out: Output = args.output_writer
     path: Path = args.file
     result = offline.validated(path)
@@ -198,12 +197,15 @@ def _group_arn(arn: str, group_id: str) -> str | None:
 
 
 def rollback_command(args: argparse.Namespace) -> int:
-    """from a finished report, write the file that redeploys each changed group's previous version
+    """from a finished file, write the file that redeploys what it replaced
 
-    For every group a finished file deployed successfully, find the version the group had deployed before
-    and write an input file that deploys it again.
+    Greengrass V1: for every group a finished file deployed successfully, the version the group had
+    deployed before. Greengrass V2: for every target, the deployment the file replaced (as the starter
+    saved it); a target that had none is left out. Submit the file written with `submit`.
     """
     target: Target = args.target
+    if not target.is_v1:
+        return v2_authoring.rollback_command(args)
     file = find_file(target, args.ref)
     if file.state is not FileState.FINISHED:
         raise CliError(f"{file.ref.key} is {file.state.value}: rollback needs its final report")
@@ -268,21 +270,65 @@ COMMANDS = (
         "make-input",
         make_input_command,
         options=(
-            option("--group-id", action="append", default=[], help="a group to include (repeatable)"),
-            option("--name-regex", help="include groups whose name matches (re.search)"),
-            option("--all", action="store_true", help="include every group"),
+            option("--group-id", action="append", default=[], help="V1: a group to include (repeatable)"),
+            option(
+                "--thing-group", action="append", default=[], help="V2: a thing group to include (repeatable)"
+            ),
+            option("--thing", action="append", default=[], help="V2: a thing (core device) to include"),
+            option(
+                "--name-regex", help="include groups (V2: deployed targets) whose name matches (re.search)"
+            ),
+            option("--all", action="store_true", help="include every group (V2: every deployed target)"),
             option(
                 "--version",
                 action="append",
                 default=[],
                 metavar="GROUP_ID=VERSION_ID",
-                help="pin a version",
+                help="V1: pin a version",
+            ),
+            option(
+                "--set",
+                action="append",
+                default=[],
+                metavar="COMPONENT=VERSION",
+                help="V2: change a component's version where a target deploys it (repeatable)",
+            ),
+            option(
+                "--add",
+                action="append",
+                default=[],
+                metavar="COMPONENT=VERSION",
+                help="V2: deploy this component too (repeatable)",
+            ),
+            option(
+                "--remove",
+                action="append",
+                default=[],
+                metavar="COMPONENT",
+                help="V2: stop deploying this component: it is uninstalled (repeatable)",
             ),
             OUTPUT_FILE,
             option("--page-size", type=int, default=100, help=argparse.SUPPRESS),
         ),
-        v1_only=True,
     ),
-    Command("plan", plan_command, options=(INPUT_FILE,), v1_only=True),
-    Command("rollback-input", rollback_command, options=(REF, OUTPUT_FILE), v1_only=True),
+    Command(
+        "plan",
+        plan_command,
+        options=(
+            INPUT_FILE,
+            option(
+                "--offline-hours",
+                type=float,
+                default=v2_authoring.DEFAULT_OFFLINE_HOURS,
+                help="V2: a device silent this long is probably offline (default %(default)g)",
+            ),
+            option(
+                "--max-devices",
+                type=int,
+                default=v2_authoring.DEFAULT_MAX_DEVICES,
+                help="V2: devices to check, per file (two calls each; default %(default)s)",
+            ),
+        ),
+    ),
+    Command("rollback-input", rollback_command, options=(REF, OUTPUT_FILE)),
 )

@@ -24,6 +24,8 @@ from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError, Output, tab
 from bulk_deployer_cli.progress import Progress
 from bulk_deployer_cli.rows import RowShape
 from bulk_deployer_cli.stack import Target
+from bulk_deployer_cli.v2_authoring import validated
+from bulk_deployer_cli.v2_follow import target_text
 from bulk_deployer_cli.watch import follow, queue_position
 
 _LIST_COLUMNS = ("registered_at", "key", "state", "bulk_deployment_id", "bulk_status", "records")
@@ -42,13 +44,14 @@ def submit_command(args: argparse.Namespace) -> int:
     """validate an input file locally, upload it, optionally follow it to its outcome
 
     Validate FILE locally (an invalid file is refused: nothing is uploaded), upload it under the incoming
-    prefix and print bucket, key, version id and client token. --wait follows it: exit 0 when every group
-    succeeded, 1 otherwise, 3 on --timeout.
+    prefix and print bucket, key, version id and client token (on a Greengrass V2 stack, FILE is checked
+    with its starter's rules). --wait follows it (V2: each target's devices as they change): exit 0 when
+    every group or device succeeded, 1 otherwise, 3 on --timeout (naming the devices not done).
     """
     out: Output = args.output_writer
     target: Target = args.target
     path: Path = args.file
-    result = offline.validated(path)
+    result = validated(target, path)
     if not result.valid:
         if args.json:
             out.result({"submitted": False, "validation": result.as_dict()}, "")
@@ -140,7 +143,7 @@ def status_command(args: argparse.Namespace) -> int:
     if file is not None and file.state in (FileState.QUEUED, FileState.STARTING):
         data["queue_position"] = queue_position(target, file.token)
         data["dispatch_paused"] = target.control.paused()
-    if bulk_id and target.is_v1:  # a V2 file's deployments are the tracker's to follow (issue 16)
+    if bulk_id and target.is_v1:  # a V2 file's deployments are the tracker's to settle (--wait reads them)
         data["live"] = _live(target, bulk_id)
     if file is not None and len(versions := _versions(target, file)) > 1:
         data["other_versions"] = versions[1:]
@@ -310,6 +313,10 @@ def report_command(args: argparse.Namespace) -> int:
         if final
         else None,
     }
+    if final and not target.is_v1:  # per target: its deployment, what it replaced and removed
+        data["targets"] = json.loads(read_object(target, report_key(target, file, ReportFile.REPORT))).get(
+            "targets", []
+        )
     if args.output:
         name = rows.csv_name if args.output.suffix.lower() == ".csv" else ReportFile.REPORT
         _save(args.output, read_object(target, report_key(target, file, name)))
@@ -342,6 +349,8 @@ def _report_text(data: dict[str, Any], shape: RowShape) -> str:
     ]
     if data.get("error"):
         lines.append(f"  error:    {data['error']}")
+    for summary in data.get("targets", []):
+        lines.append(f"  target {target_text(summary)}")
     if data["failed_total"]:
         lines.append(f"  failed {rows.member} ({data['failed_total']}):")
         lines += [f"    {shape.line(row)}" for row in data[f"failed_{rows.member}"]]
@@ -363,7 +372,6 @@ COMMANDS = (
             option("--key", help="object name under the incoming prefix (default: FILE's name + UTC time)"),
             *WAIT,
         ),
-        v1_only=True,
     ),
     Command(
         "status",

@@ -14,13 +14,14 @@ import sys
 from typing import Any
 
 from botocore.exceptions import ClientError
-from bulk_deployer.ledger_model import FileState, StaleTransition
+from bulk_deployer.ledger_model import FileState, LedgerFile, StaleTransition
 from bulk_deployer.slot import SlotState
 
 from bulk_deployer_cli.commands import REF, Command, limit, option
 from bulk_deployer_cli.lookup import file_summary, find_file
 from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError, table
 from bulk_deployer_cli.stack import Target
+from bulk_deployer_cli.v2_follow import stop_file
 
 _FAILED_TOKEN = re.compile(r"\(token ([0-9a-f]{64})\)")
 _QUEUE_COLUMNS = ("position", "key", "state", "records", "registered_at", "token")
@@ -156,9 +157,12 @@ def _resume_text(data: dict[str, Any]) -> str:
 
 
 def cancel_command(args: argparse.Namespace) -> int:
-    """take a queued file out of the queue
+    """take a queued file out of the queue; on Greengrass V2, also stop a started one
 
-    Take a QUEUED file out of the queue (state CANCELLED). Started files cannot be cancelled: use `stop`.
+    Take a QUEUED file out of the queue (state CANCELLED). On a Greengrass V1 stack a started file cannot
+    be cancelled: use `stop`. On a Greengrass V2 stack a STARTED file's deployments still in flight are
+    cancelled (CancelDeployment per target): devices that already applied it keep it (use
+    `rollback-input` for them); the file then finishes CANCELED.
     """
     target: Target = args.target
     file = find_file(target, args.ref)
@@ -166,6 +170,8 @@ def cancel_command(args: argparse.Namespace) -> int:
         cancelled = target.ledger.cancel(file.token, reason=args.reason)
     except StaleTransition:
         current = target.ledger.get(file.token) or file
+        if not target.is_v1 and current.state is FileState.STARTED:
+            return _stop_v2(args, current)
         hint = (
             " (use `stop` for a started bulk deployment)"
             if current.state in (FileState.STARTING, FileState.STARTED)
@@ -179,6 +185,27 @@ def cancel_command(args: argparse.Namespace) -> int:
     args.output_writer.result(
         {"cancelled": True, "file": file_summary(cancelled, target.report_rows)},
         f"cancelled {cancelled.ref.key} ({cancelled.token})",
+    )
+    return EXIT_OK
+
+
+def _stop_v2(args: argparse.Namespace, file: LedgerFile) -> int:
+    target: Target = args.target
+    stopped = stop_file(target, file)
+    note = (
+        "devices that already applied it keep it (a cancel undoes nothing: `rollback-input` writes the file "
+        "that does); the file finishes CANCELED at the tracker's next run"
+    )
+    args.output_writer.result(
+        {
+            "cancelled": True,
+            "stopped_deployments": stopped,
+            "note": note,
+            "file": file_summary(file, target.report_rows),
+        },
+        f"cancelled {len(stopped)} deployment(s) of {file.ref.key} still in flight"
+        + "".join(f"\n  {s['target']}: {s['deployment_id']}" for s in stopped)
+        + f"\n{note}",
     )
     return EXIT_OK
 

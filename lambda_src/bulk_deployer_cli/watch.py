@@ -20,6 +20,7 @@ from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
 from bulk_deployer_cli.progress import Progress
 from bulk_deployer_cli.rows import RowShape
 from bulk_deployer_cli.stack import Target
+from bulk_deployer_cli.v2_follow import V2Watch
 
 _ENDED_BADLY = {
     FileState.REJECTED: "rejected: the starter found invalid lines",
@@ -64,23 +65,29 @@ def follow(
     clock: Callable[[], float] = time.monotonic,
 ) -> WaitResult:
     deadline = clock() + timeout
+    # A V2 file's targets and devices, as they change (v2_follow).
+    devices = None if target.is_v1 else V2Watch(target, progress, clock)
     try:
         while True:
             file = target.ledger.get(token)
-            ended = _step(target, file, progress)
+            ended = _step(target, file, progress, devices)
             if ended is not None:
                 return ended
             if clock() >= deadline:
                 state = file.state.value if file else "not registered"
                 progress.stage(f"timed out after {timeout:g}s (the file is {state}); it carries on")
                 summary = file_summary(file, target.report_rows) if file else None
+                if devices is not None and file is not None and summary is not None:
+                    summary["devices_not_succeeded"] = devices.name_devices(file)
                 return WaitResult(EXIT_TIMEOUT, "timeout", summary)
             sleep(poll_seconds)
     finally:
         progress.close()
 
 
-def _step(target: Target, file: LedgerFile | None, progress: Progress) -> WaitResult | None:
+def _step(
+    target: Target, file: LedgerFile | None, progress: Progress, devices: V2Watch | None = None
+) -> WaitResult | None:
     if file is None:
         progress.stage("uploaded; waiting for the starter to register it")
         return None
@@ -95,17 +102,25 @@ def _step(target: Target, file: LedgerFile | None, progress: Progress) -> WaitRe
             f"queued ({where} in the queue)" + (f"; dispatching is PAUSED: {paused}" if paused else "")
         )
     elif state is FileState.STARTED:
-        progress.stage(f"started: bulk deployment {file.bulk_deployment_id}")
-        if target.is_v1:  # a V2 file's progress is the tracker's (the ledger's state is enough)
+        # A V2 file's stage lines take turns with its targets' lines: each printed once.
+        say = progress.stage if devices is None else devices.stage
+        say(f"started: bulk deployment {file.bulk_deployment_id}")
+        if devices is not None:
+            devices.step(file)
+        else:
             _records(target, file, progress)
     elif state is FileState.REPORTING:
+        if devices is not None:
+            devices.step(file)
         interim = file.report_interim.counts if file.report_interim else {}
         counts = ", ".join(f"{k} {v}" for k, v in sorted(interim.items()))
-        progress.stage(
+        (progress.stage if devices is None else devices.stage)(
             f"bulk deployment {file.deployment_status}; {target.report_rows.member} settling"
             + (f" ({counts})" if counts else "")
         )
     elif state is FileState.FINISHED:
+        if devices is not None:
+            devices.step(file)  # each target's last line, before the outcome
         rows = target.report_rows
         summary = file_summary(file, rows)
         counts = ", ".join(f"{k} {v}" for k, v in sorted(summary[counts_key(rows)].items()))
@@ -114,6 +129,8 @@ def _step(target: Target, file: LedgerFile | None, progress: Progress) -> WaitRe
             f"{file.ref.bucket}/{summary['report_key']}"
         )
         ok = succeeded(file, target.row_shape)
+        if devices is not None and not ok:
+            summary["devices_not_succeeded"] = devices.name_devices(file)
         return WaitResult(EXIT_OK if ok else EXIT_FAILED, "succeeded" if ok else "failed", summary)
     elif state in _ENDED_BADLY:
         summary = file_summary(file, target.report_rows)

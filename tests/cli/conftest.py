@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -259,22 +259,46 @@ def stack(
 class Runner:
     """The starter and the tracker, as the deployed stack runs them, wired to the stand-ins."""
 
-    def __init__(self, stack: Stack, *, execution_role_arn: str | None = None) -> None:
+    def __init__(
+        self, stack: Stack, *, execution_role_arn: str | None = None, greengrass_v2_url: str | None = None
+    ) -> None:
+        """With ``greengrass_v2_url``: a Greengrass V2 stack's functions, on that emulator."""
         self._stack = stack
-        environment = tracker_environment()
+        v2 = greengrass_v2_url is not None
+        environment = tracker_environment(**({"greengrass": "v2"} if v2 else {}))
         # The tracker as deployed (what `resume` reads); the starter with the same dispatch settings.
         tracker_settings = TrackerSettings.from_env({**environment, "AWS_REGION": REGION})
         starter_settings = StarterSettings(
             **dispatch_fields(tracker_settings),
-            execution_role_arn=execution_role_arn or stack.outputs["ExecutionRoleArn"],
+            **(
+                {"stack_account_id": ACCOUNT}
+                if v2
+                else {"execution_role_arn": execution_role_arn or stack.outputs["ExecutionRoleArn"]}
+            ),
         )
-        clients = Clients(
-            s3=stack.client("s3"),
-            dynamodb=stack.client("dynamodb"),
-            greengrass=stack.client("greengrass"),
-            sns=None,
-        )
+        if v2:
+            greengrassv2, iot = (
+                boto3.client(name, endpoint_url=greengrass_v2_url, region_name=REGION)
+                for name in ("greengrassv2", "iot")
+            )
+            clients = Clients(
+                s3=stack.client("s3"),
+                dynamodb=stack.client("dynamodb"),
+                greengrass=None,
+                sns=None,
+                greengrassv2=greengrassv2,
+                iot=iot,
+            )
+        else:
+            clients = Clients(
+                s3=stack.client("s3"),
+                dynamodb=stack.client("dynamodb"),
+                greengrass=stack.client("greengrass"),
+                sns=None,
+            )
         quiet = Effects(count=lambda _n, _v: None, seconds=lambda _n, _v: None, sleep=lambda _s: None)
+        if v2:  # a V2 start stops when its invocation's time runs out: this one has plenty
+            quiet = replace(quiet, time_left=lambda: 600.0)
         # The functions' own wiring, against the stand-ins.
         self.intake = build_intake(starter_settings, clients, quiet)
         self.tracker = build_tracker(tracker_settings, clients, quiet)

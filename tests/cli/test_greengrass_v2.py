@@ -143,7 +143,7 @@ def test_a_v2_stack_deployed_before_the_version_output_is_told_by_its_tracker(
     document = json.loads(v2_stack.env_file.read_text())
     del document["outputs"]["GreengrassVersion"]
     v2_stack.env_file.write_text(json.dumps(document))
-    code, _, err = v2_stack.cli("plan", "anything.jsonl")
+    code, _, err = v2_stack.cli("stop", "some-bulk-deployment-id", "--yes")
     assert code == 2 and err.count("\n") == 1
     assert err.endswith("deploys with Greengrass v2\n")
     code, data = v2_stack.cli_json("doctor")
@@ -255,13 +255,7 @@ def test_pause_resume_and_cancel_on_a_v2_stack(v2_stack: Stack) -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [
-        ("make-input", "--all"),
-        ("plan", "groups.jsonl"),
-        ("rollback-input", "fleet-a.jsonl"),
-        ("submit", "groups.jsonl"),
-        ("stop", "some-bulk-deployment-id", "--yes"),
-    ],
+    [("stop", "some-bulk-deployment-id", "--yes")],
 )
 def test_v1_only_commands_are_refused_on_a_v2_stack(v2_stack: Stack, argv: tuple[str, ...]) -> None:
     code, out, err = v2_stack.cli(*argv)

@@ -237,17 +237,10 @@ class TargetStarter:
             ) from exc
 
     def _current(self, target_arn: str) -> dict[str, Any] | None:
-        """The target's latest deployment (its whole spec), or None for a target never deployed."""
-        listed = self._gg.list_deployments(targetArn=target_arn, historyFilter="LATEST_ONLY", maxResults=1)
-        for summary in listed.get("deployments") or []:
-            return self._describe(summary["deploymentId"])
-        return None
+        return current_deployment(self._gg, target_arn)
 
     def _describe(self, deployment_id: str) -> dict[str, Any]:
-        answer = dict(self._gg.get_deployment(deploymentId=deployment_id))
-        answer.pop("ResponseMetadata", None)
-        answer["deploymentId"] = deployment_id
-        return answer
+        return describe_deployment(self._gg, deployment_id)
 
     def _find_by_tag(self, target_arn: str, target_token: str, *, since: float) -> dict[str, Any] | None:
         """The target's deployment tagged with this token, newest first, back to ``since``."""
@@ -301,6 +294,23 @@ class TargetStarter:
     def _get_json(self, bucket: str, key: str) -> dict[str, Any] | None:
         found: dict[str, Any] | None = json.loads(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         return found
+
+
+def current_deployment(gg: Any, target_arn: str) -> dict[str, Any] | None:
+    """The target's latest deployment (its whole spec), or None for a target never deployed: what
+    a start replaces, and what the CLI's make-input and plan start from."""
+    listed = gg.list_deployments(targetArn=target_arn, historyFilter="LATEST_ONLY", maxResults=1)
+    for summary in listed.get("deployments") or []:
+        return describe_deployment(gg, summary["deploymentId"])
+    return None
+
+
+def describe_deployment(gg: Any, deployment_id: str) -> dict[str, Any]:
+    """GetDeployment's answer, without botocore's metadata, with its id."""
+    answer = dict(gg.get_deployment(deploymentId=deployment_id))
+    answer.pop("ResponseMetadata", None)
+    answer["deploymentId"] = deployment_id
+    return answer
 
 
 def _every_target_refused(refused: list[TargetRecord]) -> StartRejected:
