@@ -23,7 +23,7 @@ from bulk_deployer.ledger_model import FileState
 from bulk_deployer.timefmt import epoch_of
 
 from bulk_deployer_cli import offline
-from bulk_deployer_cli.commands import INPUT_FILE, OUTPUT_FILE, REF, Command, option
+from bulk_deployer_cli.commands import HIDDEN, INPUT_FILE, REF, SAVE_FILE, Command, at_least, option, regex
 from bulk_deployer_cli.fleet import DEPLOY_ACTION, Groups, RolePolicies, record
 from bulk_deployer_cli.lookup import find_file
 from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError, Output, table
@@ -40,8 +40,8 @@ def _write_input(
     if lines and not result.valid:  # pragma: no cover - the lines are built from valid ids
         raise CliError(f"internal error: the generated file is invalid: {result.errors[0].message}")
     if path is None:
-        if out.json_mode:
-            raise CliError("--json needs -o FILE (stdout carries the input file)")
+        if out.plain:
+            raise CliError(f"--output {out.format} needs --save PATH (stdout carries the input file)")
         sys.stdout.write(body.decode("utf-8"))
         print(human, file=sys.stderr)
         return
@@ -74,19 +74,18 @@ def make_input_command(args: argparse.Namespace) -> int:
     target: Target = args.target
     if not (args.group_id or args.name_regex or args.all or args.version):
         raise CliError("choose groups: --group-id ID (repeatable), --name-regex REGEX or --all")
-    try:
-        pattern = re.compile(args.name_regex) if args.name_regex else None
-    except re.error as exc:
-        raise CliError(f"--name-regex: {exc}") from None
+    pattern: re.Pattern[str] | None = args.name_regex
     pins = _pins(args.version)
     wanted = set(args.group_id) | set(pins)
     chosen: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     seen: set[str] = set()
+    matched = 0
     for group in Groups(target.client("greengrass")).all(page_size=args.page_size):
         group_id = str(group.get("Id"))
         seen.add(group_id)
         name = str(group.get("Name") or "")
+        matched += bool(pattern and pattern.search(name))
         if not (args.all or group_id in wanted or (pattern and pattern.search(name))):
             continue
         version = pins.get(group_id) or group.get("LatestVersion")
@@ -99,6 +98,11 @@ def make_input_command(args: argparse.Namespace) -> int:
     unknown = sorted(wanted - seen)
     if unknown:
         raise CliError(f"no such group(s) in this account and region: {', '.join(unknown)}")
+    if pattern is not None and not matched and not (args.all or wanted):
+        raise CliError(
+            f"no group matches {pattern.pattern} (of {len(seen)} group(s) in this account and region): "
+            "nothing to write"
+        )
     if not chosen:
         raise CliError("no chosen group has a version: nothing to write")
     summary = {"groups": chosen, "skipped": skipped, "records": len(chosen)}
@@ -108,7 +112,7 @@ def make_input_command(args: argparse.Namespace) -> int:
     _write_input(
         args.output_writer,
         [record(str(c["group_id"]), str(c["version_id"])) for c in chosen],
-        args.output,
+        args.save,
         summary,
         human,
     )
@@ -238,7 +242,7 @@ def rollback_command(args: argparse.Namespace) -> int:
     if not lines:
         args.output_writer.note(human)
         raise CliError("no group to roll back")
-    _write_input(args.output_writer, lines, args.output, summary, human)
+    _write_input(args.output_writer, lines, args.save, summary, human)
     return EXIT_OK
 
 
@@ -268,21 +272,33 @@ COMMANDS = (
         "make-input",
         make_input_command,
         options=(
-            option("--group-id", action="append", default=[], help="a group to include (repeatable)"),
-            option("--name-regex", help="include groups whose name matches (re.search)"),
-            option("--all", action="store_true", help="include every group"),
+            option(
+                "--group-id",
+                action="append",
+                default=[],
+                metavar="ID",
+                help="a group to include (repeatable), e.g. --group-id 8d8c0f1e-5f2d-4bcd-9a7e-0c4b1a7e2d11",
+            ),
+            option(
+                "--name-regex",
+                type=regex,
+                metavar="REGEX",
+                help="include groups whose name matches (re.search), e.g. --name-regex '^site-'",
+            ),
+            option("--all", action="store_true", help="include every group, e.g. --all"),
             option(
                 "--version",
                 action="append",
                 default=[],
                 metavar="GROUP_ID=VERSION_ID",
-                help="pin a version",
+                help="pin a group's version (repeatable), "
+                "e.g. --version 8d8c0f1e-5f2d-4bcd=3f1e2d4c-0b9a-4c8d",
             ),
-            OUTPUT_FILE,
-            option("--page-size", type=int, default=100, help=argparse.SUPPRESS),
+            SAVE_FILE,
+            option("--page-size", type=at_least(1), default=100, help=HIDDEN),
         ),
         v1_only=True,
     ),
     Command("plan", plan_command, options=(INPUT_FILE,), v1_only=True),
-    Command("rollback-input", rollback_command, options=(REF, OUTPUT_FILE), v1_only=True),
+    Command("rollback-input", rollback_command, options=(REF, SAVE_FILE), v1_only=True),
 )

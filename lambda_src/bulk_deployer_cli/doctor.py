@@ -25,7 +25,7 @@ from bulk_deployer.settings_schema import GREENGRASS_V2
 
 from bulk_deployer_cli.commands import Command
 from bulk_deployer_cli.errors import describe
-from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError, check_mark
+from bulk_deployer_cli.output import EXIT_ERROR, EXIT_FAILED, EXIT_OK, CliError, check_mark
 from bulk_deployer_cli.stack import (
     GREENGRASS_SETTING,
     STARTER_FUNCTION_OUTPUT,
@@ -63,7 +63,8 @@ def doctor_command(args: argparse.Namespace) -> int:
     account and region, shared with every other tool), whether dispatching is paused and whether the
     alarms reach anyone (a confirmed subscription to the alarm topic). On a Greengrass V2 stack, instead
     of the V1 checks: both functions deploy with V2 and their settings hold, and ListDeployments answers.
-    Exit 1 if a check fails.
+    Exit 1 if a check fails; 2 if the stack cannot be read at all (no credentials, an unreachable
+    endpoint, no such stack), as for every other command.
     """
     target: Target = args.target
     checks = [_guard("stack", lambda: _stack(target))]
@@ -80,6 +81,8 @@ def doctor_command(args: argparse.Namespace) -> int:
     failed = sum(1 for c in checks if c.ok is False)
     data = {"ok": failed == 0, "failed": failed, "checks": [asdict(c) for c in checks]}
     args.output_writer.result(data, _text)
+    if not checks[0].ok:  # the stack could not be read: an AWS or I/O error, as for every command
+        return EXIT_ERROR
     return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -117,6 +117,7 @@ class Target:
     region: str | None = None
     profile: str | None = None
     local: bool = False
+    endpoint_url: str | None = None  # --endpoint-url: every service's calls go there
     _clients: dict[str, Any] = field(default_factory=dict)
 
     # -- connection ----------------------------------------------------------------------
@@ -174,6 +175,8 @@ class Target:
                 endpoint = env.get(f"AWS_ENDPOINT_URL_{service.upper()}") or env.get("AWS_ENDPOINT_URL")
                 if endpoint:
                     kwargs["endpoint_url"] = endpoint
+            if self.endpoint_url:
+                kwargs["endpoint_url"] = self.endpoint_url
             self._clients[name] = self.session.client(service, **kwargs)
         return self._clients[name]
 
