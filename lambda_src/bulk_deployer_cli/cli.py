@@ -215,6 +215,8 @@ def invoke(command: Command, ctx: click.Context) -> int:
     """Run one command: its errors become one line on stderr (with --debug, the traceback too)."""
     args = namespace(command, ctx)
     set_no_color(bool(args.no_color))
+    botocore_logger = logging.getLogger("botocore")
+    level = botocore_logger.level
     debug_handler = _debug_logging() if args.debug else None
     try:
         if command.needs_target:
@@ -242,7 +244,8 @@ def invoke(command: Command, ctx: click.Context) -> int:
         return interrupted()
     finally:
         if debug_handler is not None:
-            logging.getLogger("botocore").removeHandler(debug_handler)
+            botocore_logger.removeHandler(debug_handler)
+            botocore_logger.setLevel(level)
         set_no_color(False)
 
 
