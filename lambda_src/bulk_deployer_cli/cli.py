@@ -138,10 +138,28 @@ def build() -> click.Group:
 
 
 class _Group(click.Group):
-    """Commands in the order the modules declare them (not sorted), as the old help had them."""
+    """Commands in the order the modules declare them (not sorted); the global options in two
+    sections of their own, shown here once rather than in every command's help."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        sections = (
+            ("Global options: output", OUTPUT_OPTIONS),
+            ("Global options: connection (commands that reach AWS)", CONNECTION_OPTIONS),
+        )
+        placed: set[str] = set()
+        for title, rows in sections:
+            names = {clickify.dest_of(row) for row in rows}
+            records = [r for p in self.get_params(ctx) if p.name in names and (r := p.get_help_record(ctx))]
+            placed |= names
+            with formatter.section(title):
+                formatter.write_dl(records)
+        rest = [r for p in self.get_params(ctx) if p.name not in placed and (r := p.get_help_record(ctx))]
+        with formatter.section("Options"):
+            formatter.write_dl(rest)
+        self.format_commands(ctx, formatter)
 
 
 def _command(command: Command) -> click.Command:

@@ -20,7 +20,7 @@ from bulk_deployer_cli.commands import HIDDEN, Option
 _KNOWN = frozenset({"type", "default", "help", "action", "metavar", "choices", "nargs", "dest", "required"})
 
 
-class FromString(click.ParamType):
+class FromString(click.ParamType[Any]):
     """A row's ``type=`` callable as a Click type: its ``ValueError`` (or argparse's
     ``ArgumentTypeError``) refuses the value with the callable's own message (exit 2)."""
 
@@ -55,7 +55,7 @@ def is_positional(declared: Option) -> bool:
     return not any(name.startswith("-") for name in declared.names)
 
 
-def _click_type(parsing: dict[str, Any]) -> click.ParamType | None:
+def _click_type(parsing: dict[str, Any]) -> click.ParamType[Any] | None:
     if "choices" in parsing:
         return click.Choice([str(c) for c in parsing["choices"]])
     kind = parsing.get("type")
@@ -131,5 +131,5 @@ def values(declared: Iterable[Option], params: dict[str, Any]) -> dict[str, Any]
     for row in declared:
         dest = dest_of(row)
         value = params.get(dest)
-        out[dest] = list(value) if row.parsing.get("action") == "append" else value
+        out[dest] = list(value or ()) if row.parsing.get("action") == "append" else value
     return out

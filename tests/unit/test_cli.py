@@ -173,6 +173,8 @@ def test_every_command_and_each_of_its_arguments_has_help_with_an_example() -> N
     for row in cli.GLOBAL_OPTIONS:
         if "e.g." not in str(row.parsing.get("help")):
             missing.append(f"global {row.names[0]}")
+    top = runner.invoke(group, ["--help"]).output
+    assert "Global options: connection" in top and top.count("--stack NAME") == 1
     assert missing == []
     assert group.commands["rollback-input"].short_help == (
         "from a finished report, write the file that redeploys each changed group's previous version"
