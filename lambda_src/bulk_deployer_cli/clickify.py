@@ -86,12 +86,18 @@ def to_click(declared: Option, *, hidden: bool = False) -> click.Parameter:
     action = parsing.get("action")
     dest = dest_of(declared)
     kind = _click_type(parsing)
+    nargs = parsing.get("nargs")
+    if nargs not in (None, "?", "*", "+"):
+        raise TypeError(f"option {declared.names}: nargs {nargs!r} has no Click translation")
     if is_positional(declared):
-        optional = parsing.get("nargs") == "?"
+        if nargs in ("*", "+"):  # any number (at least one): Click's nargs=-1
+            return click.Argument(
+                [dest], type=kind, nargs=-1, required=nargs == "+", metavar=metavar_of(declared)
+            )
         return click.Argument(
             [dest],
             type=kind,
-            required=not optional,
+            required=nargs != "?",
             default=parsing.get("default"),
             metavar=metavar_of(declared),
         )
@@ -101,8 +107,10 @@ def to_click(declared: Option, *, hidden: bool = False) -> click.Parameter:
         "hidden": hidden or parsing.get("help") == HIDDEN,
         "required": bool(parsing.get("required", False)),
     }
-    if action == "store_true":
-        return click.Option(names, is_flag=True, default=bool(parsing.get("default", False)), **common)
+    if action in ("store_true", "store_false"):
+        stored = action == "store_true"
+        default = bool(parsing.get("default", not stored))
+        return click.Option(names, is_flag=True, flag_value=stored, default=default, **common)
     if action == "append":
         return click.Option(
             names,
@@ -112,7 +120,7 @@ def to_click(declared: Option, *, hidden: bool = False) -> click.Parameter:
             metavar=parsing.get("metavar"),
             **common,
         )
-    if action is not None:
+    if action is not None or nargs is not None:
         raise TypeError(f"option {declared.names}: action {action!r} has no Click translation")
     default = parsing.get("default")
     return click.Option(
@@ -131,5 +139,6 @@ def values(declared: Iterable[Option], params: dict[str, Any]) -> dict[str, Any]
     for row in declared:
         dest = dest_of(row)
         value = params.get(dest)
-        out[dest] = list(value or ()) if row.parsing.get("action") == "append" else value
+        many = row.parsing.get("action") == "append" or row.parsing.get("nargs") in ("*", "+")
+        out[dest] = list(value or ()) if many else value
     return out
