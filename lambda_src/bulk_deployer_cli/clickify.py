@@ -109,8 +109,8 @@ def to_click(declared: Option, *, hidden: bool = False) -> click.Parameter:
     }
     if action in ("store_true", "store_false"):
         stored = action == "store_true"
-        default = bool(parsing.get("default", not stored))
-        return click.Option(names, is_flag=True, flag_value=stored, default=default, **common)
+        unset = bool(parsing.get("default", not stored))
+        return click.Option(names, is_flag=True, flag_value=stored, default=unset, **common)
     if action == "append":
         return click.Option(
             names,
@@ -122,11 +122,10 @@ def to_click(declared: Option, *, hidden: bool = False) -> click.Parameter:
         )
     if action is not None or nargs is not None:
         raise TypeError(f"option {declared.names}: action {action!r} has no Click translation")
-    default = parsing.get("default")
     return click.Option(
         names,
         type=kind,
-        default=default,
+        default=parsing.get("default"),
         show_default=False,
         metavar=parsing.get("metavar"),
         **common,
