@@ -90,6 +90,19 @@ def test_an_unreachable_endpoint_is_exit_2_for_every_command(
     assert "cannot reach the endpoint http://127.0.0.1:9" in out + err  # doctor: in its check list
 
 
+def test_status_wait_times_out_with_exit_3_and_says_how_to_follow_again(
+    stack: Stack, runner: Runner, tmp_path: Path
+) -> None:
+    stack.cli("pause")
+    group, (version,) = stack.group()
+    path = stack.input_file(tmp_path / "a.jsonl", [(group, version)])
+    token = stack.cli_json("submit", str(path), "--key", "a.jsonl")[1]["token"]
+    runner.step()  # queued behind the pause
+    code, _, err = stack.cli("status", "a.jsonl", "--wait", "--poll-seconds", "0.05", "--timeout", "0.2")
+    assert code == 3
+    assert f"it carries on: follow it again with `bulk-deployer --local status --token {token} --wait`" in err
+
+
 # -- 3: --output, --query, --json, --debug, --no-color, --endpoint-url ------------------------------
 
 
