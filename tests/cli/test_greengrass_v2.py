@@ -202,7 +202,8 @@ def test_a_v2_report_lists_devices(v2_stack: Stack, tmp_path: Any) -> None:
     file = _finished(v2_stack, "fleet-a.jsonl", 1, FLEET)
     code, data = v2_stack.cli_json("report", "fleet-a.jsonl")
     assert code == 1, data  # a device failed: a negative answer
-    assert data["succeeded"] is False and data["failed_total"] == 2  # FAILED and PENDING did not succeed; SUCCEEDED did
+    # FAILED and PENDING did not succeed; SUCCEEDED did
+    assert data["succeeded"] is False and data["failed_total"] == 2
     assert [d["thing_name"] for d in data[f"failed_{REPORT_ROWS.member}"]] == ["press-8", "press-9"]
     assert data[f"failed_{REPORT_ROWS.member}"][0] == {
         "thing_name": "press-8",
