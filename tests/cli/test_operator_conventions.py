@@ -187,6 +187,39 @@ def test_json_progress_is_json_lines_on_stderr(stack: Stack, runner: Runner, tmp
     assert (last["done"], last["total"]) == (2, 2) and "elapsed_seconds" in last
 
 
+def test_on_a_terminal_a_live_bar_shows_every_record_and_the_elapsed_time(
+    stack: Stack, runner: Runner, tmp_path: Path
+) -> None:
+    """The console script with its stderr on a pseudo-terminal: Rich's bar, completed."""
+    import pty
+
+    groups = [stack.group() for _ in range(3)]
+    path = stack.input_file(tmp_path / "f.jsonl", [(g, v) for g, (v,) in groups])
+    with runner:
+        assert stack.cli("submit", str(path), "--key", "f.jsonl", "--wait", *FAST_WAIT)[0] == 0
+    main_fd, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [str(SCRIPT), "--local", "status", "f.jsonl", "--wait"],
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        env={**os.environ, "COLUMNS": "150"},
+    )
+    os.close(terminal)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 4096)
+        except OSError:  # the terminal's last writer is gone
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(main_fd)
+    assert process.wait(timeout=30) == 0
+    screen = drawn.decode("utf-8", errors="replace")
+    assert "3/3" in screen and "0:00:0" in screen and "Completed" in screen, screen
+
+
 def test_the_terminal_bar_reaches_its_end() -> None:
     import io
 
