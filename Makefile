@@ -18,7 +18,7 @@ venv: $(STAMP)
 # would cache it later). It reads no pip.conf and installs the same versions from PyPI; should it be
 # unreachable, pip does the same job.
 UV_VERSION := 0.13.9
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-cli.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet uv==$(UV_VERSION)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -r requirements-dev.txt \

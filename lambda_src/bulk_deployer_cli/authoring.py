@@ -22,7 +22,7 @@ from bulk_deployer.ledger_model import FileState
 from bulk_deployer.timefmt import epoch_of
 
 from bulk_deployer_cli import offline, v2_authoring
-from bulk_deployer_cli.commands import INPUT_FILE, OUTPUT_FILE, REF, Command, option
+from bulk_deployer_cli.commands import HIDDEN, INPUT_FILE, REF, SAVE_FILE, Command, at_least, option, regex
 from bulk_deployer_cli.fleet import DEPLOY_ACTION, Groups, RolePolicies, record
 from bulk_deployer_cli.lookup import find_file
 from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError, Output, table
@@ -68,19 +68,18 @@ def make_input_command(args: argparse.Namespace) -> int:
         return v2_authoring.make_input_command(args)
     if not (args.group_id or args.name_regex or args.all or args.version):
         raise CliError("choose groups: --group-id ID (repeatable), --name-regex REGEX or --all")
-    try:
-        pattern = re.compile(args.name_regex) if args.name_regex else None
-    except re.error as exc:
-        raise CliError(f"--name-regex: {exc}") from None
+    pattern: re.Pattern[str] | None = args.name_regex
     pins = _pins(args.version)
     wanted = set(args.group_id) | set(pins)
     chosen: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     seen: set[str] = set()
+    matched = 0
     for group in Groups(target.client("greengrass")).all(page_size=args.page_size):
         group_id = str(group.get("Id"))
         seen.add(group_id)
         name = str(group.get("Name") or "")
+        matched += bool(pattern and pattern.search(name))
         if not (args.all or group_id in wanted or (pattern and pattern.search(name))):
             continue
         version = pins.get(group_id) or group.get("LatestVersion")
@@ -93,6 +92,11 @@ def make_input_command(args: argparse.Namespace) -> int:
     unknown = sorted(wanted - seen)
     if unknown:
         raise CliError(f"no such group(s) in this account and region: {', '.join(unknown)}")
+    if pattern is not None and not matched and not (args.all or wanted):
+        raise CliError(
+            f"no group matches {pattern.pattern} (of {len(seen)} group(s) in this account and region): "
+            "nothing to write"
+        )
     if not chosen:
         raise CliError("no chosen group has a version: nothing to write")
     summary = {"groups": chosen, "skipped": skipped, "records": len(chosen)}
@@ -102,7 +106,7 @@ def make_input_command(args: argparse.Namespace) -> int:
     _write_input(
         args.output_writer,
         [record(str(c["group_id"]), str(c["version_id"])) for c in chosen],
-        args.output,
+        args.save,
         summary,
         human,
     )
@@ -240,7 +244,7 @@ def rollback_command(args: argparse.Namespace) -> int:
     if not lines:
         args.output_writer.note(human)
         raise CliError("no group to roll back")
-    _write_input(args.output_writer, lines, args.output, summary, human)
+    _write_input(args.output_writer, lines, args.save, summary, human)
     return EXIT_OK
 
 
@@ -270,45 +274,73 @@ COMMANDS = (
         "make-input",
         make_input_command,
         options=(
-            option("--group-id", action="append", default=[], help="V1: a group to include (repeatable)"),
             option(
-                "--thing-group", action="append", default=[], help="V2: a thing group to include (repeatable)"
+                "--group-id",
+                action="append",
+                default=[],
+                metavar="ID",
+                help="V1: a group to include (repeatable), "
+                "e.g. --group-id 8d8c0f1e-5f2d-4bcd-9a7e-0c4b1a7e2d11",
             ),
-            option("--thing", action="append", default=[], help="V2: a thing (core device) to include"),
             option(
-                "--name-regex", help="include groups (V2: deployed targets) whose name matches (re.search)"
+                "--thing-group",
+                action="append",
+                default=[],
+                metavar="NAME",
+                help="V2: a thing group to include (repeatable), e.g. --thing-group presses",
             ),
-            option("--all", action="store_true", help="include every group (V2: every deployed target)"),
+            option(
+                "--thing",
+                action="append",
+                default=[],
+                metavar="NAME",
+                help="V2: a thing (core device) to include (repeatable), e.g. --thing press-7",
+            ),
+            option(
+                "--name-regex",
+                type=regex,
+                metavar="REGEX",
+                help="include groups (V2: deployed targets) whose name matches (re.search), "
+                "e.g. --name-regex '^site-'",
+            ),
+            option(
+                "--all",
+                action="store_true",
+                help="include every group (V2: every deployed target), e.g. --all",
+            ),
             option(
                 "--version",
                 action="append",
                 default=[],
                 metavar="GROUP_ID=VERSION_ID",
-                help="V1: pin a version",
+                help="V1: pin a group's version (repeatable), "
+                "e.g. --version 8d8c0f1e-5f2d-4bcd=3f1e2d4c-0b9a-4c8d",
             ),
             option(
                 "--set",
                 action="append",
                 default=[],
                 metavar="COMPONENT=VERSION",
-                help="V2: change a component's version where a target deploys it (repeatable)",
+                help="V2: change a component's version where a target deploys it (repeatable), "
+                "e.g. --set com.example.App=1.3.0",
             ),
             option(
                 "--add",
                 action="append",
                 default=[],
                 metavar="COMPONENT=VERSION",
-                help="V2: deploy this component too (repeatable)",
+                help="V2: deploy this component too (repeatable), e.g. --add com.example.Agent=2.0.1",
             ),
             option(
                 "--remove",
                 action="append",
                 default=[],
                 metavar="COMPONENT",
-                help="V2: stop deploying this component: it is uninstalled (repeatable)",
+                help="V2: stop deploying this component: it is uninstalled (repeatable), "
+                "e.g. --remove com.example.Old",
             ),
-            OUTPUT_FILE,
-            option("--page-size", type=int, default=100, help=argparse.SUPPRESS),
+            SAVE_FILE,
+            option("--page-size", type=at_least(1), default=100, help=HIDDEN),
         ),
     ),
     Command(
@@ -320,15 +352,19 @@ COMMANDS = (
                 "--offline-hours",
                 type=float,
                 default=v2_authoring.DEFAULT_OFFLINE_HOURS,
-                help="V2: a device silent this long is probably offline (default %(default)g)",
+                metavar="HOURS",
+                help="V2: a device silent this long is probably offline (default %(default)s), "
+                "e.g. --offline-hours 48",
             ),
             option(
                 "--max-devices",
-                type=int,
+                type=at_least(1),
                 default=v2_authoring.DEFAULT_MAX_DEVICES,
-                help="V2: devices to check, per file (two calls each; default %(default)s)",
+                metavar="N",
+                help="V2: devices to check, per file (two calls each; default %(default)s), "
+                "e.g. --max-devices 500",
             ),
         ),
     ),
-    Command("rollback-input", rollback_command, options=(REF, OUTPUT_FILE)),
+    Command("rollback-input", rollback_command, options=(REF, SAVE_FILE)),
 )

@@ -1,22 +1,30 @@
 """How a subcommand is declared: a row of its module's ``COMMANDS`` table, registered by ``main``.
 
-Why: every subcommand takes the connection options and ends its help with the exit codes, and
-several take the same options (``--wait`` with its timeout, a file named by KEY or TOKEN, an
-output file). Declaring those once keeps each command's row to what is its own: its name, the
-function that runs it, its own options. Its help is that function's docstring, as Click and
-Typer take it (the CLI issue moves the CLI to one of them; this stays plain argparse until then).
+Why: every subcommand takes the global options and ends its help with the exit codes, and
+several take the same options (``--wait`` with its timeout, a file named by KEY or TOKEN, a
+file to save). Declaring those once keeps each command's row to what is its own: its name, the
+function that runs it, its own options. The rows stay in ``argparse``'s vocabulary (``type=``,
+``default=``, ``action="store_true"``, ``nargs=``, ``choices=``, ``metavar=``, ``dest=``,
+``required=``) so that a row reads the same wherever it was written; ``clickify`` is the one
+place that turns them into Click parameters. Its help is that function's docstring, as Click
+takes it. A ``type=`` is any callable from the string given; one that raises ``ValueError`` (or
+``argparse.ArgumentTypeError``) refuses the value, with its message, before the command runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 Run = Callable[[argparse.Namespace], int]
+
+# A row's ``help=`` that hides an option from the help (argparse's spelling, kept).
+HIDDEN = argparse.SUPPRESS
 
 
 @dataclass(frozen=True)
@@ -43,35 +51,96 @@ class Command:
 
     def help(self) -> tuple[str, str]:
         """The docstring of ``run``: its first paragraph is the line in the command list, the rest
-        the description (argparse reflows both)."""
+        the description."""
         summary, _, description = inspect.cleandoc(self.run.__doc__ or "").partition("\n\n")
         return " ".join(summary.split()), description
 
 
-def add_commands(commands: Any, common: argparse.ArgumentParser, table: Iterable[Command]) -> None:
-    """Each command as a subparser that also takes ``common`` (the connection options)."""
-    for command in table:
-        summary, description = command.help()
-        parser = commands.add_parser(command.name, parents=[common], help=summary, description=description)
-        for declared in command.options:
-            parser.add_argument(*declared.names, **declared.parsing)
-        parser.set_defaults(run=command.run, needs_target=command.needs_target, v1_only=command.v1_only)
+# -- checks of values, argparse-style (a ValueError refuses the value with its message) ----------
+
+
+def positive_seconds(text: str) -> float:
+    """Seconds greater than 0 (``--timeout 600``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{text!r}: must be a number of seconds greater than 0")
+    return value
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """A whole number of at least ``minimum``."""
+
+    def whole(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise ValueError(f"{text!r}: must be at least {minimum}")
+        return value
+
+    whole.__name__ = f"integer >= {minimum}"
+    return whole
+
+
+def object_name(text: str) -> str:
+    """An S3 object name the pipeline can take as given: not empty, and no empty, ``.`` or ``..``
+    segment (``a//b``, ``a/./b``, ``a/../b`` name another key, or none, in most tools)."""
+    if not text.strip():
+        raise ValueError("must not be empty (leave --key out for the default name)")
+    segments = text.split("/")
+    for segment in segments:
+        if segment in ("", ".", ".."):
+            shown = segment or "an empty segment"
+            raise ValueError(f"{text!r}: {shown!r} is not allowed between slashes")
+    return text
+
+
+def regex(text: str) -> re.Pattern[str]:
+    """A Python regular expression (``re.search``)."""
+    try:
+        return re.compile(text)
+    except re.error as exc:
+        raise ValueError(f"{text!r} is not a regular expression: {exc}") from None
 
 
 # -- options several commands take --------------------------------------------------------------
 
-INPUT_FILE = option("file", type=Path, help="the input file")
+INPUT_FILE = option("file", type=Path, help="the input file (JSON Lines), e.g. fleet.jsonl")
 REF = option(
-    "ref", metavar="KEY|TOKEN", help="object key (or name under the incoming prefix), or client token"
+    "ref",
+    metavar="KEY|TOKEN",
+    help="object key (or name under the incoming prefix), or client token, e.g. fleet.jsonl",
 )
-OUTPUT_FILE = option("-o", "--output", type=Path, help="write here (default: stdout)")
+SAVE_FILE = option(
+    "--save", type=Path, metavar="PATH", help="write the file here, e.g. --save fleet.jsonl (default: stdout)"
+)
 WAIT = (
-    option("--wait", action="store_true", help="follow the file until its outcome"),
-    option("--timeout", type=float, default=3600.0, help="seconds --wait waits (default 3600)"),
-    option("--poll-seconds", type=float, default=2.0, help=argparse.SUPPRESS),
+    option("--wait", action="store_true", help="follow the file until its outcome, e.g. --wait"),
+    option(
+        "--timeout",
+        type=positive_seconds,
+        default=3600.0,
+        help="seconds --wait waits, more than 0 (default 3600), e.g. --timeout 600",
+    ),
+    option("--poll-seconds", type=positive_seconds, default=2.0, help=HIDDEN),
+    # How often a pipe gets a progress line (tests shorten it).
+    option("--progress-seconds", type=positive_seconds, default=10.0, help=HIDDEN),
 )
 
 
 def limit(default: int) -> Option:
     """``--limit``: how many rows a listing shows at most."""
-    return option("--limit", type=int, default=default, help=f"at most this many (default {default})")
+    return option(
+        "--limit",
+        type=at_least(1),
+        default=default,
+        help=f"at most this many, 1 or more (default {default}), e.g. --limit 5",
+    )
+
+
+# Before the --save rename, rows named their output file with this; it is --save now.
+OUTPUT_FILE = SAVE_FILE

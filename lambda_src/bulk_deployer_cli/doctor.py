@@ -24,8 +24,8 @@ from bulk_deployer.config import ConfigurationError, StarterSettings, TrackerSet
 from bulk_deployer.settings_schema import GREENGRASS_V2
 
 from bulk_deployer_cli.commands import Command
-from bulk_deployer_cli.errors import describe
-from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError, check_mark
+from bulk_deployer_cli.errors import cannot_ask, describe
+from bulk_deployer_cli.output import EXIT_ERROR, EXIT_FAILED, EXIT_OK, CliError, check_mark
 from bulk_deployer_cli.stack import (
     GREENGRASS_SETTING,
     STARTER_FUNCTION_OUTPUT,
@@ -52,6 +52,7 @@ class Check:
     ok: bool | None  # None: could not be checked (a warning)
     detail: str
     fix: str = ""
+    cannot_ask: bool = False  # AWS could not be asked at all (credentials, endpoint): exit 2
 
 
 def doctor_command(args: argparse.Namespace) -> int:
@@ -63,7 +64,8 @@ def doctor_command(args: argparse.Namespace) -> int:
     account and region, shared with every other tool), whether dispatching is paused and whether the
     alarms reach anyone (a confirmed subscription to the alarm topic). On a Greengrass V2 stack, instead
     of the V1 checks: both functions deploy with V2 and their settings hold, and ListDeployments answers.
-    Exit 1 if a check fails.
+    Exit 1 if a check fails; 2 if the stack cannot be read or AWS cannot be asked at all (no
+    credentials, an unreachable endpoint, no such stack), as for every other command.
     """
     target: Target = args.target
     checks = [_guard("stack", lambda: _stack(target))]
@@ -78,8 +80,10 @@ def doctor_command(args: argparse.Namespace) -> int:
             checks += _run(target, _V2)
         checks += _run(target, _QUEUE_AND_ALARMS)
     failed = sum(1 for c in checks if c.ok is False)
-    data = {"ok": failed == 0, "failed": failed, "checks": [asdict(c) for c in checks]}
+    data = {"ok": failed == 0, "failed": failed, "checks": [_shown(c) for c in checks]}
     args.output_writer.result(data, _text)
+    if not checks[0].ok or any(c.cannot_ask for c in checks):
+        return EXIT_ERROR  # the stack could not be read, or AWS not asked: an error, as everywhere
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -91,11 +95,17 @@ def _guard(name: str, check: Callable[[], Check]) -> Check:
     try:
         result = check()
     except (ClientError, BotoCoreError, ResponseParserError) as exc:
-        return Check(name, False, describe(exc))
+        return Check(name, False, describe(exc), cannot_ask=cannot_ask(exc))
     except CliError as exc:
         return Check(name, False, str(exc))
     result.name = name
     return result
+
+
+def _shown(check: Check) -> dict[str, Any]:
+    shown = asdict(check)
+    del shown["cannot_ask"]
+    return shown
 
 
 def _text(data: dict[str, Any]) -> str:

@@ -34,6 +34,22 @@ _BAD_CREDENTIALS = frozenset(
 )
 
 
+def cannot_ask(exc: BaseException) -> bool:
+    """AWS could not be asked at all (no credentials, refused credentials, no region, an
+    unreachable endpoint): an error (exit 2) for every command, doctor's checks included."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "")) in _BAD_CREDENTIALS
+    return isinstance(
+        exc,
+        NoCredentialsError
+        | PartialCredentialsError
+        | ProfileNotFound
+        | NoRegionError
+        | EndpointConnectionError
+        | ConnectTimeoutError,
+    )
+
+
 def describe(exc: BaseException) -> str:  # noqa: PLR0911 - one return per kind of failure
     """One line for stderr."""
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,15 +16,15 @@ from bulk_deployer.timefmt import iso_of
 from bulk_deployer.token import client_token_for
 
 from bulk_deployer_cli import offline
-from bulk_deployer_cli.commands import INPUT_FILE, REF, WAIT, Command, limit, option
+from bulk_deployer_cli.commands import INPUT_FILE, REF, WAIT, Command, at_least, limit, object_name, option
 from bulk_deployer_cli.lookup import counts_key, file_summary, find_by_bulk_deployment, find_file
+from bulk_deployer_cli.outcome import Problems, problem_lines, problems, report_key
 from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError, Output, table
-from bulk_deployer_cli.progress import Progress
 from bulk_deployer_cli.rows import RowShape
 from bulk_deployer_cli.stack import Target
 from bulk_deployer_cli.v2_authoring import validated
 from bulk_deployer_cli.v2_follow import target_text
-from bulk_deployer_cli.watch import follow, queue_position
+from bulk_deployer_cli.watch import follow, follow_again, progress_for, queue_position, succeeded
 
 _LIST_COLUMNS = ("registered_at", "key", "state", "bulk_deployment_id", "bulk_status", "records")
 
@@ -84,17 +82,20 @@ def submit_command(args: argparse.Namespace) -> int:
     if not args.wait:
         out.result(uploaded, _uploaded_text)
         return EXIT_OK
-    if not args.json:
+    if not out.plain:
         print(_uploaded_text(uploaded), flush=True)
     waited = follow(
         target,
         token,
         timeout=args.timeout,
         poll_seconds=args.poll_seconds,
-        progress=Progress(enabled=not args.json),
+        progress=progress_for(args),
+        again=follow_again(args, token),
     )
-    if args.json:
-        out.result({**uploaded, "outcome": waited.outcome, "file": waited.file}, "")
+    if out.plain:
+        out.result(
+            {**uploaded, "outcome": waited.outcome, "file": waited.file, **(waited.problems or {})}, ""
+        )
     return waited.exit_code
 
 
@@ -133,10 +134,13 @@ def status_command(args: argparse.Namespace) -> int:
             file.token,
             timeout=args.timeout,
             poll_seconds=args.poll_seconds,
-            progress=Progress(enabled=not args.json),
+            progress=progress_for(args),
+            again=follow_again(args, file.token),
         )
-        if args.json:
-            args.output_writer.result({"outcome": waited.outcome, "file": waited.file}, "")
+        if args.output_writer.plain:
+            args.output_writer.result(
+                {"outcome": waited.outcome, "file": waited.file, **(waited.problems or {})}, ""
+            )
         return waited.exit_code
     rows = target.report_rows
     data: dict[str, Any] = {"file": file_summary(file, rows) if file else None, "live": None}
@@ -223,8 +227,6 @@ def list_command(args: argparse.Namespace) -> int:
     status; per device status on a Greengrass V2 stack), newest first. Scans the ledger's file items
     (read cost grows with the table; for occasional use).
     """
-    if args.limit < 1:
-        raise CliError("--limit must be at least 1")
     target: Target = args.target
     report_rows = target.report_rows
     files = [file_summary(f, report_rows) for f in target.ledger.recent_files(limit=args.limit)]
@@ -252,45 +254,21 @@ def read_object(target: Target, key: str) -> bytes:
     return body
 
 
-def report_key(target: Target, file: LedgerFile, name: str) -> str:
-    return f"{target.resources.reports_prefix}{file.token}/{name}"
-
-
-def failed_rows(
-    target: Target, file: LedgerFile, shape: RowShape, limit: int
-) -> tuple[list[dict[str, Any]], int]:
-    """The rows that did not succeed, from the report's CSV (streamed): a sample and the total
-    (group deployments in groups.csv; devices in devices.csv on a V2 stack)."""
-    try:
-        body = target.client("s3").get_object(
-            Bucket=target.resources.bucket, Key=report_key(target, file, shape.rows.csv_name)
-        )["Body"]
-    except ClientError:
-        return [], 0
-    rows = csv.DictReader(io.TextIOWrapper(body, encoding="utf-8"))
-    sample: list[dict[str, Any]] = []
-    total = 0
-    for row in rows:
-        if shape.failed(row):
-            total += 1
-            if len(sample) < limit:
-                sample.append(shape.sample(row))
-    return sample, total
-
-
 def report_command(args: argparse.Namespace) -> int:
-    """a file's outcome: per-status counts, failed groups (or devices) and their errors
+    """a file's outcome: per-status counts, and which lines and groups (or devices) did not succeed
 
     Summarize reports/<token>/ of a file (KEY or TOKEN): the rejection report, or the deployment report
-    (counts per group status, failed groups with errors; on a Greengrass V2 stack per device). --output
-    saves the report: FILE.csv gets groups.csv (devices.csv on V2), any other name report.json.
+    (counts per group status; failed groups with their line and error; records never deployed, with
+    their line and group: invalid records, or the rest of a stopped deployment; on a Greengrass V2
+    stack per device). Exit 1 when the file was rejected or did not fully succeed. --save PATH saves
+    the report: PATH.csv gets groups.csv (devices.csv on V2), any other name report.json.
     """
     target: Target = args.target
     file = find_file(target, args.ref)
     if file.state is FileState.REJECTED:
         document = json.loads(read_object(target, str(file.report_key)))
-        if args.output:
-            _save(args.output, json.dumps(document, indent=2).encode())
+        if args.save:
+            _save(args.save, json.dumps(document, indent=2).encode())
         data = {"token": file.token, "key": file.ref.key, "outcome": "rejected", **document}
         args.output_writer.result(data, _rejected_text)
         return EXIT_FAILED
@@ -300,13 +278,17 @@ def report_command(args: argparse.Namespace) -> int:
     rows = shape.rows
     summary = file_summary(file, rows)
     final = file.state is FileState.FINISHED
-    failed, failed_total = failed_rows(target, file, shape, args.max_failed) if final else ([], 0)
+    found = problems(target, file, shape, args.max_failed) if final else Problems()
+    ok = not final or (succeeded(file, shape) and not found.any)
     interim = file.report_interim
     data = {
         **summary,
         "final": final,
-        f"failed_{rows.member}": failed,
-        "failed_total": failed_total,
+        "succeeded": ok if final else None,
+        f"failed_{rows.member}": found.failed,
+        "failed_total": found.failed_total,
+        "not_deployed": found.not_deployed,
+        "not_deployed_total": found.not_deployed_total,
         "still_in_progress": list(interim.still_in_progress) if interim and not final else [],
         "report": f"s3://{file.ref.bucket}/{report_key(target, file, ReportFile.REPORT)}",
         f"{rows.member}_csv": f"s3://{file.ref.bucket}/{report_key(target, file, rows.csv_name)}"
@@ -317,12 +299,12 @@ def report_command(args: argparse.Namespace) -> int:
         data["targets"] = json.loads(read_object(target, report_key(target, file, ReportFile.REPORT))).get(
             "targets", []
         )
-    if args.output:
-        name = rows.csv_name if args.output.suffix.lower() == ".csv" else ReportFile.REPORT
-        _save(args.output, read_object(target, report_key(target, file, name)))
-        data["saved"] = str(args.output)
-    args.output_writer.result(data, lambda shown: _report_text(shown, shape))
-    return EXIT_OK
+    if args.save:
+        name = rows.csv_name if args.save.suffix.lower() == ".csv" else ReportFile.REPORT
+        _save(args.save, read_object(target, report_key(target, file, name)))
+        data["saved"] = str(args.save)
+    args.output_writer.result(data, lambda shown: _report_text(shown, shape, found))
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 def _save(path: Path, body: bytes) -> None:
@@ -338,7 +320,7 @@ def _rejected_text(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _report_text(data: dict[str, Any], shape: RowShape) -> str:
+def _report_text(data: dict[str, Any], shape: RowShape, found: Problems) -> str:
     rows = shape.rows
     counts = _counts_text(data[counts_key(rows)]) or f"no {rows.member}"
     lines = [
@@ -351,9 +333,9 @@ def _report_text(data: dict[str, Any], shape: RowShape) -> str:
         lines.append(f"  error:    {data['error']}")
     for summary in data.get("targets", []):
         lines.append(f"  target {target_text(summary)}")
-    if data["failed_total"]:
-        lines.append(f"  failed {rows.member} ({data['failed_total']}):")
-        lines += [f"    {shape.line(row)}" for row in data[f"failed_{rows.member}"]]
+    lines += [f"  {line}" for line in problem_lines(found, shape)]
+    if data["final"] and not data["succeeded"] and not found.any:
+        lines.append("  not every record was deployed (see the metrics)")
     if data["still_in_progress"]:
         lines.append(f"  still in progress: {len(data['still_in_progress'])} (sample)")
     lines.append(f"  report:   {data['report']}")
@@ -369,7 +351,13 @@ COMMANDS = (
         submit_command,
         options=(
             INPUT_FILE,
-            option("--key", help="object name under the incoming prefix (default: FILE's name + UTC time)"),
+            option(
+                "--key",
+                type=object_name,
+                metavar="NAME",
+                help="object name under the incoming prefix (default: FILE's name + UTC time); no empty, "
+                "'.' or '..' segment, e.g. --key release-42.jsonl",
+            ),
             *WAIT,
         ),
     ),
@@ -377,9 +365,16 @@ COMMANDS = (
         "status",
         status_command,
         options=(
-            option("key", nargs="?", help="object key (or name under the incoming prefix)"),
-            option("--token", help="the file's client token"),
-            option("--bulk-deployment-id", help="the file that started this bulk deployment"),
+            option("key", nargs="?", help="object key (or name under the incoming prefix), e.g. fleet.jsonl"),
+            option(
+                "--token", metavar="TOKEN", help="the file's client token, e.g. --token 5fede2bf7a74...41c9d"
+            ),
+            option(
+                "--bulk-deployment-id",
+                metavar="ID",
+                help="the file that started this bulk deployment, "
+                "e.g. --bulk-deployment-id b6b77e5e-d58c-4915-8e95-46e0010576de",
+            ),
             *WAIT,
         ),
     ),
@@ -389,9 +384,18 @@ COMMANDS = (
         report_command,
         options=(
             REF,
-            option("--output", type=Path, help="save the report (JSON, or CSV when the name ends .csv)"),
             option(
-                "--max-failed", type=int, default=20, help="failed groups or devices to show (default 20)"
+                "--save",
+                type=Path,
+                metavar="PATH",
+                help="save the report (JSON, or CSV when the name ends .csv), e.g. --save groups.csv",
+            ),
+            option(
+                "--max-failed",
+                type=at_least(0),
+                default=20,
+                metavar="N",
+                help="failed or undeployed groups or devices to name (default 20), e.g. --max-failed 100",
             ),
         ),
     ),

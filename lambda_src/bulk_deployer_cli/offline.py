@@ -33,10 +33,7 @@ def validate_command(args: argparse.Namespace) -> int:
     """
     path: Path = args.file
     result = validated(path)
-    if args.json:
-        print(json.dumps(result.as_dict(), ensure_ascii=False))
-    else:
-        print(summary(path, result))
+    args.output_writer.result(result.as_dict(), lambda _data: summary(path, result))
     return EXIT_OK if result.valid else EXIT_FAILED
 
 
@@ -95,7 +92,7 @@ def inspect_event(args: argparse.Namespace) -> int:
             else:
                 entry |= {k: v for k, v in spellings[0].items() if k != "spelling"}
             output.append(entry)
-    print(json.dumps(output, indent=2, ensure_ascii=False))
+    args.output_writer.result(output, lambda data: json.dumps(data, indent=2, ensure_ascii=False))
     return EXIT_OK
 
 
@@ -135,11 +132,12 @@ COMMANDS = (
         "inspect-event",
         inspect_event,
         options=(
-            option("file", type=Path, help="a JSON file holding the event ('-' for stdin)"),
+            option("file", type=Path, help="a JSON file holding the event ('-' for stdin), e.g. event.json"),
             option(
                 "--staged-prefix",
                 default=DEFAULT_STAGED_PREFIX,
-                help="prefix of staged copies (default: %(default)s)",
+                metavar="PREFIX",
+                help="prefix of staged copies (default: %(default)s), e.g. --staged-prefix staged/",
             ),
         ),
         needs_target=False,

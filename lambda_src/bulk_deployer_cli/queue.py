@@ -13,6 +13,7 @@ import re
 import sys
 from typing import Any
 
+import click
 from botocore.exceptions import ClientError
 from bulk_deployer.ledger_model import FileState, LedgerFile, StaleTransition
 from bulk_deployer.slot import SlotState
@@ -221,8 +222,8 @@ def stop_command(args: argparse.Namespace) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
             raise CliError("stop needs --yes when not run interactively")
-        answer = input(f"Stop bulk deployment {bulk_id}? Groups not yet deployed will not be. [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
+        question = f"Stop bulk deployment {bulk_id}? Groups not yet deployed will not be."
+        if not click.confirm(question, default=False, err=True):
             args.output_writer.result({"stopped": False}, "not stopped")
             return EXIT_FAILED
     try:
@@ -251,15 +252,36 @@ COMMANDS = (
     Command(
         "pause",
         pause_command,
-        options=(option("--reason", default="", help="shown by `queue` and `doctor`"),),
+        options=(
+            option(
+                "--reason",
+                default="",
+                metavar="TEXT",
+                help="shown by `queue` and `doctor`, e.g. --reason 'change freeze until Monday'",
+            ),
+        ),
     ),
     Command(
         "resume",
         resume_command,
         options=(
-            option("--skip-failed", action="store_true", help="leave START_FAILED files failed"),
-            option("--token", action="append", default=[], help="also retry this START_FAILED file"),
-            option("--no-dispatch", action="store_true", help="leave the start to the tracker"),
+            option(
+                "--skip-failed",
+                action="store_true",
+                help="leave START_FAILED files failed, e.g. --skip-failed",
+            ),
+            option(
+                "--token",
+                action="append",
+                default=[],
+                metavar="TOKEN",
+                help="also retry this START_FAILED file (repeatable), e.g. --token 5fede2bf7a74...41c9d",
+            ),
+            option(
+                "--no-dispatch",
+                action="store_true",
+                help="leave the start to the tracker, e.g. --no-dispatch",
+            ),
         ),
     ),
     Command(
@@ -267,15 +289,24 @@ COMMANDS = (
         cancel_command,
         options=(
             REF,
-            option("--reason", default="cancelled by an operator", help="kept in the ledger entry"),
+            option(
+                "--reason",
+                default="cancelled by an operator",
+                metavar="TEXT",
+                help="kept in the ledger entry, e.g. --reason 'wrong versions'",
+            ),
         ),
     ),
     Command(
         "stop",
         stop_command,
         options=(
-            option("bulk_deployment_id", help="as `status` or `queue` shows it"),
-            option("--yes", action="store_true", help="do not ask for confirmation"),
+            option(
+                "bulk_deployment_id",
+                metavar="BULK_DEPLOYMENT_ID",
+                help="as `status` or `queue` shows it, e.g. b6b77e5e-d58c-4915-8e95-46e0010576de",
+            ),
+            option("--yes", action="store_true", help="do not ask for confirmation, e.g. --yes"),
         ),
         v1_only=True,
     ),

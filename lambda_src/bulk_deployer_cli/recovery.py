@@ -27,7 +27,7 @@ from bulk_deployer.reconcile import Reconciler
 from bulk_deployer.timefmt import iso_of, iso_utc
 from bulk_deployer.token import client_token_for
 
-from bulk_deployer_cli.commands import Command, option
+from bulk_deployer_cli.commands import Command, at_least, option
 from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, Output, table
 from bulk_deployer_cli.stack import Target
 
@@ -249,25 +249,38 @@ COMMANDS = (
                 dest="source",
                 choices=sorted(_SOURCES),
                 default="intake",
-                help="intake: the intake queue's DLQ (default); events: the EventBridge target's DLQ",
+                help="intake: the intake queue's DLQ (default); events: the EventBridge target's DLQ, "
+                "e.g. --from events",
             ),
-            option("--force", action="store_true", help="redrive even if it deploys older files after newer"),
-            option("--dry-run", action="store_true", help="show the check, move nothing"),
+            option(
+                "--force",
+                action="store_true",
+                help="redrive even if it deploys older files after newer, e.g. --force",
+            ),
+            option("--dry-run", action="store_true", help="show the check, move nothing, e.g. --dry-run"),
         ),
     ),
     Command(
         "reconcile",
         reconcile_command,
         options=(
-            option("--submit", action="store_true", help="send each one found to the intake queue"),
             option(
-                "--lookback-days", type=int, default=3, help="objects modified in this many days (default 3)"
+                "--submit", action="store_true", help="send each one found to the intake queue, e.g. --submit"
+            ),
+            option(
+                "--lookback-days",
+                type=at_least(1),
+                default=3,
+                metavar="DAYS",
+                help="objects modified in this many days, 1 or more (default 3), e.g. --lookback-days 7",
             ),
             option(
                 "--min-age-seconds",
-                type=int,
+                type=at_least(0),
                 default=300,
-                help="skip objects younger than this: their events may still be on the way",
+                metavar="SECONDS",
+                help="skip objects younger than this: their events may still be on the way (default 300), "
+                "e.g. --min-age-seconds 0",
             ),
         ),
     ),

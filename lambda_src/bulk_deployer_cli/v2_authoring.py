@@ -758,7 +758,7 @@ def make_input_command(args: Any) -> int:
         raise CliError("no chosen target can be written: nothing to write")
     summary = {"targets": written, "left_out": left_out, "records": len(lines)}
     _write_checked(
-        args.output_writer, stack, lines, args.output, summary, summary_text(written, left_out, "to deploy")
+        args.output_writer, stack, lines, args.save, summary, summary_text(written, left_out, "to deploy")
     )
     return EXIT_OK
 
@@ -795,5 +795,5 @@ def rollback_command(args: Any) -> int:
     if not lines:
         args.output_writer.note(human)
         raise CliError("no target to roll back")
-    _write_checked(args.output_writer, V2Stack.of(target), lines, args.output, summary, human)
+    _write_checked(args.output_writer, V2Stack.of(target), lines, args.save, summary, human)
     return EXIT_OK

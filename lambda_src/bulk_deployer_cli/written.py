@@ -1,4 +1,4 @@
-"""Where an input file a command built goes: a file (``-o``), or stdout with the summary on stderr.
+"""Where an input file a command built goes: a file (``--save``), or stdout with the summary on stderr.
 
 Why one place: make-input and rollback-input build files on both kinds of stack; each validates
 its lines with its stack's rules, then writes them the same way.
@@ -15,8 +15,8 @@ from bulk_deployer_cli.output import CliError, Output
 
 def write_input(out: Output, body: bytes, path: Path | None, summary: dict[str, Any], human: str) -> None:
     if path is None:
-        if out.json_mode:
-            raise CliError("--json needs -o FILE (stdout carries the input file)")
+        if out.plain:
+            raise CliError(f"--output {out.format} needs --save PATH (stdout carries the input file)")
         sys.stdout.write(body.decode("utf-8"))
         print(human, file=sys.stderr)
         return

@@ -44,7 +44,7 @@ def test_make_input_with_250_groups_over_several_pages(
     made = [stack.group(f"site-{i:03}") for i in range(250)]
     bare = str(stack.client("greengrass").create_group(Name="site-no-version")["Id"])
     out_file = tmp_path / "all.jsonl"
-    code, data = stack.cli_json("make-input", "--all", "-o", str(out_file))
+    code, data = stack.cli_json("make-input", "--all", "--save", str(out_file))
     assert code == 0, data
     assert paged_list_groups == [100, 100, 51]
     assert data["records"] == 250 and data["skipped"] == [
@@ -70,7 +70,7 @@ def test_make_input_selection_pins_and_errors(stack: Stack, tmp_path: Path) -> N
     assert code == 2 and "no such group(s)" in err and err.count("\n") == 1
     assert stack.cli("make-input")[0] == 2
     code, _, err = stack.cli("make-input", "--all", "--json")
-    assert code == 2 and "--json needs -o" in err
+    assert code == 2 and "--output json needs --save PATH" in err
 
 
 def test_plan_shows_changes_unknown_groups_and_versions_and_permissions(stack: Stack, tmp_path: Path) -> None:

@@ -201,8 +201,9 @@ def test_list_queue_and_status_of_v2_files(v2_stack: Stack) -> None:
 def test_a_v2_report_lists_devices(v2_stack: Stack, tmp_path: Any) -> None:
     file = _finished(v2_stack, "fleet-a.jsonl", 1, FLEET)
     code, data = v2_stack.cli_json("report", "fleet-a.jsonl")
-    assert code == 0, data
-    assert data["failed_total"] == 2  # FAILED and PENDING did not succeed; SUCCEEDED did
+    assert code == 1, data  # a device failed: a negative answer
+    # FAILED and PENDING did not succeed; SUCCEEDED did
+    assert data["succeeded"] is False and data["failed_total"] == 2
     assert [d["thing_name"] for d in data[f"failed_{REPORT_ROWS.member}"]] == ["press-8", "press-9"]
     assert data[f"failed_{REPORT_ROWS.member}"][0] == {
         "thing_name": "press-8",
@@ -218,8 +219,8 @@ def test_a_v2_report_lists_devices(v2_stack: Stack, tmp_path: Any) -> None:
     assert "  failed devices (2):" in text
     assert "    press-8: COMPONENT_BROKEN: com.example.Hello errored" in text
     saved = tmp_path / "out.csv"
-    code, _, _ = v2_stack.cli("report", "fleet-a.jsonl", "--output", str(saved))
-    assert code == 0
+    code, _, _ = v2_stack.cli("report", "fleet-a.jsonl", "--save", str(saved))
+    assert code == 1
     assert [row["thing_name"] for row in csv.DictReader(saved.open())] == [d["thing_name"] for d in FLEET]
 
 

@@ -65,11 +65,11 @@ def test_submit_wait_to_completed_then_status_list_report_rollback(
     assert code == 0 and report["final"] and report["group_counts"] == {"Success": 3}
     assert report["failed_total"] == 0
     saved = tmp_path / "groups.csv"
-    code, _, _ = stack.cli("report", token, "--output", str(saved))
+    code, _, _ = stack.cli("report", token, "--save", str(saved))
     assert code == 0 and len(list(csv.DictReader(saved.open()))) == 3
 
     rollback = tmp_path / "rollback.jsonl"
-    code, data = stack.cli_json("rollback-input", token, "-o", str(rollback))
+    code, data = stack.cli_json("rollback-input", token, "--save", str(rollback))
     assert code == 0 and data["records"] == 3
     assert {json.loads(line)["GroupVersionId"] for line in rollback.read_text().splitlines()} == {
         old for _g, (old, _new) in groups
@@ -88,9 +88,10 @@ def test_submit_wait_to_failed_groups(stack: Stack, runner: Runner, tmp_path: Pa
     assert code == 1
     assert data["outcome"] == "failed" and data["file"]["group_counts"] == {"Failure": 1, "Success": 1}
     code, report = stack.cli_json("report", data["token"])
-    assert code == 0 and report["failed_total"] == 1 and report["failed_groups"][0]["group_id"] == bad
+    assert code == 1 and report["failed_total"] == 1 and report["failed_groups"][0]["group_id"] == bad
+    assert report["failed_groups"][0]["line"] == 2
     code, text, _ = stack.cli("report", data["token"])
-    assert "failed groups (1):" in text and bad in text
+    assert code == 1 and "failed groups (1):" in text and f"line 2: {bad}:" in text
 
 
 def test_submit_wait_times_out_with_exit_3(stack: Stack, tmp_path: Path) -> None:

@@ -121,7 +121,7 @@ def test_make_input_starts_from_each_targets_current_deployment(
     out = tmp_path / "fleet.jsonl"
     code, _, err = v2.cli(
         "make-input", "--thing-group", "line-2", "--set", "com.example.App=1.3.0",
-        "--add", "com.example.Metrics=0.4.0", "--remove", "com.example.Log", "-o", str(out),
+        "--add", "com.example.Metrics=0.4.0", "--remove", "com.example.Log", "--save", str(out),
     )  # fmt: skip
     assert code == 0, err
     (line,) = lines_of(out)
@@ -133,7 +133,7 @@ def test_make_input_starts_from_each_targets_current_deployment(
     assert line["tags"] == {"team": "blue"}  # our token tags are each start's own
     assert "updateMode" not in line  # REPLACE: the line restates the whole deployment
 
-    code, data = v2.cli_json("make-input", "--all", "--set", "com.example.Log=2.1.0", "-o", str(out))
+    code, data = v2.cli_json("make-input", "--all", "--set", "com.example.Log=2.1.0", "--save", str(out))
     assert code == 0, data
     assert {t["target"]: t["changes"] for t in data["targets"]} == {
         GROUP: ["com.example.Log 2.0.0 → 2.1.0"],
@@ -141,9 +141,9 @@ def test_make_input_starts_from_each_targets_current_deployment(
     }
     assert [line["targetArn"] for line in lines_of(out)] == [THING, GROUP]  # newest deployment first
 
-    code, _, err = v2.cli("make-input", "--all", "--set", "com.example.Typo=1.0.0", "-o", str(out))
+    code, _, err = v2.cli("make-input", "--all", "--set", "com.example.Typo=1.0.0", "--save", str(out))
     assert code == 2 and "no chosen target deploys com.example.Typo" in err
-    code, _, err = v2.cli("make-input", "--thing-group", "line-9", "-o", str(out))
+    code, _, err = v2.cli("make-input", "--thing-group", "line-9", "--save", str(out))
     assert code == 2 and "no thing group 'line-9'" in err
 
 
@@ -221,7 +221,7 @@ def test_submit_wait_report_and_rollback(v2: Stack, emulator: GreengrassV2Emulat
     edited = tmp_path / "edited.jsonl"
     code, _, err = v2.cli(
         "make-input", "--thing-group", "line-2", "--thing", "press-1",
-        "--add", "com.example.New=0.1.0", "--remove", "com.example.Log", "-o", str(edited),
+        "--add", "com.example.New=0.1.0", "--remove", "com.example.Log", "--save", str(edited),
     )  # fmt: skip
     assert code == 0, err
     assert "left out" not in err
@@ -249,7 +249,7 @@ def test_submit_wait_report_and_rollback(v2: Stack, emulator: GreengrassV2Emulat
     )
     assert f"replaced {before}, removed com.example.Log" in text
     saved = tmp_path / "devices.csv"
-    assert v2.cli("report", key, "--output", str(saved))[0] == 0
+    assert v2.cli("report", key, "--save", str(saved))[0] == 0
     assert sorted(row.split(",")[1] for row in saved.read_text().splitlines()[1:]) == [
         "press-1",
         "press-7",
@@ -257,7 +257,7 @@ def test_submit_wait_report_and_rollback(v2: Stack, emulator: GreengrassV2Emulat
     ]
 
     back = tmp_path / "rollback.jsonl"
-    code, data = v2.cli_json("rollback-input", key, "-o", str(back))
+    code, data = v2.cli_json("rollback-input", key, "--save", str(back))
     assert code == 0, data
     assert [t["redeploys"] for t in data["targets"]] == [before]
     # press-1 had no deployment before the file: left out, with the reason.

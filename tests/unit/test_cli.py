@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-import argparse
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.token import client_token_for
-from bulk_deployer_cli.main import build_parser, main
+from bulk_deployer_cli import cli
+from bulk_deployer_cli.commands import HIDDEN
+from bulk_deployer_cli.main import main
+from click.testing import CliRunner
 
 EVENTS = Path(__file__).parent.parent / "data" / "events"
 GOOD = b'{"GroupId":"g1","GroupVersionId":"v1","DeploymentType":"NewDeployment"}\n'
@@ -143,25 +146,39 @@ def test_the_installed_console_script_prints_help() -> None:
     assert "validate" in result.stdout and "inspect-event" in result.stdout and "Exit codes" in result.stdout
 
 
-def test_every_command_and_each_of_its_arguments_has_help() -> None:
-    """``bulk-deployer COMMAND --help`` says what the command does and what each argument is; a
-    command's help is its function's docstring (first paragraph: the line in the command list)."""
-    parser = build_parser()
-    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    summaries = {choice.dest: choice.help for choice in commands._choices_actions}
-    missing = [name for name, sub in commands.choices.items() if not summaries[name] or not sub.description]
-    missing += [
-        f"{name} {action.option_strings or action.dest}"
-        for name, sub in commands.choices.items()
-        for action in sub._actions
-        if not action.help
-    ]
+def test_every_command_and_each_of_its_arguments_has_help_with_an_example() -> None:
+    """``bulk-deployer COMMAND --help`` says what the command does and what each argument is, with
+    an example; a command's help is its function's docstring (first paragraph: the line in the
+    command list). The global options are in the top-level help only."""
+    group = cli.group()
+    runner = CliRunner()
+    missing = []
+    for module in cli.MODULES:
+        for command in module.COMMANDS:
+            shown = group.commands[command.name]
+            if not shown.short_help or not shown.help:
+                missing.append(command.name)
+            text = runner.invoke(group, [command.name, "--help"]).output
+            for row in command.options:
+                help_text = str(row.parsing.get("help") or "")
+                if help_text == HIDDEN:
+                    continue
+                if "e.g." not in help_text or " ".join(help_text.split()[:3]) not in " ".join(text.split()):
+                    missing.append(f"{command.name} {row.names[0]}: {help_text!r}")
+            for global_option in ("--stack", "--region", "--profile", "--endpoint-url", "--query"):
+                if re.search(rf"^\s*{global_option} [A-Z]", text, re.MULTILINE):
+                    missing.append(f"{command.name} repeats {global_option}")
+            if not command.needs_target and "--stack" in text:  # offline: no connection at all
+                missing.append(f"{command.name} names --stack")
+    for row in cli.GLOBAL_OPTIONS:
+        if "e.g." not in str(row.parsing.get("help")):
+            missing.append(f"global {row.names[0]}")
+    top = runner.invoke(group, ["--help"]).output
+    assert "Global options: connection" in top and top.count("--stack NAME") == 1
     assert missing == []
-    assert summaries["rollback-input"] == (
-        "from a finished report, write the file that redeploys each changed group's previous version"
+    assert group.commands["rollback-input"].short_help == (
+        "from a finished file, write the file that redeploys what it replaced"
     )
-    assert parser.parse_args(["status", "k", "--wait"]).timeout == 3600.0
-    assert parser.parse_args(["submit", "f.jsonl", "--wait"]).timeout == 3600.0
 
 
 def _eventbridge_with_key(tmp_path: Path, key: str) -> Path:
@@ -320,3 +337,23 @@ def test_the_cli_never_hands_out_a_v1_deployer_for_a_v2_stack() -> None:
     target.__dict__["resources"] = SimpleNamespace(stack_name="Fleet")
     with pytest.raises(CliError, match="Greengrass V1 stacks only"):
         _ = target.deployer
+
+
+def test_the_clis_libraries_stay_out_of_the_lambda_asset() -> None:
+    """requirements.txt is bundled into the functions' asset: Click and Rich are the CLI's alone."""
+    root = Path(__file__).resolve().parents[2]
+    cli_only = {
+        line.split("==")[0].strip().lower()
+        for line in (root / "requirements-cli.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    bundled = (root / "requirements.txt").read_text().lower()
+    assert {"click", "rich"} <= cli_only
+    assert not [name for name in cli_only - {"jmespath"} if re.search(rf"^{name}\b", bundled, re.M)]
+    functions = root / "lambda_src" / "bulk_deployer"
+    importing = [
+        str(path)
+        for path in functions.rglob("*.py")
+        if re.search(r"^\s*(import|from)\s+(click|rich)\b", path.read_text(), re.M)
+    ]
+    assert importing == []
