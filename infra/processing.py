@@ -85,7 +85,7 @@ class FunctionConstruct(Construct):
         retry_attempts: int | None = None,
         max_event_age: Duration | None = None,
     ) -> lambda_.Function:
-        """Python 3.14 on arm64, the shared asset, active tracing; no reserved concurrency (it fails
+        """Python 3.13 on arm64, the shared asset, active tracing; no reserved concurrency (it fails
         on accounts with a low concurrency quota)."""
         function = lambda_.Function(
             self,
