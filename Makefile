@@ -1,15 +1,28 @@
 # One entry point for people and CI. Every target sets up what it needs (idempotent).
 SHELL := /bin/bash
-PYTHON ?= python3
+# Everything here (tests, mypy, the CDK app, the CLI, the local stand-ins) runs on
+# the functions' own Python: the minor version of the Lambda runtime, read from its one declaration,
+# RUNTIME in infra/bundling.py (docs/deployment.md, "Which Python"). .ci/find-python finds that
+# CPython (python3.13 on PATH, pyenv's, uv's) or says what to install; `make PYTHON=/path/to/python3.13`
+# names one. A .venv on another Python is rebuilt.
+LAMBDA_PYTHON := $(shell sed -nE 's/^RUNTIME: Final = lambda_\.Runtime\.PYTHON_([0-9]+)_([0-9]+)$$/\1.\2/p' infra/bundling.py)
+ifeq ($(LAMBDA_PYTHON),)
+$(error infra/bundling.py has no line "RUNTIME: Final = lambda_.Runtime.PYTHON_<major>_<minor>")
+endif
+PYTHON ?=
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-python$(LAMBDA_PYTHON)
 # The Node.js the CDK CLI and jsii (the Python CDK app's JavaScript kernel) run on: the one
 # package.json pins (the npm package `node`, a supported LTS), not whatever the machine has.
 NODE_BIN := $(CURDIR)/node_modules/.bin
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: venv test lint typecheck unit synth demo bench clean
+.PHONY: venv test lint typecheck unit synth demo bench clean lambda-python
+
+# The runtime's minor version, as the Makefile read it (tests/infra/test_python_version.py).
+lambda-python:
+	@echo $(LAMBDA_PYTHON)
 
 venv: $(STAMP)
 
@@ -19,7 +32,11 @@ venv: $(STAMP)
 # unreachable, pip does the same job.
 UV_VERSION := 0.13.9
 $(STAMP): requirements.txt requirements-dev.txt requirements-cli.txt pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if ! .ci/find-python $(LAMBDA_PYTHON) $(BIN)/python >/dev/null 2>&1; then \
+		python=$$(.ci/find-python $(LAMBDA_PYTHON) $(PYTHON)) || exit 1; \
+		echo "$(VENV): a new virtualenv on $$python (the Lambda runtime's Python $(LAMBDA_PYTHON))"; \
+		rm -rf $(VENV) && "$$python" -m venv $(VENV) || exit 1; \
+	fi
 	$(BIN)/pip install --quiet uv==$(UV_VERSION)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -r requirements-dev.txt \
 		|| $(BIN)/pip install --quiet -r requirements-dev.txt
@@ -37,7 +54,11 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
+# Which interpreter runs the tests, in the log (tests/infra/test_python_version.py fails on another).
+SAY_PYTHON = @$(BIN)/python -c 'import platform, sys; print(f"Python {platform.python_version()} ({sys.base_prefix}) runs the tests")'
+
 unit: venv
+	$(SAY_PYTHON)
 	$(BIN)/pytest
 
 # mypy (about 30 s from a cold cache, on one core) runs beside the tests, its report after theirs;
@@ -50,6 +71,7 @@ TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 < 5 ? $$(nproc) + 1 : 5 )))
 test:
 	@$(MAKE) --no-print-directory -j2 venv node_modules  # side by side: uv compiling, npm downloading
 	@$(MAKE) --no-print-directory lint
+	$(SAY_PYTHON)
 	@$(BIN)/mypy > $(VENV)/mypy.out 2>&1 & mypy_pid=$$!; \
 	PATH="$(NODE_BIN):$$PATH" $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile; tests=$$?; \
 	wait $$mypy_pid; typed=$$?; \

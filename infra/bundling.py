@@ -1,6 +1,6 @@
 """The Lambda asset: ``lambda_src/bulk_deployer`` plus requirements.txt, built without Docker.
 
-Dependencies are installed by pip for the Lambda platform (linux arm64, CPython 3.14,
+Dependencies are installed by pip for the Lambda platform (linux arm64, CPython 3.13,
 binary wheels only) into a cache directory keyed by the content of requirements.txt and the
 pip arguments, so repeated synths are offline and fast. See docs/deployment.md for why this
 was chosen over the AWS-published Powertools layer.
@@ -26,9 +26,9 @@ LAMBDA_SRC: Final = REPO_ROOT / "lambda_src"
 PACKAGE: Final = "bulk_deployer"
 REQUIREMENTS: Final = REPO_ROOT / "requirements.txt"
 
-RUNTIME: Final = lambda_.Runtime.PYTHON_3_14
+RUNTIME: Final = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE: Final = lambda_.Architecture.ARM_64
-# Lambda's python3.14 runs on Amazon Linux 2023 (glibc 2.34): both wheel tags load there.
+# Lambda's python3.13 runs on Amazon Linux 2023 (glibc 2.34): both wheel tags load there.
 PIP_PLATFORM_ARGS: Final = (
     "--platform",
     "manylinux2014_aarch64",
@@ -37,7 +37,7 @@ PIP_PLATFORM_ARGS: Final = (
     "--implementation",
     "cp",
     "--python-version",
-    "3.14",
+    "3.13",
     "--only-binary=:all:",
 )
 _IGNORED: Final = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
@@ -74,7 +74,7 @@ def install_dependencies() -> Path:
         "install",
         "--quiet",
         "--disable-pip-version-check",
-        "--no-compile",  # .pyc files compiled here would be for this Python, not 3.14
+        "--no-compile",  # .pyc files compiled here would be for this Python, not 3.13
         "--no-warn-script-location",
         *PIP_PLATFORM_ARGS,
         "--target",
@@ -87,7 +87,7 @@ def install_dependencies() -> Path:
     if result.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
         raise RuntimeError(
-            "could not install the Lambda dependencies for linux/arm64 Python 3.14 "
+            "could not install the Lambda dependencies for linux/arm64 Python 3.13 "
             f"(needs PyPI the first time; cache: {target}):\n{result.stderr.strip()}"
         )
     shutil.rmtree(staging / "bin", ignore_errors=True)  # console scripts: host shebangs, unused

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from bulk_deployer.config import ConfigurationError, check_prefixes
 from bulk_deployer.settings_schema import Setting
@@ -110,11 +110,7 @@ def _float(key: str, value: Any) -> float:
         raise context_error(key, f"expected a number, got {value!r}") from None
 
 
-Parsed = TypeVar("Parsed")
-Number = TypeVar("Number", int, float)
-
-
-def _checked(
+def _checked[Parsed](
     read: Callable[[str, Any], Parsed], holds: Callable[[Parsed], bool], problem: Callable[[Parsed], str]
 ) -> Callable[[str, Any], Parsed]:
     """``read``, then a rule on what it read; a value that breaks it is refused with ``problem(value)``."""
@@ -128,7 +124,9 @@ def _checked(
     return parse
 
 
-def _within(entry: Setting, read: Callable[[str, Any], Number]) -> Callable[[str, Any], Number]:
+def _within[Number: (int, float)](
+    entry: Setting, read: Callable[[str, Any], Number]
+) -> Callable[[str, Any], Number]:
     """`read` (a number), then the setting's bounds."""
     return _checked(read, entry.allows, lambda number: f"{number} is not {entry.bounds_text()}")
 

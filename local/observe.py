@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from bulk_deployer.contract import INTAKE_MESSAGE_GROUP_ID
 from bulk_deployer.deployers.greengrass_v1 import input_file_uri
@@ -22,14 +22,12 @@ from bulk_deployer.token import client_token_for
 from local.pipeline import LocalPipeline
 from local.stack_config import REGION
 
-T = TypeVar("T")
-
 
 class Timeout(AssertionError):
     """A condition was not met in time (an AssertionError, so tests report it as a failure)."""
 
 
-def wait_for(
+def wait_for[T](
     predicate: Callable[[], T | None],
     *,
     timeout: float,

@@ -11,9 +11,7 @@ import signal
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import Self, TypeVar
-
-Value = TypeVar("Value")
+from typing import Self
 
 
 class StartsAndStops:
@@ -34,7 +32,7 @@ class StartsAndStops:
         self.stop()
 
 
-def started(value: Value | None, what: str) -> Value:
+def started[Value](value: Value | None, what: str) -> Value:
     """`value`, or a RuntimeError saying that `what` is not started (it is None until then)."""
     if value is None:
         raise RuntimeError(f"{what} is not started")

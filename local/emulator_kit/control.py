@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from .clock import ManualClock
 from .service import EmulatedService
 
 Answer = tuple[int, Any]  # (HTTP status, JSON body)
-ServiceT = TypeVar("ServiceT", bound=EmulatedService[Any, Any, Any])
 
 
 class ControlError(Exception):
@@ -26,7 +25,7 @@ class ControlError(Exception):
 
 
 @dataclass(frozen=True)
-class ControlSurface(Generic[ServiceT]):
+class ControlSurface[ServiceT: EmulatedService[Any, Any, Any]]:
     """One emulator's control routes: the shared ones, its `counters`, then its `routes`."""
 
     fault: Callable[..., Any]  # the emulator's Fault, built from a POST /_emulator/faults body

@@ -12,7 +12,7 @@ import logging
 import uuid
 from abc import ABC, abstractmethod
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, cast
 from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from .control import ControlError, ControlSurface
@@ -21,10 +21,9 @@ from .service import EmulatedService
 log = logging.getLogger(__name__)
 
 CONTROL_PREFIX = "/_emulator/"
-ServiceT = TypeVar("ServiceT", bound=EmulatedService[Any, Any, Any])
 
 
-class EmulatorHTTPServer(ThreadingHTTPServer, Generic[ServiceT]):
+class EmulatorHTTPServer[ServiceT: EmulatedService[Any, Any, Any]](ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
@@ -40,7 +39,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer, Generic[ServiceT]):
         self.control = control
 
 
-class EmulatorHandler(BaseHTTPRequestHandler, ABC, Generic[ServiceT]):
+class EmulatorHandler[ServiceT: EmulatedService[Any, Any, Any]](BaseHTTPRequestHandler, ABC):
     """Reads the request, answers /_emulator/... itself and anything else through `_serve`."""
 
     protocol_version = "HTTP/1.1"

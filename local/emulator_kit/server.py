@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from abc import ABC, abstractmethod
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Self
 
 from ..serving import StartsAndStops, require_loopback, started
 from .clock import Clock, ManualClock, SystemClock
@@ -20,10 +20,8 @@ from .service import EmulatedService
 
 log = logging.getLogger(__name__)
 
-ServiceT = TypeVar("ServiceT", bound=EmulatedService[Any, Any, Any])
 
-
-class EmulatorServer(StartsAndStops, ABC, Generic[ServiceT]):
+class EmulatorServer[ServiceT: EmulatedService[Any, Any, Any]](StartsAndStops, ABC):
     """Subclasses build `service` and say how its HTTP server is made (`_http_server`)."""
 
     title = "emulator"  # for the log line once listening

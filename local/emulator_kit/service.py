@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol
 
 from .clock import Clock
 
@@ -63,17 +63,12 @@ class LoggedCall(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
-SettingsT = TypeVar("SettingsT", bound=Switches)
-FaultT = TypeVar("FaultT", bound=CountedFault)
-CallT = TypeVar("CallT", bound=LoggedCall)
-
-
-def select(calls: list[CallT], **filters: Any) -> list[CallT]:
+def select[CallT: LoggedCall](calls: list[CallT], **filters: Any) -> list[CallT]:
     """Calls whose fields equal every filter given (None filters are ignored)."""
     return [c for c in calls if all(getattr(c, k) == v for k, v in filters.items() if v is not None)]
 
 
-class EmulatedService(ABC, Generic[SettingsT, FaultT, CallT]):
+class EmulatedService[SettingsT: Switches, FaultT: CountedFault, CallT: LoggedCall](ABC):
     """All state behind one re-entrant lock; subclasses keep what their service emulates."""
 
     _faults: list[FaultT]

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import TypeVar
 
 from .model import BadRequest
 
-Item = TypeVar("Item")
 
-
-def page(
+def page[Item](
     items: list[Item],
     scope: str,
     max_results: str | None,

@@ -6,16 +6,14 @@ one listing is refused by another); only the error each service answers differs.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from ..greengrass_emulator.model import BadRequest
 from ..greengrass_emulator.paging import page
 from .errors import invalid_request, validation
 
-Item = TypeVar("Item")
 
-
-def paged(
+def paged[Item](
     items: list[Item], scope: str, params: dict[str, Any], default_size: int, service: str
 ) -> tuple[list[Item], dict[str, str]]:
     """One page, and {"nextToken": ...} to merge into the answer when more follow."""

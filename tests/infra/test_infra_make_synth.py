@@ -102,7 +102,7 @@ def test_make_synth_bundles_the_pinned_dependencies_for_arm64(make_synth: Path) 
         if pinned:
             name = pinned.group(1).replace("-", "_").lower()
             assert (asset / f"{name}-{pinned.group(2)}.dist-info").is_dir(), line
-    (extension,) = (asset / "orjson").glob("orjson.cpython-314-*.so")
+    (extension,) = (asset / "orjson").glob("orjson.cpython-313-*.so")
     header = extension.read_bytes()[:20]
     assert header[:4] == b"\x7fELF"
     assert int.from_bytes(header[18:20], "little") == EM_AARCH64

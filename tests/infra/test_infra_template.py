@@ -263,7 +263,7 @@ def test_intake_queue_redrives_to_fifo_dlq_after_max_receive_count(synth: Synth,
 
 def test_function_runtime_and_architecture(synth: Synth) -> None:
     props = synth.props("function")
-    assert props["Runtime"] == "python3.14"
+    assert props["Runtime"] == "python3.13"
     assert props["Architectures"] == ["arm64"]
     assert props["Handler"] == "bulk_deployer.handlers.starter.handler"
 
