@@ -26,7 +26,7 @@ LAMBDA_SRC: Final = REPO_ROOT / "lambda_src"
 PACKAGE: Final = "bulk_deployer"
 REQUIREMENTS: Final = REPO_ROOT / "requirements.txt"
 
-RUNTIME: Final = lambda_.Runtime.PYTHON_3_14
+RUNTIME: Final = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE: Final = lambda_.Architecture.ARM_64
 # Lambda's python3.14 runs on Amazon Linux 2023 (glibc 2.34): both wheel tags load there.
 PIP_PLATFORM_ARGS: Final = (
@@ -37,7 +37,7 @@ PIP_PLATFORM_ARGS: Final = (
     "--implementation",
     "cp",
     "--python-version",
-    "3.14",
+    "3.13",
     "--only-binary=:all:",
 )
 _IGNORED: Final = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
