@@ -46,8 +46,9 @@ PIP_PLATFORM_ARGS: Final = (
 )
 LAMBDA_MACHINE: Final = "aarch64"
 TASK_ROOT: Final = "/var/task"  # where Lambda unpacks the asset: the path tracebacks show
-# Compiled with a fixed string hash seed: a set of strings in a constant (`x in {"a", "b"}`)
-# becomes a frozenset, marshalled in iteration order, which follows the seed.
+# Compiled with a fixed string hash seed, in a fresh interpreter: nothing in the .pyc bytes may
+# follow this process's history or its random seed. (Python 3.11+ marshals a frozenset constant
+# in sorted order, so two seeds gave the same bytes here too; the fixed seed costs nothing.)
 BYTECODE_HASH_SEED: Final = "0"
 
 _IGNORED: Final = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
@@ -165,7 +166,7 @@ def prune(tree: Path) -> None:
 
 
 def install_dependencies(machine: str = LAMBDA_MACHINE) -> Path:
-    """Install requirements.txt for the Lambda platform once, pruned and compiled; return the cached directory."""
+    """Install requirements.txt for the platform once, pruned and compiled; return the cached folder."""
     target = cache_root() / dependencies_key(machine)
     if (target / ".complete").exists():
         return target
