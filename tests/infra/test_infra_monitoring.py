@@ -68,7 +68,7 @@ def dimensions(metric_stat: dict[str, Any]) -> dict[str, str]:
 
 def test_tracker_runtime_packaging_and_tracing(synth: Synth) -> None:
     props = synth.props("tracker_function")
-    assert props["Runtime"] == "python3.14"
+    assert props["Runtime"] == "python3.13"
     assert props["Architectures"] == ["arm64"]
     assert props["Handler"] == "bulk_deployer.handlers.tracker.handler"
     assert props["TracingConfig"] == {"Mode": "Active"}
