@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from benchmarks import data
+from benchmarks.asset_cold_start import asset_cold_start_step
 from benchmarks.cold_start import cold_start
 from benchmarks.validator import throughput
 from infra.config import DeployConfig
@@ -133,7 +134,7 @@ def validator_memory(bench: Bench, payload: bytes, moto: MotoServer, config: Dep
 
 
 def cold_start_step(bench: Bench) -> None:
-    bench.say("3. cold start (import of the starter handler in a fresh interpreter)")
+    bench.say("3. cold start in this virtual environment (the starter handler's import, a fresh interpreter)")
     result = cold_start(runs=bench.scale.cold_start_runs)
     bench.row(
         "import starter handler", f"{result.starter_ms:.0f} ms", f"{result.boto3_ms:.0f} ms (import boto3)"
@@ -228,6 +229,7 @@ def run(scale: Scale, steps: list[Callable[[Bench], None]] | None = None) -> Ben
             validator_memory(bench, payload, moto, config)
             del payload
             cold_start_step(bench)
+            asset_cold_start_step(bench)
             from benchmarks.pipeline_bench import BURST_TIMING, burst_step, duplicate_step  # noqa: PLC0415
             from local.pipeline import LocalPipeline  # noqa: PLC0415
 
@@ -270,6 +272,10 @@ _SUMMARY_KEYS = (
     "validator_rss_mb",
     "import_ratio",
     "import_ms",
+    "asset_import_ms",
+    "asset_import_ratio",
+    "asset_import_no_bytecode_ms",
+    "asset_first_invoke_ms",
     "duplicate_s3_reads",
     "duplicate_gg_calls",
     "burst_files",

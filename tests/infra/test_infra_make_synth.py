@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from asset_allow_list import bytecode_problems, cache_tag, unexpected_entries
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STACK = "BulkDeployer"
@@ -102,10 +103,11 @@ def test_make_synth_bundles_the_pinned_dependencies_for_arm64(make_synth: Path) 
         if pinned:
             name = pinned.group(1).replace("-", "_").lower()
             assert (asset / f"{name}-{pinned.group(2)}.dist-info").is_dir(), line
-    (extension,) = (asset / "orjson").glob("orjson.cpython-313-*.so")
+    (extension,) = (asset / "orjson").glob(f"orjson.{cache_tag()}-*.so")
     header = extension.read_bytes()[:20]
     assert header[:4] == b"\x7fELF"
     assert int.from_bytes(header[18:20], "little") == EM_AARCH64
-    assert not list(asset.rglob("*.cpython-311.pyc"))
+    assert unexpected_entries(asset) == []  # tests/infra/asset_allow_list.py
+    assert bytecode_problems(asset) == []  # bytecode for the runtime's Python beside every module
     # Lambda's active tracing, no tracing SDK (docs/operations.md#traces): not even as a dependency.
     assert not (asset / "aws_xray_sdk").exists()
