@@ -25,7 +25,9 @@ from bulk_deployer.contract import TOKEN_TAG
 from bulk_deployer.deployers.greengrass_v2 import GreengrassV2Deployer, StartSettings, V2StartRequests
 from bulk_deployer.dynamo import TableAccess
 
+from benchmarks.report_bench import simulated_lambda_clock
 from benchmarks.rss import PeakGrowth
+from benchmarks.v2_functions import V2Functions, v2_line
 from local.greengrass_v2_emulator import EmulatorConfig, InProcessClient, ManualClock
 from local.greengrass_v2_emulator.service import EmulatorService
 from local.provision import create_input_bucket, create_ledger_table
@@ -37,19 +39,10 @@ COMPONENTS = {"com.example.Hello": {"componentVersion": "1.0.0"}}
 ROLLOUT_PER_MINUTE = 100_000  # the whole fleet reached in a minute of the emulator's clock
 
 
-def follow_and_report(
-    s3: Any,
-    dynamodb: Any,
-    devices: int,
-    measure: Callable[[Callable[[], dict[str, Any]]], dict[str, Any]],
-    *,
-    report: bool = True,
-) -> dict[str, Any]:
-    """Start a deployment to a ``devices``-thing group, every device done, then ``measure`` the pass.
-
-    ``measure`` runs the pass it is given (a status pass, then, with ``report``, the report's
-    paging through every row) and adds its peak memory to the figures it answers.
-    """
+def _started_group(
+    s3: Any, dynamodb: Any, devices: int
+) -> tuple[EmulatorService, ManualClock, GreengrassV2Deployer]:
+    """A ``devices``-thing group, a file's deployment to it started (no device reached yet)."""
     create_input_bucket(s3, BUCKET)
     create_ledger_table(dynamodb, TABLE)
     clock = ManualClock(1_800_000_000.0)
@@ -70,6 +63,23 @@ def follow_and_report(
         settings,
     )
     deployer.start(TOKEN, request)
+    return service, clock, deployer
+
+
+def follow_and_report(
+    s3: Any,
+    dynamodb: Any,
+    devices: int,
+    measure: Callable[[Callable[[], dict[str, Any]]], dict[str, Any]],
+    *,
+    report: bool = True,
+) -> dict[str, Any]:
+    """Start a deployment to a ``devices``-thing group, every device done, then ``measure`` the pass.
+
+    ``measure`` runs the pass it is given (a status pass, then, with ``report``, the report's
+    paging through every row) and adds its peak memory to the figures it answers.
+    """
+    service, clock, deployer = _started_group(s3, dynamodb, devices)
     clock.advance(5 * 60)
     service.advance()
 
@@ -96,6 +106,137 @@ def follow_and_report(
     return {"devices": devices, **measure(follow_pass)}
 
 
+def status_pass_calls(s3: Any, dynamodb: Any, devices: int) -> dict[str, Any]:
+    """Greengrass and IoT calls of each status pass over a ``devices``-thing group, counted at the
+    emulator: while it rolls out, and the pass that finds every device done (lists them all)."""
+    service, clock, deployer = _started_group(s3, dynamodb, devices)
+    passes: list[int] = []
+    lifecycle = ""
+    for seconds in (1, 5 * 60):  # rolling out (a sixtieth of the fleet reached); every device done
+        clock.advance(seconds)
+        service.advance()
+        before = len(service.calls())
+        lifecycle = deployer.status(DEPLOYMENT).lifecycle.value
+        passes.append(len(service.calls()) - before)
+    return {"devices": devices, "lifecycle": lifecycle, "calls_per_pass": passes}
+
+
+class _CountedRows:
+    """The deployer's ``target_results``, counting the rows it serves and where each page starts."""
+
+    def __init__(self, deployer: Any) -> None:
+        self._results = deployer.target_results
+        self.rows = 0
+        self.page_tokens: list[str | None] = []
+        deployer.target_results = self  # the report pass calls it through the deployer
+
+    def __call__(self, deployment_id: str, *, next_token: str | None, page_size: int) -> Any:
+        self.page_tokens.append(next_token)
+        page, after = self._results(deployment_id, next_token=next_token, page_size=page_size)
+        self.rows += len(page)
+        return page, after
+
+
+def report_across_runs(
+    s3: Any, dynamodb: Any, devices: int, rows_per_run: int, timeout_seconds: float
+) -> dict[str, Any]:
+    """A ``devices``-thing group deployed by a dropped file (the V2 stack's intake), every device
+    done; then the tracker runs, each on a simulated Lambda clock that runs out after
+    ``rows_per_run`` report rows, until the report is final: the first run's status pass finds
+    the group done and writes its rows, its report pass is cut off, later runs resume from the
+    ledger's checkpoint. The figures: the runs, the peak RSS growth of all of them, and the
+    report read back (every device once, in order)."""
+    clock = ManualClock(1_800_000_000.0)
+    config = EmulatorConfig(
+        enforce_quotas=False, tick_seconds=0, default_rollout_per_minute=ROLLOUT_PER_MINUTE
+    )
+    service = EmulatorService(config, clock)
+    functions = V2Functions(
+        s3,
+        dynamodb,
+        InProcessClient(service, "greengrassv2"),
+        InProcessClient(service, "iot"),
+        clock.now,
+        clock.advance,
+        BUCKET,
+        TABLE,
+    )
+    group = service.populate_group(GROUP, devices)
+    result = functions.deliver(functions.upload("incoming/fleet.jsonl", [v2_line(group)]), 1)
+    if result.dispatch is None or result.dispatch.result.value != "started":
+        raise RuntimeError(f"the file did not start: {result}")
+    token = result.token
+    clock.advance(5 * 60)
+    service.advance()
+    tracker = functions.tracker()
+    ledger = tracker.ledger
+    counted = _CountedRows(tracker.deployer)
+    runs: list[dict[str, Any]] = []
+    peak = PeakGrowth()
+    started = time.perf_counter()
+    while True:
+        file = ledger.get(token)
+        progress = file.report_progress if file else None
+        checkpoint = (progress.rows, progress.next_token) if progress else (0, None)
+        pages_before, rows_before = len(counted.page_tokens), counted.rows
+        run_started = time.perf_counter()
+        run = tracker.run(simulated_lambda_clock(lambda: counted.rows, timeout_seconds, rows_per_run))
+        runs.append(
+            {
+                "checkpoint_rows": checkpoint[0],
+                "resumed_at_checkpoint": len(counted.page_tokens) > pages_before
+                and counted.page_tokens[pages_before] == checkpoint[1],
+                "rows_read": counted.rows - rows_before,
+                "seconds": time.perf_counter() - run_started,
+                "cut_off": token in run.reports_continuing,
+            }
+        )
+        if token in run.reports_final:
+            break
+        if not runs[-1]["cut_off"]:
+            raise RuntimeError(f"run {len(runs)} neither finished the report nor was cut off: {run}")
+        if len(runs) > 1 and runs[-1]["checkpoint_rows"] <= runs[-2]["checkpoint_rows"]:
+            raise RuntimeError(
+                f"run {len(runs)} was cut off before its first checkpoint: {rows_per_run} rows per run "
+                "is less than one report part (5 MiB of CSV)"
+            )
+    growth = peak.growth_mb()
+    seconds = time.perf_counter() - started
+    return {
+        "devices": devices,
+        "runs": runs,
+        "seconds": seconds,
+        "rss_growth_mb": growth,
+        "rows_read": counted.rows,
+        **_read_back(s3, f"reports/{token}/", devices),
+    }
+
+
+def _read_back(s3: Any, prefix: str, devices: int) -> dict[str, Any]:
+    """devices.csv: every device once, in recorded (name) order, SUCCEEDED; report.json's totals."""
+    rows = 0
+    first_wrong_row: int | None = None
+    body = s3.get_object(Bucket=BUCKET, Key=prefix + "devices.csv")["Body"]
+    for index, raw in enumerate(body.iter_lines()):
+        if index == 0:
+            continue
+        fields = raw.decode().split(",")
+        if first_wrong_row is None and (fields[1], fields[2]) != (f"device-{rows:06d}", "SUCCEEDED"):
+            first_wrong_row = rows  # a row missing, repeated, out of order or not succeeded
+        rows += 1
+    size = s3.head_object(Bucket=BUCKET, Key=prefix + "report.json")["ContentLength"]
+    tail = s3.get_object(Bucket=BUCKET, Key=prefix + "report.json", Range=f"bytes={max(0, size - 65536)}-")
+    footer = tail["Body"].read().decode()
+    count = int(footer.split('"device_count": ')[1].split(",")[0])
+    return {
+        "rows_in_csv": rows,
+        "csv_first_wrong_row": first_wrong_row,
+        "device_count_in_json": count,
+        "final_in_json": '"final": true' in footer,
+        "expected_rows": devices,
+    }
+
+
 def peak_rss(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """The work's figures and its peak RSS growth (this process's: moto must run in another)."""
     peak = PeakGrowth()
@@ -115,14 +256,20 @@ def peak_traced(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> None:
+    """MOTO_URL DEVICES [traced | calls | report ROWS_PER_RUN TIMEOUT_SECONDS]."""
     moto_url, devices, *how = argv
-    traced = how == ["traced"]
     session = boto3.session.Session(region_name="us-east-1")
     s3 = session.client("s3", endpoint_url=moto_url, config=CLIENT_CONFIG)
     dynamodb = session.client("dynamodb", endpoint_url=moto_url, config=CLIENT_CONFIG)
-    figures = follow_and_report(
-        s3, dynamodb, int(devices), peak_traced if traced else peak_rss, report=not traced
-    )
+    if how and how[0] == "calls":
+        figures = status_pass_calls(s3, dynamodb, int(devices))
+    elif how and how[0] == "report":
+        figures = report_across_runs(s3, dynamodb, int(devices), int(how[1]), float(how[2]))
+    else:
+        traced = how == ["traced"]
+        figures = follow_and_report(
+            s3, dynamodb, int(devices), peak_traced if traced else peak_rss, report=not traced
+        )
     print(json.dumps(figures))
 
 
