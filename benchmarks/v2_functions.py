@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from bulk_deployer import wiring
@@ -45,9 +45,16 @@ def eventbridge_body(ref: ObjectRef) -> str:
     return json.dumps(event)
 
 
+def _known(settings_class: type, values: dict[str, Any]) -> dict[str, Any]:
+    """The ``values`` that ``settings_class`` has fields for (``settings`` serve both functions)."""
+    names = {item.name for item in fields(settings_class)}
+    return {name: value for name, value in values.items() if name in names}
+
+
 @dataclass
 class V2Functions:
-    """The starter's intake and the tracker of one V2 stack; ``metrics`` counts what they emit."""
+    """The starter's intake and the tracker of one V2 stack; ``settings``: either function's
+    settings (each takes those it has); ``metrics`` counts what they emit."""
 
     s3: Any
     dynamodb: Any
@@ -81,18 +88,15 @@ class V2Functions:
         )
         common = {"greengrass": GREENGRASS_V2, "ledger_table_name": self.table, "region": REGION}
         self.intake: InputFileIntake = wiring.build_intake(
-            StarterSettings(**{**common, "stack_account_id": ACCOUNT, **self.settings}),
+            StarterSettings(**common, stack_account_id=ACCOUNT, **_known(StarterSettings, self.settings)),
             self.clients,
             self.effects,
         )
+        tracker_defaults = {"report_recheck_seconds": 0, "tracker_follow_seconds": 0}
         self.tracker_settings = TrackerSettings(
-            **{
-                **common,
-                "input_bucket": self.bucket,
-                "report_recheck_seconds": 0,
-                "tracker_follow_seconds": 0,
-                **self.settings,
-            }
+            **common,
+            input_bucket=self.bucket,
+            **_known(TrackerSettings, {**tracker_defaults, **self.settings}),
         )
 
     def _count(self, name: Metric, value: int) -> None:
