@@ -33,6 +33,7 @@ import csv
 import io
 import itertools
 import json
+import logging
 import os
 import random
 import time
@@ -47,6 +48,7 @@ from bulk_deployer.deployers.greengrass_v2.target_ledger import TargetLedger, Ta
 from bulk_deployer.dynamo import TableAccess
 from bulk_deployer.intake import Outcome
 from bulk_deployer.ledger_model import FileState
+from bulk_deployer.observability import logger
 
 from benchmarks.v2_functions import REGION, V2Functions, thing_arn, v2_line
 from local.greengrass_v2_emulator import EmulatorConfig, InProcessClient, ManualClock
@@ -286,6 +288,7 @@ def _out_of_order(
 
 
 def main(files: int, seed: int) -> SoakV2Result:
-    os.environ.update({**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": REGION, "POWERTOOLS_LOG_LEVEL": "WARNING"})
+    os.environ.update({**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": REGION})
+    logger.setLevel(logging.WARNING)  # the functions' logger was made at import, at INFO
     with MotoServer() as moto:
         return run_soak_v2(moto.url, files, seed)

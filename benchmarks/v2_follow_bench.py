@@ -1,13 +1,18 @@
-"""Peak memory of following a 100,000-device Greengrass V2 thing group to its end and reading its report.
+"""Following a big Greengrass V2 thing group to its end and reporting it: memory and calls.
 
-Run as its own process (python -m benchmarks.v2_follow_bench MOTO_URL DEVICES [traced]) so that
-the peak RSS is this work's (with ``traced``: tracemalloc's peak, of the status pass alone);
-moto (S3, DynamoDB) runs in another process. The V2 emulator runs in this
-one, called without HTTP (InProcessClient): over HTTP most of the time goes to botocore parsing
-three timestamps per job execution, which measures botocore, not the follower. Its fleet is made,
-the deployment started and every device done before the measurement begins; then one status
-pass finds the group done (every recorded member's job execution listed and checked, the
-per-device rows written) and every row is paged as the report reads them.
+Run as its own process (python -m benchmarks.v2_follow_bench MOTO_URL DEVICES [MODE]) so that
+the peak RSS is this work's; moto (S3, DynamoDB) runs in another process. The V2 emulator runs
+in this one, called without HTTP (InProcessClient): over HTTP most of the time goes to botocore
+parsing three timestamps per job execution, which measures botocore, not the follower. Its fleet
+is made and the deployment started before any measurement begins. MODE:
+
+- ``report ROWS_PER_RUN TIMEOUT_SECONDS`` (`make bench` step 7): the file dropped into the V2
+  stack's intake, every device done, then the tracker's runs until the report is final, each on
+  a simulated Lambda clock cut off after ROWS_PER_RUN report rows; peak RSS of all the runs;
+- ``calls`` (step 9): the calls of each status pass, counted at the emulator;
+- ``traced`` (tests/deployers/greengrass_v2/test_follow_big_group.py): one status pass that
+  finds the group done, tracemalloc's peak;
+- none: that pass, then every row paged as the report reads them, peak RSS.
 """
 
 from __future__ import annotations
