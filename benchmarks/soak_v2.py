@@ -170,7 +170,7 @@ def run_soak_v2(
         if duplicate:
             duplicate_outcomes[result.outcome.value] += 1
             duplicate_calls += len(service.calls()) - before
-        return result.token
+        return str(result.token)
 
     tokens: list[str] = []
     for i in range(files):  # arrival order; an early duplicate right after its original

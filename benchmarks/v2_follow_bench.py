@@ -170,7 +170,7 @@ def report_across_runs(
     result = functions.deliver(functions.upload("incoming/fleet.jsonl", [v2_line(group)]), 1)
     if result.dispatch is None or result.dispatch.result.value != "started":
         raise RuntimeError(f"the file did not start: {result}")
-    token = result.token
+    token = str(result.token)
     clock.advance(5 * 60)
     service.advance()
     tracker = functions.tracker()

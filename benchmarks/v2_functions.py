@@ -61,7 +61,7 @@ class V2Functions:
     greengrassv2: Any
     iot: Any
     clock: Callable[[], float]
-    sleep: Callable[[float], None]
+    sleep: Callable[[float], object]
     bucket: str
     table: str
     time_left: Callable[[], float] = lambda: 900.0
@@ -83,10 +83,14 @@ class V2Functions:
             count=self._count,
             seconds=lambda _name, _value: None,
             clock=self.clock,
-            sleep=self.sleep,
+            sleep=self._sleep,
             time_left=self.time_left,
         )
-        common = {"greengrass": GREENGRASS_V2, "ledger_table_name": self.table, "region": REGION}
+        common: dict[str, Any] = {
+            "greengrass": GREENGRASS_V2,
+            "ledger_table_name": self.table,
+            "region": REGION,
+        }
         self.intake: InputFileIntake = wiring.build_intake(
             StarterSettings(**common, stack_account_id=ACCOUNT, **_known(StarterSettings, self.settings)),
             self.clients,
@@ -98,6 +102,9 @@ class V2Functions:
             input_bucket=self.bucket,
             **_known(TrackerSettings, {**tracker_defaults, **self.settings}),
         )
+
+    def _sleep(self, seconds: float) -> None:
+        self.sleep(seconds)  # e.g. a manual clock's advance, which answers the new time
 
     def _count(self, name: Metric, value: int) -> None:
         self.metrics[str(name)] = self.metrics.get(str(name), 0) + value
@@ -111,5 +118,8 @@ class V2Functions:
         return ObjectRef(self.bucket, key, etag=response["ETag"].strip('"'), size=len(body), region=REGION)
 
     def deliver(self, ref: ObjectRef, sequence: int) -> IntakeResult:
+        """The object's event handed to the intake as the ``sequence``-th message (its token known)."""
         (result,) = self.intake.handle_message(eventbridge_body(ref), Arrival(f"{sequence:020d}"))
+        if result.token is None:
+            raise RuntimeError(f"the intake did not recognise the event of {ref.key}: {result}")
         return result

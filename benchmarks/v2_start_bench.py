@@ -115,7 +115,7 @@ def measure(moto_url: str, targets: int, requests_per_second: int, timeout_secon
         answered = [c for c in calls if c.outcome != "ThrottlingException"]
         elapsed = calls[-1].at - delivered_at  # the intake's validation and staging included
         allowed = budget.burst + rate * elapsed
-        records = TargetLedger(TableAccess(dynamodb, TABLE)).records(result.token, targets)
+        records = TargetLedger(TableAccess(dynamodb, TABLE)).records(str(result.token), targets)
         states: dict[str, int] = {}
         for record in records.values():
             states[record.state.value] = states.get(record.state.value, 0) + 1
