@@ -1,6 +1,6 @@
 """Following a big Greengrass V2 thing group to its end and reporting it: memory and calls.
 
-Run as its own process (python -m benchmarks.v2_follow_bench MOTO_URL DEVICES [MODE]) so that
+Run as its own process (python -m benchmarks.v2_follow_bench MOTO_URL DEVICES MODE) so that
 the peak RSS is this work's; moto (S3, DynamoDB) runs in another process. The V2 emulator runs
 in this one, called without HTTP (InProcessClient): over HTTP most of the time goes to botocore
 parsing three timestamps per job execution, which measures botocore, not the follower. Its fleet
@@ -11,8 +11,7 @@ is made and the deployment started before any measurement begins. MODE:
   a simulated Lambda clock cut off after ROWS_PER_RUN report rows; peak RSS of all the runs;
 - ``calls`` (step 9): the calls of each status pass, counted at the emulator;
 - ``traced`` (tests/deployers/greengrass_v2/test_follow_big_group.py): one status pass that
-  finds the group done, tracemalloc's peak;
-- none: that pass, then every row paged as the report reads them, peak RSS.
+  finds the group done, tracemalloc's peak.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import json
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -71,44 +69,27 @@ def _started_group(
     return service, clock, deployer
 
 
-def follow_and_report(
-    s3: Any,
-    dynamodb: Any,
-    devices: int,
-    measure: Callable[[Callable[[], dict[str, Any]]], dict[str, Any]],
-    *,
-    report: bool = True,
-) -> dict[str, Any]:
-    """Start a deployment to a ``devices``-thing group, every device done, then ``measure`` the pass.
-
-    ``measure`` runs the pass it is given (a status pass, then, with ``report``, the report's
-    paging through every row) and adds its peak memory to the figures it answers.
-    """
+def traced_status_pass(s3: Any, dynamodb: Any, devices: int) -> dict[str, Any]:
+    """Start a deployment to a ``devices``-thing group, every device done, then one status pass
+    that finds it done: its figures and the peak of the Python memory it allocated (tracemalloc;
+    SQLite's own page cache, C, 1 MiB at most, is not traced)."""
     service, clock, deployer = _started_group(s3, dynamodb, devices)
     clock.advance(5 * 60)
     service.advance()
-
-    def follow_pass() -> dict[str, Any]:
+    tracemalloc.start()
+    try:
         started = time.perf_counter()
         status = deployer.status(DEPLOYMENT)
-        follow_seconds = time.perf_counter() - started
-        rows = succeeded = 0
-        next_token: str | None = None
-        more = report
-        while more:
-            page, next_token = deployer.target_results(DEPLOYMENT, next_token=next_token, page_size=1000)
-            rows += len(page)
-            succeeded += sum(result.status == "SUCCEEDED" for result in page)
-            more = next_token is not None
-        return {
-            "lifecycle": status.lifecycle.value,
-            "rows": rows,
-            "succeeded": succeeded,
-            "follow_seconds": follow_seconds,
-            "seconds": time.perf_counter() - started,
-        }
-
-    return {"devices": devices, **measure(follow_pass)}
+        seconds = time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return {
+        "devices": devices,
+        "lifecycle": status.lifecycle.value,
+        "follow_seconds": seconds,
+        "traced_peak_mb": peak / 2**20,
+    }
 
 
 def status_pass_calls(s3: Any, dynamodb: Any, devices: int) -> dict[str, Any]:
@@ -242,39 +223,20 @@ def _read_back(s3: Any, prefix: str, devices: int) -> dict[str, Any]:
     }
 
 
-def peak_rss(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """The work's figures and its peak RSS growth (this process's: moto must run in another)."""
-    peak = PeakGrowth()
-    return {**work(), "rss_growth_mb": peak.growth_mb()}
-
-
-def peak_traced(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """The work's figures and the peak of the Python memory it allocated (tracemalloc): for a
-    test in one process; SQLite's own page cache (C, 1 MiB at most) is not traced."""
-    tracemalloc.start()
-    try:
-        figures = work()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return {**figures, "traced_peak_mb": peak / 2**20}
-
-
 def main(argv: list[str]) -> None:
-    """MOTO_URL DEVICES [traced | calls | report ROWS_PER_RUN TIMEOUT_SECONDS]."""
-    moto_url, devices, *how = argv
+    """MOTO_URL DEVICES (traced | calls | report ROWS_PER_RUN TIMEOUT_SECONDS)."""
+    moto_url, devices, mode, *args = argv
     session = boto3.session.Session(region_name="us-east-1")
     s3 = session.client("s3", endpoint_url=moto_url, config=CLIENT_CONFIG)
     dynamodb = session.client("dynamodb", endpoint_url=moto_url, config=CLIENT_CONFIG)
-    if how and how[0] == "calls":
+    if mode == "calls":
         figures = status_pass_calls(s3, dynamodb, int(devices))
-    elif how and how[0] == "report":
-        figures = report_across_runs(s3, dynamodb, int(devices), int(how[1]), float(how[2]))
+    elif mode == "report":
+        figures = report_across_runs(s3, dynamodb, int(devices), int(args[0]), float(args[1]))
+    elif mode == "traced":
+        figures = traced_status_pass(s3, dynamodb, int(devices))
     else:
-        traced = how == ["traced"]
-        figures = follow_and_report(
-            s3, dynamodb, int(devices), peak_traced if traced else peak_rss, report=not traced
-        )
+        raise SystemExit(f"unknown mode {mode!r}: traced, calls or report")
     print(json.dumps(figures))
 
 
