@@ -1,4 +1,4 @@
-"""`make bench`'s Greengrass V2 steps (7-9), each in its own process beside moto's server.
+"""`make bench`'s Greengrass V2 steps (7-9), beside moto's server.
 
 7. the report of a 100,000-device deployment, written by the tracker across runs (checkpointed):
    ``v2_report_rss_mb``;
@@ -6,13 +6,16 @@
    request budget: ``v2_start_rate_ratio``, its throttles, and what a duplicate event costs
    (``v2_duplicate_calls``);
 9. Greengrass/IoT calls per device of each status pass over a 10,000-device group:
-   ``v2_calls_per_device``.
+   ``v2_calls_per_device`` (in this process: no memory is measured).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import boto3
+from bulk_deployer.aws import CLIENT_CONFIG
 
 from infra.config import DeployConfig
 
@@ -35,7 +38,7 @@ class V2Scale:
 V2_FULL = V2Scale(FULL_REPORT_DEVICES, 50_000, 1_000, 10_000)
 # Too few rows for a report part: one run; the resume at a small scale is held by
 # tests/deployers/greengrass_v2/test_faults.py (the tracker dying mid-report).
-V2_SMOKE = V2Scale(2_000, 1_000_000, 30, 2_000)
+V2_SMOKE = V2Scale(1_000, 1_000_000, 10, 1_000)
 
 
 def v2_scale(devices: int) -> V2Scale:
@@ -162,7 +165,14 @@ def calls_step(bench: Bench, moto: MotoServer, scale: V2Scale) -> None:
     bench.say(
         f"9. Greengrass V2 status passes over a {devices:,}-device group (calls counted at the emulator)"
     )
-    result = _run("benchmarks.v2_follow_bench", moto.url, str(devices), "calls")
+    # In this process: calls are counted, not memory (an interpreter less for `make test`).
+    from benchmarks.v2_follow_bench import status_pass_calls  # noqa: PLC0415
+
+    s3, dynamodb = (
+        boto3.client(name, endpoint_url=moto.url, region_name="us-east-1", config=CLIENT_CONFIG)
+        for name in ("s3", "dynamodb")
+    )
+    result = status_pass_calls(s3, dynamodb, devices)
     passes: list[int] = result["calls_per_pass"]
     per_device = max(passes) / devices
     bench.row(
