@@ -83,18 +83,17 @@ class SyntheticGreengrass:
 
 
 def simulated_lambda_clock(
-    greengrass: SyntheticGreengrass, timeout_seconds: float, rows_per_run: int
+    rows_read: Callable[[], int], timeout_seconds: float, rows_per_run: int
 ) -> Callable[[], float]:
     """A run's remaining seconds if every row read took the same time: rows_per_run of them fill the run.
 
-    Once rows_per_run rows are read only the report pass's margin is left, so the pass stops at
-    its next page check: the cut-off depends on rows read, never on the machine's speed.
+    Once rows_per_run rows are read (``rows_read``: rows read so far, in all runs) only the report
+    pass's margin is left, so the pass stops at its next page check: the cut-off depends on rows
+    read, never on the machine's speed.
     """
     seconds_per_row = (timeout_seconds - REPORT_TIME_MARGIN_SECONDS) / rows_per_run
-    rows_before = greengrass.rows_served
-    return lambda: (
-        REPORT_TIME_MARGIN_SECONDS + (rows_per_run - (greengrass.rows_served - rows_before)) * seconds_per_row
-    )
+    rows_before = rows_read()
+    return lambda: REPORT_TIME_MARGIN_SECONDS + (rows_per_run - (rows_read() - rows_before)) * seconds_per_row
 
 
 @dataclass(frozen=True)
@@ -108,7 +107,7 @@ class RunRecord:
     cut_off: bool
 
 
-def _checkpoint_rows(ledger: BulkDeploymentLedger, token: str) -> int:
+def checkpoint_rows(ledger: BulkDeploymentLedger, token: str) -> int:
     file = ledger.get(token)
     progress = file.report_progress if file else None
     return progress.rows if progress else 0
@@ -127,7 +126,7 @@ def write_report(
     """Run the tracker, each run on a fresh simulated clock, until the report is final."""
     log: list[RunRecord] = []
     while True:
-        checkpoint = _checkpoint_rows(ledger, token)
+        checkpoint = checkpoint_rows(ledger, token)
         if log and log[-1].cut_off and checkpoint <= log[-1].checkpoint_rows:
             raise RuntimeError(
                 f"run {len(log)} was cut off before its first checkpoint: {rows_per_run} rows per "
@@ -135,7 +134,9 @@ def write_report(
             )
         pages_before, rows_before = len(greengrass.page_starts), greengrass.rows_served
         started = wall_clock()
-        run = tracker.run(simulated_lambda_clock(greengrass, timeout_seconds, rows_per_run))
+        run = tracker.run(
+            simulated_lambda_clock(lambda: greengrass.rows_served, timeout_seconds, rows_per_run)
+        )
         seconds = wall_clock() - started
         first_row = (
             greengrass.page_starts[pages_before] if len(greengrass.page_starts) > pages_before else None

@@ -1,7 +1,8 @@
 """`make bench`: every measurement beside its baseline, in one run; a table, then one machine-readable line.
 
 python -m benchmarks.run            # the full run (about 100 MB of data, 700,000-group report,
-                                    # a 100,000-device Greengrass V2 group followed and reported)
+                                    # a 100,000-device Greengrass V2 group followed and reported
+                                    # across tracker runs, a 1,000-target V2 start)
 python -m benchmarks.run --smoke    # a tiny run of every step (part of `make test`)
 """
 
@@ -23,6 +24,7 @@ from typing import Any, TextIO
 from benchmarks import data
 from benchmarks.asset_cold_start import asset_cold_start_step
 from benchmarks.cold_start import cold_start
+from benchmarks.v2_steps import v2_steps
 from benchmarks.validator import throughput
 from infra.config import DeployConfig
 from local.moto_server import MotoServer
@@ -194,28 +196,6 @@ def report_step(bench: Bench, moto: MotoServer, config: DeployConfig) -> None:
     bench.check(float(result["rss_growth_mb"]) <= 64, f"report_rss_mb {result['rss_growth_mb']:.1f} > 64")
 
 
-def v2_follow_step(bench: Bench, moto: MotoServer) -> None:
-    devices = bench.scale.v2_devices
-    bench.say(f"7. Greengrass V2: a {devices:,}-device thing group followed to its end, its rows paged")
-    result = _subprocess_json("benchmarks.v2_follow_bench", moto.url, str(devices))
-    bench.row(
-        "v2 follow pass + report",
-        f"{result['seconds']:.1f} s",
-        "",
-        f"the pass {result['follow_seconds']:.1f} s (emulator in-process), {result['rows']:,} rows paged",
-    )
-    bench.row("v2_report_rss_mb (peak growth)", f"{result['rss_growth_mb']:.1f}", "", "<= 32")
-    bench.summary["v2_report_rss_mb"] = round(float(result["rss_growth_mb"]), 1)
-    bench.verify(
-        result["lifecycle"] == "succeeded", f"the V2 group ended {result['lifecycle']}, not succeeded"
-    )
-    bench.verify(
-        result["rows"] == result["succeeded"] == devices,
-        f"the V2 report has {result['rows']} rows, {result['succeeded']} succeeded, not {devices}",
-    )
-    bench.check(float(result["rss_growth_mb"]) <= 32, f"v2_report_rss_mb {result['rss_growth_mb']:.1f} > 32")
-
-
 def run(scale: Scale, steps: list[Callable[[Bench], None]] | None = None) -> Bench:
     os.environ.update(FAKE_AWS)
     bench = Bench(scale)
@@ -245,8 +225,7 @@ def run(scale: Scale, steps: list[Callable[[Bench], None]] | None = None) -> Ben
                 burst_step(bench, pipeline)
             moto.reset()
             report_step(bench, moto, config)
-            moto.reset()
-            v2_follow_step(bench, moto)
+            v2_steps(bench, moto)
     bench.summary["total_seconds"] = round(time.perf_counter() - started)
     return bench
 
@@ -285,6 +264,11 @@ _SUMMARY_KEYS = (
     "report_records_s",
     "report_rss_mb",
     "v2_report_rss_mb",
+    "v2_report_runs",
+    "v2_start_rate_ratio",
+    "v2_start_throttles",
+    "v2_calls_per_device",
+    "v2_duplicate_calls",
 )
 
 

@@ -1,7 +1,9 @@
-"""`make soak`: 1,000 uploads at once through the local pipeline, every file accounted for.
+"""`make soak`: 1,000 uploads at once through the local pipeline, every file accounted for; then
+the Greengrass V2 run (benchmarks/soak_v2.py: 1,000 targets across 50 files).
 
-    python -m benchmarks.soak                 # 1,000 uploads (the issue's load run)
+    python -m benchmarks.soak                 # 1,000 uploads (the issue's load run), then V2's
     python -m benchmarks.soak --uploads 60    # the size tests/e2e/test_load.py runs in `make test`
+    python -m benchmarks.soak --greengrass v2 # the V2 run alone (--files N: N files of 20 targets)
 
 The mix (of the N original uploads): 10% invalid, 5% overwritten by a second version before
 anything is processed, 30% also delivered a second time as a late redelivery (a fresh
@@ -304,7 +306,36 @@ def main(argv: list[str] | None = None) -> int:
         default=SOAK_TIMING.tracker_period_seconds,
         help="the tracker's schedule, seconds (default %(default)s)",
     )
+    parser.add_argument("--greengrass", choices=("v1", "v2", "both"), default="both")
+    parser.add_argument("--files", type=int, default=50, help="V2: files of 20 targets (default %(default)s)")
     args = parser.parse_args(argv)
+    ok = True
+    if args.greengrass in ("v1", "both"):
+        ok = _soak_v1(args)
+    if args.greengrass in ("v2", "both"):
+        ok = _soak_v2(args.files, args.seed) and ok
+    return 0 if ok else 1
+
+
+def _soak_v2(files: int, seed: int) -> bool:
+    from benchmarks import soak_v2  # noqa: PLC0415
+
+    print(f"soak (Greengrass V2): {files} files of {soak_v2.TARGETS_PER_FILE} targets", flush=True)
+    # The functions log to stdout, as in Lambda: kept in a file here.
+    with (
+        tempfile.NamedTemporaryFile(
+            "w", prefix="soak-v2-functions-stdout-", suffix=".log", delete=False
+        ) as sink,
+        contextlib.redirect_stdout(sink),
+    ):
+        result = soak_v2.main(files, seed)
+    print(f"(the functions' stdout: {sink.name})")
+    print(result.table())
+    print(json.dumps(result.summary()))
+    return result.ok
+
+
+def _soak_v1(args: argparse.Namespace) -> bool:
     timing = dataclasses.replace(SOAK_TIMING, tracker_period_seconds=args.tracker_period)
     print(
         f"soak: {args.uploads} uploads, tracker period {timing.tracker_period_seconds} s, "
@@ -323,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"(the functions' stdout: {sink.name})")
     print(result.table())
     print(json.dumps(result.summary()))
-    return 0 if result.ok else 1
+    return result.ok
 
 
 if __name__ == "__main__":

@@ -1,13 +1,17 @@
-"""Peak memory of following a 100,000-device Greengrass V2 thing group to its end and reading its report.
+"""Following a big Greengrass V2 thing group to its end and reporting it: memory and calls.
 
-Run as its own process (python -m benchmarks.v2_follow_bench MOTO_URL DEVICES [traced]) so that
-the peak RSS is this work's (with ``traced``: tracemalloc's peak, of the status pass alone);
-moto (S3, DynamoDB) runs in another process. The V2 emulator runs in this
-one, called without HTTP (InProcessClient): over HTTP most of the time goes to botocore parsing
-three timestamps per job execution, which measures botocore, not the follower. Its fleet is made,
-the deployment started and every device done before the measurement begins; then one status
-pass finds the group done (every recorded member's job execution listed and checked, the
-per-device rows written) and every row is paged as the report reads them.
+Run as its own process (python -m benchmarks.v2_follow_bench MOTO_URL DEVICES MODE) so that
+the peak RSS is this work's; moto (S3, DynamoDB) runs in another process. The V2 emulator runs
+in this one, called without HTTP (InProcessClient): over HTTP most of the time goes to botocore
+parsing three timestamps per job execution, which measures botocore, not the follower. Its fleet
+is made and the deployment started before any measurement begins. MODE:
+
+- ``report ROWS_PER_RUN TIMEOUT_SECONDS`` (`make bench` step 7): the file dropped into the V2
+  stack's intake, every device done, then the tracker's runs until the report is final, each on
+  a simulated Lambda clock cut off after ROWS_PER_RUN report rows; peak RSS of all the runs;
+- ``calls`` (step 9): the calls of each status pass, counted at the emulator;
+- ``traced`` (tests/deployers/greengrass_v2/test_follow_big_group.py): one status pass that
+  finds the group done, tracemalloc's peak.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ import json
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -25,7 +28,9 @@ from bulk_deployer.contract import TOKEN_TAG
 from bulk_deployer.deployers.greengrass_v2 import GreengrassV2Deployer, StartSettings, V2StartRequests
 from bulk_deployer.dynamo import TableAccess
 
+from benchmarks.report_bench import simulated_lambda_clock
 from benchmarks.rss import PeakGrowth
+from benchmarks.v2_functions import V2Functions, v2_line
 from local.greengrass_v2_emulator import EmulatorConfig, InProcessClient, ManualClock
 from local.greengrass_v2_emulator.service import EmulatorService
 from local.provision import create_input_bucket, create_ledger_table
@@ -37,19 +42,10 @@ COMPONENTS = {"com.example.Hello": {"componentVersion": "1.0.0"}}
 ROLLOUT_PER_MINUTE = 100_000  # the whole fleet reached in a minute of the emulator's clock
 
 
-def follow_and_report(
-    s3: Any,
-    dynamodb: Any,
-    devices: int,
-    measure: Callable[[Callable[[], dict[str, Any]]], dict[str, Any]],
-    *,
-    report: bool = True,
-) -> dict[str, Any]:
-    """Start a deployment to a ``devices``-thing group, every device done, then ``measure`` the pass.
-
-    ``measure`` runs the pass it is given (a status pass, then, with ``report``, the report's
-    paging through every row) and adds its peak memory to the figures it answers.
-    """
+def _started_group(
+    s3: Any, dynamodb: Any, devices: int
+) -> tuple[EmulatorService, ManualClock, GreengrassV2Deployer]:
+    """A ``devices``-thing group, a file's deployment to it started (no device reached yet)."""
     create_input_bucket(s3, BUCKET)
     create_ledger_table(dynamodb, TABLE)
     clock = ManualClock(1_800_000_000.0)
@@ -70,59 +66,177 @@ def follow_and_report(
         settings,
     )
     deployer.start(TOKEN, request)
+    return service, clock, deployer
+
+
+def traced_status_pass(s3: Any, dynamodb: Any, devices: int) -> dict[str, Any]:
+    """Start a deployment to a ``devices``-thing group, every device done, then one status pass
+    that finds it done: its figures and the peak of the Python memory it allocated (tracemalloc;
+    SQLite's own page cache, C, 1 MiB at most, is not traced)."""
+    service, clock, deployer = _started_group(s3, dynamodb, devices)
     clock.advance(5 * 60)
     service.advance()
-
-    def follow_pass() -> dict[str, Any]:
-        started = time.perf_counter()
-        status = deployer.status(DEPLOYMENT)
-        follow_seconds = time.perf_counter() - started
-        rows = succeeded = 0
-        next_token: str | None = None
-        more = report
-        while more:
-            page, next_token = deployer.target_results(DEPLOYMENT, next_token=next_token, page_size=1000)
-            rows += len(page)
-            succeeded += sum(result.status == "SUCCEEDED" for result in page)
-            more = next_token is not None
-        return {
-            "lifecycle": status.lifecycle.value,
-            "rows": rows,
-            "succeeded": succeeded,
-            "follow_seconds": follow_seconds,
-            "seconds": time.perf_counter() - started,
-        }
-
-    return {"devices": devices, **measure(follow_pass)}
-
-
-def peak_rss(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """The work's figures and its peak RSS growth (this process's: moto must run in another)."""
-    peak = PeakGrowth()
-    return {**work(), "rss_growth_mb": peak.growth_mb()}
-
-
-def peak_traced(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """The work's figures and the peak of the Python memory it allocated (tracemalloc): for a
-    test in one process; SQLite's own page cache (C, 1 MiB at most) is not traced."""
     tracemalloc.start()
     try:
-        figures = work()
+        started = time.perf_counter()
+        status = deployer.status(DEPLOYMENT)
+        seconds = time.perf_counter() - started
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    return {**figures, "traced_peak_mb": peak / 2**20}
+    return {
+        "devices": devices,
+        "lifecycle": status.lifecycle.value,
+        "follow_seconds": seconds,
+        "traced_peak_mb": peak / 2**20,
+    }
+
+
+def status_pass_calls(s3: Any, dynamodb: Any, devices: int) -> dict[str, Any]:
+    """Greengrass and IoT calls of each status pass over a ``devices``-thing group, counted at the
+    emulator: while it rolls out, and the pass that finds every device done (lists them all)."""
+    service, clock, deployer = _started_group(s3, dynamodb, devices)
+    passes: list[int] = []
+    lifecycle = ""
+    for seconds in (1, 5 * 60):  # rolling out (a sixtieth of the fleet reached); every device done
+        clock.advance(seconds)
+        service.advance()
+        before = len(service.calls())
+        lifecycle = deployer.status(DEPLOYMENT).lifecycle.value
+        passes.append(len(service.calls()) - before)
+    return {"devices": devices, "lifecycle": lifecycle, "calls_per_pass": passes}
+
+
+class _CountedRows:
+    """The deployer's ``target_results``, counting the rows it serves and where each page starts."""
+
+    def __init__(self, deployer: Any) -> None:
+        self._results = deployer.target_results
+        self.rows = 0
+        self.page_tokens: list[str | None] = []
+        deployer.target_results = self  # the report pass calls it through the deployer
+
+    def __call__(self, deployment_id: str, *, next_token: str | None, page_size: int) -> Any:
+        self.page_tokens.append(next_token)
+        page, after = self._results(deployment_id, next_token=next_token, page_size=page_size)
+        self.rows += len(page)
+        return page, after
+
+
+def report_across_runs(
+    s3: Any, dynamodb: Any, devices: int, rows_per_run: int, timeout_seconds: float
+) -> dict[str, Any]:
+    """A ``devices``-thing group deployed by a dropped file (the V2 stack's intake), every device
+    done; then the tracker runs, each on a simulated Lambda clock that runs out after
+    ``rows_per_run`` report rows, until the report is final: the first run's status pass finds
+    the group done and writes its rows, its report pass is cut off, later runs resume from the
+    ledger's checkpoint. The figures: the runs, the peak RSS growth of all of them, and the
+    report read back (every device once, in order)."""
+    clock = ManualClock(1_800_000_000.0)
+    config = EmulatorConfig(
+        enforce_quotas=False, tick_seconds=0, default_rollout_per_minute=ROLLOUT_PER_MINUTE
+    )
+    service = EmulatorService(config, clock)
+    functions = V2Functions(
+        s3,
+        dynamodb,
+        InProcessClient(service, "greengrassv2"),
+        InProcessClient(service, "iot"),
+        clock.now,
+        clock.advance,
+        BUCKET,
+        TABLE,
+    )
+    group = service.populate_group(GROUP, devices)
+    result = functions.deliver(functions.upload("incoming/fleet.jsonl", [v2_line(group)]), 1)
+    if result.dispatch is None or result.dispatch.result.value != "started":
+        raise RuntimeError(f"the file did not start: {result}")
+    token = str(result.token)
+    clock.advance(5 * 60)
+    service.advance()
+    tracker = functions.tracker()
+    ledger = tracker.ledger
+    counted = _CountedRows(tracker.deployer)
+    runs: list[dict[str, Any]] = []
+    peak = PeakGrowth()
+    started = time.perf_counter()
+    while True:
+        file = ledger.get(token)
+        progress = file.report_progress if file else None
+        checkpoint = (progress.rows, progress.next_token) if progress else (0, None)
+        pages_before, rows_before = len(counted.page_tokens), counted.rows
+        run_started = time.perf_counter()
+        run = tracker.run(simulated_lambda_clock(lambda: counted.rows, timeout_seconds, rows_per_run))
+        runs.append(
+            {
+                "checkpoint_rows": checkpoint[0],
+                "resumed_at_checkpoint": len(counted.page_tokens) > pages_before
+                and counted.page_tokens[pages_before] == checkpoint[1],
+                "rows_read": counted.rows - rows_before,
+                "seconds": time.perf_counter() - run_started,
+                "cut_off": token in run.reports_continuing,
+            }
+        )
+        if token in run.reports_final:
+            break
+        if not runs[-1]["cut_off"]:
+            raise RuntimeError(f"run {len(runs)} neither finished the report nor was cut off: {run}")
+        if len(runs) > 1 and runs[-1]["checkpoint_rows"] <= runs[-2]["checkpoint_rows"]:
+            raise RuntimeError(
+                f"run {len(runs)} was cut off before its first checkpoint: {rows_per_run} rows per run "
+                "is less than one report part (5 MiB of CSV)"
+            )
+    growth = peak.growth_mb()
+    seconds = time.perf_counter() - started
+    return {
+        "devices": devices,
+        "runs": runs,
+        "seconds": seconds,
+        "rss_growth_mb": growth,
+        "rows_read": counted.rows,
+        **_read_back(s3, f"reports/{token}/", devices),
+    }
+
+
+def _read_back(s3: Any, prefix: str, devices: int) -> dict[str, Any]:
+    """devices.csv: every device once, in recorded (name) order, SUCCEEDED; report.json's totals."""
+    rows = 0
+    first_wrong_row: int | None = None
+    body = s3.get_object(Bucket=BUCKET, Key=prefix + "devices.csv")["Body"]
+    for index, raw in enumerate(body.iter_lines()):
+        if index == 0:
+            continue
+        fields = raw.decode().split(",")
+        if first_wrong_row is None and (fields[1], fields[2]) != (f"device-{rows:06d}", "SUCCEEDED"):
+            first_wrong_row = rows  # a row missing, repeated, out of order or not succeeded
+        rows += 1
+    size = s3.head_object(Bucket=BUCKET, Key=prefix + "report.json")["ContentLength"]
+    tail = s3.get_object(Bucket=BUCKET, Key=prefix + "report.json", Range=f"bytes={max(0, size - 65536)}-")
+    footer = tail["Body"].read().decode()
+    count = int(footer.split('"device_count": ')[1].split(",")[0])
+    return {
+        "rows_in_csv": rows,
+        "csv_first_wrong_row": first_wrong_row,
+        "device_count_in_json": count,
+        "final_in_json": '"final": true' in footer,
+        "expected_rows": devices,
+    }
 
 
 def main(argv: list[str]) -> None:
-    moto_url, devices, *how = argv
-    traced = how == ["traced"]
+    """MOTO_URL DEVICES (traced | calls | report ROWS_PER_RUN TIMEOUT_SECONDS)."""
+    moto_url, devices, mode, *args = argv
     session = boto3.session.Session(region_name="us-east-1")
     s3 = session.client("s3", endpoint_url=moto_url, config=CLIENT_CONFIG)
     dynamodb = session.client("dynamodb", endpoint_url=moto_url, config=CLIENT_CONFIG)
-    figures = follow_and_report(
-        s3, dynamodb, int(devices), peak_traced if traced else peak_rss, report=not traced
-    )
+    if mode == "calls":
+        figures = status_pass_calls(s3, dynamodb, int(devices))
+    elif mode == "report":
+        figures = report_across_runs(s3, dynamodb, int(devices), int(args[0]), float(args[1]))
+    elif mode == "traced":
+        figures = traced_status_pass(s3, dynamodb, int(devices))
+    else:
+        raise SystemExit(f"unknown mode {mode!r}: traced, calls or report")
     print(json.dumps(figures))
 
 

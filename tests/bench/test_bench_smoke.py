@@ -32,7 +32,8 @@ def test_the_benchmark_runs_every_step_and_ends_with_its_summary_line() -> None:
         r"import_ms=\d+ asset_import_ms=\d+ asset_import_ratio=[\d.]+ asset_import_no_bytecode_ms=\d+ "
         r"asset_first_invoke_ms=\d+ duplicate_s3_reads=0 duplicate_gg_calls=0 burst_files=(\d+) burst_started=\1 "
         r"burst_order_ok=true dispatch_latency_periods=[\d.]+ report_records_s=\d+ report_rss_mb=[\d.]+ "
-        r"v2_report_rss_mb=[\d.]+",
+        r"v2_report_rss_mb=[\d.]+ v2_report_runs=\d+ v2_start_rate_ratio=[\d.]+ v2_start_throttles=\d+ "
+        r"v2_calls_per_device=[\d.]+ v2_duplicate_calls=0",
         last,
     ), last
     assert "WRONG RESULT" not in result.stdout

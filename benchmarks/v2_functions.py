@@ -1,0 +1,125 @@
+"""A Greengrass V2 stack's two functions as wiring builds them, on clients the caller gives.
+
+Why: the V2 benchmarks measure the product's own paths (intake, dispatch, start, tracker runs,
+report pass), not a re-assembly of their parts; only the clients (moto over HTTP, the V2
+emulator in-process or over HTTP), the clock and the sleeps are the caller's, as in the tests'
+``Functions`` (tests/deployers/greengrass_v2/test_wiring.py).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from bulk_deployer import wiring
+from bulk_deployer.config import StarterSettings, TrackerSettings
+from bulk_deployer.contract import Metric
+from bulk_deployer.events import object_created_event
+from bulk_deployer.intake import InputFileIntake, IntakeResult
+from bulk_deployer.ledger_model import Arrival
+from bulk_deployer.objectref import ObjectRef
+from bulk_deployer.settings_schema import GREENGRASS_V2
+from bulk_deployer.tracker import BulkDeploymentTracker
+
+from local.provision import create_input_bucket, create_ledger_table
+
+REGION, ACCOUNT = "us-east-1", "123456789012"
+
+
+def thing_arn(name: str) -> str:
+    return f"arn:aws:iot:{REGION}:{ACCOUNT}:thing/{name}"
+
+
+def v2_line(target: str) -> dict[str, Any]:
+    return {"targetArn": target, "components": {"com.example.Hello": {"componentVersion": "1.0.0"}}}
+
+
+def eventbridge_body(ref: ObjectRef) -> str:
+    """The "Object Created" event EventBridge delivers for this version (a redelivery sends it again)."""
+    event = object_created_event(
+        ref, event_id=str(uuid.uuid4()), time="2026-11-30T00:00:00Z", region=REGION, account=ACCOUNT
+    )
+    return json.dumps(event)
+
+
+def _known(settings_class: type, values: dict[str, Any]) -> dict[str, Any]:
+    """The ``values`` that ``settings_class`` has fields for (``settings`` serve both functions)."""
+    names = {item.name for item in fields(settings_class)}
+    return {name: value for name, value in values.items() if name in names}
+
+
+@dataclass
+class V2Functions:
+    """The starter's intake and the tracker of one V2 stack; ``settings``: either function's
+    settings (each takes those it has); ``metrics`` counts what they emit."""
+
+    s3: Any
+    dynamodb: Any
+    greengrassv2: Any
+    iot: Any
+    clock: Callable[[], float]
+    sleep: Callable[[float], object]
+    bucket: str
+    table: str
+    time_left: Callable[[], float] = lambda: 900.0
+    settings: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        create_input_bucket(self.s3, self.bucket)
+        create_ledger_table(self.dynamodb, self.table)
+        self.clients = wiring.Clients(
+            s3=self.s3,
+            dynamodb=self.dynamodb,
+            greengrass=None,
+            sns=None,
+            greengrassv2=self.greengrassv2,
+            iot=self.iot,
+        )
+        self.effects = wiring.Effects(
+            count=self._count,
+            seconds=lambda _name, _value: None,
+            clock=self.clock,
+            sleep=self._sleep,
+            time_left=self.time_left,
+        )
+        common: dict[str, Any] = {
+            "greengrass": GREENGRASS_V2,
+            "ledger_table_name": self.table,
+            "region": REGION,
+        }
+        self.intake: InputFileIntake = wiring.build_intake(
+            StarterSettings(**common, stack_account_id=ACCOUNT, **_known(StarterSettings, self.settings)),
+            self.clients,
+            self.effects,
+        )
+        tracker_defaults = {"report_recheck_seconds": 0, "tracker_follow_seconds": 0}
+        self.tracker_settings = TrackerSettings(
+            **common,
+            input_bucket=self.bucket,
+            **_known(TrackerSettings, {**tracker_defaults, **self.settings}),
+        )
+
+    def _sleep(self, seconds: float) -> None:
+        self.sleep(seconds)  # e.g. a manual clock's advance, which answers the new time
+
+    def _count(self, name: Metric, value: int) -> None:
+        self.metrics[str(name)] = self.metrics.get(str(name), 0) + value
+
+    def tracker(self) -> BulkDeploymentTracker:
+        return wiring.build_tracker(self.tracker_settings, self.clients, self.effects)
+
+    def upload(self, key: str, lines: list[dict[str, Any]]) -> ObjectRef:
+        body = "".join(json.dumps(entry) + "\n" for entry in lines).encode()
+        response = self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
+        return ObjectRef(self.bucket, key, etag=response["ETag"].strip('"'), size=len(body), region=REGION)
+
+    def deliver(self, ref: ObjectRef, sequence: int) -> IntakeResult:
+        """The object's event handed to the intake as the ``sequence``-th message (its token known)."""
+        (result,) = self.intake.handle_message(eventbridge_body(ref), Arrival(f"{sequence:020d}"))
+        if result.token is None:
+            raise RuntimeError(f"the intake did not recognise the event of {ref.key}: {result}")
+        return result
