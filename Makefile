@@ -104,10 +104,11 @@ local-down:
 bench: venv
 	$(BIN)/python -m benchmarks.run
 
-# 1,000 uploads through the local pipeline, every file accounted for (docs/reliability.md).
+# Greengrass V1: 1,000 uploads through the local pipeline; V2: 1,000 targets across 50 files;
+# every file and target accounted for (docs/reliability.md). SOAK=v1|v2 runs one of them.
 .PHONY: soak
 soak: venv
-	$(BIN)/python -m benchmarks.soak
+	$(BIN)/python -m benchmarks.soak $(if $(SOAK),--greengrass $(SOAK))
 
 clean:
 	rm -rf $(VENV) cdk.out node_modules .mypy_cache .ruff_cache
