@@ -101,8 +101,8 @@ local-down:
 	@test -x $(BIN)/python && $(BIN)/python -m local down || echo "nothing to stop (no .venv)"
 
 # Measurements side by side with their baselines (about 100 MB of data; a few minutes).
-bench: venv
-	$(BIN)/python -m benchmarks.run
+bench: venv node_modules  # step 3b builds the asset with infra's code, whose jsii runs on the pinned Node.js
+	PATH="$(NODE_BIN):$$PATH" $(BIN)/python -m benchmarks.run
 
 # Greengrass V1: 1,000 uploads through the local pipeline; V2: 1,000 targets across 50 files;
 # every file and target accounted for (docs/reliability.md). SOAK=v1|v2 runs one of them.
