@@ -299,6 +299,12 @@ class Target:
         return self.greengrass == GREENGRASS_V1
 
     @property
+    def deployment_noun(self) -> str:
+        """What a file's deployment id (``bulk_deployment_id``) names: a V1 bulk deployment, or the
+        ``gg2-<token>`` of a V2 file's deployments (one per target)."""
+        return "bulk deployment" if self.is_v1 else "deployment"
+
+    @property
     def row_shape(self) -> RowShape:
         """What this stack's reports list: group deployments (V1) or devices (V2)."""
         return SHAPES[self.greengrass]

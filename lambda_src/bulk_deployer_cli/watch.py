@@ -135,7 +135,7 @@ def _step(
     elif state is FileState.STARTED:
         # A V2 file's stage lines take turns with its targets' lines: each printed once.
         say = progress.stage if devices is None else devices.stage
-        say(f"started: bulk deployment {file.bulk_deployment_id}")
+        say(f"started: {target.deployment_noun} {file.bulk_deployment_id}")
         if devices is not None:
             devices.step(file)
         else:
@@ -147,7 +147,7 @@ def _step(
         counts = ", ".join(f"{k} {v}" for k, v in sorted(interim.items()))
         _final_records(target, file, progress, counts)
         (progress.stage if devices is None else devices.stage)(
-            f"bulk deployment {file.deployment_status}; {target.report_rows.member} settling"
+            f"{target.deployment_noun} {file.deployment_status}; {target.report_rows.member} settling"
             + (f" ({counts})" if counts else "")
         )
     elif state is FileState.FINISHED:
