@@ -65,7 +65,10 @@ def check_prefixes(incoming: str, staged: str, reports: str) -> None:
                 raise ConfigurationError(f"{name_a} prefix {a!r} overlaps {name_b} prefix {b!r}")
 
 
-@dataclass(frozen=True, kw_only=True)
+# Never built itself, only inherited from: no __init__, __repr__ or __eq__ of its own to
+# generate (each function's settings class generates them for all its fields), which spares
+# the cold start compiling three methods of 14 fields.
+@dataclass(frozen=True, kw_only=True, init=False, repr=False, eq=False)
 class DispatchSettings:
     """What both functions need: each starts files (the starter on arrival, the tracker when the
     slot frees up). Every field below the wiring is read from the environment variable of the
