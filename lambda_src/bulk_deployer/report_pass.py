@@ -38,7 +38,7 @@ class ReportStep(StrEnum):
     FINAL = "final"  # final report written, file FINISHED
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ReportPass:
     settings: TrackerSettings
     ledger: BulkDeploymentLedger

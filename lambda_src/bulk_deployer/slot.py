@@ -85,7 +85,7 @@ class SlotState(NamedTuple):
         return {r for hold in self.holds.values() for r in hold.resources}
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class DeploymentSlot(TableAccess):
     capacity: int = 1  # how many files' deployments may hold the slot at once
 

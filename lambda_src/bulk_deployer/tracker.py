@@ -88,7 +88,7 @@ class Look:
     freed: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class BulkDeploymentTracker:
     settings: TrackerSettings
     ledger: BulkDeploymentLedger

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from bulk_deployer.tracker_config import TrackerSettings  # the starter never defines it
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Clients:
     s3: Any
     dynamodb: Any
@@ -86,7 +86,7 @@ class Clients:
         )
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Effects:
     """What the graph does to the world besides AWS calls: metrics, time, waiting, notifications.
 
