@@ -25,7 +25,6 @@ from typing import Any
 
 import boto3
 from bulk_deployer.aws import CLIENT_CONFIG
-from bulk_deployer.config import TrackerSettings
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import Arrival, StartRequest
 from bulk_deployer.objectref import ObjectRef
@@ -33,6 +32,7 @@ from bulk_deployer.report_pass import REPORT_TIME_MARGIN_SECONDS
 from bulk_deployer.slot import DeploymentSlot
 from bulk_deployer.token import client_token_for
 from bulk_deployer.tracker import BulkDeploymentTracker
+from bulk_deployer.tracker_config import TrackerSettings
 from bulk_deployer.wiring import Clients, Effects, build_tracker
 
 from benchmarks.rss import PeakGrowth

@@ -285,7 +285,7 @@ class DeployConfig:
         input_bucket_name: str,
         outcomes_topic_arn: str | None = None,
     ) -> dict[str, str]:
-        """The tracker's environment (bulk_deployer.config.TrackerSettings.from_env)."""
+        """The tracker's environment (bulk_deployer.tracker_config.TrackerSettings.from_env)."""
         return self.environment(
             Reader.TRACKER,
             {

@@ -1,9 +1,10 @@
 """Runtime settings of the Lambda functions, read from environment variables.
 
-Each function has its own settings object (``StarterSettings``, ``TrackerSettings``) and reads
-only its variables; names, types, defaults and bounds come from ``settings_schema``, which the
-CDK stack (``infra/``) and the local stand-ins use too. Settings are checked once, at cold start,
-so a bad deployment fails loudly with the variable's name instead of misbehaving on the first file.
+Each function has its own settings object (``StarterSettings`` here, ``TrackerSettings`` in
+``tracker_config``, which only the tracker imports) and reads only its variables; names, types,
+defaults and bounds come from ``settings_schema``, which the CDK stack (``infra/``) and the local
+stand-ins use too. Settings are checked once, at cold start, so a bad deployment fails loudly
+with the variable's name instead of misbehaving on the first file.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from bulk_deployer.settings_schema import (
     BY_ENV,
     EXECUTION_ROLE_ARN,
     GREENGRASS_V2,
-    INPUT_BUCKET_NAME,
     INTAKE_DEAD_LETTER_QUEUE_URL,
     LEDGER_TABLE_NAME,
     OUTCOMES_TOPIC_ARN,
@@ -65,7 +65,10 @@ def check_prefixes(incoming: str, staged: str, reports: str) -> None:
                 raise ConfigurationError(f"{name_a} prefix {a!r} overlaps {name_b} prefix {b!r}")
 
 
-@dataclass(frozen=True, kw_only=True)
+# Never built itself, only inherited from: no __init__, __repr__ or __eq__ of its own to
+# generate (each function's settings class generates them for all its fields), which spares
+# the cold start compiling three methods of 14 fields.
+@dataclass(frozen=True, kw_only=True, init=False, repr=False, eq=False)
 class DispatchSettings:
     """What both functions need: each starts files (the starter on arrival, the tracker when the
     slot frees up). Every field below the wiring is read from the environment variable of the
@@ -105,8 +108,8 @@ class DispatchSettings:
     def _read(cls, env: Mapping[str, str], wiring: Mapping[str, Any]) -> dict[str, Any]:
         """The wiring plus every schema setting this class has a field for, from ``env``."""
         values: dict[str, Any] = {
-            "ledger_table_name": _required(env, LEDGER_TABLE_NAME.env),
-            "region": env.get("AWS_REGION") or _required(env, "AWS_DEFAULT_REGION"),
+            "ledger_table_name": required_variable(env, LEDGER_TABLE_NAME.env),
+            "region": env.get("AWS_REGION") or required_variable(env, "AWS_DEFAULT_REGION"),
             "outcomes_topic_arn": env.get(OUTCOMES_TOPIC_ARN.env) or None,
             **wiring,
         }
@@ -170,28 +173,6 @@ class StarterSettings(DispatchSettings):
         return cls(**cls._read(env, wiring))
 
 
-@dataclass(frozen=True, kw_only=True)
-class TrackerSettings(DispatchSettings):
-    """The tracker's settings: following, reports and reconciliation on top of dispatch."""
-
-    input_bucket: str
-    tracker_lease_seconds: int = default_of("TRACKER_LEASE_SECONDS")
-    tracker_follow_seconds: float = default_of("TRACKER_FOLLOW_SECONDS")
-    tracker_poll_seconds: float = default_of("TRACKER_POLL_SECONDS")
-    overdue_after_seconds: int = default_of("OVERDUE_AFTER_SECONDS")
-    report_settle_bound_seconds: int = default_of("REPORT_SETTLE_BOUND_SECONDS")
-    report_recheck_seconds: int = default_of("REPORT_RECHECK_SECONDS")
-    report_page_size: int = default_of("REPORT_PAGE_SIZE")
-    reconcile_every_seconds: int = default_of("RECONCILE_EVERY_SECONDS")
-    reconcile_lookback_days: int = default_of("RECONCILE_LOOKBACK_DAYS")
-    reconcile_min_age_seconds: int = default_of("RECONCILE_MIN_AGE_SECONDS")
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> TrackerSettings:
-        env = os.environ if env is None else env
-        return cls(**cls._read(env, {"input_bucket": _required(env, INPUT_BUCKET_NAME.env)}))
-
-
 def dispatch_fields(settings: DispatchSettings) -> dict[str, Any]:
     """The dispatch settings of either function's settings, to build the other's (tests, tools)."""
     return {item.name: getattr(settings, item.name) for item in fields(DispatchSettings)}
@@ -233,7 +214,8 @@ def _bounded(entry: Setting, value: Any) -> Any:
     return value
 
 
-def _required(env: Mapping[str, str], name: str) -> str:
+def required_variable(env: Mapping[str, str], name: str) -> str:
+    """The variable's value, stripped; a ConfigurationError naming it when unset or blank."""
     value = env.get(name, "").strip()
     if not value:
         raise ConfigurationError(f"environment variable {name} is required but not set")

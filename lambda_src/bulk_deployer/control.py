@@ -10,7 +10,7 @@ from bulk_deployer.timefmt import iso_utc
 _DISPATCH_PK = "control#dispatch"
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class DispatchControl(TableAccess):
     """Whether dispatching is paused (after a START_FAILED, or by an operator) and why."""
 
@@ -36,7 +36,7 @@ class DispatchControl(TableAccess):
         return str(values.get("reason") or "paused") if values.get("paused") else None
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class RunLease(TableAccess):
     """One run at a time (the tracker) without reserved concurrency, which small accounts lack."""
 

@@ -57,7 +57,7 @@ class DispatchOutcome(NamedTuple):
     detail: str = ""
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Dispatcher:
     ledger: BulkDeploymentLedger
     slot: DeploymentSlot

@@ -15,7 +15,7 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class TableAccess:
     """What a class that reads and writes items of the ledger table is given: the client, the
     table, and the clock that stamps its writes (tests give a clock they move).

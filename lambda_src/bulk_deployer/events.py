@@ -90,10 +90,9 @@ class EventObject:
         return len(self.spellings) > 1
 
 
-@dataclass(frozen=True)
-class ParsedEvent:
+class ParsedEvent(NamedTuple):
     kind: EventKind
-    objects: list[EventObject] = field(default_factory=list)
+    objects: list[EventObject]  # empty for an event that names no upload
     note: str = ""
 
 
@@ -123,7 +122,7 @@ def _parse_event(document: Any) -> ParsedEvent:
     if "Records" in document:
         return _classic(document)
     if document.get("Event") == "s3:TestEvent":
-        return ParsedEvent("test", note=f"S3 test event for bucket {document.get('Bucket')!r}")
+        return ParsedEvent("test", [], note=f"S3 test event for bucket {document.get('Bucket')!r}")
     raise UnrecognizedMessage("neither an EventBridge event nor an S3 notification")
 
 
@@ -131,6 +130,7 @@ def _eventbridge(document: dict[str, Any]) -> ParsedEvent:
     if document.get("source") != "aws.s3" or document.get("detail-type") != "Object Created":
         return ParsedEvent(
             "ignored",
+            [],
             note=f"EventBridge {document.get('source')!r} {document.get('detail-type')!r} is not an upload",
         )
     detail = _mapping(document.get("detail"), "detail")
@@ -182,7 +182,7 @@ def _classic(document: dict[str, Any]) -> ParsedEvent:
         )
     if not objects:
         return ParsedEvent(
-            "ignored", note="no object creation in " + (", ".join(skipped) or "an empty batch")
+            "ignored", [], note="no object creation in " + (", ".join(skipped) or "an empty batch")
         )
     return ParsedEvent("s3", objects)
 

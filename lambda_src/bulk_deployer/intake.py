@@ -56,7 +56,7 @@ class IntakeResult(NamedTuple):
     dispatch: DispatchOutcome | None = None
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class InputFileIntake:
     settings: StarterSettings
     ledger: BulkDeploymentLedger

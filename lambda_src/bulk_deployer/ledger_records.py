@@ -263,15 +263,20 @@ class FileState(StrEnum):
     CANCELLED = "CANCELLED"  # taken out of the queue by an operator (never started)
 
 
-@dataclass(frozen=True)
-class LedgerFile:
-    """One input file version's ledger entry, parsed. Timestamps are aware UTC datetimes."""
+class LedgerFile(NamedTuple):
+    """One input file version's ledger entry, parsed. Timestamps are aware UTC datetimes.
+
+    A ``NamedTuple``, immutable and compared by value like a frozen dataclass, because both
+    functions define it at every cold start: with 37 fields a frozen dataclass costs about
+    17 million instructions to define (its generated methods are compiled from source), this
+    about a third of that (docs/performance.md, step 3b). Build it by keyword.
+    """
 
     token: str
     state: FileState
     ref: ObjectRef
     registered_at: datetime
-    arrival: Arrival = field(default_factory=Arrival)
+    arrival: Arrival = Arrival()
     arrival_sk: str = ""
     event_time: str | None = None  # as the S3 event spelled it
     updated_at: datetime | None = None

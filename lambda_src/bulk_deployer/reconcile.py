@@ -36,7 +36,7 @@ class UnprocessedObject:
         return ObjectRef(self.bucket, self.key, etag=self.etag, version_id=self.version_id, size=self.size)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Reconciler:
     s3: Any
     ledger: BulkDeploymentLedger

@@ -16,7 +16,6 @@ from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from bulk_deployer.config import TrackerSettings
 from bulk_deployer.contract import FileOutcome, Metric, ReportFile
 from bulk_deployer.deployers.base import Deployer, TargetOutcome
 from bulk_deployer.ledger import BulkDeploymentLedger
@@ -26,6 +25,7 @@ from bulk_deployer.outcomes import NoOutcomes, OutcomeSink
 from bulk_deployer.report_writer import ReportWriter
 from bulk_deployer.reports import ReportStore
 from bulk_deployer.timefmt import iso_of, iso_utc
+from bulk_deployer.tracker_config import TrackerSettings
 
 # Stop starting new report pages when less than this is left of the run's time.
 REPORT_TIME_MARGIN_SECONDS = 30.0
@@ -38,7 +38,7 @@ class ReportStep(StrEnum):
     FINAL = "final"  # final report written, file FINISHED
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ReportPass:
     settings: TrackerSettings
     ledger: BulkDeploymentLedger

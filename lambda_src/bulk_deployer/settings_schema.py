@@ -21,9 +21,8 @@ This module is on the starter's cold-start path: the standard library's dataclas
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import Flag, auto
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from bulk_deployer.contract import SERVICE
 
@@ -38,10 +37,13 @@ class Reader(Flag):
     BOTH = STARTER | TRACKER
 
 
-@dataclass(frozen=True, kw_only=True)
-class Setting:
+class Setting(NamedTuple):
     """One setting. ``key`` is its cdk.json context key (None: the stack derives or wires it);
-    ``env`` its Lambda environment variable (None: infra only, no function reads it)."""
+    ``env`` its Lambda environment variable (None: infra only, no function reads it).
+
+    A ``NamedTuple`` (built by keyword), not a dataclass: both functions define the schema's
+    records at every cold start, and a frozen dataclass's generated methods are compiled from
+    source when it is defined (docs/performance.md, step 3b)."""
 
     key: str | None
     env: str | None
@@ -375,8 +377,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
 # fmt: on
 
 
-@dataclass(frozen=True)
-class Wiring:
+class Wiring(NamedTuple):
     """An environment variable the stack wires to a resource it creates (no default, no context
     key): resource ids are not configuration, so they live here only for their names and docs."""
 

@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -51,8 +52,7 @@ def resource_digest(resource: str) -> str:
     return hashlib.sha256(resource.encode()).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
-class Hold:
+class Hold(NamedTuple):
     """A started file's claim: its resources (digests) until its deployment ends."""
 
     token: str
@@ -60,11 +60,10 @@ class Hold:
     since: str | None = None
 
 
-@dataclass(frozen=True)
-class SlotState:
+class SlotState(NamedTuple):
     holder: str | None  # the dispatcher holding the dispatch lease, if any
     lease_until: int | None
-    holds: Mapping[str, Hold] = field(default_factory=dict)
+    holds: Mapping[str, Hold] = MappingProxyType({})
     # An item written by an earlier version: one bulk deployment holds the whole slot.
     legacy_token: str | None = None
     legacy_bulk_deployment_id: str | None = None
@@ -86,7 +85,7 @@ class SlotState:
         return {r for hold in self.holds.values() for r in hold.resources}
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class DeploymentSlot(TableAccess):
     capacity: int = 1  # how many files' deployments may hold the slot at once
 

@@ -29,7 +29,7 @@ from enum import Enum
 from functools import cached_property
 from typing import Any
 
-from bulk_deployer.config import TRACKER_FOLLOW_MARGIN_SECONDS, TrackerSettings
+from bulk_deployer.config import TRACKER_FOLLOW_MARGIN_SECONDS
 from bulk_deployer.contract import Metric
 from bulk_deployer.control import DispatchControl, RunLease
 from bulk_deployer.deployers.base import Deployer, DeploymentStatus, Lifecycle
@@ -42,6 +42,7 @@ from bulk_deployer.reconcile import Reconciler
 from bulk_deployer.report_pass import ReportPass, ReportStep
 from bulk_deployer.reports import ReportStore
 from bulk_deployer.slot import DeploymentSlot
+from bulk_deployer.tracker_config import TrackerSettings
 
 
 @dataclass
@@ -87,7 +88,7 @@ class Look:
     freed: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class BulkDeploymentTracker:
     settings: TrackerSettings
     ledger: BulkDeploymentLedger

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple, Protocol
 
@@ -46,11 +45,10 @@ class ValidationError(NamedTuple):
         return {"line": self.line, "code": self.code, "message": self.message}
 
 
-@dataclass(frozen=True)
-class ValidationResult:
+class ValidationResult(NamedTuple):
     records: int
     error_count: int
-    errors: tuple[ValidationError, ...] = field(default_factory=tuple)
+    errors: tuple[ValidationError, ...] = ()
     bytes_read: int = 0
     # A valid file of per-target deployments (Greengrass V2): its targets, in line order. What
     # the file's deployment holds while it runs, frozen into its start request.

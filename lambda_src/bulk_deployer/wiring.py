@@ -9,7 +9,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from bulk_deployer import aws
-from bulk_deployer.config import DispatchSettings, StarterSettings, TrackerSettings
+from bulk_deployer.config import DispatchSettings, StarterSettings
 from bulk_deployer.contract import Metric
 from bulk_deployer.control import DispatchControl, RunLease
 from bulk_deployer.deployers.base import Deployer, StartRequestBuilder
@@ -31,9 +31,10 @@ from bulk_deployer.validation import FileValidator
 if TYPE_CHECKING:
     from bulk_deployer.deployers.greengrass_v2 import StackRules
     from bulk_deployer.tracker import BulkDeploymentTracker
+    from bulk_deployer.tracker_config import TrackerSettings  # the starter never defines it
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Clients:
     s3: Any
     dynamodb: Any
@@ -85,7 +86,7 @@ class Clients:
         )
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Effects:
     """What the graph does to the world besides AWS calls: metrics, time, waiting, notifications.
 

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
-from bulk_deployer.config import ConfigurationError, TrackerSettings
+from bulk_deployer.config import ConfigurationError
 from bulk_deployer.contract import SERVICE
 from bulk_deployer.ledger_model import StaleTransition
+from bulk_deployer.tracker_config import TrackerSettings
 from bulk_deployer.wiring import Effects, build_dispatcher, build_ledger
 
 from bulk_deployer_cli.errors import describe

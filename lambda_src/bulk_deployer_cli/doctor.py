@@ -20,8 +20,9 @@ from urllib.parse import unquote
 
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 from botocore.parsers import ResponseParserError
-from bulk_deployer.config import ConfigurationError, StarterSettings, TrackerSettings
+from bulk_deployer.config import ConfigurationError, StarterSettings
 from bulk_deployer.settings_schema import GREENGRASS_V2
+from bulk_deployer.tracker_config import TrackerSettings
 
 from bulk_deployer_cli.commands import Command
 from bulk_deployer_cli.errors import cannot_ask, describe

@@ -22,10 +22,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from bulk_deployer.config import StarterSettings, TrackerSettings, dispatch_fields
+from bulk_deployer.config import StarterSettings, dispatch_fields
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.ledger_model import Arrival
 from bulk_deployer.observability import logger
+from bulk_deployer.tracker_config import TrackerSettings
 from bulk_deployer.wiring import Clients, Effects, build_intake, build_tracker
 from bulk_deployer_cli.main import main
 

@@ -195,7 +195,7 @@ def test_a_bad_context_value_fails_the_app_before_synthesis() -> None:
 
 
 def test_tracker_defaults_are_the_runtime_defaults() -> None:
-    from bulk_deployer.config import TrackerSettings
+    from bulk_deployer.tracker_config import TrackerSettings
 
     config = DeployConfig()
     runtime = TrackerSettings(ledger_table_name="t", region="eu-west-1", input_bucket="b")

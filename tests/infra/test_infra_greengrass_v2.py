@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from bulk_deployer.config import StarterSettings, TrackerSettings
+from bulk_deployer.config import StarterSettings
+from bulk_deployer.tracker_config import TrackerSettings
 from infra_helpers import Synth
 
 from infra.config import ConfigurationError, DeployConfig

@@ -183,7 +183,7 @@ def test_tracker_environment_follows_configuration(variant: Synth) -> None:
 
 @pytest.mark.parametrize("which", ["synth", "variant"])
 def test_tracker_environment_is_accepted_by_the_settings(which: str, request: pytest.FixtureRequest) -> None:
-    from bulk_deployer.config import TrackerSettings
+    from bulk_deployer.tracker_config import TrackerSettings
 
     synth: Synth = request.getfixturevalue(which)
     env = {

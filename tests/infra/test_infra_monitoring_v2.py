@@ -185,7 +185,7 @@ class _Raw:
 
 def test_the_v2_functions_count_a_throttled_greengrass_request_as_the_alarmed_metric(v2: Synth) -> None:
     from botocore.awsrequest import AWSResponse
-    from bulk_deployer.config import TrackerSettings
+    from bulk_deployer.tracker_config import TrackerSettings
     from bulk_deployer.wiring import Clients
 
     env = {

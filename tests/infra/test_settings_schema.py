@@ -8,8 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from bulk_deployer.config import ConfigurationError, StarterSettings, TrackerSettings
+from bulk_deployer.config import ConfigurationError, StarterSettings
 from bulk_deployer.settings_schema import SETTINGS, Reader, applies_to, default_of
+from bulk_deployer.tracker_config import TrackerSettings
 
 from infra import settings_docs
 from infra.config import DeployConfig, field_for_key

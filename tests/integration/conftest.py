@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from bulk_deployer import wiring
-from bulk_deployer.config import StarterSettings, TrackerSettings, dispatch_fields
+from bulk_deployer.config import StarterSettings, dispatch_fields
 from bulk_deployer.control import DispatchControl
 from bulk_deployer.dispatch import Dispatcher
 from bulk_deployer.events import object_created_event, parse_message_body
@@ -22,6 +22,7 @@ from bulk_deployer.ledger_model import Arrival
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.slot import DeploymentSlot
 from bulk_deployer.tracker import BulkDeploymentTracker
+from bulk_deployer.tracker_config import TrackerSettings
 from bulk_deployer.wiring import Clients, Effects
 from moto import mock_aws
 

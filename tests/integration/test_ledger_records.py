@@ -8,7 +8,6 @@ attribute the typed record does not know.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -210,7 +209,8 @@ def test_a_fully_populated_record_round_trips_through_the_item() -> None:
         cancelled_at=at,
         retried_at=at,
     )
-    assert all(getattr(file, f.name) != f.default for f in dataclasses.fields(LedgerFile))
+    defaults = LedgerFile._field_defaults
+    assert all(name not in defaults or getattr(file, name) != defaults[name] for name in LedgerFile._fields)
     item = file.to_item()
     assert LedgerFile.from_item(item) == file
     assert set(item) == {a.value for a in Attr}
@@ -220,8 +220,8 @@ def test_the_record_is_frozen_and_exposes_no_raw_item(
     pipeline: Pipeline, ledger: BulkDeploymentLedger
 ) -> None:
     file = ledger.register("t1", REF, Arrival(), lease_seconds=60).file
-    assert "item" not in {f.name for f in dataclasses.fields(LedgerFile)}
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    assert "item" not in LedgerFile._fields
+    with pytest.raises(AttributeError):
         file.state = FileState.QUEUED  # type: ignore[misc]
 
 

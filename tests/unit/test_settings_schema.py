@@ -6,8 +6,9 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from bulk_deployer.config import ConfigurationError, DispatchSettings, StarterSettings, TrackerSettings
+from bulk_deployer.config import ConfigurationError, DispatchSettings, StarterSettings
 from bulk_deployer.settings_schema import BY_ENV, SETTINGS, Reader, Setting, default_of
+from bulk_deployer.tracker_config import TrackerSettings
 
 STARTER_ENV = {
     "LEDGER_TABLE_NAME": "ledger",

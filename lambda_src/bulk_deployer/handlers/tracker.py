@@ -5,10 +5,10 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from bulk_deployer.config import TrackerSettings
 from bulk_deployer.invocation import INVOCATION
 from bulk_deployer.observability import logger, metrics
 from bulk_deployer.tracker import BulkDeploymentTracker
+from bulk_deployer.tracker_config import TrackerSettings
 from bulk_deployer.wiring import build_tracker
 
 if TYPE_CHECKING:  # a type only: the typing utility costs ~15 ms of cold start to import

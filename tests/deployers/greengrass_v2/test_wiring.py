@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from bulk_deployer import wiring
-from bulk_deployer.config import ConfigurationError, StarterSettings, TrackerSettings
+from bulk_deployer.config import ConfigurationError, StarterSettings
 from bulk_deployer.contract import Metric
 from bulk_deployer.deployers.greengrass_v2 import GreengrassV2Deployer
 from bulk_deployer.deployers.greengrass_v2.target_ledger import TargetLedger
@@ -23,6 +23,7 @@ from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.settings_schema import GREENGRASS_V2
 from bulk_deployer.slot import resource_digest
 from bulk_deployer.tracker import BulkDeploymentTracker
+from bulk_deployer.tracker_config import TrackerSettings
 
 from local.greengrass_v2_emulator import ManualClock
 from tests.deployers.greengrass_v2.world import (

@@ -23,9 +23,8 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bulk_deployer.deployers.greengrass_v1.group_ids import GroupIdHashes
 from bulk_deployer.line_checks import utf16_units
@@ -53,8 +52,7 @@ _DEPLOYMENT_TYPE = operator.itemgetter("DeploymentType")
 _ID = r"[ !#-\[\]-~]{1,91}"
 
 
-@dataclass(frozen=True)
-class _RecordForm:
+class _RecordForm(NamedTuple):
     opening: bytes  # how every line of the form starts
     records: re.Pattern[str]  # any number of whole lines of the form
     group_ids: re.Pattern[str]  # the GroupId of each line
