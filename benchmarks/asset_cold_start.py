@@ -59,9 +59,9 @@ TRACKER = "bulk_deployer.handlers.tracker"
 _PROBE = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
-started = time.perf_counter()
+started, started_cpu = time.perf_counter(), time.process_time()
 module = __import__(sys.argv[2], fromlist=["_"])
-imported = time.perf_counter() - started
+imported, imported_cpu = time.perf_counter() - started, time.process_time() - started_cpu
 answer, invoked = None, None
 if len(sys.argv) > 3:
     import json, uuid
@@ -87,7 +87,10 @@ foreign = sorted(
     and getattr(loaded, "__file__", None)
     and not loaded.__file__.startswith(sys.argv[1])
 )
-print(json.dumps({"import_s": imported, "invoke_s": invoked, "answer": answer, "foreign": foreign}))
+print(json.dumps({
+    "import_s": imported, "import_cpu_s": imported_cpu, "invoke_s": invoked,
+    "answer": answer, "foreign": foreign,
+}))
 """
 
 
@@ -101,11 +104,13 @@ class AssetColdStart:
     first_invoke_ms: float
     invocations: int
     asset_mb: float
+    # The goal's ratio: the median, over the interleaved runs, of the starter's import CPU time over
+    # boto3's in the same run. CPU time, because on a shared machine the clock also counts the
+    # time the import waited for a core (the clock's ratio moved from 1.23 to 1.44 with the
+    # machine's load alone); both imports are CPU-bound (the asset is in the page cache).
+    ratio: float
+    clock_ratio: float  # the medians' ratio by the clock, shown beside it
     problems: tuple[str, ...]  # wrong results: a module from outside the asset, a failed start ...
-
-    @property
-    def ratio(self) -> float:
-        return self.starter_ms / self.boto3_ms
 
 
 def build_read_only_copies(workdir: Path) -> tuple[Path, Path]:
@@ -166,6 +171,7 @@ def _environment(function_environment: Any) -> dict[str, str]:
 def measure(runs: int, invocations: int) -> AssetColdStart:
     problems: list[str] = []
     timings: dict[str, list[float]] = {"boto3": [], STARTER: [], TRACKER: [], "no-bytecode": []}
+    cpu_ratios: list[float] = []  # per run: the starter's import CPU time / boto3's
     first_invokes: list[float] = []
     with tempfile.TemporaryDirectory(prefix="bulk-deployer-asset-") as tmp:
         workdir = Path(tmp)
@@ -178,6 +184,7 @@ def measure(runs: int, invocations: int) -> AssetColdStart:
                 assert starter is not None
                 environment = _environment(starter.environment)
                 for _ in range(runs):  # interleaved, so every figure sees the same machine
+                    cpu: dict[str, float] = {}
                     for label, root, module in (
                         ("boto3", task_root, "boto3"),
                         (STARTER, task_root, STARTER),
@@ -186,9 +193,11 @@ def measure(runs: int, invocations: int) -> AssetColdStart:
                     ):
                         outcome = probe(root, module, environment)
                         timings[label].append(outcome["import_s"])
+                        cpu[label] = outcome["import_cpu_s"]
                         problems.extend(
                             f"{module} loaded {name} from outside the asset" for name in outcome["foreign"]
                         )
+                    cpu_ratios.append(cpu[STARTER] / cpu["boto3"])
                 for run in range(invocations):
                     outcome = _first_invocation(pipeline, task_root, run, workdir)
                     first_invokes.append(outcome["invoke_s"])
@@ -211,6 +220,8 @@ def measure(runs: int, invocations: int) -> AssetColdStart:
         first_invoke_ms=statistics.median(first_invokes) * 1000,
         invocations=invocations,
         asset_mb=asset_mb,
+        ratio=statistics.median(cpu_ratios),
+        clock_ratio=statistics.median(timings[STARTER]) / statistics.median(timings["boto3"]),
         problems=tuple(dict.fromkeys(problems)),
     )
 
@@ -229,7 +240,12 @@ def asset_cold_start_step(bench: Bench) -> None:
         f"{result.boto3_ms:.0f} ms (import boto3 from the asset)",
         f"asset {result.asset_mb:.0f} MB for {bundling.host_machine()}",
     )
-    bench.row("asset_import_ratio", f"{result.ratio:.2f}", "", "<= 1.3")
+    bench.row(
+        "asset_import_ratio",
+        f"{result.ratio:.2f}",
+        f"{result.clock_ratio:.2f} by the clock",
+        "<= 1.3 (median of the runs' CPU-time ratios)",
+    )
     bench.row("asset import tracker", f"{result.tracker_ms:.0f} ms")
     bench.row(
         "asset_import_no_bytecode_ms (starter)",

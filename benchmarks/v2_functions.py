@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from bulk_deployer import wiring
-from bulk_deployer.config import StarterSettings, TrackerSettings
+from bulk_deployer.config import StarterSettings
 from bulk_deployer.contract import Metric
 from bulk_deployer.events import object_created_event
 from bulk_deployer.intake import InputFileIntake, IntakeResult
@@ -23,6 +23,7 @@ from bulk_deployer.ledger_model import Arrival
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.settings_schema import GREENGRASS_V2
 from bulk_deployer.tracker import BulkDeploymentTracker
+from bulk_deployer.tracker_config import TrackerSettings
 
 from local.provision import create_input_bucket, create_ledger_table
 

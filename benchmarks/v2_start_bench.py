@@ -27,14 +27,15 @@ from typing import Any
 
 import boto3
 from bulk_deployer.aws import CLIENT_CONFIG
-from bulk_deployer.config import DispatchSettings
+from bulk_deployer.config import StarterSettings
 from bulk_deployer.deployers.greengrass_v2.target_ledger import TargetLedger, TargetState
 from bulk_deployer.dispatch import DispatchResult
 from bulk_deployer.dynamo import TableAccess
 from bulk_deployer.intake import Outcome
 from bulk_deployer.request_budget import BUDGETED_CLIENT_CONFIG, RequestBudget
+from bulk_deployer.settings_schema import GREENGRASS_V2
 
-from benchmarks.v2_functions import REGION, V2Functions, thing_arn, v2_line
+from benchmarks.v2_functions import ACCOUNT, REGION, V2Functions, thing_arn, v2_line
 from local.greengrass_v2_emulator import GreengrassV2Emulator
 
 BUCKET, TABLE = "bench-v2-start", "bench-v2-start-ledger"
@@ -66,8 +67,12 @@ def measure(moto_url: str, targets: int, requests_per_second: int, timeout_secon
     s3 = session.client("s3", endpoint_url=moto_url, config=CLIENT_CONFIG)
     dynamodb = session.client("dynamodb", endpoint_url=moto_url, config=CLIENT_CONFIG)
     clock = SkippingClock()
-    rate = DispatchSettings(
-        ledger_table_name=TABLE, region=REGION, greengrass_requests_per_second=requests_per_second
+    rate = StarterSettings(
+        ledger_table_name=TABLE,
+        region=REGION,
+        greengrass=GREENGRASS_V2,
+        stack_account_id=ACCOUNT,
+        greengrass_requests_per_second=requests_per_second,
     ).function_requests_per_second
     budget = RequestBudget(rate, clock=clock.now, sleep=clock.advance)
     throttles: list[str] = []
