@@ -54,7 +54,7 @@ class Scale:
 
 FULL = Scale(data.TARGET_BYTES, 5, 21, 700_000, 250_000, 300, 60, 100_000)
 # A run must read past one report part (5 MiB of CSV, about 15,000 rows) to reach a checkpoint.
-SMOKE = Scale(2_000_000, 1, 2, 40_000, 20_000, 6, 2, 2_000)
+SMOKE = Scale(2_000_000, 1, 1, 40_000, 20_000, 6, 2, 2_000)
 
 
 @dataclass
