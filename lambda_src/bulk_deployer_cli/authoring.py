@@ -21,7 +21,7 @@ from bulk_deployer.deployers.greengrass_v1.validation import validate_bytes
 from bulk_deployer.ledger_model import FileState
 from bulk_deployer.timefmt import epoch_of
 
-from bulk_deployer_cli import offline, v2_authoring
+from bulk_deployer_cli import offline, v2_authoring, v2_plan
 from bulk_deployer_cli.commands import HIDDEN, INPUT_FILE, REF, SAVE_FILE, Command, at_least, option, regex
 from bulk_deployer_cli.fleet import DEPLOY_ACTION, Groups, RolePolicies, record
 from bulk_deployer_cli.lookup import find_file
@@ -351,7 +351,7 @@ COMMANDS = (
             option(
                 "--offline-hours",
                 type=float,
-                default=v2_authoring.DEFAULT_OFFLINE_HOURS,
+                default=v2_plan.DEFAULT_OFFLINE_HOURS,
                 metavar="HOURS",
                 help="V2: a device silent this long is probably offline (default %(default)s), "
                 "e.g. --offline-hours 48",
@@ -359,7 +359,7 @@ COMMANDS = (
             option(
                 "--max-devices",
                 type=at_least(1),
-                default=v2_authoring.DEFAULT_MAX_DEVICES,
+                default=v2_plan.DEFAULT_MAX_DEVICES,
                 metavar="N",
                 help="V2: devices to check, per file (two calls each; default %(default)s), "
                 "e.g. --max-devices 500",

@@ -22,7 +22,7 @@ from bulk_deployer_cli.outcome import Problems, problem_lines, problems, report_
 from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError, Output, table
 from bulk_deployer_cli.rows import RowShape
 from bulk_deployer_cli.stack import Target
-from bulk_deployer_cli.v2_authoring import validated
+from bulk_deployer_cli.v2_fleet import validated
 from bulk_deployer_cli.v2_follow import target_text
 from bulk_deployer_cli.watch import follow, follow_again, progress_for, queue_position, succeeded
 

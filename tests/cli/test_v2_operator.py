@@ -16,15 +16,9 @@ import pytest
 from bulk_deployer.contract import FILE_TOKEN_TAG, TOKEN_TAG
 from bulk_deployer.deployers.greengrass_v2.target_ledger import TargetRecord, TargetState
 from bulk_deployer_cli.output import CliError
-from bulk_deployer_cli.v2_authoring import (
-    ComponentEdits,
-    DeviceLook,
-    RolledTarget,
-    line_from_deployment,
-    offline_reason,
-    rollback_lines,
-)
+from bulk_deployer_cli.v2_authoring import ComponentEdits, RolledTarget, line_from_deployment, rollback_lines
 from bulk_deployer_cli.v2_follow import LIVE_TARGETS, device_tally, progress_lines
+from bulk_deployer_cli.v2_plan import DeviceLook, offline_reason
 
 from local.emulator_kit.clock import LaggingClock
 from local.fleet import V2Fleet
