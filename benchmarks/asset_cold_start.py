@@ -110,6 +110,10 @@ class AssetColdStart:
     # machine's load alone); both imports are CPU-bound (the asset is in the page cache).
     ratio: float
     clock_ratio: float  # the medians' ratio by the clock, shown beside it
+    # The same ratio in user-space instructions (callgrind; the full bench only): repeatable to
+    # the digit, where the CPU-time ratios of two runs on this machine differed by 0.08; shown,
+    # not judged (it leaves out the kernel's work and the cost of touching more memory).
+    instruction_ratio: float | None
     problems: tuple[str, ...]  # wrong results: a module from outside the asset, a failed start ...
 
 
@@ -144,6 +148,31 @@ def probe(
     return parsed
 
 
+def instructions(task_root: Path, module: str, environment: dict[str, str], workdir: Path) -> int:
+    """Instructions the probe runs to import ``module`` (valgrind's callgrind): the same count on
+    every run, whatever else the machine is doing."""
+    out = workdir / f"callgrind-{module}.out"
+    command = [
+        "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+        sys.executable, "-I", "-S", "-B", "-c", _PROBE, str(task_root), module,
+    ]  # fmt: skip
+    subprocess.run(command, env=environment, capture_output=True, check=True)
+    for line in out.read_text().splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    raise RuntimeError(f"no instruction count in {out}")
+
+
+def instruction_ratio(task_root: Path, environment: dict[str, str], workdir: Path) -> float | None:
+    """The starter's import over ``import boto3``'s, in instructions beyond the probe's own (the
+    probe importing ``sys``, already loaded); None without valgrind."""
+    if shutil.which("valgrind") is None:
+        return None
+    base = instructions(task_root, "sys", environment, workdir)
+    boto3 = instructions(task_root, "boto3", environment, workdir) - base
+    return (instructions(task_root, STARTER, environment, workdir) - base) / boto3
+
+
 def _files(root: Path) -> list[str]:
     return sorted(str(path.relative_to(root)) for path in root.rglob("*"))
 
@@ -168,7 +197,7 @@ def _environment(function_environment: Any) -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **LAMBDA_ENV, **dict(function_environment)}
 
 
-def measure(runs: int, invocations: int) -> AssetColdStart:
+def measure(runs: int, invocations: int, *, count_instructions: bool = False) -> AssetColdStart:
     problems: list[str] = []
     timings: dict[str, list[float]] = {"boto3": [], STARTER: [], TRACKER: [], "no-bytecode": []}
     cpu_ratios: list[float] = []  # per run: the starter's import CPU time / boto3's
@@ -198,6 +227,7 @@ def measure(runs: int, invocations: int) -> AssetColdStart:
                             f"{module} loaded {name} from outside the asset" for name in outcome["foreign"]
                         )
                     cpu_ratios.append(cpu[STARTER] / cpu["boto3"])
+                counted = instruction_ratio(task_root, environment, workdir) if count_instructions else None
                 for run in range(invocations):
                     outcome = _first_invocation(pipeline, task_root, run, workdir)
                     first_invokes.append(outcome["invoke_s"])
@@ -222,6 +252,7 @@ def measure(runs: int, invocations: int) -> AssetColdStart:
         asset_mb=asset_mb,
         ratio=statistics.median(cpu_ratios),
         clock_ratio=statistics.median(timings[STARTER]) / statistics.median(timings["boto3"]),
+        instruction_ratio=counted,
         problems=tuple(dict.fromkeys(problems)),
     )
 
@@ -233,7 +264,11 @@ def asset_cold_start_step(bench: Bench) -> None:
         "3b. cold start from the built asset (read-only copy, python -I -S -B, only the asset on "
         f"sys.path; {runs} runs, {invocations} first invocations)"
     )
-    result = measure(runs, invocations)
+    result = measure(runs, invocations, count_instructions=bench.scale.count_instructions)
+    # The goal is judged by CPU time, not by the instruction count: callgrind counts neither the
+    # kernel's work (opening and reading each module) nor the cost of touching more memory, and
+    # the starter does more of both than `import boto3` (docs/performance.md, step 3b).
+    ratio = result.ratio
     bench.row(
         "asset_import_ms (starter)",
         f"{result.starter_ms:.0f} ms",
@@ -242,10 +277,17 @@ def asset_cold_start_step(bench: Bench) -> None:
     )
     bench.row(
         "asset_import_ratio",
-        f"{result.ratio:.2f}",
+        f"{ratio:.2f}",
         f"{result.clock_ratio:.2f} by the clock",
         "<= 1.3 (median of the runs' CPU-time ratios)",
     )
+    if result.instruction_ratio is not None:
+        bench.row(
+            "asset import ratio in instructions",
+            f"{result.instruction_ratio:.2f}",
+            "",
+            "callgrind: user-space instructions only, the same on every run",
+        )
     bench.row("asset import tracker", f"{result.tracker_ms:.0f} ms")
     bench.row(
         "asset_import_no_bytecode_ms (starter)",
@@ -261,10 +303,10 @@ def asset_cold_start_step(bench: Bench) -> None:
     )
     bench.summary.update(
         asset_import_ms=round(result.starter_ms),
-        asset_import_ratio=round(result.ratio, 2),
+        asset_import_ratio=round(ratio, 2),
         asset_first_invoke_ms=round(result.first_invoke_ms),
         asset_import_no_bytecode_ms=round(result.starter_no_bytecode_ms),
     )
     for problem in result.problems:
         bench.verify(False, problem)
-    bench.check(result.ratio <= 1.3, f"asset_import_ratio {result.ratio:.2f} > 1.3")
+    bench.check(ratio <= 1.3, f"asset_import_ratio {ratio:.2f} > 1.3")
