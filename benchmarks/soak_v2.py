@@ -54,7 +54,7 @@ from moto import mock_aws
 
 from benchmarks.v2_functions import REGION, V2Functions, thing_arn, v2_line
 from local import moto_patches
-from local.greengrass_v2_emulator import EmulatorConfig, InProcessClient, ManualClock
+from local.greengrass_v2_emulator import EmulatorConfig, ManualClock
 from local.greengrass_v2_emulator.service import EmulatorService
 from local.stack_config import FAKE_CREDENTIALS
 
@@ -135,16 +135,7 @@ def run_soak_v2(
     rng = random.Random(seed)  # a reproducible mix, nothing secret
     clock = ManualClock(1_800_000_000.0)
     service = EmulatorService(EmulatorConfig(enforce_quotas=False, tick_seconds=0), clock)
-    functions = V2Functions(
-        s3,
-        dynamodb,
-        InProcessClient(service, "greengrassv2"),
-        InProcessClient(service, "iot"),
-        clock.now,
-        clock.advance,
-        BUCKET,
-        TABLE,
-    )
+    functions = V2Functions.in_process(s3, dynamodb, service, clock, BUCKET, TABLE)
     seconds: dict[str, float] = {}
     started = time.monotonic()
     pool, devices = _fleet(service, rng)

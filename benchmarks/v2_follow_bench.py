@@ -137,16 +137,7 @@ def report_across_runs(
         enforce_quotas=False, tick_seconds=0, default_rollout_per_minute=ROLLOUT_PER_MINUTE
     )
     service = EmulatorService(config, clock)
-    functions = V2Functions(
-        s3,
-        dynamodb,
-        InProcessClient(service, "greengrassv2"),
-        InProcessClient(service, "iot"),
-        clock.now,
-        clock.advance,
-        BUCKET,
-        TABLE,
-    )
+    functions = V2Functions.in_process(s3, dynamodb, service, clock, BUCKET, TABLE)
     group = service.populate_group(GROUP, devices)
     result = functions.deliver(functions.upload("incoming/fleet.jsonl", [v2_line(group)]), 1)
     if result.dispatch is None or result.dispatch.result.value != "started":

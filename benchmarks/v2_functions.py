@@ -25,6 +25,8 @@ from bulk_deployer.settings_schema import GREENGRASS_V2
 from bulk_deployer.tracker import BulkDeploymentTracker
 from bulk_deployer.tracker_config import TrackerSettings
 
+from local.greengrass_v2_emulator import InProcessClient, ManualClock
+from local.greengrass_v2_emulator.service import EmulatorService
 from local.provision import create_input_bucket, create_ledger_table
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
@@ -68,6 +70,22 @@ class V2Functions:
     time_left: Callable[[], float] = lambda: 900.0
     settings: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def in_process(
+        cls, s3: Any, dynamodb: Any, service: EmulatorService, clock: ManualClock, bucket: str, table: str
+    ) -> V2Functions:
+        """Against the V2 emulator's service called in this process (no HTTP), on its manual clock."""
+        return cls(
+            s3,
+            dynamodb,
+            InProcessClient(service, "greengrassv2"),
+            InProcessClient(service, "iot"),
+            clock.now,
+            clock.advance,
+            bucket,
+            table,
+        )
 
     def __post_init__(self) -> None:
         create_input_bucket(self.s3, self.bucket)

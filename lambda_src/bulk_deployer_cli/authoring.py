@@ -22,7 +22,17 @@ from bulk_deployer.ledger_model import FileState
 from bulk_deployer.timefmt import epoch_of
 
 from bulk_deployer_cli import offline, v2_authoring, v2_plan
-from bulk_deployer_cli.commands import HIDDEN, INPUT_FILE, REF, SAVE_FILE, Command, at_least, option, regex
+from bulk_deployer_cli.commands import (
+    HIDDEN,
+    INPUT_FILE,
+    REF,
+    SAVE_FILE,
+    Command,
+    assignments,
+    at_least,
+    option,
+    regex,
+)
 from bulk_deployer_cli.fleet import DEPLOY_ACTION, Groups, RolePolicies, record
 from bulk_deployer_cli.lookup import find_file
 from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError, Output, table
@@ -45,16 +55,6 @@ def _write_input(
 # -- make-input -------------------------------------------------------------------------------
 
 
-def _pins(values: list[str]) -> dict[str, str]:
-    pins: dict[str, str] = {}
-    for value in values:
-        group_id, sep, version_id = value.partition("=")
-        if not sep or not group_id or not version_id:
-            raise CliError(f"--version {value!r}: expected GROUP_ID=VERSION_ID")
-        pins[group_id] = version_id
-    return pins
-
-
 def make_input_command(args: argparse.Namespace) -> int:
     """write an input file: V1 groups' latest versions, or V2 targets' current deployments, edited
 
@@ -69,7 +69,7 @@ def make_input_command(args: argparse.Namespace) -> int:
     if not (args.group_id or args.name_regex or args.all or args.version):
         raise CliError("choose groups: --group-id ID (repeatable), --name-regex REGEX or --all")
     pattern: re.Pattern[str] | None = args.name_regex
-    pins = _pins(args.version)
+    pins = assignments("--version", args.version, "GROUP_ID=VERSION_ID")
     wanted = set(args.group_id) | set(pins)
     chosen: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []

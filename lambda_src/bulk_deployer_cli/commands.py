@@ -16,10 +16,12 @@ from __future__ import annotations
 import argparse
 import inspect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bulk_deployer_cli.output import CliError
 
 Run = Callable[[argparse.Namespace], int]
 
@@ -105,6 +107,20 @@ def regex(text: str) -> re.Pattern[str]:
         return re.compile(text)
     except re.error as exc:
         raise ValueError(f"{text!r} is not a regular expression: {exc}") from None
+
+
+def assignments(flag: str, values: Sequence[str], shape: str) -> dict[str, str]:
+    """Repeated ``NAME=VALUE`` options (``--version``, ``--set``, ``--add``) as a mapping; a
+    malformed one, or a name given twice (which value was meant?), is refused."""
+    found: dict[str, str] = {}
+    for value in values:
+        name, sep, assigned = value.partition("=")
+        if not sep or not name or not assigned:
+            raise CliError(f"{flag} {value!r}: expected {shape}")
+        if name in found and found[name] != assigned:
+            raise CliError(f"{flag} {name}: given twice ({found[name]} and {assigned})")
+        found[name] = assigned
+    return found
 
 
 # -- options several commands take --------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,17 +67,22 @@ def _input_lines(target: Target, file: LedgerFile) -> list[tuple[int, dict[str, 
             body = s3.get_object(**request)["Body"]
         except ClientError:
             continue
-        lines = []
-        for number, raw in enumerate(io.TextIOWrapper(body, encoding="utf-8", errors="replace"), start=1):
-            if raw.strip():
-                try:
-                    record = json.loads(raw)
-                except ValueError:
-                    continue
-                if isinstance(record, dict):
-                    lines.append((number, record))
-        return lines
+        return numbered_objects(io.TextIOWrapper(body, encoding="utf-8", errors="replace"))
     return []
+
+
+def numbered_objects(lines: Iterable[str]) -> list[tuple[int, dict[str, Any]]]:
+    """An input file's JSON-object lines with their numbers; other lines are the validator's to
+    report, and are skipped here."""
+    found = []
+    for number, text in enumerate(lines, start=1):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            found.append((number, value))
+    return found
 
 
 def _not_deployed_reason(file: LedgerFile, shape: RowShape) -> str:

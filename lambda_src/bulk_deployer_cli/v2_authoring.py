@@ -32,6 +32,7 @@ from bulk_deployer.deployers.greengrass_v2.target_ledger import TargetLedger, Ta
 from bulk_deployer.dynamo import TableAccess
 from bulk_deployer.ledger_model import FileState, LedgerFile
 
+from bulk_deployer_cli.commands import assignments
 from bulk_deployer_cli.lookup import find_file
 from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError, Output
 from bulk_deployer_cli.stack import Target
@@ -67,6 +68,9 @@ def line_from_deployment(target_arn: str, deployment: Mapping[str, Any] | None) 
     return line
 
 
+_COMPONENT_VERSION = "COMPONENT=VERSION"
+
+
 @dataclass(frozen=True)
 class ComponentEdits:
     """make-input's ``--set NAME=VERSION``, ``--add NAME=VERSION`` and ``--remove NAME``."""
@@ -77,7 +81,11 @@ class ComponentEdits:
 
     @classmethod
     def parse(cls, sets: Sequence[str], adds: Sequence[str], removes: Sequence[str]) -> ComponentEdits:
-        edits = cls(_versions("--set", sets), _versions("--add", adds), frozenset(removes))
+        edits = cls(
+            assignments("--set", sets, _COMPONENT_VERSION),
+            assignments("--add", adds, _COMPONENT_VERSION),
+            frozenset(removes),
+        )
         named = [*edits.set_versions, *edits.add, *edits.remove]
         twice = sorted({n for n in named if named.count(n) > 1})
         if twice:
@@ -108,16 +116,6 @@ class ComponentEdits:
         """``--set`` and ``--remove`` names that no chosen target deploys (a typo, most likely)."""
         present = {name for components in seen for name in components}
         return sorted(n for n in [*self.set_versions, *self.remove] if n not in present)
-
-
-def _versions(flag: str, values: Sequence[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for value in values:
-        name, sep, version = value.partition("=")
-        if not sep or not name or not version:
-            raise CliError(f"{flag} {value!r}: expected COMPONENT=VERSION")
-        found[name] = version
-    return found
 
 
 @dataclass(frozen=True)

@@ -226,27 +226,19 @@ def stop_file(target: Target, file: LedgerFile) -> list[dict[str, Any]]:
 
     if not file.bulk_deployment_id:
         raise CliError(f"{file.ref.key} has no deployment yet")
-    running = [
-        r
-        for r in FileTargets(target).records(file.token)
-        if r.state is TargetState.STARTED and not r.settled and r.deployment_id
-    ]
-    gg = target.client("greengrassv2")
-    active = {
-        r.index
-        for r in running
-        if gg.get_deployment(deploymentId=r.deployment_id).get("deploymentStatus") == "ACTIVE"
-    }
     clients = Clients(
         s3=target.client("s3"),
         dynamodb=target.client("dynamodb"),
         greengrass=None,
         sns=None,
-        greengrassv2=gg,
+        greengrassv2=target.client("greengrassv2"),
         iot=target.client("iot"),
     )
     settings = deployed_settings(target).settings
-    build_deployer(clients, Effects(count=lambda _n, _v: None, seconds=lambda _n, _v: None), settings).stop(
-        file.bulk_deployment_id
-    )
-    return [{"target": r.target_arn, "deployment_id": r.deployment_id} for r in running if r.index in active]
+    effects = Effects(count=lambda _n, _v: None, seconds=lambda _n, _v: None)
+    cancelled = set(build_deployer(clients, effects, settings).stop(file.bulk_deployment_id))
+    return [
+        {"target": r.target_arn, "deployment_id": r.deployment_id}
+        for r in FileTargets(target).records(file.token)
+        if r.deployment_id in cancelled
+    ]

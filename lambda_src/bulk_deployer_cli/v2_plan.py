@@ -25,6 +25,7 @@ from bulk_deployer.deployers.greengrass_v2.plan import plan_target
 from bulk_deployer.deployers.greengrass_v2.records import TARGET_ARN, update_mode
 from bulk_deployer.validation import ValidationResult
 
+from bulk_deployer_cli.outcome import numbered_objects
 from bulk_deployer_cli.v2_fleet import V2Fleet
 
 # The nucleus reports a core device's status when a deployment ends and at least once a day
@@ -279,13 +280,5 @@ def plan_text(data: Mapping[str, Any]) -> str:
 
 def read_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """The file's JSON-object lines, numbered (lines that are not are the validator's to report)."""
-    found = []
     with path.open(encoding="utf-8", errors="replace") as handle:
-        for number, text in enumerate(handle, start=1):
-            try:
-                value = json.loads(text)
-            except ValueError:
-                continue
-            if isinstance(value, dict):
-                found.append((number, value))
-    return found
+        return numbered_objects(handle)

@@ -355,6 +355,8 @@ def test_component_edits_set_add_and_remove_and_say_what_changed() -> None:
         ComponentEdits.parse(["com.example.App"], [], [])
     with pytest.raises(CliError, match="named by more than one"):
         ComponentEdits.parse(["com.example.App=1"], [], ["com.example.App"])
+    with pytest.raises(CliError, match=r"--set com.example.App: given twice \(1 and 2\)"):
+        ComponentEdits.parse(["com.example.App=1", "com.example.App=2"], [], [])
 
 
 def test_a_line_from_a_deployment_keeps_its_spec_but_not_our_tags() -> None:

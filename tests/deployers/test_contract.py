@@ -188,7 +188,8 @@ def test_a_deployment_that_cannot_read_its_file_fails_with_a_message(driver: Dri
 def test_a_stopped_deployment_ends_stopped(driver: Driver) -> None:
     requires(driver, Capability.STOPS_GRADUALLY)
     started = driver.deployer.start("token-a", driver.request("token-a", "a.jsonl", targets=3))
-    driver.deployer.stop(started.deployment_id)
+    stopped = driver.deployer.stop(started.deployment_id)
+    assert stopped and len(stopped) == len(set(stopped))  # what it stopped, each once
     assert driver.deployer.status(started.deployment_id).lifecycle is Lifecycle.RUNNING  # Stopping
     driver.run_to_end()
     assert driver.deployer.status(started.deployment_id).lifecycle is Lifecycle.STOPPED

@@ -158,8 +158,9 @@ def test_stop_cancels_the_deployments_still_active(world: World) -> None:
     world.emulator.set_device("b", "offline")
     world.deployer.start(TOKEN, world.request(TOKEN, [line(thing_arn("a")), line(thing_arn("b"))]))
     world.advance(5)
-    world.deployer.stop(DEPLOYMENT)
+    cancelled = world.deployer.stop(DEPLOYMENT)
     assert [c.outcome for c in world.emulator.calls(operation="CancelDeployment")] == ["ok"]
+    assert len(cancelled) == 1  # b's deployment: a's had settled
     stopped = world.deployer.status(DEPLOYMENT)
     assert stopped.lifecycle is Lifecycle.STOPPED and stopped.status == "CANCELED"
     assert {name: row["status"] for name, row in _by_thing(world.deployer).items()} == {

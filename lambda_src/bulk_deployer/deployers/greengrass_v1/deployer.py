@@ -145,8 +145,9 @@ class GreengrassV1Deployer:
     def report_details(self, deployment_id: str) -> Mapping[str, Any]:
         return {}  # a bulk deployment's report is its group deployments' rows
 
-    def stop(self, deployment_id: str) -> None:
+    def stop(self, deployment_id: str) -> tuple[str, ...]:
         self._gg.stop_bulk_deployment(BulkDeploymentId=deployment_id)
+        return (deployment_id,)
 
     def _with_arn(self, summary: Mapping[str, Any]) -> DeploymentStatus:
         status = self.status(str(summary["BulkDeploymentId"]))

@@ -173,19 +173,22 @@ class GreengrassV2Deployer:
     def report_details(self, deployment_id: str) -> Mapping[str, Any]:
         return {"targets": list(self.target_summaries(deployment_id))}
 
-    def stop(self, deployment_id: str) -> None:
+    def stop(self, deployment_id: str) -> tuple[str, ...]:
         """Cancel each of the file's target deployments still ACTIVE (devices not yet reached)."""
         token = file_token_of(deployment_id)
         head = self._ledger.head(token)
         if head is None:
             raise KeyError(f"no Greengrass V2 deployment {deployment_id}")
         self._ledger.mark_stopped(token)
+        cancelled: list[str] = []
         for record in self._ledger.records(token, head.count).values():
             if record.deployment_id is None or record.settled:
                 continue
             current = self._gg.get_deployment(deploymentId=record.deployment_id)
             if current.get("deploymentStatus") == "ACTIVE":
                 self._gg.cancel_deployment(deploymentId=record.deployment_id)
+                cancelled.append(record.deployment_id)
+        return tuple(cancelled)
 
 
 def _arn(head: FileHead) -> str:
