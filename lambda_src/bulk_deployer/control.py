@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from typing import Any, Final
 
 from bulk_deployer.dynamo import TableAccess, from_item, to_item, write_if
 from bulk_deployer.timefmt import iso_utc
@@ -10,7 +12,6 @@ from bulk_deployer.timefmt import iso_utc
 _DISPATCH_PK = "control#dispatch"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class DispatchControl(TableAccess):
     """Whether dispatching is paused (after a START_FAILED, or by an operator) and why."""
 
@@ -36,11 +37,14 @@ class DispatchControl(TableAccess):
         return str(values.get("reason") or "paused") if values.get("paused") else None
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class RunLease(TableAccess):
     """One run at a time (the tracker) without reserved concurrency, which small accounts lack."""
 
-    name: str
+    def __init__(
+        self, client: Any, table_name: str, name: str, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        super().__init__(client, table_name, clock=clock)
+        self.name: Final = name
 
     @property
     def _pk(self) -> str:

@@ -18,9 +18,8 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from bulk_deployer.contract import TOKEN_TAG, FileOutcome, LogEvent, Metric
 from bulk_deployer.control import DispatchControl
@@ -57,20 +56,35 @@ class DispatchOutcome(NamedTuple):
     detail: str = ""
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Dispatcher:
-    ledger: BulkDeploymentLedger
-    slot: DeploymentSlot
-    control: DispatchControl
-    deployer: Deployer
-    objects: InputObjectStore
-    _: KW_ONLY
-    count: Callable[[Metric, int], None]
-    lease_seconds: int
-    max_rejections: int
-    retry_base_seconds: float
-    sleep: Callable[[float], None] = time.sleep
-    outcomes: OutcomeSink = field(default_factory=NoOutcomes)
+    """Starts waiting files when the slot has room: one dispatcher at a time, under its lease."""
+
+    def __init__(
+        self,
+        ledger: BulkDeploymentLedger,
+        slot: DeploymentSlot,
+        control: DispatchControl,
+        deployer: Deployer,
+        objects: InputObjectStore,
+        *,
+        count: Callable[[Metric, int], None],
+        lease_seconds: int,
+        max_rejections: int,
+        retry_base_seconds: float,
+        sleep: Callable[[float], None] = time.sleep,
+        outcomes: OutcomeSink | None = None,
+    ) -> None:
+        self.ledger: Final = ledger
+        self.slot: Final = slot
+        self.control: Final = control
+        self.deployer: Final = deployer
+        self.objects: Final = objects
+        self.count: Final = count
+        self.lease_seconds: Final = lease_seconds
+        self.max_rejections: Final = max_rejections
+        self.retry_base_seconds: Final = retry_base_seconds
+        self.sleep: Final = sleep
+        self.outcomes: Final[OutcomeSink] = NoOutcomes() if outcomes is None else outcomes
 
     def dispatch(self, candidate: LedgerFile | None = None) -> DispatchOutcome:
         """Start the oldest waiting file the slot has room for; a started file keeps its hold.

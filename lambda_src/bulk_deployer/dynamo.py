@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import KW_ONLY, dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -15,18 +14,18 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class TableAccess:
     """What a class that reads and writes items of the ledger table is given: the client, the
     table, and the clock that stamps its writes (tests give a clock they move).
 
-    Like every collaborator the wiring builds, it compares by identity (``eq=False``): a service
-    is not a value, and a cold start does not generate ``__eq__`` and ``__hash__`` for it."""
+    Like every collaborator the wiring builds, it is a plain class with its own ``__init__``, not
+    a dataclass: a service is not a value (it compares by identity), and a dataclass costs the
+    cold start about a millisecond each to define, compiling methods (docs/performance.md)."""
 
-    client: Any
-    table_name: str
-    _: KW_ONLY
-    clock: Callable[[], float] = time.time
+    def __init__(self, client: Any, table_name: str, *, clock: Callable[[], float] = time.time) -> None:
+        self.client: Final = client
+        self.table_name: Final = table_name
+        self.clock: Final = clock
 
 
 def to_item(values: Mapping[str, Any]) -> dict[str, Any]:

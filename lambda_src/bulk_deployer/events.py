@@ -12,8 +12,7 @@ spellings, each with its token, and the caller confirms against the ledger and S
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 from urllib.parse import unquote_plus
 
 from bulk_deployer.objectref import ObjectRef
@@ -65,24 +64,23 @@ class KeySpelling(NamedTuple):
     form_decoded: bool = False
 
 
-@dataclass(frozen=True)
 class EventObject:
     """One object named by an event, with the key's other plausible spelling if any."""
 
-    ref: ObjectRef
-    # EventBridge keys are taken as delivered; if that key names no object with this ETag,
-    # the form-decoded spelling is tried (emulators and the classic shape encode keys).
-    alternative_key: str | None = None
-    # Every reading of the key with its token, as delivered first: computed while reading, so a
-    # key that cannot give a token fails the message there (and it is parked).
-    spellings: tuple[KeySpelling, ...] = field(init=False, repr=False, compare=False)
+    __slots__ = ("alternative_key", "ref", "spellings")
 
-    def __post_init__(self) -> None:
-        spellings = [KeySpelling(self.ref, client_token_for(self.ref))]
-        if self.alternative_key is not None:
-            decoded = self.ref.with_key(self.alternative_key)
+    def __init__(self, ref: ObjectRef, alternative_key: str | None = None) -> None:
+        self.ref: Final = ref
+        # EventBridge keys are taken as delivered; if that key names no object with this ETag,
+        # the form-decoded spelling is tried (emulators and the classic shape encode keys).
+        self.alternative_key: Final = alternative_key
+        # Every reading of the key with its token, as delivered first: computed while reading, so
+        # a key that cannot give a token fails the message there (and it is parked).
+        spellings = [KeySpelling(ref, client_token_for(ref))]
+        if alternative_key is not None:
+            decoded = ref.with_key(alternative_key)
             spellings.append(KeySpelling(decoded, client_token_for(decoded), form_decoded=True))
-        object.__setattr__(self, "spellings", tuple(spellings))
+        self.spellings: Final = tuple(spellings)
 
     @property
     def ambiguous(self) -> bool:

@@ -11,10 +11,9 @@ dead-lettered, never dropped.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -56,18 +55,31 @@ class IntakeResult(NamedTuple):
     dispatch: DispatchOutcome | None = None
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class InputFileIntake:
-    settings: StarterSettings
-    ledger: BulkDeploymentLedger
-    objects: InputObjectStore
-    reports: ReportStore
-    dispatcher: Dispatcher
-    count: Callable[[Metric, int], None]
-    _: KW_ONLY
-    start_requests: StartRequestBuilder
-    file_validator: Callable[[], FileValidator]  # a new validator, with the deployer's rules, per file
-    outcomes: OutcomeSink = field(default_factory=NoOutcomes)
+    """One S3 event's files: each registered once, validated, staged and queued or rejected."""
+
+    def __init__(
+        self,
+        settings: StarterSettings,
+        ledger: BulkDeploymentLedger,
+        objects: InputObjectStore,
+        reports: ReportStore,
+        dispatcher: Dispatcher,
+        count: Callable[[Metric, int], None],
+        *,
+        start_requests: StartRequestBuilder,
+        file_validator: Callable[[], FileValidator],  # a new validator, with the deployer's rules, per file
+        outcomes: OutcomeSink | None = None,
+    ) -> None:
+        self.settings: Final = settings
+        self.ledger: Final = ledger
+        self.objects: Final = objects
+        self.reports: Final = reports
+        self.dispatcher: Final = dispatcher
+        self.count: Final = count
+        self.start_requests: Final = start_requests
+        self.file_validator: Final = file_validator
+        self.outcomes: Final[OutcomeSink] = NoOutcomes() if outcomes is None else outcomes
 
     @cached_property
     def _resolver(self) -> KeySpellingResolver:

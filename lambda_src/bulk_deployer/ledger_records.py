@@ -9,7 +9,6 @@ check the round trip.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
@@ -177,24 +176,47 @@ def _parts(raw: Any) -> list[dict[str, Any]]:
     return [{"PartNumber": int(p["PartNumber"]), "ETag": str(p["ETag"])} for p in raw or []]
 
 
-@dataclass
 class ReportProgress:
     """Where a report pass stands; stored in the ledger between runs. Mutable on purpose: it
-    is the report writer's working state (each parse of a ledger entry yields a fresh copy)."""
+    is the report writer's working state (each parse of a ledger entry yields a fresh copy). A
+    plain class: a dataclass costs every cold start that imports the ledger a millisecond."""
 
-    pass_started_at: str
-    json_upload_id: str | None = None
-    csv_upload_id: str | None = None
-    json_parts: list[dict[str, Any]] = field(default_factory=list)
-    csv_parts: list[dict[str, Any]] = field(default_factory=list)
-    next_token: str | None = None
-    rows: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
-    in_progress: list[str] = field(default_factory=list)  # a sample of group ARNs
-    failed: list[str] = field(default_factory=list)  # a sample of group ARNs
+    def __init__(
+        self,
+        pass_started_at: str,
+        *,
+        json_upload_id: str | None = None,
+        csv_upload_id: str | None = None,
+        json_parts: list[dict[str, Any]] | None = None,
+        csv_parts: list[dict[str, Any]] | None = None,
+        next_token: str | None = None,
+        rows: int = 0,
+        counts: dict[str, int] | None = None,
+        in_progress: list[str] | None = None,  # a sample of group ARNs
+        failed: list[str] | None = None,  # a sample of group ARNs
+    ) -> None:
+        self.pass_started_at = pass_started_at
+        self.json_upload_id = json_upload_id
+        self.csv_upload_id = csv_upload_id
+        self.json_parts = json_parts if json_parts is not None else []
+        self.csv_parts = csv_parts if csv_parts is not None else []
+        self.next_token = next_token
+        self.rows = rows
+        self.counts = counts if counts is not None else {}
+        self.in_progress = in_progress if in_progress is not None else []
+        self.failed = failed if failed is not None else []
 
     def as_item(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    # Compared by value, as the LedgerFile holding it is.
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ReportProgress) and self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return f"ReportProgress(**{self.__dict__!r})"
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> ReportProgress:

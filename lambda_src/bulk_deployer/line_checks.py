@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 STRAY_CR = re.compile(rb"\r(?!\n)")  # a CR that is not the first half of a CRLF line end
 
 
-@dataclass
 class LongLine:
     """What is kept of a line too long to keep: its length so far and where its first stray CR is."""
 
-    length: int = 0
-    stray_cr: int | None = None  # 1-based byte of the first CR that is followed by another byte
-    ends_with_cr: bool = False  # the last byte seen so far is a CR
+    __slots__ = ("ends_with_cr", "length", "stray_cr")
+
+    def __init__(self) -> None:
+        self.length = 0
+        self.stray_cr: int | None = None  # 1-based byte of the first CR that is followed by another byte
+        self.ends_with_cr = False  # the last byte seen so far is a CR
 
     def see(self, part: bytes) -> None:
         """The next bytes of the line (no LF among them)."""

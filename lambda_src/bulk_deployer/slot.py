@@ -29,10 +29,10 @@ deployment id) keep blocking until the tracker frees them, as they did.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -85,13 +85,14 @@ class SlotState(NamedTuple):
         return {r for hold in self.holds.values() for r in hold.resources}
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class DeploymentSlot(TableAccess):
-    capacity: int = 1  # how many files' deployments may hold the slot at once
-
-    def __post_init__(self) -> None:
-        if self.capacity < 1:
-            raise ValueError(f"capacity must be at least 1, not {self.capacity}")
+    def __init__(
+        self, client: Any, table_name: str, capacity: int = 1, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, not {capacity}")
+        super().__init__(client, table_name, clock=clock)
+        self.capacity: Final = capacity  # how many files' deployments may hold the slot at once
 
     def acquire(self, holder: str, *, lease_seconds: int) -> SlotState | None:
         """Take the dispatch lease, unless a live dispatcher has it or the holds are at capacity.

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from bulk_deployer import aws
 from bulk_deployer.config import DispatchSettings, StarterSettings
@@ -34,16 +33,28 @@ if TYPE_CHECKING:
     from bulk_deployer.tracker_config import TrackerSettings  # the starter never defines it
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Clients:
-    s3: Any
-    dynamodb: Any
-    greengrass: Any
-    sns: Any
-    greengrass_start: Any = None  # the no-retry client for StartBulkDeployment
-    # Greengrass V2 stacks: the greengrassv2 and iot clients, paced by one RequestBudget.
-    greengrassv2: Any = None
-    iot: Any = None
+    """The AWS clients the graph is built on. Like every class the wiring builds, a plain class
+    with its own ``__init__``, not a dataclass (TableAccess says why)."""
+
+    def __init__(
+        self,
+        s3: Any,
+        dynamodb: Any,
+        greengrass: Any,
+        sns: Any,
+        greengrass_start: Any = None,  # the no-retry client for StartBulkDeployment
+        # Greengrass V2 stacks: the greengrassv2 and iot clients, paced by one RequestBudget.
+        greengrassv2: Any = None,
+        iot: Any = None,
+    ) -> None:
+        self.s3: Final = s3
+        self.dynamodb: Final = dynamodb
+        self.greengrass: Final = greengrass
+        self.sns: Final = sns
+        self.greengrass_start: Final = greengrass_start
+        self.greengrassv2: Final = greengrassv2
+        self.iot: Final = iot
 
     @classmethod
     def create(
@@ -86,21 +97,30 @@ class Clients:
         )
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Effects:
     """What the graph does to the world besides AWS calls: metrics, time, waiting, notifications.
 
     Tests and benchmarks replace these and otherwise build the same graph as the functions.
     """
 
-    count: Callable[[Metric, int], None] = count
-    seconds: Callable[[Metric, int], None] = seconds
-    clock: Callable[[], float] = time.time
-    sleep: Callable[[float], None] = time.sleep
-    outcomes: OutcomeSink | None = None  # None: the topic in the settings, if any
-    # Seconds left to the current invocation (handlers begin INVOCATION): a start of many calls
-    # stops in time and is resumed by the next dispatch.
-    time_left: Callable[[], float] = INVOCATION.time_left
+    def __init__(
+        self,
+        *,
+        count: Callable[[Metric, int], None] = count,
+        seconds: Callable[[Metric, int], None] = seconds,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        outcomes: OutcomeSink | None = None,  # None: the topic in the settings, if any
+        # Seconds left to the current invocation (handlers begin INVOCATION): a start of many
+        # calls stops in time and is resumed by the next dispatch.
+        time_left: Callable[[], float] = INVOCATION.time_left,
+    ) -> None:
+        self.count: Final = count
+        self.seconds: Final = seconds
+        self.clock: Final = clock
+        self.sleep: Final = sleep
+        self.outcomes: Final = outcomes
+        self.time_left: Final = time_left
 
 
 LAMBDA = Effects()

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -297,9 +297,11 @@ class Runner:
                 greengrass=stack.client("greengrass"),
                 sns=None,
             )
-        quiet = Effects(count=lambda _n, _v: None, seconds=lambda _n, _v: None, sleep=lambda _s: None)
-        if v2:  # a V2 start stops when its invocation's time runs out: this one has plenty
-            quiet = replace(quiet, time_left=lambda: 600.0)
+        # A V2 start stops when its invocation's time runs out: this one has plenty.
+        plenty = {"time_left": lambda: 600.0} if v2 else {}
+        quiet = Effects(
+            count=lambda _n, _v: None, seconds=lambda _n, _v: None, sleep=lambda _s: None, **plenty
+        )
         # The functions' own wiring, against the stand-ins.
         self.intake = build_intake(starter_settings, clients, quiet)
         self.tracker = build_tracker(tracker_settings, clients, quiet)

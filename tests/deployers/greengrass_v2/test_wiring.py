@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import replace
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -64,13 +64,7 @@ class Functions:
             greengrassv2=aws("greengrassv2", world.emulator.url),
             iot=world.iot,
         )
-        self.effects = wiring.Effects(
-            count=lambda name, value: self.metrics.update({str(name): value}),
-            seconds=lambda name, value: None,
-            clock=clock.now,
-            sleep=lambda _s: None,
-            time_left=lambda: 600.0,
-        )
+        self.effects = self._effects(sleep=lambda _s: None)
         self.intake = wiring.build_intake(_starter_settings(**settings), self.clients, self.effects)
         self.tracker = wiring.build_tracker(
             self._tracker_settings(tracker_follow_seconds=0), self.clients, self.effects
@@ -79,7 +73,16 @@ class Functions:
     def following_tracker(self, **overrides: Any) -> BulkDeploymentTracker:
         """A tracker whose run follows on, each look ``tracker_poll_seconds`` later on the emulator's clock."""
         return wiring.build_tracker(
-            self._tracker_settings(**overrides), self.clients, replace(self.effects, sleep=self.clock.advance)
+            self._tracker_settings(**overrides), self.clients, self._effects(sleep=self.clock.advance)
+        )
+
+    def _effects(self, *, sleep: Callable[[float], None]) -> wiring.Effects:
+        return wiring.Effects(
+            count=lambda name, value: self.metrics.update({str(name): value}),
+            seconds=lambda name, value: None,
+            clock=self.clock.now,
+            sleep=sleep,
+            time_left=lambda: 600.0,
         )
 
     def _tracker_settings(self, **overrides: Any) -> TrackerSettings:
