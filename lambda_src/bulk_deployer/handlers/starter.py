@@ -11,6 +11,11 @@ from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+# boto3 first, before this package's deeper chain of imports: on CPython 3.13 before 3.13.13, the
+# frames of botocore's import landing on a chunk boundary of the frame stack map and unmap a 16 KB
+# chunk a thousand times or more (CPython gh-142183): 15-25 ms of cold start (docs/performance.md).
+import boto3  # noqa: F401
+
 from bulk_deployer.config import StarterSettings
 from bulk_deployer.contract import Metric
 from bulk_deployer.intake import InputFileIntake
