@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from bulk_deployer.ledger import BulkDeploymentLedger
 from bulk_deployer.objectref import ObjectRef
@@ -36,16 +36,27 @@ class UnprocessedObject:
         return ObjectRef(self.bucket, self.key, etag=self.etag, version_id=self.version_id, size=self.size)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Reconciler:
-    s3: Any
-    ledger: BulkDeploymentLedger
-    _: KW_ONLY
-    bucket: str
-    prefix: str
-    lookback_days: int
-    min_age_seconds: int
-    clock: Callable[[], float] = time.time
+    """Lists the input object versions under the incoming prefix that have no ledger entry."""
+
+    def __init__(
+        self,
+        s3: Any,
+        ledger: BulkDeploymentLedger,
+        *,
+        bucket: str,
+        prefix: str,
+        lookback_days: int,
+        min_age_seconds: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.s3: Final = s3
+        self.ledger: Final = ledger
+        self.bucket: Final = bucket
+        self.prefix: Final = prefix
+        self.lookback_days: Final = lookback_days
+        self.min_age_seconds: Final = min_age_seconds
+        self.clock: Final = clock
 
     def unprocessed(self) -> list[UnprocessedObject]:
         """Current versions under the prefix, modified in the lookback window and older than a few

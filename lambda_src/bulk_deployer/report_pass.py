@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from bulk_deployer.contract import FileOutcome, Metric, ReportFile
 from bulk_deployer.deployers.base import Deployer, TargetOutcome
@@ -38,17 +37,29 @@ class ReportStep(StrEnum):
     FINAL = "final"  # final report written, file FINISHED
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class ReportPass:
-    settings: TrackerSettings
-    ledger: BulkDeploymentLedger
-    deployer: Deployer
-    s3: Any
-    reports: ReportStore
-    _: KW_ONLY
-    count: Callable[[Metric, int], None]
-    outcomes: OutcomeSink = field(default_factory=NoOutcomes)
-    clock: Callable[[], float] = time.time
+    """Advances an ended file's report from its checkpoint, as many pages as the run has time for."""
+
+    def __init__(
+        self,
+        settings: TrackerSettings,
+        ledger: BulkDeploymentLedger,
+        deployer: Deployer,
+        s3: Any,
+        reports: ReportStore,
+        *,
+        count: Callable[[Metric, int], None],
+        outcomes: OutcomeSink | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings: Final = settings
+        self.ledger: Final = ledger
+        self.deployer: Final = deployer
+        self.s3: Final = s3
+        self.reports: Final = reports
+        self.count: Final = count
+        self.outcomes: Final[OutcomeSink] = NoOutcomes() if outcomes is None else outcomes
+        self.clock: Final = clock
 
     def advance(self, file: LedgerFile, remaining_seconds: Callable[[], float]) -> ReportStep:
         """Read as many pages as time allows; finish the report when every row has settled."""

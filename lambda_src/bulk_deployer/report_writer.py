@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -44,19 +43,26 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
-@dataclass
 class ReportWriter:
     """Appends target results to the two multipart uploads; flushes both at the same page."""
 
-    s3: Any
-    bucket: str
-    json_key: str
-    csv_key: str
-    progress: ReportProgress
-    columns: tuple[str, ...]
-    member: str  # report.json's member holding the rows ("groups" for V1)
-
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        s3: Any,
+        bucket: str,
+        json_key: str,
+        csv_key: str,
+        progress: ReportProgress,
+        columns: tuple[str, ...],
+        member: str,  # report.json's member holding the rows ("groups" for V1)
+    ) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+        self.json_key = json_key
+        self.csv_key = csv_key
+        self.progress = progress
+        self.columns = columns
+        self.member = member
         # Bytes, not io.StringIO: a rewound StringIO keeps 4 bytes per character.
         self._json = bytearray()
         self._csv = _Utf8Buffer()

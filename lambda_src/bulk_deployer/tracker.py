@@ -24,10 +24,10 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
-from typing import Any
+from typing import Any, Final
 
 from bulk_deployer.config import TRACKER_FOLLOW_MARGIN_SECONDS
 from bulk_deployer.contract import Metric
@@ -88,25 +88,45 @@ class Look:
     freed: bool
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class BulkDeploymentTracker:
-    settings: TrackerSettings
-    ledger: BulkDeploymentLedger
-    slot: DeploymentSlot
-    control: DispatchControl
-    lease: RunLease
-    reconcile_gate: RunLease
-    deployer: Deployer
-    dispatcher: Dispatcher
-    s3: Any
-    reports: ReportStore
-    reconciler: Reconciler
-    _: KW_ONLY
-    count: Callable[[Metric, int], None]
-    seconds: Callable[[Metric, int], None]
-    outcomes: OutcomeSink = field(default_factory=NoOutcomes)
-    clock: Callable[[], float] = time.time
-    sleep: Callable[[float], None] = time.sleep
+    """One tracker run at a time: follows started files, frees the slot, dispatches, reports."""
+
+    def __init__(
+        self,
+        settings: TrackerSettings,
+        ledger: BulkDeploymentLedger,
+        slot: DeploymentSlot,
+        control: DispatchControl,
+        lease: RunLease,
+        reconcile_gate: RunLease,
+        deployer: Deployer,
+        dispatcher: Dispatcher,
+        s3: Any,
+        reports: ReportStore,
+        reconciler: Reconciler,
+        *,
+        count: Callable[[Metric, int], None],
+        seconds: Callable[[Metric, int], None],
+        outcomes: OutcomeSink | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings: Final = settings
+        self.ledger: Final = ledger
+        self.slot: Final = slot
+        self.control: Final = control
+        self.lease: Final = lease
+        self.reconcile_gate: Final = reconcile_gate
+        self.deployer: Final = deployer
+        self.dispatcher: Final = dispatcher
+        self.s3: Final = s3
+        self.reports: Final = reports
+        self.reconciler: Final = reconciler
+        self.count: Final = count
+        self.seconds: Final = seconds
+        self.outcomes: Final[OutcomeSink] = NoOutcomes() if outcomes is None else outcomes
+        self.clock: Final = clock
+        self.sleep: Final = sleep
 
     @cached_property
     def _reporting(self) -> ReportPass:
