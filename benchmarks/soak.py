@@ -55,6 +55,18 @@ QUIET = {"POWERTOOLS_LOG_LEVEL": "WARNING"}
 GROUP_POOL = 8
 
 
+def result_table(
+    rows: list[tuple[str, str, str]], seconds: dict[str, float], problems: list[str], *, value_width: int
+) -> str:
+    """A soak's rows (measure, value, note), its timings, and OK or what was wrong: both soaks'."""
+    rows = rows + [(f"seconds: {name}", f"{value:.1f}", "") for name, value in seconds.items()]
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{'measure':<{width}}  {'value':>{value_width}}  note", "-" * (width + 40)]
+    lines += [f"{name:<{width}}  {value:>{value_width}}  {note}" for name, value, note in rows]
+    lines.append("WRONG: " + "; ".join(problems) if problems else "OK")
+    return "\n".join(lines)
+
+
 @dataclass
 class SoakResult:
     uploads: int
@@ -105,12 +117,7 @@ class SoakResult:
             ),
             ("reconciliation: unprocessed objects", str(self.unprocessed), "expected 0"),
         ]
-        rows += [(f"seconds: {name}", f"{value:.1f}", "") for name, value in self.seconds.items()]
-        width = max(len(r[0]) for r in rows)
-        lines = [f"{'measure':<{width}}  {'value':>22}  note", "-" * (width + 40)]
-        lines += [f"{name:<{width}}  {value:>22}  {note}" for name, value, note in rows]
-        lines.append("OK" if self.ok else "WRONG: " + "; ".join(self.problems))
-        return "\n".join(lines)
+        return result_table(rows, self.seconds, self.problems, value_width=22)
 
     def summary(self) -> dict[str, Any]:
         return {

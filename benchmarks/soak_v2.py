@@ -52,6 +52,7 @@ from bulk_deployer.ledger_model import FileState
 from bulk_deployer.observability import logger
 from moto import mock_aws
 
+from benchmarks.soak import result_table
 from benchmarks.v2_functions import REGION, V2Functions, thing_arn, v2_line
 from local import moto_patches
 from local.greengrass_v2_emulator import EmulatorConfig, ManualClock
@@ -94,12 +95,7 @@ class SoakV2Result:
             ("tracker runs", str(self.tracker_runs), ""),
         ]
         rows += [(name, str(found), f"expected {want}") for name, (found, want) in self.checks.items()]
-        rows += [(f"seconds: {name}", f"{value:.1f}", "") for name, value in self.seconds.items()]
-        width = max(len(r[0]) for r in rows)
-        lines = [f"{'measure':<{width}}  {'value':>12}  note", "-" * (width + 40)]
-        lines += [f"{name:<{width}}  {value:>12}  {note}" for name, value, note in rows]
-        lines.append("OK" if self.ok else "WRONG: " + "; ".join(self.problems))
-        return "\n".join(lines)
+        return result_table(rows, self.seconds, self.problems, value_width=12)
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -54,18 +54,18 @@ def _subprocess_env(**extra: str) -> dict[str, str]:
     return env | {"PYTHONPATH": f"{REPO / 'lambda_src'}{os.pathsep}{REPO}", "AWS_MAX_ATTEMPTS": "1"} | extra
 
 
+def _run(
+    command: list[str], env: dict[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``command`` in its own process, as an operator's shell would run it."""
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
 def test_aws_region_alone_is_enough(deployed: Stack) -> None:
     """Issue 15, item 1, through the console script's module in its own process: only
     $AWS_REGION set (boto3 alone reads $AWS_DEFAULT_REGION and said "no AWS region")."""
     env = {k: v for k, v in _subprocess_env(AWS_REGION=REGION).items() if k != "AWS_DEFAULT_REGION"}
-    result = subprocess.run(
-        [sys.executable, "-m", "bulk_deployer_cli", "--stack", DEPLOYED, "list", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = _run([sys.executable, "-m", "bulk_deployer_cli", "--stack", DEPLOYED, "list", "--json"], env)
     assert (result.returncode, result.stderr) == (0, "")
     assert json.loads(result.stdout) == []
 
@@ -174,15 +174,7 @@ def test_local_finds_its_repositorys_env_file_from_any_folder(stack: Stack, tmp_
     env = _subprocess_env(
         PYTHONPATH=os.pathsep.join([str(checkout / "lambda_src"), str(REPO / "lambda_src")])
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "bulk_deployer_cli", "--local", "queue", "--json"],
-        cwd=elsewhere,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = _run([sys.executable, "-m", "bulk_deployer_cli", "--local", "queue", "--json"], env, elsewhere)
     assert (result.returncode, result.stderr) == (0, "")
     assert json.loads(result.stdout)["queued"] == []
 
@@ -199,13 +191,6 @@ def test_sourcing_env_sh_points_the_plain_cli_at_the_stand_ins(stack: Stack, tmp
         f"source {shlex.quote(str(env_sh))} && cd / && "
         f"{shlex.quote(sys.executable)} -m bulk_deployer_cli list --json"
     )
-    result = subprocess.run(
-        ["bash", "-c", script],
-        env=_subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = _run(["bash", "-c", script], _subprocess_env())
     assert (result.returncode, result.stderr) == (0, "")
     assert json.loads(result.stdout) == []
