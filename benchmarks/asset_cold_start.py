@@ -42,7 +42,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmarks.cold_start import LAMBDA_ENV
-from benchmarks.pipeline_bench import QUIET, _eventbridge_body, _sqs_event
+from benchmarks.events import eventbridge_body
+from benchmarks.pipeline_bench import QUIET, _sqs_event, current_version
 from infra import bundling
 from local.fleet import input_file
 from local.pipeline import LocalPipeline
@@ -119,11 +120,9 @@ class AssetColdStart:
 
 def build_read_only_copies(workdir: Path) -> tuple[Path, Path]:
     """The asset (this machine's architecture) as built, and without its bytecode; both read-only."""
-    built = workdir / "built"
-    bundling.build_asset(built, with_dependencies=True, machine=bundling.host_machine())
     with_bytecode, without = workdir / "task", workdir / "task-no-bytecode"
-    shutil.copytree(built, with_bytecode)
-    shutil.copytree(built, without, ignore=shutil.ignore_patterns("__pycache__"))
+    bundling.build_asset(with_bytecode, with_dependencies=True, machine=bundling.host_machine())
+    shutil.copytree(with_bytecode, without, ignore=shutil.ignore_patterns("__pycache__"))
     for root in (with_bytecode, without):
         subprocess.run(["chmod", "-R", "a-w", str(root)], check=True)
     return with_bytecode, without
@@ -184,7 +183,8 @@ def _first_invocation(pipeline: LocalPipeline, task_root: Path, run: int, workdi
     key = f"incoming/asset-cold-start-{run}.jsonl"
     s3.put_object(Bucket=pipeline.bucket, Key=key, Body=input_file(pipeline.fleet().groups("a", "b")))
     event = workdir / f"event-{run}.json"
-    event.write_text(json.dumps(_sqs_event(_eventbridge_body(s3, pipeline.bucket, key), str(run + 1))))
+    body = eventbridge_body(current_version(s3, pipeline.bucket, key))
+    event.write_text(json.dumps(_sqs_event(body, str(run + 1))))
     starter = pipeline.starter
     assert starter is not None
     outcome = probe(task_root, STARTER, _environment(starter.environment), event)

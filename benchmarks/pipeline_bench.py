@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import statistics
 import threading
 import time
@@ -15,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from bulk_deployer.contract import INTAKE_MESSAGE_GROUP_ID
-from bulk_deployer.events import object_created_event
 from bulk_deployer.input_objects import InputObjectStore
+from bulk_deployer.objectref import ObjectRef
 
+from benchmarks.events import eventbridge_body
 from local.fleet import input_file
 from local.pipeline import LocalPipeline
 from local.stack_config import LocalTiming
@@ -40,19 +40,11 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def _eventbridge_body(s3: Any, bucket: str, key: str) -> str:
-    """The S3 "Object Created" event of the key's current version as EventBridge delivers it
-    (a redelivery of the real one)."""
+def current_version(s3: Any, bucket: str, key: str) -> ObjectRef:
+    """The key's current version, as its event names it."""
     head = InputObjectStore(s3).head(bucket, key)
     assert head is not None, f"s3://{bucket}/{key} is not there"
-    event = object_created_event(
-        head.ref(bucket, key),
-        event_id=str(uuid.uuid4()),
-        time="2026-11-27T12:00:00Z",
-        region="us-east-1",
-        account="123456789012",
-    )
-    return json.dumps(event)
+    return head.ref(bucket, key)
 
 
 def _sqs_event(body: str, sequence: str) -> dict[str, Any]:
@@ -83,7 +75,7 @@ def duplicate_step(bench: Bench, pipeline: LocalPipeline) -> None:
         30,
         "the first delivery never started",
     )
-    body = _eventbridge_body(s3, pipeline.bucket, key)
+    body = eventbridge_body(current_version(s3, pipeline.bucket, key))
 
     calls: Counter[str] = Counter()
     me = threading.get_ident()  # the starter is invoked on this thread; the emulator has its own
@@ -131,7 +123,7 @@ def burst_step(bench: Bench, pipeline: LocalPipeline) -> None:
     for key in keys[:twice]:  # a late redelivery, past FIFO's five-minute deduplication window
         sqs.send_message(
             QueueUrl=pipeline.resources.intake_queue_url,
-            MessageBody=_eventbridge_body(s3, pipeline.bucket, key),
+            MessageBody=eventbridge_body(current_version(s3, pipeline.bucket, key)),
             MessageGroupId=INTAKE_MESSAGE_GROUP_ID,
             MessageDeduplicationId=str(uuid.uuid4()),
         )

@@ -38,13 +38,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bulk_deployer.contract import INTAKE_MESSAGE_GROUP_ID
-from bulk_deployer.events import object_created_event
 from bulk_deployer.ledger_model import FileState
 from bulk_deployer.reconcile import Reconciler
 from bulk_deployer.token import client_token_for
 
+from benchmarks.events import eventbridge_body
 from local.fleet import Group, input_file
-from local.observe import Observer, Upload
+from local.observe import Observer
 from local.pipeline import LocalPipeline
 from local.stack_config import LocalTiming
 
@@ -132,18 +132,6 @@ class SoakResult:
         }
 
 
-def _eventbridge_body(upload: Upload) -> str:
-    """The "Object Created" event EventBridge delivers for this version (as a redelivery would)."""
-    event = object_created_event(
-        upload.ref._replace(size=len(upload.body)),
-        event_id=str(uuid.uuid4()),
-        time="2026-11-28T00:00:00Z",
-        region="us-east-1",
-        account="123456789012",
-    )
-    return json.dumps(event)
-
-
 def _invalid_body(n: int, group: Group) -> bytes:
     variants = [
         json.dumps({"GroupId": group.group_id, "DeploymentType": "NewDeployment"}),
@@ -202,7 +190,7 @@ def run_soak(
     for i in redelivered:  # late: past FIFO's deduplication (fresh id), after the original
         observer.sqs.send_message(
             QueueUrl=queue_url,
-            MessageBody=_eventbridge_body(originals[i]),
+            MessageBody=eventbridge_body(originals[i].ref._replace(size=len(originals[i].body))),
             MessageGroupId=INTAKE_MESSAGE_GROUP_ID,
             MessageDeduplicationId=uuid.uuid4().hex,
         )

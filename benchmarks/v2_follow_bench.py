@@ -30,7 +30,8 @@ from bulk_deployer.dynamo import TableAccess
 
 from benchmarks.report_bench import simulated_lambda_clock
 from benchmarks.rss import PeakGrowth
-from benchmarks.v2_functions import V2Functions, v2_line
+from benchmarks.v2_functions import V2Functions
+from local.fleet import v2_line
 from local.greengrass_v2_emulator import EmulatorConfig, InProcessClient, ManualClock
 from local.greengrass_v2_emulator.service import EmulatorService
 from local.provision import create_input_bucket, create_ledger_table

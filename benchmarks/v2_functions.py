@@ -8,8 +8,6 @@ emulator in-process or over HTTP), the clock and the sleeps are the caller's, as
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -17,7 +15,6 @@ from typing import Any
 from bulk_deployer import wiring
 from bulk_deployer.config import StarterSettings
 from bulk_deployer.contract import Metric
-from bulk_deployer.events import object_created_event
 from bulk_deployer.intake import InputFileIntake, IntakeResult
 from bulk_deployer.ledger_model import Arrival
 from bulk_deployer.objectref import ObjectRef
@@ -25,27 +22,15 @@ from bulk_deployer.settings_schema import GREENGRASS_V2
 from bulk_deployer.tracker import BulkDeploymentTracker
 from bulk_deployer.tracker_config import TrackerSettings
 
+from benchmarks.events import ACCOUNT, REGION, eventbridge_body
+from local.fleet import v2_input_file
 from local.greengrass_v2_emulator import InProcessClient, ManualClock
 from local.greengrass_v2_emulator.service import EmulatorService
 from local.provision import create_input_bucket, create_ledger_table
 
-REGION, ACCOUNT = "us-east-1", "123456789012"
-
 
 def thing_arn(name: str) -> str:
     return f"arn:aws:iot:{REGION}:{ACCOUNT}:thing/{name}"
-
-
-def v2_line(target: str) -> dict[str, Any]:
-    return {"targetArn": target, "components": {"com.example.Hello": {"componentVersion": "1.0.0"}}}
-
-
-def eventbridge_body(ref: ObjectRef) -> str:
-    """The "Object Created" event EventBridge delivers for this version (a redelivery sends it again)."""
-    event = object_created_event(
-        ref, event_id=str(uuid.uuid4()), time="2026-11-30T00:00:00Z", region=REGION, account=ACCOUNT
-    )
-    return json.dumps(event)
 
 
 def _known(settings_class: type, values: dict[str, Any]) -> dict[str, Any]:
@@ -132,7 +117,7 @@ class V2Functions:
         return wiring.build_tracker(self.tracker_settings, self.clients, self.effects)
 
     def upload(self, key: str, lines: list[dict[str, Any]]) -> ObjectRef:
-        body = "".join(json.dumps(entry) + "\n" for entry in lines).encode()
+        body = v2_input_file(lines)
         response = self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
         return ObjectRef(self.bucket, key, etag=response["ETag"].strip('"'), size=len(body), region=REGION)
 

@@ -35,7 +35,9 @@ from bulk_deployer.intake import Outcome
 from bulk_deployer.request_budget import BUDGETED_CLIENT_CONFIG, RequestBudget
 from bulk_deployer.settings_schema import GREENGRASS_V2
 
-from benchmarks.v2_functions import ACCOUNT, REGION, V2Functions, thing_arn, v2_line
+from benchmarks.events import ACCOUNT, REGION
+from benchmarks.v2_functions import V2Functions, thing_arn
+from local.fleet import v2_line
 from local.greengrass_v2_emulator import GreengrassV2Emulator
 
 BUCKET, TABLE = "bench-v2-start", "bench-v2-start-ledger"

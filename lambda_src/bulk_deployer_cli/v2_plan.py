@@ -140,8 +140,9 @@ def plan_file(
         for name in names:
             in_file.setdefault(name, set()).add(arn)
     targeted = {row["target"]: row["line"] for row in rows}
+    looks: dict[str, DeviceLook] = {}  # a device in several targets is asked about once
     for row in rows:
-        _device_warnings(fleet, row, members[row["target"]], in_file, targeted, now, offline_hours)
+        _device_warnings(fleet, row, members[row["target"]], in_file, targeted, now, offline_hours, looks)
     problems = sum(1 for r in rows if r["problems"]) + len(errors.get(None, []))
     return {
         "valid": validation.valid,
@@ -193,9 +194,12 @@ def _plan_target(
             f"REMOVES {names}: REPLACE uninstalls every component the line omits "
             '(keep them, or write "updateMode": "MERGE")'
         )
-    devices, more = fleet.members(target.name, max(budget, 0)) if target.is_group else ([target.name], False)
+    if target.is_group:
+        devices, more = fleet.members(target.name, max(budget, 0))
+    else:
+        devices, more = ([target.name], False) if budget > 0 else ([], True)
     row["devices"] = len(devices)
-    if more or budget <= 0:
+    if more:
         row["warnings"].append(f"devices: only the first {len(devices)} checked (--max-devices)")
     return row, devices
 
@@ -208,17 +212,14 @@ def _device_warnings(
     targeted: Mapping[str, int],
     now: float,
     offline_hours: float,
+    looks: dict[str, DeviceLook],
 ) -> None:
     """The row's devices that will probably not take it soon, and those that run a union."""
     offline, overlapping = row["offline"], row["overlapping"]
     for name in devices:
-        device = fleet.core_device(name)
-        look = DeviceLook(
-            name,
-            None if device is None else str(device.get("status")),
-            None if device is None else _epoch(device.get("lastStatusUpdateTimestamp")),
-            fleet.effective_targets(name) if device is not None else set(),
-        )
+        if name not in looks:
+            looks[name] = _look(fleet, name)
+        look = looks[name]
         reason = offline_reason(look, now, offline_hours)
         if reason:
             offline.append({"thing_name": name, "reason": reason})
@@ -240,6 +241,16 @@ def _device_warnings(
                 for d in overlapping[:5]
             )
         )
+
+
+def _look(fleet: V2Fleet, name: str) -> DeviceLook:
+    device = fleet.core_device(name)
+    return DeviceLook(
+        name,
+        None if device is None else str(device.get("status")),
+        None if device is None else _epoch(device.get("lastStatusUpdateTimestamp")),
+        fleet.effective_targets(name) if device is not None else set(),
+    )
 
 
 def _target_text(arn: str, line: int | None) -> str:

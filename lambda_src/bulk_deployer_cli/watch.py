@@ -185,8 +185,9 @@ def _finished(target: Target, file: LedgerFile, progress: Progress, devices: V2W
     ok = succeeded(file, target.row_shape)
     if ok:
         return WaitResult(EXIT_OK, "succeeded", summary)
-    if devices is not None:
+    if devices is not None:  # a V2 file's devices, named once (the report's rows say the same)
         summary["devices_not_succeeded"] = devices.name_devices(file)
+        return WaitResult(EXIT_FAILED, "failed", summary)
     return _failed(target, file, progress, summary)
 
 

@@ -205,6 +205,30 @@ def test_plan_shows_changes_removals_refused_targets_offline_and_shared_devices(
     assert (row["added"], row["changed"], row["removed"], row["unchanged"]) == ([], [], [], 2)
 
 
+def test_plan_asks_about_each_device_once_and_at_most_max_devices(
+    v2: Stack, emulator: GreengrassV2Emulator, tmp_path: Path
+) -> None:
+    """A device in two targets of the file is looked up once; a thing target past the budget is
+    not looked up at all, and its row says so."""
+    fleet(emulator).group("line-2", {"press-7": "healthy", "press-8": "healthy"})
+    fleet(emulator).thing("press-1")
+    press_7 = f"arn:aws:iot:{REGION}:{ACCOUNT}:thing/press-7"
+    path = tmp_path / "plan.jsonl"
+    path.write_text(
+        "".join(json.dumps({"targetArn": t, "components": BEFORE}) + "\n" for t in (GROUP, press_7, THING))
+    )
+    before = len(emulator.calls(operation="GetCoreDevice"))
+    code, data = v2.cli_json("plan", str(path), "--max-devices", "3")
+    assert code == 0, data
+    group, thing_in_group, past_budget = data["targets"]
+    assert (group["devices"], thing_in_group["devices"], past_budget["devices"]) == (2, 1, 0)
+    assert thing_in_group["overlapping"] == [
+        {"thing_name": "press-7", "also": [{"target": GROUP, "line": 1}]}
+    ]
+    assert "devices: only the first 0 checked (--max-devices)" in past_budget["warnings"]
+    assert len(emulator.calls(operation="GetCoreDevice")) - before == 2  # press-7 and press-8, once each
+
+
 # -- submit --wait, report, rollback-input ----------------------------------------------------------
 
 
@@ -278,7 +302,8 @@ def test_submit_wait_names_the_devices_that_failed(
         code, out, err = v2.cli("submit", str(path), "--wait", "--timeout", "30", "--poll-seconds", "0.05")
     assert code == 1, err
     assert "  FAILED press-8 (thinggroup/line-2): " in err
-    assert "press-7" not in err.split("finished:")[1]
+    after = err.split("finished:")[1]
+    assert "press-7" not in after and after.count("press-8") == 1  # named once, not again from the report
     key = out.split()[1].split("/", 3)[3]
     code, data = v2.cli_json("status", key, "--wait")
     assert (code, data["outcome"]) == (1, "failed")
