@@ -37,7 +37,7 @@ from bulk_deployer_cli.fleet import DEPLOY_ACTION, Groups, RolePolicies, record
 from bulk_deployer_cli.lookup import find_file
 from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError, Output, table
 from bulk_deployer_cli.stack import Target
-from bulk_deployer_cli.written import write_input
+from bulk_deployer_cli.written import write_checked
 
 _PLAN_COLUMNS = ("line", "group_id", "name", "current_version", "new_version", "change", "problem")
 
@@ -46,10 +46,7 @@ def _write_input(
     out: Output, lines: list[str], path: Path | None, summary: dict[str, Any], human: str
 ) -> None:
     body = "".join(line + "\n" for line in lines).encode("utf-8")
-    result = validate_bytes(body)
-    if lines and not result.valid:  # pragma: no cover - the lines are built from valid ids
-        raise CliError(f"internal error: the generated file is invalid: {result.errors[0].message}")
-    write_input(out, body, path, summary, human)
+    write_checked(out, body, validate_bytes(body), path, summary, human)
 
 
 # -- make-input -------------------------------------------------------------------------------

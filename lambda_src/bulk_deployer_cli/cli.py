@@ -224,13 +224,10 @@ def namespace(command: Command, ctx: click.Context) -> argparse.Namespace:
         **clickify.values(command.options, ctx.params),
         **chosen,
         command=command.name,
-        run=command.run,
-        needs_target=command.needs_target,
-        v1_only=command.v1_only,
     )
     args.output = fmt
     args.json = fmt == "json"
-    args.output_writer = Output(fmt, query=chosen.get("query"), no_color=bool(chosen.get("no_color")))
+    args.output_writer = Output(fmt, query=chosen.get("query"))
     return args
 
 

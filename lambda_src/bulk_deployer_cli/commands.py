@@ -156,7 +156,3 @@ def limit(default: int) -> Option:
         default=default,
         help=f"at most this many, 1 or more (default {default}), e.g. --limit 5",
     )
-
-
-# Before the --save rename, rows named their output file with this; it is --save now.
-OUTPUT_FILE = SAVE_FILE

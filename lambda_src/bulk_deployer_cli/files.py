@@ -285,23 +285,24 @@ def report_command(args: argparse.Namespace) -> int:
         **summary,
         "final": final,
         "succeeded": ok if final else None,
-        f"failed_{rows.member}": found.failed,
-        "failed_total": found.failed_total,
-        "not_deployed": found.not_deployed,
-        "not_deployed_total": found.not_deployed_total,
+        **found.as_dict(rows.member),
         "still_in_progress": list(interim.still_in_progress) if interim and not final else [],
         "report": f"s3://{file.ref.bucket}/{report_key(target, file, ReportFile.REPORT)}",
         f"{rows.member}_csv": f"s3://{file.ref.bucket}/{report_key(target, file, rows.csv_name)}"
         if final
         else None,
     }
-    if final and not target.is_v1:  # per target: its deployment, what it replaced and removed
-        data["targets"] = json.loads(read_object(target, report_key(target, file, ReportFile.REPORT))).get(
-            "targets", []
-        )
+    wants_json = args.save is not None and args.save.suffix.lower() != ".csv"
+    v2_final = final and not target.is_v1
+    # report.json, read once: for a V2 file's targets and for --save
+    report_json = (
+        read_object(target, report_key(target, file, ReportFile.REPORT)) if v2_final or wants_json else b""
+    )
+    if v2_final:  # per target: its deployment, what it replaced and removed
+        data["targets"] = json.loads(report_json).get("targets", [])
     if args.save:
-        name = rows.csv_name if args.save.suffix.lower() == ".csv" else ReportFile.REPORT
-        _save(args.save, read_object(target, report_key(target, file, name)))
+        csv_key = report_key(target, file, rows.csv_name)
+        _save(args.save, report_json if wants_json else read_object(target, csv_key))
         data["saved"] = str(args.save)
     args.output_writer.result(data, lambda shown: _report_text(shown, shape, found))
     return EXIT_OK if ok else EXIT_FAILED

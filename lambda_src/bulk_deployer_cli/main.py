@@ -15,7 +15,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-EXIT_INTERRUPTED = 130
+from bulk_deployer_cli.output import EXIT_INTERRUPTED  # the standard library only: still light
 
 
 def main(argv: Sequence[str] | None = None) -> int:

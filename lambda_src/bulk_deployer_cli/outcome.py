@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,19 +37,29 @@ class Problems:
     def any(self) -> bool:
         return bool(self.failed_total or self.not_deployed_total)
 
+    def as_dict(self, member: str) -> dict[str, Any]:
+        """For --json: ``member`` names the rows (``groups`` on V1, ``devices`` on V2)."""
+        return {
+            f"failed_{member}": self.failed,
+            "failed_total": self.failed_total,
+            "not_deployed": self.not_deployed,
+            "not_deployed_total": self.not_deployed_total,
+        }
+
 
 def report_key(target: Target, file: LedgerFile, name: str) -> str:
     return f"{target.resources.reports_prefix}{file.token}/{name}"
 
 
-def _report_rows(target: Target, file: LedgerFile, shape: RowShape) -> list[dict[str, Any]] | None:
+def _report_rows(target: Target, file: LedgerFile, shape: RowShape) -> Iterator[dict[str, Any]] | None:
+    """The report's CSV rows, streamed (a V2 report has a row per device: 100,000 of them)."""
     try:
         body = target.client("s3").get_object(
             Bucket=target.resources.bucket, Key=report_key(target, file, shape.rows.csv_name)
         )["Body"]
     except ClientError:
         return None
-    return list(csv.DictReader(io.TextIOWrapper(body, encoding="utf-8")))
+    return csv.DictReader(io.TextIOWrapper(body, encoding="utf-8"))
 
 
 def _input_lines(target: Target, file: LedgerFile) -> list[tuple[int, dict[str, Any]]]:
@@ -103,18 +113,22 @@ def problems(target: Target, file: LedgerFile, shape: RowShape, limit: int) -> P
     rows = _report_rows(target, file, shape)
     if rows is None:
         return found
-    failed = [row for row in rows if shape.failed(row)]
-    found.failed_total = len(failed)
+    failed: list[dict[str, Any]] = []  # the first ``limit``
+    reported: set[str] = set()  # V1: every group the report has a row for
+    for row in rows:
+        if shape.failed(row):
+            found.failed_total += 1
+            if len(failed) < limit:
+                failed.append(row)
+        if shape.one_row_per_record:
+            reported.add(str(row.get("group_id") or ""))
     if not shape.one_row_per_record:  # V2: devices, not lines
-        found.failed = [shape.sample(row) for row in failed[:limit]]
+        found.failed = [shape.sample(row) for row in failed]
         return found
     lines = _input_lines(target, file)
     line_of = {str(record.get("GroupId")): number for number, record in lines}
-    for row in failed[:limit]:
-        sample = shape.sample(row)
-        group_id = str(row.get("group_id") or "")
-        found.failed.append({"line": line_of.get(group_id), **sample})
-    reported = {str(row.get("group_id") or "") for row in rows}
+    for row in failed:
+        found.failed.append({"line": line_of.get(str(row.get("group_id") or "")), **shape.sample(row)})
     missing = [(n, r) for n, r in lines if str(r.get("GroupId")) not in reported]
     found.not_deployed_total = len(missing)
     reason = _not_deployed_reason(file, shape)

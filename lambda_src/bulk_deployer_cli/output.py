@@ -89,9 +89,9 @@ def set_no_color(no_color: bool) -> None:
     _no_color = no_color
 
 
-def colour_wanted(stream: TextIO, *, no_color: bool = False) -> bool:
+def colour_wanted(stream: TextIO) -> bool:
     """Colours on a terminal (or with ``FORCE_COLOR``), never with ``--no-color`` or ``NO_COLOR``."""
-    if no_color or _no_color or os.environ.get("NO_COLOR"):
+    if _no_color or os.environ.get("NO_COLOR"):
         return False
     return is_terminal(stream) or bool(os.environ.get("FORCE_COLOR"))
 
@@ -101,17 +101,13 @@ class Output:
 
     def __init__(
         self,
-        fmt: str | bool = "table",
+        fmt: str = "table",
         stream: TextIO | None = None,
         *,
         query: Any = None,
-        no_color: bool = False,
     ) -> None:
-        if isinstance(fmt, bool):  # Output(True): JSON, as before --output
-            fmt = "json" if fmt else "table"
         self.format = fmt
         self.query = query  # a compiled JMESPath expression, or None
-        self.no_color = no_color
         self._stream = stream
 
     @property
@@ -143,7 +139,7 @@ class Output:
             text = human if isinstance(human, str) else human(data)
         if text:
             text = printable(text, stream)
-            if self.format == "table" and colour_wanted(stream, no_color=self.no_color):
+            if self.format == "table" and colour_wanted(stream):
                 text = colour_marks(text)
             print(text, file=stream)
 

@@ -40,14 +40,11 @@ class Progress:
         self,
         stream: TextIO | None = None,
         *,
-        enabled: bool = True,
         mode: str = "auto",
         interval: float = DEFAULT_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._stream = stream or sys.stderr
-        if not enabled:
-            mode = "off"
         if mode == "auto":
             mode = "bar" if is_terminal(self._stream) else "lines"
         self.mode = mode

@@ -36,9 +36,9 @@ from bulk_deployer_cli.commands import assignments
 from bulk_deployer_cli.lookup import find_file
 from bulk_deployer_cli.output import EXIT_FAILED, EXIT_OK, CliError, Output
 from bulk_deployer_cli.stack import Target
-from bulk_deployer_cli.v2_fleet import V2Fleet, V2Stack
-from bulk_deployer_cli.v2_plan import plan_file, plan_text, read_lines
-from bulk_deployer_cli.written import write_input
+from bulk_deployer_cli.v2_fleet import V2Fleet, V2Stack, target_name
+from bulk_deployer_cli.v2_plan import numbered_lines, plan_file, plan_text
+from bulk_deployer_cli.written import write_checked
 
 # Members of a GetDeployment answer that a line restates; the rest (ids, status, timestamps, the
 # job) are the service's.
@@ -279,7 +279,7 @@ def rollback_targets(target: Target, file: LedgerFile) -> list[RolledTarget]:
     for record in stored.records(file.token):
         started = record.state is TargetState.STARTED and record.deployment_id is not None
         replaced = stored.replaced(file.token, record.index) if started else None
-        latest = (fleet.current(record.target_arn) or {}).get("deploymentId") if started else None
+        latest = fleet.latest_id(record.target_arn) if started else None
         found.append(RolledTarget(record, replaced, latest))
     return found
 
@@ -289,14 +289,14 @@ def summary_text(
 ) -> str:
     lines = [f"{len(written)} target(s) {noun}"]
     for entry in written:
-        name = str(entry["target"]).rsplit(":", 1)[-1]
+        name = target_name(str(entry["target"]))
         detail = ", ".join(entry.get("changes") or []) or ", ".join(
             f"{n} {v}" for n, v in dict(entry.get("components") or {}).items()
         )
         lines.append(f"  {name}: {detail or 'no components'}")
         if entry.get("deployed_since"):
             lines.append(f"    note: {name} was deployed again since this file")
-    lines += [f"  left out {str(e['target']).rsplit(':', 1)[-1]}: {e['reason']}" for e in left_out]
+    lines += [f"  left out {target_name(str(e['target']))}: {e['reason']}" for e in left_out]
     return "\n".join(lines)
 
 
@@ -312,23 +312,12 @@ def _write_checked(
     human: str,
 ) -> None:
     body = file_body(lines)
-    result = stack.validate_bytes(body)
-    if not result.valid:
-        error = result.errors[0]
-        raise CliError(
-            f"the file built is not valid for this stack (line {error.line}: {error.code}: {error.message}); "
-            "nothing written"
-        )
-    write_input(out, body, path, summary, human)
+    write_checked(out, body, stack.validate_bytes(body), path, summary, human)
 
 
 def make_input_command(args: Any) -> int:
     target: Target = args.target
-    try:
-        pattern = re.compile(args.name_regex) if args.name_regex else None
-    except re.error as exc:
-        raise CliError(f"--name-regex: {exc}") from None
-    choice = TargetChoice(tuple(args.thing_group), tuple(args.thing), pattern, bool(args.all))
+    choice = TargetChoice(tuple(args.thing_group), tuple(args.thing), args.name_regex, bool(args.all))
     if args.group_id or args.version:
         raise CliError("--group-id and --version are for Greengrass V1 groups: use --thing-group or --thing")
     if not choice.any():
@@ -352,11 +341,14 @@ def plan_command(args: Any) -> int:
     target: Target = args.target
     path: Path = args.file
     stack = V2Stack.of(target)
-    validation = stack.validate_path(path)
+    try:
+        body = path.read_bytes()  # read once: validated, then planned
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
     data = plan_file(
         V2Fleet.of(target),
-        read_lines(path),
-        validation,
+        numbered_lines(body),
+        stack.validate_bytes(body),
         now=time.time(),
         offline_hours=args.offline_hours,
         max_devices=args.max_devices,

@@ -19,7 +19,11 @@ from botocore.exceptions import ClientError
 from bulk_deployer.config import ConfigurationError, StarterSettings
 from bulk_deployer.deployers.greengrass_v2.identity import parse_target
 from bulk_deployer.deployers.greengrass_v2.records import StackRules
-from bulk_deployer.deployers.greengrass_v2.starter import current_deployment, describe_deployment
+from bulk_deployer.deployers.greengrass_v2.starter import (
+    current_deployment,
+    describe_deployment,
+    latest_deployment_id,
+)
 from bulk_deployer.deployers.greengrass_v2.validation import validate_bytes, validate_path
 from bulk_deployer.validation import ValidationResult
 
@@ -98,6 +102,9 @@ class V2Fleet:
     def current(self, target_arn: str) -> dict[str, Any] | None:
         return current_deployment(self._gg, target_arn)
 
+    def latest_id(self, target_arn: str) -> str | None:
+        return latest_deployment_id(self._gg, target_arn)
+
     def describe(self, deployment_id: str) -> dict[str, Any]:
         return describe_deployment(self._gg, deployment_id)
 
@@ -169,3 +176,8 @@ class V2Fleet:
             if not answer.get("nextToken"):
                 return targets
             kwargs["nextToken"] = answer["nextToken"]
+
+
+def target_name(target_arn: str) -> str:
+    """What people call a target: ``thinggroup/line-2``, ``thing/press-7`` (the ARN's last part)."""
+    return target_arn.rsplit(":", 1)[-1]

@@ -11,13 +11,15 @@ for every target still ACTIVE).
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
 from bulk_deployer.deployers.greengrass_v2 import report
+from bulk_deployer.deployers.greengrass_v2.follow import job_counts
 from bulk_deployer.deployers.greengrass_v2.identity import FileKeys
 from bulk_deployer.deployers.greengrass_v2.target_ledger import TargetRecord, TargetState
 from bulk_deployer.ledger_model import LedgerFile
@@ -26,6 +28,7 @@ from bulk_deployer_cli.output import CliError
 from bulk_deployer_cli.progress import Progress
 from bulk_deployer_cli.stack import Target
 from bulk_deployer_cli.v2_authoring import FileTargets
+from bulk_deployer_cli.v2_fleet import target_name
 
 LIVE_TARGETS = 10  # a file of at most this many targets gets its running targets' job counts each poll
 SHOWN_DEVICES = 20  # devices named at the end
@@ -88,12 +91,9 @@ class V2Watch:
         if record.settled or record.state is not TargetState.STARTED or not live or not record.iot_job_id:
             return dict(record.counts)
         try:
-            job = self._target.client("iot").describe_job(jobId=record.iot_job_id)["job"]
+            return job_counts(self._target.client("iot"), record.iot_job_id)
         except ClientError:
             return dict(record.counts)  # the tracker's view is enough; the next poll asks again
-        details = job.get("jobProcessDetails") or {}
-        counts = {status: int(details.get(name, 0)) for name, status in report.JOB_COUNTS.items()}
-        return {status: n for status, n in counts.items() if n}
 
     def not_succeeded(self, file: LedgerFile) -> list[dict[str, Any]]:
         """Devices that did not succeed (yet), by target: from each settled target's rows, and
@@ -111,23 +111,22 @@ class V2Watch:
                     }
                 )
             elif record.settled:
-                found += [
-                    row
-                    for row in self._rows(keys.devices(record.index))
-                    if row.get("status") != report.SUCCEEDED
-                ]
+                rows = self._rows(keys.devices(record.index))
+                not_ok = (row for row in rows if row.get("status") != report.SUCCEEDED)
+                found += itertools.islice(not_ok, SHOWN_DEVICES - len(found))  # read no further
             elif record.iot_job_id:
                 found += self._executions(record)
             if len(found) >= SHOWN_DEVICES:
                 break
         return found[:SHOWN_DEVICES]
 
-    def _rows(self, key: str) -> Iterable[dict[str, Any]]:
+    def _rows(self, key: str) -> Iterator[dict[str, Any]]:
+        """A settled target's device rows, streamed."""
         try:
             body = self._target.client("s3").get_object(Bucket=self._target.resources.bucket, Key=key)["Body"]
         except ClientError:
-            return []
-        return [json.loads(line) for line in body.iter_lines() if line]
+            return
+        yield from (json.loads(line) for line in body.iter_lines() if line)
 
     def _executions(self, record: TargetRecord) -> list[dict[str, Any]]:
         try:
@@ -151,8 +150,8 @@ class V2Watch:
         devices = self.not_succeeded(file)
         for device in devices:
             reason = f": {device['reason']}" if device.get("reason") else ""
-            thing = device.get("thing_name") or _name(device["target"])
-            self._progress.stage(f"  {device['status']} {thing} ({_name(device['target'])}){reason}")
+            thing = device.get("thing_name") or target_name(device["target"])
+            self._progress.stage(f"  {device['status']} {thing} ({target_name(device['target'])}){reason}")
         return devices
 
 
@@ -164,9 +163,8 @@ def progress_lines(
     (1,000 targets would be 1,000 lines); and one for the file's devices."""
     lines: list[tuple[str, str]] = []
     if len(records) <= LIVE_TARGETS:
-        lines += [
-            (str(r.index), f"{_name(r.target_arn)}: {_record_text(r, counts[r.index])}") for r in records
-        ]
+        for r in records:
+            lines.append((str(r.index), f"{target_name(r.target_arn)}: {_record_text(r, counts[r.index])}"))
     else:
         outcomes: dict[str, int] = {}
         for record in records:
@@ -189,7 +187,7 @@ def progress_lines(
 def target_text(summary: Mapping[str, Any]) -> str:
     """One target of a V2 report (``report.json``'s ``targets``): outcome, deployment, and what it
     replaced and removed (what ``rollback-input`` puts back)."""
-    name = _name(str(summary.get("target") or "-"))
+    name = target_name(str(summary.get("target") or "-"))
     if summary.get("error_code"):
         return f"{name}: {summary.get('outcome')}: {summary['error_code']}: {summary.get('error_message')}"
     text = f"{name}: {summary.get('outcome') or 'not settled'}, deployment {summary.get('deployment_id')}"
@@ -208,10 +206,6 @@ def _record_text(record: TargetRecord, counts: Mapping[str, int]) -> str:
     if record.settled:
         return f"{record.outcome} ({devices})"
     return f"running, deployment {record.deployment_id} ({devices})"
-
-
-def _name(target_arn: str) -> str:
-    return target_arn.rsplit(":", 1)[-1]
 
 
 # -- cancel -----------------------------------------------------------------------------------------

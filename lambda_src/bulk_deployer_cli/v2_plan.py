@@ -13,11 +13,11 @@ dicts); the fleet they ask is ``V2Fleet`` (v2_fleet).
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from bulk_deployer.deployers.greengrass_v2.identity import parse_target
@@ -26,7 +26,7 @@ from bulk_deployer.deployers.greengrass_v2.records import TARGET_ARN, update_mod
 from bulk_deployer.validation import ValidationResult
 
 from bulk_deployer_cli.outcome import numbered_objects
-from bulk_deployer_cli.v2_fleet import V2Fleet
+from bulk_deployer_cli.v2_fleet import V2Fleet, target_name
 
 # The nucleus reports a core device's status when a deployment ends and at least once a day
 # (fleet status service, periodicStatusPublishIntervalSeconds 86,400 by default): a device silent
@@ -254,7 +254,7 @@ def _look(fleet: V2Fleet, name: str) -> DeviceLook:
 
 
 def _target_text(arn: str, line: int | None) -> str:
-    name = arn.rsplit(":", 1)[-1]
+    name = target_name(arn)
     return f"{name} (line {line})" if line else f"{name} (deployed, not in this file)"
 
 
@@ -263,7 +263,7 @@ def plan_text(data: Mapping[str, Any]) -> str:
     for error in data["file_errors"]:
         lines.append(f"file: {error}")
     for row in data["targets"]:
-        name = row["target"].rsplit(":", 1)[-1] or "-"
+        name = target_name(row["target"]) or "-"
         head = f"line {row['line']}: {name}"
         if row["mode"]:
             current = row["current_deployment"] or "none"
@@ -289,7 +289,7 @@ def plan_text(data: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def read_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """The file's JSON-object lines, numbered (lines that are not are the validator's to report)."""
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        return numbered_objects(handle)
+def numbered_lines(body: bytes) -> list[tuple[int, dict[str, Any]]]:
+    """The file's JSON-object lines, numbered as a file read as text numbers them (lines that are
+    not objects are the validator's to report)."""
+    return numbered_objects(io.StringIO(body.decode("utf-8", errors="replace"), newline=None))

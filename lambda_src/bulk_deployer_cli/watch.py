@@ -214,10 +214,4 @@ def _failed(target: Target, file: LedgerFile, progress: Progress, summary: dict[
         lines = [f"not every record was deployed (metrics: {metrics or '-'})"]
     for text in lines:
         progress.stage(text)
-    details = {
-        f"failed_{shape.rows.member}": found.failed,
-        "failed_total": found.failed_total,
-        "not_deployed": found.not_deployed,
-        "not_deployed_total": found.not_deployed_total,
-    }
-    return WaitResult(EXIT_FAILED, "failed", summary, details)
+    return WaitResult(EXIT_FAILED, "failed", summary, found.as_dict(shape.rows.member))

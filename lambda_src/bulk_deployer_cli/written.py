@@ -8,9 +8,30 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bulk_deployer_cli.output import CliError, Output
+
+if TYPE_CHECKING:
+    from bulk_deployer.validation import ValidationResult
+
+
+def write_checked(
+    out: Output,
+    body: bytes,
+    validation: ValidationResult,
+    path: Path | None,
+    summary: dict[str, Any],
+    human: str,
+) -> None:
+    """``write_input``, for a file its stack's rules passed: one the starter would reject is not written."""
+    if not validation.valid:
+        error = validation.errors[0]
+        raise CliError(
+            f"the file built is not valid for this stack (line {error.line}: {error.code}: {error.message}); "
+            "nothing written"
+        )
+    write_input(out, body, path, summary, human)
 
 
 def write_input(out: Output, body: bytes, path: Path | None, summary: dict[str, Any], human: str) -> None:

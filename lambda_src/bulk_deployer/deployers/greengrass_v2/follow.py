@@ -108,11 +108,11 @@ class TargetFollower:
         a group's job counts."""
         if not parse_target(record.target_arn).is_group:
             return TargetProgress(False, {"IN_PROGRESS": 1})
-        return TargetProgress(False, self._job_counts(str(record.iot_job_id)))
+        return TargetProgress(False, job_counts(self._iot, str(record.iot_job_id)))
 
     def _follow_group(self, file_token: str, record: TargetRecord, bucket: str) -> TargetProgress:
         """A running group: settled once every member recorded at start has a terminal execution."""
-        counts = self._job_counts(str(record.iot_job_id))
+        counts = job_counts(self._iot, str(record.iot_job_id))
         if not self._may_be_done(record, counts) or not self._may_list():
             return TargetProgress(False, counts)
         with self._index(file_token, record, bucket) as executions:
@@ -134,14 +134,6 @@ class TargetFollower:
             and self._settings.clock() < record.swept_at + self._settings.resweep_seconds
         )
         return not (recent and record.swept_counts == counts)
-
-    def _job_counts(self, job_id: str) -> dict[str, int]:
-        details = self._iot.describe_job(jobId=job_id)["job"].get("jobProcessDetails") or {}
-        return {
-            status: int(details.get(name, 0))
-            for name, status in report.JOB_COUNTS.items()
-            if details.get(name)
-        }
 
     def _settle(
         self,
@@ -219,3 +211,12 @@ def _ended(deployment: Mapping[str, Any], is_group: bool) -> str | None:
     if status == "CANCELED" or (status in _ENDED and not is_group):
         return _ENDED[status]
     return None
+
+
+def job_counts(iot: Any, job_id: str) -> dict[str, int]:
+    """A target's devices by status, from its IoT job's counts (one DescribeJob): the tracker's
+    and the CLI's live view of a running target."""
+    details = iot.describe_job(jobId=job_id)["job"].get("jobProcessDetails") or {}
+    return {
+        status: int(details.get(name, 0)) for name, status in report.JOB_COUNTS.items() if details.get(name)
+    }

@@ -299,9 +299,15 @@ class TargetStarter:
 def current_deployment(gg: Any, target_arn: str) -> dict[str, Any] | None:
     """The target's latest deployment (its whole spec), or None for a target never deployed: what
     a start replaces, and what the CLI's make-input and plan start from."""
+    deployment_id = latest_deployment_id(gg, target_arn)
+    return None if deployment_id is None else describe_deployment(gg, deployment_id)
+
+
+def latest_deployment_id(gg: Any, target_arn: str) -> str | None:
+    """The id of the target's latest deployment (one ListDeployments call), None if never deployed."""
     listed = gg.list_deployments(targetArn=target_arn, historyFilter="LATEST_ONLY", maxResults=1)
     for summary in listed.get("deployments") or []:
-        return describe_deployment(gg, summary["deploymentId"])
+        return str(summary["deploymentId"])
     return None
 
 
