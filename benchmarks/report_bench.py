@@ -21,12 +21,12 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 from bulk_deployer.aws import CLIENT_CONFIG
 from bulk_deployer.ledger import BulkDeploymentLedger
-from bulk_deployer.ledger_model import Arrival, StartRequest
+from bulk_deployer.ledger_model import Arrival, ReportProgress, StartRequest
 from bulk_deployer.objectref import ObjectRef
 from bulk_deployer.report_pass import REPORT_TIME_MARGIN_SECONDS
 from bulk_deployer.slot import DeploymentSlot
@@ -49,7 +49,7 @@ class SyntheticGreengrass:
 
     def __init__(self, records: int) -> None:
         self.records = records
-        self.page_starts: list[int] = []  # the first row of every page served, in order
+        self.pages: list[int] = []  # the first row of every page served, in order
         self.rows_served = 0
 
     def get_bulk_deployment_status(self, **_: Any) -> dict[str, Any]:
@@ -61,7 +61,7 @@ class SyntheticGreengrass:
     def list_bulk_deployment_detailed_reports(self, **params: Any) -> dict[str, Any]:
         start = int(params.get("NextToken") or 0)
         end = min(start + int(params["MaxResults"]), self.records)
-        self.page_starts.append(start)
+        self.pages.append(start)
         self.rows_served += end - start
         groups = "arn:aws:greengrass:us-east-1:123456789012:/greengrass/groups"
         rows = [
@@ -96,81 +96,91 @@ def simulated_lambda_clock(
     return lambda: REPORT_TIME_MARGIN_SECONDS + (rows_per_run - (rows_read() - rows_before)) * seconds_per_row
 
 
+class RowSource(Protocol):
+    """Where a report pass reads rows from, counted: how many it served, and the page each
+    request asked for (V1 here: the page's first row; V2: its page token)."""
+
+    rows_served: int
+    pages: list[Any]
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """One tracker run of the report: where its checkpoint stood, where it started reading, what it did."""
 
     checkpoint_rows: int  # rows the ledger's checkpoint held when the run began
-    first_row: int | None  # the first row the run asked Greengrass for
+    first_page: Any  # the first page the run asked for (None: it read none)
+    resumed_at_checkpoint: bool  # that page was the checkpoint's
     rows_read: int
     seconds: float
     cut_off: bool
 
 
-def checkpoint_rows(ledger: BulkDeploymentLedger, token: str) -> int:
-    file = ledger.get(token)
-    progress = file.report_progress if file else None
-    return progress.rows if progress else 0
-
-
 def write_report(
     tracker: BulkDeploymentTracker,
-    greengrass: SyntheticGreengrass,
-    ledger: BulkDeploymentLedger,
+    source: RowSource,
     token: str,
     *,
+    checkpoint_page: Callable[[ReportProgress | None], Any],
     rows_per_run: int,
     timeout_seconds: float,
-    wall_clock: Callable[[], float],
+    wall_clock: Callable[[], float] = time.perf_counter,
 ) -> list[RunRecord]:
-    """Run the tracker, each run on a fresh simulated clock, until the report is final."""
+    """Run the tracker, each run on a fresh simulated clock, until the report is final; both
+    report benchmarks (V1 groups, V2 devices). ``checkpoint_page``: the page a checkpoint says to
+    read next, in ``source.pages``' terms."""
     log: list[RunRecord] = []
     while True:
-        checkpoint = checkpoint_rows(ledger, token)
+        file = tracker.ledger.get(token)
+        progress = file.report_progress if file else None
+        checkpoint = progress.rows if progress else 0
         if log and log[-1].cut_off and checkpoint <= log[-1].checkpoint_rows:
             raise RuntimeError(
                 f"run {len(log)} was cut off before its first checkpoint: {rows_per_run} rows per "
                 "run is less than one report part (5 MiB of CSV, about 15,000 rows)"
             )
-        pages_before, rows_before = len(greengrass.page_starts), greengrass.rows_served
+        pages_before, rows_before = len(source.pages), source.rows_served
         started = wall_clock()
-        run = tracker.run(
-            simulated_lambda_clock(lambda: greengrass.rows_served, timeout_seconds, rows_per_run)
-        )
+        run = tracker.run(simulated_lambda_clock(lambda: source.rows_served, timeout_seconds, rows_per_run))
         seconds = wall_clock() - started
-        first_row = (
-            greengrass.page_starts[pages_before] if len(greengrass.page_starts) > pages_before else None
-        )
+        first = source.pages[pages_before] if len(source.pages) > pages_before else None
         cut_off = token in run.reports_continuing
-        log.append(RunRecord(checkpoint, first_row, greengrass.rows_served - rows_before, seconds, cut_off))
+        resumed = len(source.pages) > pages_before and first == checkpoint_page(progress)
+        log.append(RunRecord(checkpoint, first, resumed, source.rows_served - rows_before, seconds, cut_off))
         if token in run.reports_final:
             return log
         if not cut_off:
             raise RuntimeError(f"run {len(log)} neither finished the report nor was cut off: {run}")
 
 
-def check_report(s3: Any, token: str) -> dict[str, Any]:
-    """Read the report back: every row once and in order in groups.csv, the count in report.json."""
+def read_back(
+    s3: Any, bucket: str, prefix: str, csv_name: str, row_ok: Callable[[int, bytes], bool], count_member: str
+) -> dict[str, Any]:
+    """The report read back: the CSV's rows (``row_ok(index, line)``: the row expected there) and
+    the row count in report.json's footer (its last 64 KB: the file is large)."""
     rows = 0
     first_wrong_row: int | None = None
-    body = s3.get_object(Bucket=BUCKET, Key=f"reports/{token}/groups.csv")["Body"]
+    body = s3.get_object(Bucket=bucket, Key=prefix + csv_name)["Body"]
     for index, line in enumerate(body.iter_lines()):
         if index == 0:
             continue
-        if first_wrong_row is None and not line.startswith(f"{rows:08d}".encode()):
-            first_wrong_row = rows  # a row missing, repeated or out of order
+        if first_wrong_row is None and not row_ok(rows, line):
+            first_wrong_row = rows  # a row missing, repeated, out of order or not as expected
         rows += 1
-    size = s3.head_object(Bucket=BUCKET, Key=f"reports/{token}/report.json")["ContentLength"]
-    tail = s3.get_object(
-        Bucket=BUCKET, Key=f"reports/{token}/report.json", Range=f"bytes={max(0, size - 65536)}-"
-    )["Body"].read()
-    footer_count = int(tail.split(b'"group_count": ')[1].split(b",")[0])
+    size = s3.head_object(Bucket=bucket, Key=prefix + "report.json")["ContentLength"]
+    tail = s3.get_object(Bucket=bucket, Key=prefix + "report.json", Range=f"bytes={max(0, size - 65536)}-")
+    footer = tail["Body"].read().decode()
     return {
         "rows_in_csv": rows,
         "csv_first_wrong_row": first_wrong_row,
-        "group_count_in_json": footer_count,
+        f"{count_member}_in_json": int(footer.split(f'"{count_member}": ')[1].split(",")[0]),
+        "final_in_json": '"final": true' in footer,
         "report_json_mb": size / 1e6,
     }
+
+
+def _group_row_ok(index: int, line: bytes) -> bool:
+    return line.startswith(f"{index:08d}".encode())
 
 
 def measure(
@@ -219,8 +229,8 @@ def measure(
     runs = write_report(
         tracker,
         greengrass,
-        ledger,
         token,
+        checkpoint_page=lambda progress: progress.rows if progress else 0,
         rows_per_run=rows_per_run,
         timeout_seconds=timeout_seconds,
         wall_clock=wall_clock,
@@ -229,7 +239,14 @@ def measure(
     seconds = sum(run.seconds for run in runs)
     return {
         "records": records,
-        **check_report(s3, token),
+        **read_back(
+            s3,
+            BUCKET,
+            f"reports/{token}/",
+            "groups.csv",
+            lambda i, line: line.startswith(f"{i:08d}".encode()),
+            "group_count",
+        ),
         "rows_per_run": rows_per_run,
         "runs": len(runs),
         "runs_cut_off": sum(run.cut_off for run in runs),
@@ -238,7 +255,7 @@ def measure(
         "seconds": seconds,
         "longest_run_seconds": max(run.seconds for run in runs),
         "records_per_second": records / seconds if seconds > 0 else float("inf"),
-        "pages": len(greengrass.page_starts),
+        "pages": len(greengrass.pages),
         "rss_growth_mb": growth,
     }
 

@@ -163,7 +163,7 @@ def report_step(bench: Bench, moto: MotoServer, config: DeployConfig) -> None:
     )
     runs: list[dict[str, Any]] = result["run_log"]
     for number, run in enumerate(runs, start=1):
-        first_row = "none" if run["first_row"] is None else f"{run['first_row']:,}"
+        first_row = "none" if run["first_page"] is None else f"{run['first_page']:,}"
         bench.say(
             f"  run {number}: checkpoint at row {run['checkpoint_rows']:,}, first row read {first_row}, "
             f"{run['rows_read']:,} rows read in {run['seconds']:.1f} s, "
@@ -191,7 +191,7 @@ def report_step(bench: Bench, moto: MotoServer, config: DeployConfig) -> None:
     bench.verify(result["group_count_in_json"] == records, "report.json counts the wrong number of groups")
     bench.verify(result["runs_cut_off"] >= 1, "the report run was never cut off: resume not shown")
     bench.verify(
-        all(run["first_row"] == run["checkpoint_rows"] > 0 for run in runs[1:]),
+        all(run["resumed_at_checkpoint"] and run["checkpoint_rows"] > 0 for run in runs[1:]),
         "a run after a cut-off did not resume from its checkpoint",
     )
     bench.check(float(result["rss_growth_mb"]) <= 64, f"report_rss_mb {result['rss_growth_mb']:.1f} > 64")

@@ -20,6 +20,7 @@ import json
 import sys
 import time
 import tracemalloc
+from dataclasses import asdict
 from typing import Any
 
 import boto3
@@ -28,7 +29,7 @@ from bulk_deployer.contract import TOKEN_TAG
 from bulk_deployer.deployers.greengrass_v2 import GreengrassV2Deployer, StartSettings, V2StartRequests
 from bulk_deployer.dynamo import TableAccess
 
-from benchmarks.report_bench import simulated_lambda_clock
+from benchmarks.report_bench import read_back, write_report
 from benchmarks.rss import PeakGrowth
 from benchmarks.v2_functions import V2Functions
 from local.fleet import v2_line
@@ -113,14 +114,14 @@ class _CountedRows:
 
     def __init__(self, deployer: Any) -> None:
         self._results = deployer.target_results
-        self.rows = 0
-        self.page_tokens: list[str | None] = []
+        self.rows_served = 0
+        self.pages: list[Any] = []  # the token each page was asked for with
         deployer.target_results = self  # the report pass calls it through the deployer
 
     def __call__(self, deployment_id: str, *, next_token: str | None, page_size: int) -> Any:
-        self.page_tokens.append(next_token)
+        self.pages.append(next_token)
         page, after = self._results(deployment_id, next_token=next_token, page_size=page_size)
-        self.rows += len(page)
+        self.rows_served += len(page)
         return page, after
 
 
@@ -147,72 +148,34 @@ def report_across_runs(
     clock.advance(5 * 60)
     service.advance()
     tracker = functions.tracker()
-    ledger = tracker.ledger
     counted = _CountedRows(tracker.deployer)
-    runs: list[dict[str, Any]] = []
     peak = PeakGrowth()
     started = time.perf_counter()
-    while True:
-        file = ledger.get(token)
-        progress = file.report_progress if file else None
-        checkpoint = (progress.rows, progress.next_token) if progress else (0, None)
-        pages_before, rows_before = len(counted.page_tokens), counted.rows
-        run_started = time.perf_counter()
-        run = tracker.run(simulated_lambda_clock(lambda: counted.rows, timeout_seconds, rows_per_run))
-        runs.append(
-            {
-                "checkpoint_rows": checkpoint[0],
-                "resumed_at_checkpoint": len(counted.page_tokens) > pages_before
-                and counted.page_tokens[pages_before] == checkpoint[1],
-                "rows_read": counted.rows - rows_before,
-                "seconds": time.perf_counter() - run_started,
-                "cut_off": token in run.reports_continuing,
-            }
-        )
-        if token in run.reports_final:
-            break
-        if not runs[-1]["cut_off"]:
-            raise RuntimeError(f"run {len(runs)} neither finished the report nor was cut off: {run}")
-        if len(runs) > 1 and runs[-1]["checkpoint_rows"] <= runs[-2]["checkpoint_rows"]:
-            raise RuntimeError(
-                f"run {len(runs)} was cut off before its first checkpoint: {rows_per_run} rows per run "
-                "is less than one report part (5 MiB of CSV)"
-            )
+    runs = write_report(
+        tracker,
+        counted,
+        token,
+        checkpoint_page=lambda progress: progress.next_token if progress else None,
+        rows_per_run=rows_per_run,
+        timeout_seconds=timeout_seconds,
+    )
     growth = peak.growth_mb()
     seconds = time.perf_counter() - started
     return {
         "devices": devices,
-        "runs": runs,
+        "runs": [asdict(run) for run in runs],
         "seconds": seconds,
         "rss_growth_mb": growth,
-        "rows_read": counted.rows,
-        **_read_back(s3, f"reports/{token}/", devices),
-    }
-
-
-def _read_back(s3: Any, prefix: str, devices: int) -> dict[str, Any]:
-    """devices.csv: every device once, in recorded (name) order, SUCCEEDED; report.json's totals."""
-    rows = 0
-    first_wrong_row: int | None = None
-    body = s3.get_object(Bucket=BUCKET, Key=prefix + "devices.csv")["Body"]
-    for index, raw in enumerate(body.iter_lines()):
-        if index == 0:
-            continue
-        fields = raw.decode().split(",")
-        if first_wrong_row is None and (fields[1], fields[2]) != (f"device-{rows:06d}", "SUCCEEDED"):
-            first_wrong_row = rows  # a row missing, repeated, out of order or not succeeded
-        rows += 1
-    size = s3.head_object(Bucket=BUCKET, Key=prefix + "report.json")["ContentLength"]
-    tail = s3.get_object(Bucket=BUCKET, Key=prefix + "report.json", Range=f"bytes={max(0, size - 65536)}-")
-    footer = tail["Body"].read().decode()
-    count = int(footer.split('"device_count": ')[1].split(",")[0])
-    return {
-        "rows_in_csv": rows,
-        "csv_first_wrong_row": first_wrong_row,
-        "device_count_in_json": count,
-        "final_in_json": '"final": true' in footer,
+        "rows_read": counted.rows_served,
+        # devices.csv: every device once, in recorded (name) order, SUCCEEDED
+        **read_back(s3, BUCKET, f"reports/{token}/", "devices.csv", _device_row_ok, "device_count"),
         "expected_rows": devices,
     }
+
+
+def _device_row_ok(index: int, line: bytes) -> bool:
+    fields = line.decode().split(",")
+    return (fields[1], fields[2]) == (f"device-{index:06d}", "SUCCEEDED")
 
 
 def main(argv: list[str]) -> None:

@@ -53,7 +53,7 @@ def test_the_report_is_cut_off_and_resumed_even_on_a_machine_where_nothing_takes
     # where the first one's last checkpoint (one 5 MiB part of CSV, about 15,000 rows) stood.
     checkpoint = runs[1]["checkpoint_rows"]
     assert 0 < checkpoint <= 16_000
-    assert runs[1]["first_row"] == checkpoint
+    assert runs[1]["first_page"] == checkpoint and runs[1]["resumed_at_checkpoint"]
     assert [run["rows_read"] for run in runs] == [16_100, 20_000 - checkpoint]
     assert result["rows_in_csv"] == result["group_count_in_json"] == 20_000
     assert result["csv_first_wrong_row"] is None
