@@ -185,7 +185,7 @@ class TargetStarter:
         target_token = target_token_for(file_token, target.arn)
         found: dict[str, Any] | None = None
         if record is None:
-            replaced = self._current(target.arn)
+            replaced = current_deployment(self._gg, target.arn)
             self._put_json(bucket, keys.replaced(index), replaced)
             members = self._group_members(target.name, bucket, keys.members(index)) if target.is_group else 1
             plan = plan_target(
@@ -209,7 +209,9 @@ class TargetStarter:
                 line, replaced, file_token=file_token, target_token=target_token, file_tags=file_tags
             )
             found = self._find_by_tag(target.arn, target_token, since=record.creating_at)
-        deployment = found or self._describe(self._create(plan.request, record.creating_at)["deploymentId"])
+        deployment = found or describe_deployment(
+            self._gg, self._create(plan.request, record.creating_at)["deploymentId"]
+        )
         started_at = epoch_seconds(deployment.get("creationTimestamp")) or self._settings.clock()
         rollout_seconds = 60.0 * record.members / rollout_per_minute(line)
         timeout = job_timeout_minutes(line) or self._settings.default_timeout_minutes
@@ -236,12 +238,6 @@ class TargetStarter:
                 "ResourceNotFoundException", f"thing group {group_name}: {error.get('Message', '')}"
             ) from exc
 
-    def _current(self, target_arn: str) -> dict[str, Any] | None:
-        return current_deployment(self._gg, target_arn)
-
-    def _describe(self, deployment_id: str) -> dict[str, Any]:
-        return describe_deployment(self._gg, deployment_id)
-
     def _find_by_tag(self, target_arn: str, target_token: str, *, since: float) -> dict[str, Any] | None:
         """The target's deployment tagged with this token, newest first, back to ``since``."""
         kwargs: dict[str, Any] = {"targetArn": target_arn, "historyFilter": "ALL", "maxResults": 100}
@@ -252,7 +248,7 @@ class TargetStarter:
                 created = epoch_seconds(summary.get("creationTimestamp"))
                 if created is not None and created < since - _LOOKUP_MARGIN_SECONDS:
                     return None
-                deployment = self._describe(summary["deploymentId"])
+                deployment = describe_deployment(self._gg, summary["deploymentId"])
                 if (deployment.get("tags") or {}).get(TOKEN_TAG) == target_token:
                     return deployment
                 looked += 1
